@@ -1,0 +1,144 @@
+"""Plan → image: lay out the build context, hand secrets to BuildKit, build.
+
+The context holds only what the image needs: the Dockerfile, repro's small files under
+``.repro/``, the wheelhouse (when given) and the repository's committed files under
+``src/``. Credentials (a CA bundle, a pip configuration with index tokens) are passed as
+BuildKit secrets: mounted for the install steps only, never written into a layer.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+from repro.dockerfile import CONTEXT_DIR, SECRET_CA, SECRET_PIPCONF
+from repro.engine import Engine, LogSink
+from repro.errors import UsageError
+from repro.infer import Wheel
+from repro.models import BuiltImage, Options
+
+CA_ENV_VARS = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+
+
+def find_wheels(dirs: Iterable[Path]) -> list[tuple[Wheel, Path]]:
+    """Wheel files in ``--find-links`` folders, with the names and versions they carry."""
+    found: list[tuple[Wheel, Path]] = []
+    for directory in dirs:
+        if not directory.is_dir():
+            raise UsageError(f"--find-links {directory}: not a directory")
+        for path in sorted(directory.glob("*.whl")):
+            try:
+                name, version, _, tags = parse_wheel_filename(path.name)
+            except InvalidWheelFilename:
+                continue
+            pythons = frozenset(t.interpreter for t in tags)
+            found.append((Wheel(name=str(name), version=str(version), pythons=pythons), path))
+    return found
+
+
+def ca_bundle(options: Options) -> tuple[Path | None, str]:
+    """The CA bundle pip should trust inside the build, and where it was found."""
+    if options.ca_bundle is not None:
+        if not options.ca_bundle.is_file():
+            raise UsageError(f"--ca-bundle {options.ca_bundle}: no such file")
+        return options.ca_bundle, "--ca-bundle"
+    for var in CA_ENV_VARS:
+        value = os.environ.get(var)
+        if value and Path(value).is_file():
+            return Path(value), f"${var}"
+    return None, ""
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Files handed to BuildKit as secrets; removed when the build is over."""
+
+    files: Mapping[str, Path]
+    notes: tuple[str, ...]
+
+
+def make_secrets(options: Options, tmpdir: Path) -> Secrets:
+    files: dict[str, Path] = {}
+    notes: list[str] = []
+    ca, where = ca_bundle(options)
+    if ca is not None:
+        files[SECRET_CA] = ca
+        notes.append(f"CA bundle {ca} (from {where}) passed as a build secret")
+    conf = _pip_conf(options)
+    if conf:
+        path = tmpdir / "pip.conf"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(conf)
+        files[SECRET_PIPCONF] = path
+        notes.append("pip configuration (index URLs) passed as a build secret")
+    return Secrets(files=files, notes=tuple(notes))
+
+
+def _pip_conf(options: Options) -> str:
+    lines: list[str] = []
+    if options.pip_conf is not None:
+        if not options.pip_conf.is_file():
+            raise UsageError(f"--pip-conf {options.pip_conf}: no such file")
+        lines.append(options.pip_conf.read_text())
+    if options.index_url or options.extra_index_urls:
+        if not lines:
+            lines.append("[global]\n")
+        if options.index_url:
+            lines.append(f"index-url = {options.index_url}\n")
+        if options.extra_index_urls:
+            lines.append("extra-index-url = " + "\n    ".join(options.extra_index_urls) + "\n")
+    return "".join(lines)
+
+
+def prepare_context(
+    workdir: Path, dockerfile: str, files: Mapping[str, str], wheels: Sequence[Path]
+) -> Path:
+    """Write the Dockerfile and repro's files next to ``workdir/src``; return the context."""
+    (workdir / "Dockerfile").write_text(dockerfile)
+    for rel, text in files.items():
+        target = workdir / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    check = resources.files("repro.data").joinpath("import_check.py").read_text("utf-8")
+    (workdir / CONTEXT_DIR / "import_check.py").write_text(check)
+    wheel_dir = workdir / CONTEXT_DIR / "wheels"
+    wheel_dir.mkdir(parents=True, exist_ok=True)
+    for wheel in wheels:
+        target = wheel_dir / wheel.name
+        try:
+            os.link(wheel, target)
+        except OSError:
+            shutil.copy2(wheel, target)
+    return workdir
+
+
+def build(
+    engine: Engine,
+    context: Path,
+    *,
+    tags: Sequence[str],
+    labels: Mapping[str, str],
+    options: Options,
+    on_line: LogSink,
+) -> tuple[BuiltImage, tuple[str, ...]]:
+    """Build the context; return the image and notes about the secrets used."""
+    with tempfile.TemporaryDirectory(prefix="repro-secrets-") as tmp:
+        secrets = make_secrets(options, Path(tmp))
+        image_id, seconds, tail = engine.build(
+            context, tags=tags, labels=labels, secrets=secrets.files, on_line=on_line
+        )
+    built = BuiltImage(
+        id=image_id,
+        build_seconds=seconds,
+        log_tail=tail,
+        builder="buildkit" if engine.buildkit else "classic",
+    )
+    return built, secrets.notes

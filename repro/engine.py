@@ -1,0 +1,403 @@
+"""The Docker engine, behind one narrow interface (the only module that imports ``docker``).
+
+Builds go through the docker CLI with BuildKit when a BuildKit-capable client is found
+(cache mounts, build secrets); the docker SDK's classic builder is the fallback. Every
+other operation (run, inspect, tag, save, load, remove) uses the SDK, so ``DOCKER_HOST``
+(including ``ssh://``) works as it does for the docker CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import docker
+import docker.errors
+import docker.types
+import requests.exceptions
+
+from repro.errors import BuildError, EngineError
+
+LABEL_MANAGED = "io.github.repro.managed"  # on every container and image repro makes
+LogSink = Callable[[str], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageInfo:
+    id: str
+    repo_digests: tuple[str, ...]
+    size: int
+    labels: Mapping[str, str]
+    created: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunResult:
+    exit_code: int | None
+    output: str
+    seconds: float
+    timed_out: bool = False
+    oom_killed: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunLimits:
+    network: str = "none"
+    user: str | None = None
+    mem_bytes: int = 4 * 1024**3
+    pids: int = 1024
+    timeout: float = 900.0
+    gpus: bool = False
+    workdir: str | None = None
+    env: Mapping[str, str] | None = None
+
+
+class Engine(Protocol):
+    """What the pipeline needs from a container engine."""
+
+    def ping(self) -> None: ...
+    def image_info(self, ref: str) -> ImageInfo | None: ...
+    def build(
+        self,
+        context: Path,
+        *,
+        tags: Sequence[str],
+        labels: Mapping[str, str],
+        secrets: Mapping[str, Path],
+        on_line: LogSink,
+    ) -> tuple[str, float, str]: ...
+    def run(self, image: str, argv: Sequence[str], limits: RunLimits) -> RunResult: ...
+    def tag(self, image: str, ref: str) -> None: ...
+    def save(self, refs: Sequence[str], out: IO[bytes]) -> None: ...
+    def load(self, path: Path) -> list[str]: ...
+    def remove_image(self, ref: str) -> None: ...
+    def gpu_available(self) -> bool: ...
+    @property
+    def buildkit(self) -> bool: ...
+
+
+# --------------------------------------------------------------------------- docker
+
+
+def _client() -> docker.DockerClient:
+    try:
+        client = docker.from_env(timeout=600)
+        client.ping()
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        host = os.environ.get("DOCKER_HOST", "the local socket")
+        raise EngineError(
+            f"cannot reach a Docker engine at {host}: {_short(exc)}",
+            hint="start dockerd (or Docker Desktop), or set DOCKER_HOST",
+        ) from exc
+    return client
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+    return text[:300]
+
+
+def find_buildkit_cli() -> tuple[list[str], dict[str, str]] | None:
+    """A docker client that builds with BuildKit: (argv prefix, extra env), or None.
+
+    ``REPRO_DOCKER_CLI`` names one explicitly. A client with the buildx plugin builds with
+    ``docker buildx build --load``; a client older than 23 builds with BuildKit when
+    ``DOCKER_BUILDKIT=1``; a newer client without buildx cannot.
+    """
+    explicit = os.environ.get("REPRO_DOCKER_CLI")
+    candidates = [explicit] if explicit else []
+    candidates += [c for c in (shutil.which("docker"), "/usr/bin/docker") if c]
+    for cli in dict.fromkeys(candidates):
+        if not cli or not Path(cli).exists():
+            continue
+        if _run_quiet([cli, "buildx", "version"]):
+            return [cli, "buildx", "build", "--load"], {}
+        version = _client_version(cli)
+        if version and 18 <= version[0] < 23:
+            return [cli, "build"], {"DOCKER_BUILDKIT": "1"}
+    return None
+
+
+def _run_quiet(argv: list[str]) -> bool:
+    try:
+        return subprocess.run(argv, capture_output=True, timeout=20, check=False).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _client_version(cli: str) -> tuple[int, int] | None:
+    try:
+        out = subprocess.run(
+            [cli, "version", "--format", "{{.Client.Version}}"],
+            capture_output=True, text=True, timeout=20, check=False,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.match(r"(\d+)\.(\d+)", out.strip())
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+class DockerEngine:
+    """The real engine: docker SDK, plus the docker CLI for BuildKit builds."""
+
+    def __init__(self, *, use_buildkit: bool | None = None) -> None:
+        self._client = _client()
+        self._cli = find_buildkit_cli() if use_buildkit is not False else None
+        if use_buildkit and self._cli is None:
+            raise EngineError(
+                "BuildKit was asked for but no docker client here can build with it",
+                hint="install the buildx plugin, or point REPRO_DOCKER_CLI at a client older than 23",
+            )
+
+    @property
+    def buildkit(self) -> bool:
+        return self._cli is not None
+
+    def ping(self) -> None:
+        self._client.ping()
+
+    def image_info(self, ref: str) -> ImageInfo | None:
+        try:
+            image = self._client.images.get(ref)
+        except docker.errors.ImageNotFound:
+            return None
+        except docker.errors.APIError as exc:
+            raise EngineError(f"cannot inspect image {ref}: {_short(exc)}") from exc
+        attrs: dict[str, Any] = image.attrs
+        return ImageInfo(
+            id=str(image.id),
+            repo_digests=tuple(attrs.get("RepoDigests") or ()),
+            size=int(attrs.get("Size") or 0),
+            labels=dict((attrs.get("Config") or {}).get("Labels") or {}),
+            created=str(attrs.get("Created", "")),
+        )
+
+    # ----------------------------------------------------------------- build
+
+    def build(
+        self,
+        context: Path,
+        *,
+        tags: Sequence[str],
+        labels: Mapping[str, str],
+        secrets: Mapping[str, Path],
+        on_line: LogSink,
+    ) -> tuple[str, float, str]:
+        """Build ``context`` (with its Dockerfile); return (image id, seconds, log tail)."""
+        start = time.monotonic()
+        if self._cli is not None:
+            image_id, tail = self._build_cli(context, tags, labels, secrets, on_line)
+        else:
+            image_id, tail = self._build_sdk(context, tags, labels, on_line)
+        return image_id, time.monotonic() - start, tail
+
+    def _build_cli(
+        self,
+        context: Path,
+        tags: Sequence[str],
+        labels: Mapping[str, str],
+        secrets: Mapping[str, Path],
+        on_line: LogSink,
+    ) -> tuple[str, str]:
+        assert self._cli is not None
+        prefix, extra_env = self._cli
+        with tempfile.TemporaryDirectory(prefix="repro-build-") as tmp:
+            iidfile = Path(tmp) / "iid"
+            argv = [*prefix, "--progress=plain", "--iidfile", str(iidfile)]
+            for tag in tags:
+                argv += ["--tag", tag]
+            for key, value in labels.items():
+                argv += ["--label", f"{key}={value}"]
+            for sid, path in secrets.items():
+                argv += ["--secret", f"id={sid},src={path}"]
+            argv.append(str(context))
+            env = {**os.environ, **extra_env}
+            tail: deque[str] = deque(maxlen=400)
+            try:
+                proc = subprocess.Popen(
+                    argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                    text=True, errors="replace", start_new_session=True,
+                )  # fmt: skip
+            except OSError as exc:
+                raise EngineError(f"cannot run {argv[0]}: {_short(exc)}") from exc
+            try:
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    line = line.rstrip("\n")
+                    tail.append(line)
+                    on_line(line)
+                code = proc.wait()
+            except BaseException:
+                _terminate(proc)
+                raise
+            lines = list(tail)
+            if code != 0:
+                raise _build_failure(lines)
+            image_id = iidfile.read_text().strip() if iidfile.exists() else ""
+            if not image_id:
+                raise EngineError("the build finished but reported no image id")
+            return image_id, "\n".join(lines[-40:])
+
+    def _build_sdk(
+        self, context: Path, tags: Sequence[str], labels: Mapping[str, str], on_line: LogSink
+    ) -> tuple[str, str]:
+        tail: deque[str] = deque(maxlen=400)
+        image_id = ""
+        try:
+            stream: Iterator[dict[str, Any]] = self._client.api.build(
+                path=str(context), tag=tags[0] if tags else None, labels=dict(labels),
+                rm=True, forcerm=True, decode=True, pull=False,
+            )  # fmt: skip
+            for chunk in stream:
+                if "stream" in chunk:
+                    for line in str(chunk["stream"]).splitlines():
+                        tail.append(line)
+                        on_line(line)
+                if "aux" in chunk and isinstance(chunk["aux"], dict):
+                    image_id = str(chunk["aux"].get("ID", image_id))
+                if "error" in chunk:
+                    tail.append(str(chunk["error"]))
+                    raise _build_failure(list(tail))
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            raise EngineError(f"the Docker engine failed during the build: {_short(exc)}") from exc
+        if not image_id:
+            raise EngineError("the build finished but reported no image id")
+        for tag in tags[1:]:
+            self.tag(image_id, tag)
+        return image_id, "\n".join(list(tail)[-40:])
+
+    # ----------------------------------------------------------------- run
+
+    def run(self, image: str, argv: Sequence[str], limits: RunLimits) -> RunResult:
+        device_requests = (
+            [docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])] if limits.gpus else None
+        )
+        start = time.monotonic()
+        try:
+            container = self._client.containers.create(
+                image, command=list(argv), network_mode=limits.network, user=limits.user,
+                mem_limit=limits.mem_bytes, memswap_limit=limits.mem_bytes,
+                pids_limit=limits.pids, working_dir=limits.workdir,
+                environment=dict(limits.env or {}), labels={LABEL_MANAGED: "smoke"},
+                device_requests=device_requests, detach=True, tty=False,
+                security_opt=["no-new-privileges"], cap_drop=["ALL"],
+            )  # fmt: skip
+        except docker.errors.ImageNotFound as exc:
+            raise EngineError(f"image {image} not found") from exc
+        except docker.errors.APIError as exc:
+            raise EngineError(f"cannot create a container from {image}: {_short(exc)}") from exc
+        try:
+            container.start()
+            timed_out = False
+            try:
+                status = container.wait(timeout=limits.timeout)
+                code: int | None = int(status.get("StatusCode", -1))
+            except requests.exceptions.RequestException:
+                timed_out = True
+                code = None
+                with suppress(docker.errors.APIError):
+                    container.kill()
+            output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+            container.reload()
+            oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
+            return RunResult(
+                exit_code=code, output=output, seconds=time.monotonic() - start,
+                timed_out=timed_out, oom_killed=oom,
+            )  # fmt: skip
+        except docker.errors.APIError as exc:
+            raise EngineError(f"the container failed: {_short(exc)}") from exc
+        finally:
+            with suppress(docker.errors.APIError, requests.exceptions.RequestException):
+                container.remove(force=True)
+
+    # ----------------------------------------------------------------- images
+
+    def tag(self, image: str, ref: str) -> None:
+        repo, _, tag = ref.rpartition(":") if ":" in ref.split("/")[-1] else (ref, "", "latest")
+        try:
+            self._client.images.get(image).tag(repo, tag)
+        except docker.errors.APIError as exc:
+            raise EngineError(f"cannot tag {image} as {ref}: {_short(exc)}") from exc
+
+    def save(self, refs: Sequence[str], out: IO[bytes]) -> None:
+        try:
+            for chunk in self._client.api.get_image(list(refs) if len(refs) > 1 else refs[0]):
+                out.write(chunk)
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            raise EngineError(f"cannot save {', '.join(refs)}: {_short(exc)}") from exc
+
+    def load(self, path: Path) -> list[str]:
+        try:
+            with open(path, "rb") as fh:
+                images = self._client.images.load(fh)
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            raise EngineError(f"cannot load {path}: {_short(exc)}") from exc
+        return [t for image in images for t in image.tags] or [str(i.id) for i in images]
+
+    def remove_image(self, ref: str) -> None:
+        with suppress(docker.errors.ImageNotFound):
+            try:
+                self._client.images.remove(ref, force=True)
+            except docker.errors.APIError as exc:
+                raise EngineError(f"cannot remove {ref}: {_short(exc)}") from exc
+
+    def gpu_available(self) -> bool:
+        """Whether the engine has the NVIDIA runtime and this host has an NVIDIA GPU."""
+        try:
+            info = self._client.info()
+        except docker.errors.APIError:
+            return False
+        runtimes = info.get("Runtimes") or {}
+        return "nvidia" in runtimes and Path("/dev/nvidiactl").exists()
+
+
+def _terminate(proc: subprocess.Popen[str]) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, 15)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, 9)
+
+
+_STEP = re.compile(r"^#(\d+) \[(?:[\w-]+ )?\s*(\d+/\d+)\] (.*)$")
+_STEP_CLASSIC = re.compile(r"^Step (\d+/\d+) : (.*)$")
+
+
+def _build_failure(lines: list[str]) -> BuildError:
+    """Name the failing step and keep that step's output tail."""
+    step, step_id = "", ""
+    for line in lines:
+        m = _STEP.match(line)
+        if m:
+            if "ERROR" in line or not step:
+                step, step_id = m.group(3), m.group(1)
+            continue
+        m2 = _STEP_CLASSIC.match(line)
+        if m2:
+            step, step_id = m2.group(2), ""
+    error_ids = [m.group(1) for line in lines if (m := re.match(r"^#(\d+) ERROR", line))]
+    if error_ids:
+        step_id = error_ids[-1]
+        for line in lines:
+            m = _STEP.match(line)
+            if m and m.group(1) == step_id:
+                step = m.group(3)
+                break
+    own = [ln for ln in lines if step_id and ln.startswith(f"#{step_id} ")] or lines
+    tail = "\n".join(own[-25:])
+    first = step.splitlines()[0][:160] if step else "unknown step"
+    return BuildError(f"the image build failed at: {first}", step=step, log_tail=tail)
+

@@ -1,0 +1,107 @@
+"""The manifest (``repro.json``) and ``repro inspect --json``: one schema (pure).
+
+The schema is documented in docs/manifest.md. ``SCHEMA_VERSION`` changes when a field
+changes meaning or disappears; new fields may be added without a change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from repro import __version__
+from repro.models import JSON, BuiltImage, Plan, SmokeResult
+
+SCHEMA_VERSION = 1
+
+
+def build_manifest(
+    plan: Plan,
+    *,
+    image: BuiltImage | None = None,
+    image_info: Mapping[str, Any] | None = None,
+    base_info: Mapping[str, Any] | None = None,
+    smoke: SmokeResult | None = None,
+    lock: Sequence[str] | None = None,
+    artifacts: Mapping[str, Mapping[str, Any]] | None = None,
+    created: dt.datetime | None = None,
+) -> JSON:
+    """Everything decided (``plan``) and, after a pack, everything measured."""
+    checkout = plan.checkout
+    env = plan.environment
+    base = plan.base
+    ev = plan.evidence
+    created = created or dt.datetime.now(dt.timezone.utc)
+    smoke_json: JSON = {
+        "command": list(plan.smoke.argv),
+        "kind": plan.smoke.kind,
+        "reason": plan.smoke.reason,
+    }
+    if smoke is not None:
+        smoke_json = smoke.to_json()
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "repro_version": __version__,
+        "created": _iso(created),
+        "source": {
+            "spec": checkout.source.spec,
+            "url": checkout.source.url,
+            "owner": checkout.source.owner,
+            "name": checkout.source.name,
+            "subdir": checkout.source.subdir,
+            "ref": checkout.ref,
+            "commit": checkout.commit,
+            "commit_date": _iso(checkout.commit_date),
+        },
+        "python": {"version": env.python.version, "reasons": list(env.python.reasons)},
+        "as_of": env.as_of.isoformat() if env.as_of else None,
+        "requirements": [r.to_json() for r in env.requirements],
+        "unresolved": [u.to_json() for u in env.unresolved],
+        "conflicts": list(env.conflicts),
+        "evidence": {
+            "python_files": ev.python_files,
+            "notebooks": ev.notebooks,
+            "declared": len(ev.declared),
+            "imports": len(ev.imports),
+            "local_modules": sorted(ev.local_modules),
+            "python_hints": [
+                {"specifier": h.specifier, "strength": h.strength, "origin": h.origin.to_json()}
+                for h in ev.python_hints
+            ],
+        },
+        "base_image": {
+            "name": base.name,
+            "id": (base_info or {}).get("id"),
+            "digest": (base_info or {}).get("digest"),
+            "python": base.python,
+            "python_source": base.python_source,
+            "gpu": base.gpu,
+            "variant": base.variant,
+            "reasons": list(base.reasons),
+        },
+        "cuda": None
+        if base.cuda is None
+        else {
+            "cuda": base.cuda.cuda,
+            "cudnn": base.cuda.cudnn,
+            "flavour": base.cuda.flavour,
+            "min_driver": base.cuda.min_driver,
+            "torch_index_url": base.cuda.torch_index_url,
+            "reasons": list(base.cuda.reasons),
+        },
+        "tags": list(plan.tags),
+        "labels": dict(plan.labels),
+        "smoke": smoke_json,
+        "image": None if image is None else {"id": image.id, **dict(image_info or {})},
+        "build": None
+        if image is None
+        else {"seconds": round(image.build_seconds, 2), "builder": image.builder},
+        "lock": None if lock is None else list(lock),
+        "artifacts": dict(artifacts) if artifacts else None,
+        "warnings": list(plan.warnings),
+    }
+
+
+def _iso(when: dt.datetime) -> str:
+    return when.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,373 @@
+"""Frozen values passed between pipeline stages.
+
+Each stage takes the values of the stages before it and returns a new one; nothing here
+touches git, docker or the network. ``to_json()`` methods give the shapes recorded in
+``repro.json`` (schema in docs/manifest.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+JSON = dict[str, Any]
+
+
+# --------------------------------------------------------------------------- source
+
+
+@dataclass(frozen=True, kw_only=True)
+class Source:
+    """What the user pointed repro at, normalised."""
+
+    spec: str  # as typed
+    url: str  # what git clones: https://github.com/o/n, any git URL, or a local path
+    owner: str  # "local" for paths outside any forge
+    name: str
+    ref: str | None = None  # branch, tag or commit asked for; None = default branch
+    local_path: Path | None = None  # set for local directories
+    subdir: str = ""  # a directory inside a larger repository (local paths only)
+
+    @property
+    def slug(self) -> str:
+        """``owner-name``: lower case, safe for an image repository name."""
+        return _slugify(f"{self.owner}-{self.name}")
+
+
+def _slugify(text: str) -> str:
+    out = []
+    for ch in text.lower():
+        out.append(ch if ch.isalnum() or ch in "._-" else "-")
+    slug = "".join(out).strip("-._")
+    while "--" in slug:
+        slug = slug.replace("--", "-")
+    return slug or "repo"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Checkout:
+    """A source resolved to one commit, its files extracted at ``path`` (no ``.git``)."""
+
+    source: Source
+    path: Path
+    commit: str  # full sha; for a plain directory, "tree-" + content hash
+    commit_date: dt.datetime  # committer date (UTC); for a plain directory, newest mtime
+    ref: str | None  # the ref name the commit was resolved from
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def short_sha(self) -> str:
+        return self.commit[:12] if self.commit.startswith("tree-") else self.commit[:7]
+
+
+# --------------------------------------------------------------------------- evidence
+
+EvidenceKind = Literal[
+    "requirements",  # requirements*.txt, constraints
+    "setup.py",
+    "setup.cfg",
+    "pyproject",
+    "pipfile",
+    "lock",  # poetry.lock, Pipfile.lock, uv.lock
+    "conda",
+    "notebook",  # !pip install lines in notebooks
+    "import",  # an import statement in code or a notebook cell
+    "dockerfile",
+    "script",  # install scripts
+    "readme",
+    "ci",
+    "syntax",  # a syntax feature of the code
+    "python-version",  # .python-version, runtime.txt
+    "user",  # a command-line option or [tool.repro]
+    "repair",  # added by the smoke test's repair loop
+    "default",  # repro's own default
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Origin:
+    """Where a piece of evidence was read: ``file:line`` plus what kind of file it is."""
+
+    kind: EvidenceKind
+    path: str = ""  # relative to the repository root, POSIX separators
+    line: int | None = None
+    detail: str = ""
+
+    def __str__(self) -> str:
+        where = self.path or self.kind
+        if self.line is not None:
+            where = f"{where}:{self.line}"
+        return f"{where} ({self.detail})" if self.detail else where
+
+    def to_json(self) -> JSON:
+        return {"kind": self.kind, "path": self.path, "line": self.line, "detail": self.detail}
+
+
+# Declared evidence weighs more than hints (Dockerfiles, READMEs, CI configs).
+STRONG_KINDS: frozenset[str] = frozenset(
+    {"requirements", "setup.py", "setup.cfg", "pyproject", "pipfile", "lock", "conda", "user"}
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeclaredRequirement:
+    """One requirement line as a file states it."""
+
+    requirement: str  # PEP 508 text, or a URL requirement (git+https://...)
+    name: str  # canonical distribution name ("" when unknown, e.g. a bare URL)
+    origin: Origin
+    optional: bool = False  # extras_require, dev groups, "optional" markers
+    editable: bool = False
+    group: str = ""  # extras / dependency group name
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImportSite:
+    """``import X`` / ``from X import ...`` found in code."""
+
+    module: str  # full dotted module path as written (absolute imports only)
+    origin: Origin
+    optional: bool = False  # inside try/except ImportError or behind a feature flag
+
+
+@dataclass(frozen=True, kw_only=True)
+class PythonHint:
+    """A statement about which Python the code needs: a PEP 440 specifier."""
+
+    specifier: str  # e.g. ">=3.6", "==2.7.*", "<3.8"
+    origin: Origin
+    strength: Literal["declared", "syntax", "hint"] = "declared"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hint:
+    """Other evidence: a CUDA version, a base image, a need to compile CUDA code, ..."""
+
+    topic: str  # "cuda", "base-image", "cuda-compile", "system-package", "smoke", "index-url"
+    value: str
+    origin: Origin
+
+
+@dataclass(frozen=True, kw_only=True)
+class Evidence:
+    """Everything read from a checkout, before any decision."""
+
+    declared: tuple[DeclaredRequirement, ...] = ()
+    imports: tuple[ImportSite, ...] = ()
+    local_modules: frozenset[str] = frozenset()  # the repo's own top-level modules
+    python_hints: tuple[PythonHint, ...] = ()
+    hints: tuple[Hint, ...] = ()
+    python_paths: tuple[str, ...] = ()  # every .py file scanned, relative POSIX paths
+    notebooks: int = 0
+    has_tests: bool = False
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def python_files(self) -> int:
+        return len(self.python_paths)
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+@dataclass(frozen=True, kw_only=True)
+class Requirement:
+    """A requirement as repro will install it, with the evidence for it."""
+
+    name: str  # distribution name as shown (e.g. "scikit-learn")
+    specifier: str = ""  # PEP 440 specifier set, "" = any version
+    extras: tuple[str, ...] = ()
+    marker: str = ""
+    url: str = ""  # direct reference (git+https://..., a wheel URL)
+    version: str | None = None  # the exact version chosen, when repro chose one
+    origins: tuple[Origin, ...] = ()
+    reasons: tuple[str, ...] = ()
+    optional: bool = False
+    layer: Literal["framework", "main", "smoke"] = "main"
+
+    def pip_line(self) -> str:
+        """The line written into the image's requirements file."""
+        if self.url:
+            return self.url if not self.name else f"{self.name} @ {self.url}"
+        extras = f"[{','.join(self.extras)}]" if self.extras else ""
+        spec = f"=={self.version}" if self.version else self.specifier
+        line = f"{self.name}{extras}{spec}"
+        return f"{line}; {self.marker}" if self.marker else line
+
+    def to_json(self) -> JSON:
+        return {
+            "name": self.name,
+            "specifier": self.specifier,
+            "extras": list(self.extras),
+            "marker": self.marker,
+            "url": self.url,
+            "version": self.version,
+            "optional": self.optional,
+            "layer": self.layer,
+            "origins": [o.to_json() for o in self.origins],
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unresolved:
+    """An import that no data maps to a distribution: reported, never guessed."""
+
+    module: str
+    origins: tuple[Origin, ...]
+    reason: str
+
+    def to_json(self) -> JSON:
+        return {
+            "module": self.module,
+            "origins": [o.to_json() for o in self.origins],
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class PythonChoice:
+    version: str  # "3.11", "2.7"
+    reasons: tuple[str, ...]
+
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".")[0])
+
+
+@dataclass(frozen=True, kw_only=True)
+class Environment:
+    """What the image must contain: Python and the requirements, each explained."""
+
+    python: PythonChoice
+    requirements: tuple[Requirement, ...]
+    unresolved: tuple[Unresolved, ...] = ()
+    conflicts: tuple[str, ...] = ()
+    as_of: dt.date | None = None  # release-date cutoff used for unpinned packages
+    index_urls: tuple[str, ...] = ()  # extra indexes the repo declares
+    warnings: tuple[str, ...] = ()
+
+    def names(self) -> set[str]:
+        from packaging.utils import canonicalize_name
+
+        return {canonicalize_name(r.name) for r in self.requirements if r.name}
+
+
+@dataclass(frozen=True, kw_only=True)
+class CudaChoice:
+    cuda: str  # "12.6"
+    cudnn: str | None  # "9", None when the frameworks bring their own
+    flavour: Literal["base", "runtime", "devel"]
+    min_driver: str | None
+    torch_index_url: str | None = None
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaseImage:
+    """The FROM line, and what repro must add on top of it."""
+
+    name: str  # e.g. "python:3.11-slim", "nvidia/cuda:12.6.3-runtime-ubuntu22.04"
+    python: str  # Python version the image will run
+    python_source: Literal["image", "apt"]  # already in the image, or installed by apt
+    gpu: bool
+    cuda: CudaChoice | None
+    reasons: tuple[str, ...]
+    variant: str  # short tag suffix: "py3.11-cpu", "py3.11-cu126"
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmokeCommand:
+    argv: tuple[str, ...]
+    kind: Literal["user", "pytest", "unittest", "entry-point", "help", "import", "none"]
+    reason: str
+    extra_requirements: tuple[str, ...] = ()  # e.g. pytest when the repo's tests need it
+
+    def display(self) -> str:
+        import shlex
+
+        return shlex.join(self.argv)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuiltImage:
+    id: str
+    build_seconds: float
+    log_tail: str = ""
+    builder: str = ""  # "buildkit" or "classic"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmokeResult:
+    command: SmokeCommand
+    exit_code: int | None  # None: did not finish (timeout)
+    seconds: float
+    log_tail: str
+    timed_out: bool = False
+    gpu: bool = False
+    network: str = "none"
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+    def to_json(self) -> JSON:
+        return {
+            "command": list(self.command.argv),
+            "kind": self.command.kind,
+            "reason": self.command.reason,
+            "exit_code": self.exit_code,
+            "passed": self.passed,
+            "timed_out": self.timed_out,
+            "seconds": round(self.seconds, 2),
+            "gpu": self.gpu,
+            "network": self.network,
+            "log_tail": self.log_tail,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """Everything decided before building: what ``repro inspect`` reports."""
+
+    checkout: Checkout
+    evidence: Evidence
+    environment: Environment
+    base: BaseImage
+    smoke: SmokeCommand
+    dockerfile: str
+    tags: tuple[str, ...]
+    labels: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- options
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options:
+    """What the user asked for on the command line (and in ``[tool.repro]``)."""
+
+    ref: str | None = None
+    cpu: bool = False
+    cuda: str | None = None
+    base_image: str | None = None
+    python: str | None = None
+    pins: tuple[str, ...] = ()
+    as_of: dt.date | None = None
+    smoke: str | None = None
+    no_smoke: bool = False
+    find_links: tuple[Path, ...] = ()
+    ca_bundle: Path | None = None
+    pip_conf: Path | None = None
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    out: Path = Path("repro-out")
+    smoke_timeout: float = 900.0
+    verbose: int = 0

@@ -1,0 +1,77 @@
+"""Plain-text views of a plan and a pack, for people (pure: returns strings)."""
+
+from __future__ import annotations
+
+from repro.models import Plan, Requirement
+
+
+def _origin_summary(req: Requirement, limit: int = 2) -> str:
+    seen: list[str] = []
+    for origin in req.origins:
+        text = str(origin) if origin.kind != "user" else origin.detail
+        if text not in seen:
+            seen.append(text)
+    more = f" +{len(seen) - limit} more" if len(seen) > limit else ""
+    return ", ".join(seen[:limit]) + more
+
+
+def _table(rows: list[tuple[str, ...]], indent: str = "  ") -> list[str]:
+    if not rows:
+        return []
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    out = []
+    for row in rows:
+        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])] + [row[-1]]
+        out.append(indent + "  ".join(cells).rstrip())
+    return out
+
+
+def plan_text(plan: Plan) -> str:
+    co = plan.checkout
+    env = plan.environment
+    lines = [
+        f"Source     {co.source.url}" + (f" ({co.source.subdir})" if co.source.subdir else ""),
+        f"Commit     {co.commit} ({co.commit_date:%Y-%m-%d})"
+        + (f" from ref {co.ref}" if co.ref else ""),
+        f"Python     {env.python.version}",
+    ]
+    lines += [f"             because {r}" for r in env.python.reasons]
+    lines.append(f"Base image {plan.base.name}")
+    lines += [f"             because {r}" for r in plan.base.reasons]
+    if plan.base.cuda is not None:
+        c = plan.base.cuda
+        cudnn = f", cuDNN {c.cudnn}" if c.cudnn else ""
+        driver = f", driver >= {c.min_driver}" if c.min_driver else ""
+        lines.append(f"CUDA       {c.cuda} ({c.flavour}{cudnn}{driver})")
+    if env.as_of:
+        lines.append(f"As of      {env.as_of.isoformat()}")
+    needed = [r for r in env.requirements if not r.optional]
+    optional = [r for r in env.requirements if r.optional]
+    lines.append("")
+    lines.append(f"Requirements ({len(needed)})")
+    rows = [
+        (r.name, r.pip_line()[len(r.name):] or "any", r.layer, _origin_summary(r)) for r in needed
+    ]
+    lines += _table([("name", "version", "layer", "from"), *rows])
+    for r in needed:
+        if r.reasons and any("wheelhouse" in x or "--pin" in x or "date" in x for x in r.reasons):
+            lines.append(f"    {r.name}: {'; '.join(r.reasons)}")
+    if optional:
+        lines.append("")
+        lines.append(f"Optional, not installed ({len(optional)})")
+        lines += _table([(r.name, _origin_summary(r)) for r in optional])
+    if env.unresolved:
+        lines.append("")
+        lines.append(f"Unresolved imports ({len(env.unresolved)}): not installed")
+        lines += _table(
+            [(u.module, str(u.origins[0]) if u.origins else "", u.reason) for u in env.unresolved]
+        )
+    lines.append("")
+    lines.append(f"Smoke test {plan.smoke.display() or '(none)'}")
+    lines.append(f"             because {plan.smoke.reason}")
+    lines.append(f"Tags       {', '.join(plan.tags)}")
+    if plan.warnings:
+        lines.append("")
+        lines.append(f"Warnings ({len(plan.warnings)})")
+        lines += [f"  - {w}" for w in plan.warnings]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,135 @@
+"""Walk a checkout once and sort its files by what they can tell us."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Folders that never hold the repository's own code: VCS data, virtual environments,
+# caches, vendored site-packages, build outputs, front-end dependencies.
+SKIP_DIRS = frozenset(
+    {
+        ".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache",
+        ".tox", ".nox", ".eggs", "node_modules", "site-packages", "dist-packages",
+        ".ipynb_checkpoints", ".venv", "venv", ".env", "env", ".idea", ".vscode",
+    }
+)  # fmt: skip
+
+# A file this large is data, not code; reading it would only cost time.
+MAX_TEXT_BYTES = 5 * 1024 * 1024
+
+
+@dataclass
+class RepoFiles:
+    """Relative POSIX paths of the files that matter, by kind."""
+
+    root: Path
+    python: list[str] = field(default_factory=list)
+    notebooks: list[str] = field(default_factory=list)
+    requirements: list[str] = field(default_factory=list)
+    setup_py: list[str] = field(default_factory=list)
+    setup_cfg: list[str] = field(default_factory=list)
+    pyproject: list[str] = field(default_factory=list)
+    pipfiles: list[str] = field(default_factory=list)
+    locks: list[str] = field(default_factory=list)
+    conda: list[str] = field(default_factory=list)
+    dockerfiles: list[str] = field(default_factory=list)
+    scripts: list[str] = field(default_factory=list)
+    readmes: list[str] = field(default_factory=list)
+    ci: list[str] = field(default_factory=list)
+    python_version_files: list[str] = field(default_factory=list)
+    cuda_sources: list[str] = field(default_factory=list)
+    oversized: list[tuple[str, int]] = field(default_factory=list)
+    total: int = 0
+
+    def abs(self, rel: str) -> Path:
+        return self.root / rel
+
+
+def _is_venv(path: Path) -> bool:
+    return (path / "pyvenv.cfg").exists()
+
+
+def walk(root: Path) -> RepoFiles:
+    found = RepoFiles(root=root)
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if d not in SKIP_DIRS and not d.endswith(".egg-info") and not _is_venv(here / d)
+        )
+        rel_dir = here.relative_to(root).as_posix()
+        for name in sorted(filenames):
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            found.total += 1
+            _classify(found, rel, name)
+    return found
+
+
+def _classify(found: RepoFiles, rel: str, name: str) -> None:
+    lower = name.lower()
+    path = found.root / rel
+    if path.is_symlink():
+        return
+    if lower.endswith((".py", ".pyw")):
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return
+        if size > MAX_TEXT_BYTES:
+            found.oversized.append((rel, size))
+            return
+        found.python.append(rel)
+        if lower == "setup.py":
+            found.setup_py.append(rel)
+    elif lower.endswith(".ipynb"):
+        found.notebooks.append(rel)
+    elif lower.endswith(".txt") and ("requirement" in lower or "/requirements/" in f"/{rel}"):
+        found.requirements.append(rel)
+    elif lower in ("constraints.txt",):
+        found.requirements.append(rel)
+    elif lower == "setup.cfg":
+        found.setup_cfg.append(rel)
+    elif lower == "pyproject.toml":
+        found.pyproject.append(rel)
+    elif lower == "pipfile":
+        found.pipfiles.append(rel)
+    elif lower in ("pipfile.lock", "poetry.lock", "uv.lock", "pdm.lock"):
+        found.locks.append(rel)
+    elif lower.endswith((".yml", ".yaml")) and (
+        "environment" in lower or lower.startswith(("env", "conda"))
+    ):
+        if "/.github/" in f"/{rel}" or lower.startswith(".travis"):
+            found.ci.append(rel)
+        else:
+            found.conda.append(rel)
+    elif lower == "dockerfile" or lower.startswith("dockerfile.") or lower.endswith(".dockerfile"):
+        found.dockerfiles.append(rel)
+    elif lower.endswith(".sh"):
+        found.scripts.append(rel)
+    elif lower.startswith("readme"):
+        found.readmes.append(rel)
+    elif lower in (".travis.yml", "tox.ini", ".gitlab-ci.yml", "azure-pipelines.yml") or (
+        "/.github/workflows/" in f"/{rel}" and lower.endswith((".yml", ".yaml"))
+    ):
+        found.ci.append(rel)
+    elif lower in (".python-version", "runtime.txt"):
+        found.python_version_files.append(rel)
+    elif lower.endswith((".cu", ".cuh")):
+        found.cuda_sources.append(rel)
+
+
+def read_text(path: Path) -> str | None:
+    """A text file's content, or None for binary or unreadable files."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if b"\0" in data[:8192]:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")

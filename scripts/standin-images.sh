@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Build local stand-ins for the base images repro emits, for machines that cannot pull
+# from a registry (CI here, air-gapped labs).
+#
+# Each stand-in is a Debian root file system made with debootstrap, imported with
+# `docker import` and tagged with the exact name repro writes into a Dockerfile's FROM:
+#
+#   bullseye -> python:3.9-slim   (and python:2.7-slim: bullseye's python2.7 + pip 20.3.4)
+#   bookworm -> python:3.11-slim  (and the nvidia/cuda names listed in CUDA_NAMES)
+#   trixie   -> python:3.13-slim
+#
+# How a stand-in differs from the real image is written down in docs/standins.md.
+#
+# Usage: scripts/standin-images.sh [SUITE ...]     (default: bullseye bookworm trixie py27)
+# Env:   DOCKER (client to use, default docker), MIRROR (Debian mirror),
+#        STANDIN_FORCE=1 rebuilds images that already exist.
+set -euo pipefail
+
+DOCKER=${DOCKER:-docker}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+WORK=${STANDIN_WORK:-$(mktemp -d /tmp/repro-standin.XXXXXX)}
+trap 'rm -rf "$WORK"' EXIT
+
+# nvidia/cuda names the GPU tests build on. Their Python is bookworm's 3.11.
+CUDA_NAMES=(
+  "nvidia/cuda:12.6.3-runtime-ubuntu22.04"
+  "nvidia/cuda:12.6.3-devel-ubuntu22.04"
+)
+
+have_image() { [ -z "${STANDIN_FORCE:-}" ] && "$DOCKER" image inspect "$1" >/dev/null 2>&1; }
+
+log() { printf '[standin] %s\n' "$*" >&2; }
+
+# make_rootfs SUITE DIR: a minimal Debian with Python 3, venv, pip and CA certificates,
+# arranged like the official python:X.Y-slim images (python/pip on /usr/local/bin, no
+# PEP 668 marker).
+make_rootfs() {
+  local suite=$1 dir=$2
+  log "debootstrap $suite"
+  debootstrap --variant=minbase \
+    --include=python3,python3-venv,python3-pip,ca-certificates \
+    "$suite" "$dir" "$MIRROR" >"$WORK/debootstrap-$suite.log" 2>&1 || {
+      tail -n 20 "$WORK/debootstrap-$suite.log" >&2; return 1; }
+  rm -f "$dir"/usr/lib/python3*/EXTERNALLY-MANAGED
+  ln -sf /usr/bin/python3 "$dir/usr/local/bin/python"
+  ln -sf /usr/bin/python3 "$dir/usr/local/bin/python3"
+  ln -sf /usr/bin/pip3 "$dir/usr/local/bin/pip"
+  ln -sf /usr/bin/pip3 "$dir/usr/local/bin/pip3"
+  # A stand-in must not remember the host's apt proxy or caches.
+  rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
+  printf 'deb %s %s main\n' "$MIRROR" "$suite" >"$dir/etc/apt/sources.list"
+}
+
+# import_rootfs DIR NAME: one image, with the environment the official images set.
+import_rootfs() {
+  local dir=$1 name=$2
+  tar -C "$dir" -c . | "$DOCKER" import \
+    --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENV LANG=C.UTF-8' \
+    --change 'CMD ["python3"]' \
+    --message "repro stand-in for $name (debootstrap)" - "$name" >/dev/null
+  log "tagged $name"
+}
+
+build_suite() {
+  local suite=$1; shift
+  local names=("$@") missing=()
+  for n in "${names[@]}"; do have_image "$n" || missing+=("$n"); done
+  if [ ${#missing[@]} -eq 0 ]; then log "$suite: all present"; return 0; fi
+  local dir="$WORK/$suite"
+  make_rootfs "$suite" "$dir"
+  import_rootfs "$dir" "${names[0]}"
+  for n in "${names[@]:1}"; do "$DOCKER" tag "${names[0]}" "$n"; log "tagged $n"; done
+}
+
+# Python 2.7 on bullseye: python2.7 from Debian, then the last pip for Python 2 from its
+# wheel (pip 20.3.4, setuptools 44.1.1, wheel 0.37.1), as python:2.7-slim provides.
+build_py27() {
+  local name="python:2.7-slim"
+  if have_image "$name"; then log "py27: present"; return 0; fi
+  local dir="$WORK/bullseye-py27" wheels="$WORK/py27-wheels"
+  make_rootfs bullseye "$dir"
+  mkdir -p "$wheels"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 2.7 \
+    --dest "$wheels" pip==20.3.4 setuptools==44.1.1 wheel==0.37.1
+  mount --bind /proc "$dir/proc" 2>/dev/null || true
+  cp /etc/resolv.conf "$dir/etc/resolv.conf"
+  chroot "$dir" sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python2.7 >/dev/null' \
+    || { umount "$dir/proc" 2>/dev/null || true; return 1; }
+  cp "$wheels"/*.whl "$dir/tmp/"
+  chroot "$dir" sh -c 'python2.7 /tmp/pip-20.3.4-py2.py3-none-any.whl/pip install --quiet --no-index /tmp/*.whl && rm /tmp/*.whl'
+  umount "$dir/proc" 2>/dev/null || true
+  rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/archives/*.deb "$dir"/root/.cache
+  : >"$dir/etc/resolv.conf"
+  ln -sf /usr/bin/python2.7 "$dir/usr/local/bin/python"
+  ln -sf /usr/local/bin/pip2.7 "$dir/usr/local/bin/pip"
+  import_rootfs "$dir" "$name"
+}
+
+main() {
+  local suites=("$@")
+  [ ${#suites[@]} -gt 0 ] || suites=(bullseye bookworm trixie py27)
+  command -v debootstrap >/dev/null || { echo "standin-images: debootstrap is not installed (apt-get install -y debootstrap)" >&2; exit 1; }
+  for s in "${suites[@]}"; do
+    case "$s" in
+      bullseye) build_suite bullseye "python:3.9-slim" ;;
+      bookworm) build_suite bookworm "python:3.11-slim" "${CUDA_NAMES[@]}" ;;
+      trixie) build_suite trixie "python:3.13-slim" ;;
+      py27) build_py27 ;;
+      *) echo "standin-images: unknown suite '$s' (bullseye, bookworm, trixie, py27)" >&2; exit 2 ;;
+    esac
+  done
+}
+
+main "$@"
