@@ -41,6 +41,9 @@ def staging(dest: Path) -> Iterator[Path]:
     dest = dest.resolve()
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the artifact is for sharing
     try:
         yield tmp
     except BaseException:
@@ -63,9 +66,10 @@ def staging(dest: Path) -> Iterator[Path]:
 
 def save_image(engine: Engine, refs: Sequence[str], path: Path, level: int = 3) -> None:
     """``docker save`` of ``refs`` into a gzip file (mtime 0: same bytes for same layers)."""
-    with open(path, "wb") as raw, gzip.GzipFile(
-        filename="", mode="wb", fileobj=raw, compresslevel=level, mtime=0
-    ) as gz:
+    with (
+        open(path, "wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=level, mtime=0) as gz,
+    ):
         engine.save(refs, gz)
 
 

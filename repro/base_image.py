@@ -26,12 +26,15 @@ def compat() -> dict[str, Any]:
 def gpu_frameworks(environment: Environment) -> list[str]:
     wanted = {canonicalize_name(n) for n in compat()["gpu_frameworks"]}
     return sorted(
-        r.name for r in environment.requirements
+        r.name
+        for r in environment.requirements
         if not r.optional and canonicalize_name(r.name) in wanted
-    )  # fmt: skip
+    )
 
 
-def select(environment: Environment, options: Options, *, wheelhouse_names: frozenset[str] = frozenset()) -> BaseImage:
+def select(
+    environment: Environment, options: Options, *, wheelhouse_names: frozenset[str] = frozenset()
+) -> BaseImage:
     python = environment.python.version
     frameworks = gpu_frameworks(environment)
     if options.base_image:
@@ -87,7 +90,9 @@ def _gpu(environment: Environment, options: Options, frameworks: list[str]) -> B
     images = [i for i in data["cuda_images"] if i["cuda"] == cuda and i["flavour"] == "runtime"]
     if not images:
         known = sorted({i["cuda"] for i in data["cuda_images"]})
-        raise UsageError(f"no nvidia/cuda base image known for CUDA {cuda} (known: {', '.join(known)})")
+        raise UsageError(
+            f"no nvidia/cuda base image known for CUDA {cuda} (known: {', '.join(known)})"
+        )
     image = images[0]
     choice = CudaChoice(
         cuda=cuda,

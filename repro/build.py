@@ -13,7 +13,6 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
@@ -107,8 +106,6 @@ def prepare_context(
         target = workdir / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
-    check = resources.files("repro.data").joinpath("import_check.py").read_text("utf-8")
-    (workdir / CONTEXT_DIR / "import_check.py").write_text(check)
     wheel_dir = workdir / CONTEXT_DIR / "wheels"
     wheel_dir.mkdir(parents=True, exist_ok=True)
     for wheel in wheels:

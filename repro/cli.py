@@ -30,8 +30,9 @@ class CliReporter:
         self.color = sys.stderr.isatty()
 
     def stage(self, name: str, detail: str = "") -> None:
-        click.secho(f"==> {name}" + (f": {detail}" if detail else ""), err=True, bold=True,
-                    color=self.color)  # fmt: skip
+        click.secho(
+            f"==> {name}" + (f": {detail}" if detail else ""), err=True, bold=True, color=self.color
+        )
 
     def info(self, message: str) -> None:
         click.echo(f"    {message}", err=True)
@@ -57,17 +58,44 @@ def plan_options(func: F) -> F:
     """Options shared by every command that decides an environment."""
     decorators = [
         click.option("--ref", help="Branch, tag or commit to pack (default: the default branch)."),
-        click.option("--cpu", is_flag=True, help="Build a CPU-only image even if the code uses a GPU framework."),
+        click.option(
+            "--cpu",
+            is_flag=True,
+            help="Build a CPU-only image even if the code uses a GPU framework.",
+        ),
         click.option("--cuda", metavar="X.Y", help="Use this CUDA version for GPU images."),
-        click.option("--base-image", metavar="IMAGE", help="Use this base image instead of the one repro picks."),
+        click.option(
+            "--base-image",
+            metavar="IMAGE",
+            help="Use this base image instead of the one repro picks.",
+        ),
         click.option("--python", "python_version", metavar="X.Y", help="Use this Python version."),
-        click.option("--pin", "pins", multiple=True, metavar="REQ", help="Force a requirement, e.g. torch==1.4.0 (repeatable)."),
-        click.option("--as-of", callback=_date, metavar="DATE", help="Resolve unpinned packages as of this date (default: the commit date)."),
+        click.option(
+            "--pin",
+            "pins",
+            multiple=True,
+            metavar="REQ",
+            help="Force a requirement, e.g. torch==1.4.0 (repeatable).",
+        ),
+        click.option(
+            "--as-of",
+            callback=_date,
+            metavar="DATE",
+            help="Resolve unpinned packages as of this date (default: the commit date).",
+        ),
         click.option("--smoke", metavar="CMD", help="Smoke test command to run inside the image."),
         click.option("--no-smoke", is_flag=True, help="Do not run a smoke test."),
-        click.option("--find-links", multiple=True, type=click.Path(path_type=Path), metavar="DIR", help="A folder of wheels to install from (copied into the build; repeatable)."),
-        click.option("-v", "--verbose", count=True, help="Show the build log; -vv also shows tracebacks."),
-    ]  # fmt: skip
+        click.option(
+            "--find-links",
+            multiple=True,
+            type=click.Path(path_type=Path),
+            metavar="DIR",
+            help="A folder of wheels to install from (copied into the build; repeatable).",
+        ),
+        click.option(
+            "-v", "--verbose", count=True, help="Show the build log; -vv also shows tracebacks."
+        ),
+    ]
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
@@ -76,14 +104,49 @@ def plan_options(func: F) -> F:
 def build_options(func: F) -> F:
     """Options for commands that build an image."""
     decorators = [
-        click.option("--tag", "tags", multiple=True, metavar="NAME[:TAG]", help="Also tag the image with this name (repeatable)."),
-        click.option("--out", type=click.Path(path_type=Path), default=Path("repro-out"), show_default=True, help="Where artifact directories are written."),
-        click.option("--ca-bundle", type=click.Path(path_type=Path), help="CA bundle for pip inside the build (default: $PIP_CERT, $REQUESTS_CA_BUNDLE or $SSL_CERT_FILE)."),
-        click.option("--pip-conf", type=click.Path(path_type=Path), help="pip configuration for the build (passed as a secret, never stored in the image)."),
-        click.option("--index-url", metavar="URL", help="Package index for the build (passed as a secret)."),
-        click.option("--extra-index-url", "extra_index_urls", multiple=True, metavar="URL", help="Extra package index (passed as a secret; repeatable)."),
-        click.option("--smoke-timeout", type=float, default=900.0, show_default=True, help="Seconds before the smoke test is stopped."),
-    ]  # fmt: skip
+        click.option(
+            "--tag",
+            "tags",
+            multiple=True,
+            metavar="NAME[:TAG]",
+            help="Also tag the image with this name (repeatable).",
+        ),
+        click.option(
+            "--out",
+            type=click.Path(path_type=Path),
+            default=Path("repro-out"),
+            show_default=True,
+            help="Where artifact directories are written.",
+        ),
+        click.option(
+            "--ca-bundle",
+            type=click.Path(path_type=Path),
+            help="CA bundle for pip inside the build "
+            "(default: $PIP_CERT, $REQUESTS_CA_BUNDLE or $SSL_CERT_FILE).",
+        ),
+        click.option(
+            "--pip-conf",
+            type=click.Path(path_type=Path),
+            help="pip configuration for the build (passed as a secret, never stored in the image).",
+        ),
+        click.option(
+            "--index-url", metavar="URL", help="Package index for the build (passed as a secret)."
+        ),
+        click.option(
+            "--extra-index-url",
+            "extra_index_urls",
+            multiple=True,
+            metavar="URL",
+            help="Extra package index (passed as a secret; repeatable).",
+        ),
+        click.option(
+            "--smoke-timeout",
+            type=float,
+            default=900.0,
+            show_default=True,
+            help="Seconds before the smoke test is stopped.",
+        ),
+    ]
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
@@ -142,8 +205,9 @@ def handle_errors(func: F) -> F:
             click.secho(
                 f"repro: internal error: {exc.__class__.__name__}: {exc} "
                 "(please report it; -vv shows the traceback)",
-                err=True, fg="red",
-            )  # fmt: skip
+                err=True,
+                fg="red",
+            )
             sys.exit(int(ExitStatus.FAILURE))
 
     return wrapper  # type: ignore[return-value]
@@ -162,8 +226,12 @@ def cli() -> None:
 @cli.command()
 @click.argument("source")
 @plan_options
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (the repro.json schema).")
-@click.option("--dockerfile", "show_dockerfile", is_flag=True, help="Print the Dockerfile repro would build.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the plan as JSON (the repro.json schema)."
+)
+@click.option(
+    "--dockerfile", "show_dockerfile", is_flag=True, help="Print the Dockerfile repro would build."
+)
 @handle_errors
 def inspect(source: str, as_json: bool, show_dockerfile: bool, **kw: Any) -> None:
     """Show everything repro decides for SOURCE, without building.
@@ -171,7 +239,9 @@ def inspect(source: str, as_json: bool, show_dockerfile: bool, **kw: Any) -> Non
     SOURCE is a GitHub URL, OWNER/NAME[@REF], any git URL, or a local directory.
     """
     options = _options(kw)
-    reporter: pipeline.Reporter = pipeline.QuietReporter() if as_json else CliReporter(options.verbose)
+    reporter: pipeline.Reporter = (
+        pipeline.QuietReporter() if as_json else CliReporter(options.verbose)
+    )
     with pipeline.workspace() as workdir:
         prepared = pipeline.prepare(source, options, workdir, reporter)
     plan = prepared.plan

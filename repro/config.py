@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,10 @@ from repro.errors import UsageError
 from repro.models import Options
 from repro.scan.files import read_text
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 KEYS = {"smoke", "python", "pins", "as-of", "cuda", "cpu", "base-image"}
 
@@ -57,7 +58,9 @@ def merge(options: Options, table: dict[str, Any], source: str) -> Options:
     if options.as_of is None and table.get("as-of") is not None:
         value = table["as-of"]
         try:
-            changes["as_of"] = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+            changes["as_of"] = (
+                value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+            )
         except ValueError:
             raise UsageError(f"{source}: as-of must be a date such as 2019-06-01") from None
     if options.cuda is None and table.get("cuda") is not None:

@@ -13,6 +13,7 @@ for the ``RUN`` that installs packages (see docs/security.md).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import resources
 
 from repro import __version__
 from repro.models import BaseImage
@@ -24,6 +25,7 @@ VENV = "/opt/venv"
 SECRET_CA = "repro-ca"
 SECRET_PIPCONF = "repro-pipconf"
 USER = "repro"
+IMPORT_CHECK = "/opt/repro/import_check.py"
 UID = 1000
 
 
@@ -52,6 +54,7 @@ def render(recipe: Recipe) -> Rendered:
     files = {
         f"{CONTEXT_DIR}/requirements-framework.txt": _lines(recipe.framework_requirements),
         f"{CONTEXT_DIR}/requirements.txt": _lines(recipe.requirements),
+        f"{CONTEXT_DIR}/import_check.py": _import_check(),
     }
     parts = [
         _header(recipe),
@@ -60,16 +63,25 @@ def render(recipe: Recipe) -> Rendered:
         _system_packages(recipe),
         _python(recipe),
         _user(),
-        _install(recipe, "requirements-framework.txt", recipe.framework_requirements,
-                 "Frameworks alone: the largest downloads, changed least often.",
-                 recipe.framework_index_urls),
-        _install(recipe, "requirements.txt", recipe.requirements,
-                 "Everything else the code needs.", ()),
+        _install(
+            recipe,
+            "requirements-framework.txt",
+            recipe.framework_requirements,
+            "Frameworks alone: the largest downloads, changed least often.",
+            recipe.framework_index_urls,
+        ),
+        _install(
+            recipe, "requirements.txt", recipe.requirements, "Everything else the code needs.", ()
+        ),
         _lock(recipe),
         _source(recipe),
-    ]  # fmt: skip
+    ]
     text = "\n".join(p for p in parts if p) + "\n"
     return Rendered(dockerfile=text, files=files)
+
+
+def _import_check() -> str:
+    return resources.files("repro.data").joinpath("import_check.py").read_text("utf-8")
 
 
 def _lines(items: tuple[str, ...]) -> str:
@@ -156,8 +168,8 @@ def _user() -> str:
 
 def _secret_env() -> str:
     return (
-        f"    if [ -f /run/secrets/{SECRET_CA} ]; then"
-        f" export PIP_CERT=/run/secrets/{SECRET_CA} SSL_CERT_FILE=/run/secrets/{SECRET_CA}; fi; \\\n"
+        f"    if [ -f /run/secrets/{SECRET_CA} ]; then export"
+        f" PIP_CERT=/run/secrets/{SECRET_CA} SSL_CERT_FILE=/run/secrets/{SECRET_CA}; fi; \\\n"
         f"    if [ -f /run/secrets/{SECRET_PIPCONF} ]; then"
         f" export PIP_CONFIG_FILE=/run/secrets/{SECRET_PIPCONF}; fi; \\\n"
     )
@@ -206,8 +218,10 @@ def _install(
 
 def _lock(recipe: Recipe) -> str:
     return (
-        "# The exact versions installed, kept in the image and copied to repro.json.\n"
-        "RUN mkdir -p /opt/repro && python -m pip freeze --all > /opt/repro/lock.txt\n"
+        "# The exact versions installed, kept in the image and copied to repro.json;\n"
+        "# and repro's import check, which the smoke test may use.\n"
+        f"COPY {CONTEXT_DIR}/import_check.py {IMPORT_CHECK}\n"
+        "RUN python -m pip freeze --all > /opt/repro/lock.txt\n"
     )
 
 

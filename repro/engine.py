@@ -13,14 +13,13 @@ import re
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
 import docker
 import docker.errors
@@ -31,6 +30,10 @@ from repro.errors import BuildError, EngineError
 
 LABEL_MANAGED = "io.github.repro.managed"  # on every container and image repro makes
 LogSink = Callable[[str], None]
+
+
+class ByteSink(Protocol):
+    def write(self, data: bytes, /) -> object: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,7 +82,7 @@ class Engine(Protocol):
     ) -> tuple[str, float, str]: ...
     def run(self, image: str, argv: Sequence[str], limits: RunLimits) -> RunResult: ...
     def tag(self, image: str, ref: str) -> None: ...
-    def save(self, refs: Sequence[str], out: IO[bytes]) -> None: ...
+    def save(self, refs: Sequence[str], out: ByteSink) -> None: ...
     def load(self, path: Path) -> list[str]: ...
     def remove_image(self, ref: str) -> None: ...
     def gpu_available(self) -> bool: ...
@@ -140,8 +143,11 @@ def _client_version(cli: str) -> tuple[int, int] | None:
     try:
         out = subprocess.run(
             [cli, "version", "--format", "{{.Client.Version}}"],
-            capture_output=True, text=True, timeout=20, check=False,
-        ).stdout  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
     m = re.match(r"(\d+)\.(\d+)", out.strip())
@@ -157,7 +163,7 @@ class DockerEngine:
         if use_buildkit and self._cli is None:
             raise EngineError(
                 "BuildKit was asked for but no docker client here can build with it",
-                hint="install the buildx plugin, or point REPRO_DOCKER_CLI at a client older than 23",
+                hint="install the buildx plugin, or set REPRO_DOCKER_CLI to a client older than 23",
             )
 
     @property
@@ -226,9 +232,14 @@ class DockerEngine:
             tail: deque[str] = deque(maxlen=400)
             try:
                 proc = subprocess.Popen(
-                    argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                    text=True, errors="replace", start_new_session=True,
-                )  # fmt: skip
+                    argv,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    text=True,
+                    errors="replace",
+                    start_new_session=True,
+                )
             except OSError as exc:
                 raise EngineError(f"cannot run {argv[0]}: {_short(exc)}") from exc
             try:
@@ -256,9 +267,14 @@ class DockerEngine:
         image_id = ""
         try:
             stream: Iterator[dict[str, Any]] = self._client.api.build(
-                path=str(context), tag=tags[0] if tags else None, labels=dict(labels),
-                rm=True, forcerm=True, decode=True, pull=False,
-            )  # fmt: skip
+                path=str(context),
+                tag=tags[0] if tags else None,
+                labels=dict(labels),
+                rm=True,
+                forcerm=True,
+                decode=True,
+                pull=False,
+            )
             for chunk in stream:
                 if "stream" in chunk:
                     for line in str(chunk["stream"]).splitlines():
@@ -286,13 +302,22 @@ class DockerEngine:
         start = time.monotonic()
         try:
             container = self._client.containers.create(
-                image, command=list(argv), network_mode=limits.network, user=limits.user,
-                mem_limit=limits.mem_bytes, memswap_limit=limits.mem_bytes,
-                pids_limit=limits.pids, working_dir=limits.workdir,
-                environment=dict(limits.env or {}), labels={LABEL_MANAGED: "smoke"},
-                device_requests=device_requests, detach=True, tty=False,
-                security_opt=["no-new-privileges"], cap_drop=["ALL"],
-            )  # fmt: skip
+                image,
+                command=list(argv),
+                network_mode=limits.network,
+                user=limits.user,
+                mem_limit=limits.mem_bytes,
+                memswap_limit=limits.mem_bytes,
+                pids_limit=limits.pids,
+                working_dir=limits.workdir,
+                environment=dict(limits.env or {}),
+                labels={LABEL_MANAGED: "smoke"},
+                device_requests=device_requests,
+                detach=True,
+                tty=False,
+                security_opt=["no-new-privileges"],
+                cap_drop=["ALL"],
+            )
         except docker.errors.ImageNotFound as exc:
             raise EngineError(f"image {image} not found") from exc
         except docker.errors.APIError as exc:
@@ -312,9 +337,12 @@ class DockerEngine:
             container.reload()
             oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
             return RunResult(
-                exit_code=code, output=output, seconds=time.monotonic() - start,
-                timed_out=timed_out, oom_killed=oom,
-            )  # fmt: skip
+                exit_code=code,
+                output=output,
+                seconds=time.monotonic() - start,
+                timed_out=timed_out,
+                oom_killed=oom,
+            )
         except docker.errors.APIError as exc:
             raise EngineError(f"the container failed: {_short(exc)}") from exc
         finally:
@@ -330,9 +358,14 @@ class DockerEngine:
         except docker.errors.APIError as exc:
             raise EngineError(f"cannot tag {image} as {ref}: {_short(exc)}") from exc
 
-    def save(self, refs: Sequence[str], out: IO[bytes]) -> None:
+    def save(self, refs: Sequence[str], out: ByteSink) -> None:
+        api: Any = self._client.api  # private helpers: see the comment below
         try:
-            for chunk in self._client.api.get_image(list(refs) if len(refs) > 1 else refs[0]):
+            # GET /images/get?names=a&names=b keeps every tag in one tarball; the SDK's
+            # get_image() takes a single name.
+            response = api._get(api._url("/images/get"), params={"names": list(refs)}, stream=True)
+            api._raise_for_status(response)
+            for chunk in response.iter_content(chunk_size=1024 * 1024):
                 out.write(chunk)
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
             raise EngineError(f"cannot save {', '.join(refs)}: {_short(exc)}") from exc
@@ -400,4 +433,3 @@ def _build_failure(lines: list[str]) -> BuildError:
     tail = "\n".join(own[-25:])
     first = step.splitlines()[0][:160] if step else "unknown step"
     return BuildError(f"the image build failed at: {first}", step=step, log_tail=tail)
-

@@ -148,9 +148,7 @@ def fetch(source: Source, workdir: Path) -> Checkout:
         return _checkout(source, dest, commit, warnings)
 
 
-def _checkout(
-    source: Source, dest: Path, commit: git.Commit, warnings: list[str]
-) -> Checkout:
+def _checkout(source: Source, dest: Path, commit: git.Commit, warnings: list[str]) -> Checkout:
     return Checkout(
         source=source,
         path=dest,

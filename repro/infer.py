@@ -35,10 +35,19 @@ from repro.models import (
 # Installed alone in their own image layer: large, slow to install, rarely changed.
 FRAMEWORKS = frozenset(
     {
-        "torch", "torchvision", "torchaudio", "tensorflow", "tensorflow-gpu", "tensorflow-cpu",
-        "jax", "jaxlib", "mxnet", "paddlepaddle", "paddlepaddle-gpu",
+        "torch",
+        "torchvision",
+        "torchaudio",
+        "tensorflow",
+        "tensorflow-gpu",
+        "tensorflow-cpu",
+        "jax",
+        "jaxlib",
+        "mxnet",
+        "paddlepaddle",
+        "paddlepaddle-gpu",
     }
-)  # fmt: skip
+)
 
 # How long a Python release needs before the packages of the day ship wheels for it.
 WHEEL_LAG = dt.timedelta(days=365)
@@ -87,7 +96,9 @@ def choose_python(
     for hint in sorted(hints, key=lambda h: order[h.strength]):
         kept = [v for v in candidates if satisfies(v, hint.specifier)]
         if not kept:
-            conflicts.append(f"ignored Python {hint.specifier} from {hint.origin}: it contradicts {reasons}")
+            conflicts.append(
+                f"ignored Python {hint.specifier} from {hint.origin}: it contradicts {reasons}"
+            )
             continue
         if kept != candidates:
             reasons.append(f"Python {hint.specifier} ({hint.origin})")
@@ -203,9 +214,7 @@ class Wheel:
 
     def supports(self, python: str) -> bool:
         major, minor = python.split(".")
-        return bool(
-            {f"cp{major}{minor}", f"py{major}{minor}", f"py{major}"} & self.pythons
-        )
+        return bool({f"cp{major}{minor}", f"py{major}{minor}", f"py{major}"} & self.pythons)
 
 
 def _wheels_for(wheels: Sequence[Wheel], python: str) -> dict[str, tuple[str, ...]]:
@@ -253,7 +262,9 @@ def _add_declared(drafts: dict[str, _Draft], decl: DeclaredRequirement) -> None:
         draft.reasons.append(f"declared in {decl.origin}")
 
 
-def _add_imports(drafts: dict[str, _Draft], evidence: Evidence, python_major: int) -> list[Unresolved]:
+def _add_imports(
+    drafts: dict[str, _Draft], evidence: Evidence, python_major: int
+) -> list[Unresolved]:
     unresolved: dict[str, tuple[list[Origin], str]] = {}
     for site in evidence.imports:
         top = site.module.split(".")[0]
@@ -311,7 +322,9 @@ def _apply_pins(drafts: dict[str, _Draft], pins: Iterable[str]) -> None:
         draft.reasons.append(f"--pin {pin}")
 
 
-def _finish(draft: _Draft, wheelhouse: Mapping[str, tuple[str, ...]], conflicts: list[str]) -> Requirement:
+def _finish(
+    draft: _Draft, wheelhouse: Mapping[str, tuple[str, ...]], conflicts: list[str]
+) -> Requirement:
     spec = ",".join(dict.fromkeys(s for s in draft.specs if s))
     key = canonicalize_name(draft.name)
     version = None
@@ -320,7 +333,9 @@ def _finish(draft: _Draft, wheelhouse: Mapping[str, tuple[str, ...]], conflicts:
         spec_set = SpecifierSet(spec)
     except InvalidSpecifier:
         spec_set = SpecifierSet()
-        conflicts.append(f"{draft.name}: cannot read the specifier {spec!r}; installing any version")
+        conflicts.append(
+            f"{draft.name}: cannot read the specifier {spec!r}; installing any version"
+        )
         spec = ""
     if not draft.url and key in wheelhouse:
         fitting = [v for v in wheelhouse[key] if _contains(spec_set, v)]
@@ -331,7 +346,8 @@ def _finish(draft: _Draft, wheelhouse: Mapping[str, tuple[str, ...]], conflicts:
         name=draft.name,
         specifier=spec,
         extras=tuple(sorted(draft.extras)),
-        marker=" and ".join(f"({m})" for m in dict.fromkeys(draft.markers)) if len(draft.markers) > 1
+        marker=" and ".join(f"({m})" for m in dict.fromkeys(draft.markers))
+        if len(draft.markers) > 1
         else (draft.markers[0] if draft.markers else ""),
         url=draft.url,
         version=version,
@@ -347,4 +363,3 @@ def _contains(spec: SpecifierSet, version: str) -> bool:
         return spec.contains(Version(version), prereleases=True)
     except InvalidVersion:
         return False
-

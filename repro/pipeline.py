@@ -1,7 +1,7 @@
 """Orchestration only: run the stages in order and hand each one the values it needs.
 
-    fetch → scan → infer → base image → smoke discovery → Dockerfile     (``plan``)
-    → build → lock → smoke run → artifact                                   (``pack``)
+fetch → scan → infer → base image → smoke discovery → Dockerfile     (``plan``)
+→ build → lock → smoke run → artifact                                   (``pack``)
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from repro.errors import SmokeFailure
 from repro.manifest import build_manifest
 from repro.models import (
     JSON,
+    BaseImage,
     BuiltImage,
     Environment,
     Options,
@@ -122,11 +123,24 @@ def prepare(
 
     wheels = tuple(p for w, p in found if w.supports(environment.python.version))
     src_layout = any(p.startswith("src/") for p in evidence.python_paths)
-    recipe = _recipe(checkout.source.url, checkout.commit, environment, base, options,
-                     wheel_names, bool(wheels), buildkit, src_layout)  # fmt: skip
+    recipe = _recipe(
+        checkout.source.url,
+        checkout.commit,
+        environment,
+        base,
+        options,
+        wheel_names,
+        bool(wheels),
+        buildkit,
+        src_layout,
+    )
     rendered = df.render(recipe)
     repo = f"repro/{checkout.source.slug}"
-    tags = (f"{repo}:{checkout.short_sha}", f"{repo}:{checkout.short_sha}-{base.variant}", *options.tags)
+    tags = (
+        f"{repo}:{checkout.short_sha}",
+        f"{repo}:{checkout.short_sha}-{base.variant}",
+        *options.tags,
+    )
     labels = {
         "org.opencontainers.image.source": checkout.source.url,
         "org.opencontainers.image.revision": checkout.commit,
@@ -138,12 +152,23 @@ def prepare(
         "io.github.repro.smoke": json.dumps(list(smoke_cmd.argv)),
         LABEL_MANAGED: "image",
     }
-    warnings = (*checkout.warnings, *evidence.warnings, *environment.warnings, *environment.conflicts)
+    warnings = (
+        *checkout.warnings,
+        *evidence.warnings,
+        *environment.warnings,
+        *environment.conflicts,
+    )
     plan = Plan(
-        checkout=checkout, evidence=evidence, environment=environment, base=base,
-        smoke=smoke_cmd, dockerfile=rendered.dockerfile, tags=tags, labels=labels,
+        checkout=checkout,
+        evidence=evidence,
+        environment=environment,
+        base=base,
+        smoke=smoke_cmd,
+        dockerfile=rendered.dockerfile,
+        tags=tags,
+        labels=labels,
         warnings=tuple(warnings),
-    )  # fmt: skip
+    )
     return Prepared(plan=plan, files=rendered.files, wheels=wheels)
 
 
@@ -158,9 +183,11 @@ def _with_smoke_requirements(environment: Environment, command: SmokeCommand) ->
             continue
         extra.append(
             Requirement(
-                name=req.name, specifier=str(req.specifier), layer="smoke",
+                name=req.name,
+                specifier=str(req.specifier),
+                layer="smoke",
                 reasons=(f"runs the smoke test ({command.kind})",),
-            )  # fmt: skip
+            )
         )
     if not extra:
         return environment
@@ -171,7 +198,7 @@ def _recipe(
     url: str,
     commit: str,
     environment: Environment,
-    base: base_image.BaseImage,
+    base: BaseImage,
     options: Options,
     wheel_names: frozenset[str],
     wheelhouse: bool,
@@ -203,7 +230,9 @@ def _recipe(
 
 
 def _now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return (
+        dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    )
 
 
 # --------------------------------------------------------------------------- pack
@@ -224,14 +253,20 @@ def pack(
             reporter.warn(warning)
         base_info = engine.image_info(plan.base.name)
         if base_info is None:
-            reporter.warn(f"base image {plan.base.name} is not on this engine: the build will pull it")
+            reporter.warn(
+                f"base image {plan.base.name} is not on this engine: the build will pull it"
+            )
 
         reporter.stage("build", plan.tags[0])
         context = build.prepare_context(workdir, plan.dockerfile, prepared.files, prepared.wheels)
         image, notes = build.build(
-            engine, context, tags=plan.tags, labels=plan.labels, options=options,
+            engine,
+            context,
+            tags=plan.tags,
+            labels=plan.labels,
+            options=options,
             on_line=reporter.log,
-        )  # fmt: skip
+        )
         for note in notes:
             reporter.info(note)
         reporter.info(f"built {image.id[:19]} in {image.build_seconds:.1f} s ({image.builder})")
@@ -254,7 +289,10 @@ def pack(
         {"tags": list(plan.tags), "size": info.size, "labels": dict(info.labels)} if info else {}
     )
     base_json = (
-        {"id": base_info.id, "digest": base_info.repo_digests[0] if base_info.repo_digests else None}
+        {
+            "id": base_info.id,
+            "digest": base_info.repo_digests[0] if base_info.repo_digests else None,
+        }
         if base_info
         else None
     )
@@ -263,14 +301,22 @@ def pack(
 
     def manifest_for(artifacts: object) -> JSON:
         return build_manifest(
-            plan, image=image, image_info=image_json, base_info=base_json, smoke=result,
-            lock=lock, artifacts=artifacts,  # type: ignore[arg-type]
-        )  # fmt: skip
+            plan,
+            image=image,
+            image_info=image_json,
+            base_info=base_json,
+            smoke=result,
+            lock=lock,
+            artifacts=artifacts,  # type: ignore[arg-type]
+        )
 
     artifact.write(
-        dest, engine=engine, refs=list(plan.tags), dockerfile=plan.dockerfile,
+        dest,
+        engine=engine,
+        refs=list(plan.tags),
+        dockerfile=plan.dockerfile,
         manifest_for=manifest_for,
-    )  # fmt: skip
+    )
     manifest = json.loads((dest / artifact.MANIFEST).read_text())
     return PackResult(plan=plan, image=image, smoke=result, artifact_dir=dest, manifest=manifest)
 

@@ -50,7 +50,7 @@ def plan_text(plan: Plan) -> str:
     lines.append("")
     lines.append(f"Requirements ({len(needed)})")
     rows = [
-        (r.name, r.pip_line()[len(r.name):] or "any", r.layer, _origin_summary(r)) for r in needed
+        (r.name, r.pip_line()[len(r.name) :] or "any", r.layer, _origin_summary(r)) for r in needed
     ]
     lines += _table([("name", "version", "layer", "from"), *rows])
     for r in needed:

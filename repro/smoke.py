@@ -11,19 +11,31 @@ from __future__ import annotations
 import time
 from pathlib import PurePosixPath
 
+from repro.dockerfile import IMPORT_CHECK
 from repro.engine import Engine, RunLimits
 from repro.models import Evidence, Options, SmokeCommand, SmokeResult
 
-IMPORT_CHECK = "/opt/repro/import_check.py"
 MAX_IMPORT_TARGETS = 200
-_SKIP_PARTS = {"docs", "doc", "examples", "example", "benchmarks", "scripts", "tools", "build", "dist"}
+_SKIP_PARTS = {
+    "docs",
+    "doc",
+    "examples",
+    "example",
+    "benchmarks",
+    "scripts",
+    "tools",
+    "build",
+    "dist",
+}
 
 
 def discover(evidence: Evidence, options: Options, python: str) -> SmokeCommand:
     if options.no_smoke:
         return SmokeCommand(argv=(), kind="none", reason="--no-smoke")
     if options.smoke:
-        return SmokeCommand(argv=("sh", "-c", options.smoke), kind="user", reason="given by the user")
+        return SmokeCommand(
+            argv=("sh", "-c", options.smoke), kind="user", reason="given by the user"
+        )
     tests = [p for p in evidence.python_paths if _is_test(p)]
     if tests:
         test_dirs = sorted({_test_root(p) for p in tests})
@@ -93,7 +105,9 @@ def _package_path(p: PurePosixPath, present: set[str]) -> str:
     return ".".join(mods)
 
 
-def run(engine: Engine, image: str, command: SmokeCommand, *, gpu: bool, timeout: float) -> SmokeResult:
+def run(
+    engine: Engine, image: str, command: SmokeCommand, *, gpu: bool, timeout: float
+) -> SmokeResult:
     """Run ``command`` in ``image``: no network, unprivileged, limited; always cleaned up."""
     start = time.monotonic()
     result = engine.run(

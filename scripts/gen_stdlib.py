@@ -39,8 +39,6 @@ tkMessageBox tkSimpleDialog toaiff ttk urllib2 urlparse user whichdb xmllib xmlr
 
 
 def main() -> None:
-    if sys.version_info < (3, 10):
-        sys.exit("run this with Python 3.10 or newer (it reads sys.stdlib_module_names)")
     py3 = sorted(set(sys.stdlib_module_names) | set(REMOVED))
     py2 = sorted(set(PY2_ONLY.split()) | (set(py3) - {"asyncio", "concurrent", "tomllib"}))
     data = {

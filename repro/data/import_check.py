@@ -5,7 +5,6 @@
 #   - a script is not run: only its import statements are executed, so a training script
 #     with code at top level does not start training.
 # Prints one line per module and exits 1 if any import failed.
-from __future__ import print_function
 
 import ast
 import os
@@ -44,15 +43,31 @@ def check(kind, target, cwd):
             return False, error
         code = "\n".join(lines) or "pass"
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [cwd, os.path.dirname(os.path.abspath(target)) if kind == "script" else "", env.get("PYTHONPATH", "")]))
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd, env=env)
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(
+            None,
+            [
+                cwd,
+                os.path.dirname(os.path.abspath(target)) if kind == "script" else "",
+                env.get("PYTHONPATH", ""),
+            ],
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=cwd,
+        env=env,
+    )
     try:
         import threading
+
         timer = threading.Timer(TIMEOUT, proc.kill)
         timer.start()
         out, _ = proc.communicate()
         timer.cancel()
-    except Exception as exc:  # noqa: BLE001 - report, do not crash the check
+    except Exception as exc:
         return False, "could not run: %s" % exc
     if proc.returncode == 0:
         return True, ""

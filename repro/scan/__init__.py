@@ -27,8 +27,15 @@ _SYNTAX_FLOORS: tuple[tuple[type[ast.AST], str, str], ...] = (
 
 def scan(root: Path) -> Evidence:
     files = walk(root)
-    if not (files.python or files.notebooks or files.requirements or files.pyproject
-            or files.conda or files.setup_cfg or files.pipfiles):  # fmt: skip
+    if not (
+        files.python
+        or files.notebooks
+        or files.requirements
+        or files.pyproject
+        or files.conda
+        or files.setup_cfg
+        or files.pipfiles
+    ):
         raise NothingToPackError(
             "no Python code, notebooks or requirement files found: nothing to pack"
         )
@@ -73,7 +80,13 @@ def _declared_files(root: Path, files: RepoFiles, out: decl.Declared) -> None:
     for rel in files.python_version_files:
         out.extend(decl.read_python_version_file(root, rel))
     for rel in files.cuda_sources[:1]:
-        out.hints.append(Hint(topic="cuda-compile", value=rel, origin=Origin(kind="hint", path=rel)))
+        out.hints.append(
+            Hint(
+                topic="cuda-compile",
+                value=rel,
+                origin=Origin(kind="script", path=rel, detail="CUDA source"),
+            )
+        )
 
 
 def _code(root: Path, files: RepoFiles, out: decl.Declared) -> tuple[list[ImportSite], list[str]]:
@@ -93,13 +106,17 @@ def _code(root: Path, files: RepoFiles, out: decl.Declared) -> tuple[list[Import
         if found.python2:
             py2_files.append(rel)
         elif found.unparsable:
-            out.warnings.append(f"{rel}: neither Python 3 nor Python 2 syntax, imports read by pattern")
+            out.warnings.append(
+                f"{rel}: neither Python 3 nor Python 2 syntax, imports read by pattern"
+            )
         if found.tree is not None:
             _syntax_floors(found, rel, floors)
     for rel in files.notebooks:
         _notebook(root, rel, sites, out)
     if py2_files:
-        origin = Origin(kind="syntax", path=py2_files[0], detail=f"Python 2 syntax in {len(py2_files)} file(s)")
+        origin = Origin(
+            kind="syntax", path=py2_files[0], detail=f"Python 2 syntax in {len(py2_files)} file(s)"
+        )
         out.python.append(PythonHint(specifier="<3", origin=origin, strength="syntax"))
     for version, (what, rel, line) in floors.items():
         origin = Origin(kind="syntax", path=rel, line=line, detail=what)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import configparser
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -21,10 +22,10 @@ from repro.models import DeclaredRequirement, Hint, Origin, PythonHint
 from repro.scan import requirements as reqs
 from repro.scan.files import read_text
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 
 @dataclass
@@ -50,9 +51,13 @@ def _add_requirement(
         return
     if group:
         req = DeclaredRequirement(
-            requirement=req.requirement, name=req.name, origin=req.origin,
-            optional=req.optional, editable=req.editable, group=group,
-        )  # fmt: skip
+            requirement=req.requirement,
+            name=req.name,
+            origin=req.origin,
+            optional=req.optional,
+            editable=req.editable,
+            group=group,
+        )
     out.requirements.append(req)
 
 
@@ -98,7 +103,9 @@ def _setup_call(tree: ast.Module) -> ast.Call | None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             f = node.func
-            name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+            name = (
+                f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+            )
             if name == "setup":
                 return node
     return None
@@ -179,7 +186,9 @@ def read_setup_cfg(root: Path, rel: str) -> Declared:
         return out
     if parser.has_option("options", "install_requires"):
         for value in _cfg_list(parser.get("options", "install_requires")):
-            _add_requirement(out, value, Origin(kind="setup.cfg", path=rel, detail="install_requires"))
+            _add_requirement(
+                out, value, Origin(kind="setup.cfg", path=rel, detail="install_requires")
+            )
     if parser.has_section("options.extras_require"):
         for group, raw in parser.items("options.extras_require"):
             for value in _cfg_list(raw):
@@ -218,7 +227,7 @@ def read_pyproject(root: Path, rel: str) -> Declared:
         for value in _as_list(project.get("dependencies")):
             _add_requirement(out, value, Origin(kind="pyproject", path=rel, detail="dependencies"))
         extras = project.get("optional-dependencies")
-        for group, values in (extras.items() if isinstance(extras, dict) else []):
+        for group, values in extras.items() if isinstance(extras, dict) else []:
             for value in _as_list(values):
                 origin = Origin(kind="pyproject", path=rel, detail=f"optional-dependencies.{group}")
                 _add_requirement(out, value, origin, optional=True, group=str(group))
@@ -226,7 +235,7 @@ def read_pyproject(root: Path, rel: str) -> Declared:
             origin = Origin(kind="pyproject", path=rel, detail="requires-python")
             out.python.append(PythonHint(specifier=project["requires-python"], origin=origin))
     groups = doc.get("dependency-groups")
-    for group, values in (groups.items() if isinstance(groups, dict) else []):
+    for group, values in groups.items() if isinstance(groups, dict) else []:
         for value in _as_list(values):
             origin = Origin(kind="pyproject", path=rel, detail=f"dependency-groups.{group}")
             _add_requirement(out, value, origin, optional=True, group=str(group))
@@ -397,6 +406,7 @@ def _conda_spec(op: str, version: str) -> str:
 
 # --------------------------------------------------------------------------- python version files
 
+
 def read_python_version_file(root: Path, rel: str) -> Declared:
     out = Declared()
     text = read_text(root / rel)
@@ -406,6 +416,8 @@ def read_python_version_file(root: Path, rel: str) -> Declared:
     if m:
         origin = Origin(kind="python-version", path=rel, line=1)
         out.python.append(
-            PythonHint(specifier=f"=={m.group(1)}.{m.group(2)}.*", origin=origin, strength="declared")
+            PythonHint(
+                specifier=f"=={m.group(1)}.{m.group(2)}.*", origin=origin, strength="declared"
+            )
         )
     return out

@@ -10,11 +10,28 @@ from pathlib import Path
 # caches, vendored site-packages, build outputs, front-end dependencies.
 SKIP_DIRS = frozenset(
     {
-        ".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache",
-        ".tox", ".nox", ".eggs", "node_modules", "site-packages", "dist-packages",
-        ".ipynb_checkpoints", ".venv", "venv", ".env", "env", ".idea", ".vscode",
+        ".git",
+        ".hg",
+        ".svn",
+        "__pycache__",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".tox",
+        ".nox",
+        ".eggs",
+        "node_modules",
+        "site-packages",
+        "dist-packages",
+        ".ipynb_checkpoints",
+        ".venv",
+        "venv",
+        ".env",
+        "env",
+        ".idea",
+        ".vscode",
     }
-)  # fmt: skip
+)
 
 # A file this large is data, not code; reading it would only cost time.
 MAX_TEXT_BYTES = 5 * 1024 * 1024
@@ -86,9 +103,9 @@ def _classify(found: RepoFiles, rel: str, name: str) -> None:
             found.setup_py.append(rel)
     elif lower.endswith(".ipynb"):
         found.notebooks.append(rel)
-    elif lower.endswith(".txt") and ("requirement" in lower or "/requirements/" in f"/{rel}"):
-        found.requirements.append(rel)
-    elif lower in ("constraints.txt",):
+    elif (
+        lower.endswith(".txt") and ("requirement" in lower or "/requirements/" in f"/{rel}")
+    ) or lower in ("constraints.txt",):
         found.requirements.append(rel)
     elif lower == "setup.cfg":
         found.setup_cfg.append(rel)

@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from repro.models import ImportSite, Origin
 
@@ -39,7 +40,9 @@ class FileImports:
     sys_path_dirs: list[str] = field(default_factory=list)  # sys.path.append("...") args
 
 
-def scan_source(source: str, rel: str, *, kind: str = "import", line_offset: int = 0) -> FileImports:
+def scan_source(
+    source: str, rel: str, *, kind: str = "import", line_offset: int = 0
+) -> FileImports:
     """Imports of one Python source text; ``rel`` names it in every origin."""
     result = FileImports()
     try:
@@ -82,22 +85,28 @@ class _Visitor(ast.NodeVisitor):
                 self._add(f"{node.module}.{alias.name}", node)
 
     def visit_Try(self, node: ast.Try) -> None:
-        catches = any(_catches_import_error(h) for h in node.handlers)
+        self._try(node.body, node.handlers, node.orelse + node.finalbody)
+
+    def visit_TryStar(self, node: Any) -> None:  # ast.TryStar, Python 3.11+
+        self._try(node.body, node.handlers, node.orelse + node.finalbody)
+
+    def _try(
+        self, body: list[ast.stmt], handlers: list[ast.ExceptHandler], rest: list[ast.stmt]
+    ) -> None:
+        catches = any(_catches_import_error(h) for h in handlers)
         if catches:
             self.optional_depth += 1
-        for stmt in node.body:
+        for stmt in body:
             self.visit(stmt)
         if catches:
             self.optional_depth -= 1
         # imports in the handler are the fallback: optional too
         self.optional_depth += 1
-        for handler in node.handlers:
+        for handler in handlers:
             self.visit(handler)
         self.optional_depth -= 1
-        for stmt in node.orelse + node.finalbody:
+        for stmt in rest:
             self.visit(stmt)
-
-    visit_TryStar = visit_Try  # type: ignore[assignment]
 
     def visit_If(self, node: ast.If) -> None:
         if _is_type_checking(node.test):
@@ -158,7 +167,7 @@ def _scan_lines(source: str, rel: str, out: FileImports, offset: int) -> None:
         if stripped.startswith("try:"):
             indent_try.append(indent)
             continue
-        optional = bool(indent_try) and indent > indent_try[-1] or stripped.startswith("except")
+        optional = (bool(indent_try) and indent > indent_try[-1]) or stripped.startswith("except")
         origin = Origin(kind="import", path=rel, line=number + offset)
         m = _PY2_FROM.match(line)
         if m and not m.group(1).startswith(".") and m.group(1) != "__future__":

@@ -20,14 +20,26 @@ from packaging.utils import canonicalize_name
 from repro.models import DeclaredRequirement, Hint, Origin
 from repro.scan.files import read_text
 
-_OPTIONAL_FILE = re.compile(r"(^|[-_./])(dev|test|tests|testing|docs?|lint|style|ci)([-_.]|$)", re.I)
+_OPTIONAL_FILE = re.compile(
+    r"(^|[-_./])(dev|test|tests|testing|docs?|lint|style|ci)([-_.]|$)", re.I
+)
 _EGG = re.compile(r"#(?:.*&)?egg=([A-Za-z0-9_.\-\[\],]+)")
 _INDEX_OPTIONS = {"-i", "--index-url", "--extra-index-url", "-f", "--find-links"}
 _IGNORED_OPTIONS_WITH_VALUE = {
-    "--no-binary", "--only-binary", "--trusted-host", "--use-feature", "--platform",
-    "--python-version", "--implementation", "--abi", "--progress-bar", "--prefer-binary",
-    "--config-settings", "--global-option", "--install-option",
-}  # fmt: skip
+    "--no-binary",
+    "--only-binary",
+    "--trusted-host",
+    "--use-feature",
+    "--platform",
+    "--python-version",
+    "--implementation",
+    "--abi",
+    "--progress-bar",
+    "--prefer-binary",
+    "--config-settings",
+    "--global-option",
+    "--install-option",
+}
 
 
 @dataclass
@@ -43,7 +55,9 @@ def is_optional_file(rel: str) -> bool:
     return bool(_OPTIONAL_FILE.search(rel.lower().replace("requirements", "")))
 
 
-def parse_file(root: Path, rel: str, result: RequirementsResult, *, constraint: bool = False) -> None:
+def parse_file(
+    root: Path, rel: str, result: RequirementsResult, *, constraint: bool = False
+) -> None:
     """Parse ``rel`` (relative to ``root``) and its includes into ``result``."""
     if rel in result.visited:
         return
@@ -103,9 +117,12 @@ def _parse_line(
         return
     if constraint:
         req = DeclaredRequirement(
-            requirement=req.requirement, name=req.name, origin=origin, optional=True,
+            requirement=req.requirement,
+            name=req.name,
+            origin=origin,
+            optional=True,
             group="constraint",
-        )  # fmt: skip
+        )
     result.requirements.append(req)
 
 
@@ -151,8 +168,7 @@ def _parse_option(
     opt, value = parts[0], " ".join(parts[1:])
     origin = Origin(kind="requirements", path=rel, line=lineno)
     if opt in ("-r", "--requirement", "-c", "--constraint"):
-        target = (PurePosixPath(rel).parent / value).as_posix()
-        target = _normalise(target)
+        target = _normalise((PurePosixPath(rel).parent / value).as_posix())
         if target is None or not (root / target).is_file():
             result.warnings.append(f"{rel}:{lineno}: included file {value!r} not found, skipped")
             return

@@ -1,0 +1,112 @@
+"""Shared fixtures: fixture repositories as git remotes, GitHub URL rewriting, the engine."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures" / "repos"
+FIXED_DATE = "2024-03-01T12:00:00+00:00"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test gets its own repro cache (clones, PyPI answers)."""
+    monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+def git(*args: str, cwd: Path, date: str = FIXED_DATE) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Fixture Author",
+        "GIT_AUTHOR_EMAIL": "author@example.org",
+        "GIT_COMMITTER_NAME": "Fixture Author",
+        "GIT_COMMITTER_EMAIL": "author@example.org",
+        "GIT_AUTHOR_DATE": date,
+        "GIT_COMMITTER_DATE": date,
+    }
+    out = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+    )
+    return out.stdout.strip()
+
+
+def make_repo(src: Path, dest: Path, *, date: str = FIXED_DATE) -> str:
+    """Copy ``src`` into a new git repository at ``dest``; return the commit sha."""
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("expected.json", "__pycache__"))
+    git("init", "-q", "-b", "main", cwd=dest)
+    git("add", "-A", cwd=dest)
+    git("commit", "-q", "-m", "initial", cwd=dest, date=date)
+    return git("rev-parse", "HEAD", cwd=dest)
+
+
+class FakeGitHub:
+    """Local bare repositories answering for https://github.com/OWNER/NAME.
+
+    git's ``url.<base>.insteadOf`` (set through GIT_CONFIG_COUNT/KEY/VALUE) rewrites the
+    URL, so repro runs the exact code path of a real GitHub URL.
+    """
+
+    def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.root = root
+        self.work = root / "_work"
+        monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+        monkeypatch.setenv("GIT_CONFIG_KEY_0", f"url.file://{root}/.insteadOf")
+        monkeypatch.setenv("GIT_CONFIG_VALUE_0", "https://github.com/")
+
+    def publish(
+        self,
+        case: str | Path,
+        owner: str = "acme",
+        name: str | None = None,
+        *,
+        date: str = FIXED_DATE,
+    ) -> tuple[str, str]:
+        """Push a fixture (a case name or a folder) as OWNER/NAME; return (url, sha)."""
+        src = FIXTURES / case if isinstance(case, str) else case
+        name = name or src.name
+        work = self.work / owner / name
+        sha = make_repo(src, work, date=date)
+        bare = self.root / owner / name
+        bare.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+        return f"https://github.com/{owner}/{name}", sha
+
+
+@pytest.fixture
+def github(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeGitHub:
+    return FakeGitHub(tmp_path / "github", monkeypatch)
+
+
+def _engine_or_fail() -> object:
+    from repro.engine import DockerEngine
+    from repro.errors import EngineError
+
+    try:
+        return DockerEngine()
+    except EngineError as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true and no Docker engine: {exc.message}")
+        pytest.skip(f"no Docker engine: {exc.message}")
+
+
+@pytest.fixture(scope="session")
+def engine() -> object:
+    return _engine_or_fail()
+
+
+def require_images(engine: object, *names: str) -> None:
+    """Base images must be present (scripts/standin-images.sh makes them)."""
+    missing = [n for n in names if engine.image_info(n) is None]  # type: ignore[attr-defined]
+    if missing:
+        msg = f"base images missing: {', '.join(missing)} (run scripts/standin-images.sh)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
