@@ -27,6 +27,12 @@ SECRET_PIPCONF = "repro-pipconf"
 USER = "repro"
 IMPORT_CHECK = "/opt/repro/import_check.py"
 UID = 1000
+# The resolver for Python >= 3.8, pinned so that the same plan resolves the same way; it
+# lives outside the environment (never in the lock). See docs/versions.md.
+UV_VERSION = "0.13.9"
+UV = "/opt/repro/uv/bin/uv"
+UV_ENV = "/opt/repro/uv_env.py"
+DATE_CONSTRAINTS = "constraints-date.txt"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +48,11 @@ class Recipe:
     python_path: tuple[str, ...] = (APP_DIR,)
     system_packages: tuple[str, ...] = ()
     buildkit: bool = True
+    # The lock: "uv" resolves with an upload-date cutoff (exclude_newer, RFC 3339); "pip"
+    # (Python 2.7 and < 3.8) gets the same cutoff as a constraints file of exact versions.
+    installer: str = "pip"
+    exclude_newer: str = ""
+    date_constraints: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +67,10 @@ def render(recipe: Recipe) -> Rendered:
         f"{CONTEXT_DIR}/requirements.txt": _lines(recipe.requirements),
         f"{CONTEXT_DIR}/import_check.py": _import_check(),
     }
+    if recipe.installer == "uv":
+        files[f"{CONTEXT_DIR}/uv_env.py"] = _data_file("uv_env.py")
+    if recipe.installer == "pip" and recipe.date_constraints:
+        files[f"{CONTEXT_DIR}/{DATE_CONSTRAINTS}"] = _lines(recipe.date_constraints)
     parts = [
         _header(recipe),
         _from(recipe),
@@ -63,6 +78,7 @@ def render(recipe: Recipe) -> Rendered:
         _system_packages(recipe),
         _python(recipe),
         _user(),
+        _resolver(recipe),
         _install(
             recipe,
             "requirements-framework.txt",
@@ -81,7 +97,11 @@ def render(recipe: Recipe) -> Rendered:
 
 
 def _import_check() -> str:
-    return resources.files("repro.data").joinpath("import_check.py").read_text("utf-8")
+    return _data_file("import_check.py")
+
+
+def _data_file(name: str) -> str:
+    return resources.files("repro.data").joinpath(name).read_text("utf-8")
 
 
 def _lines(items: tuple[str, ...]) -> str:
@@ -166,12 +186,43 @@ def _user() -> str:
     )
 
 
-def _secret_env() -> str:
+def _secret_env(uv: bool = False) -> str:
+    # uv does not read pip's configuration: uv_env.py turns its index settings into UV_*
+    # variables, exported for this RUN only (never written into a layer).
+    to_uv = f' eval "$(python {UV_ENV} /run/secrets/{SECRET_PIPCONF})";' if uv else ""
     return (
         f"    if [ -f /run/secrets/{SECRET_CA} ]; then export"
         f" PIP_CERT=/run/secrets/{SECRET_CA} SSL_CERT_FILE=/run/secrets/{SECRET_CA}; fi; \\\n"
         f"    if [ -f /run/secrets/{SECRET_PIPCONF} ]; then"
-        f" export PIP_CONFIG_FILE=/run/secrets/{SECRET_PIPCONF}; fi; \\\n"
+        f" export PIP_CONFIG_FILE=/run/secrets/{SECRET_PIPCONF};{to_uv} fi; \\\n"
+    )
+
+
+def _resolver(recipe: Recipe) -> str:
+    """uv for the lock (Python >= 3.8), or the date constraints pip installs against."""
+    if recipe.installer == "pip":
+        if not recipe.date_constraints:
+            return ""
+        return (
+            "# Versions as of the code's date: pip has no upload-date cutoff, so repro writes\n"
+            "# the newest release before it of every package it knows as constraints.\n"
+            f"COPY {CONTEXT_DIR}/{DATE_CONSTRAINTS} /opt/repro/{DATE_CONSTRAINTS}\n"
+        )
+    mounts = (
+        f"--mount=type=secret,id={SECRET_CA} --mount=type=secret,id={SECRET_PIPCONF} "
+        "--mount=type=cache,target=/root/.cache/pip,sharing=locked \\\n"
+        if recipe.buildkit
+        else "\\\n"
+    )
+    return (
+        "# The resolver: uv, pinned, outside the environment. It resolves every install\n"
+        f"# with files uploaded before {recipe.exclude_newer or 'the cutoff'} (the code's date),"
+        " so the lock\n# is a function of the commit, not of the day of the build.\n"
+        f"COPY {CONTEXT_DIR}/uv_env.py {UV_ENV}\n"
+        f"RUN {mounts}"
+        f"{_secret_env()}"
+        f"    python -m pip install --target /opt/repro/uv uv=={UV_VERSION}\n"
+        "ENV UV_LINK_MODE=copy UV_NO_PROGRESS=1\n"
     )
 
 
@@ -185,23 +236,42 @@ def _install(
     if not items:
         return ""
     target = f"/opt/repro/{filename}"
+    uv = recipe.installer == "uv"
     mounts = []
     if recipe.buildkit:
+        cache = "/root/.cache/uv" if uv else "/root/.cache/pip"
         mounts = [
             f"--mount=type=secret,id={SECRET_CA}",
             f"--mount=type=secret,id={SECRET_PIPCONF}",
-            "--mount=type=cache,target=/root/.cache/pip,sharing=locked",
+            f"--mount=type=cache,target={cache},sharing=locked",
         ]
         if recipe.wheelhouse:
             mounts.append(f"--mount=type=bind,source={CONTEXT_DIR}/wheels,target=/opt/repro/wheels")
-    args = ["python", "-m", "pip", "install"]
+    if uv:
+        args = [UV, "pip", "install", "--python", f"{VENV}/bin/python"]
+        if recipe.exclude_newer:
+            args += ["--exclude-newer", recipe.exclude_newer]
+    else:
+        args = ["python", "-m", "pip", "install"]
     if recipe.wheelhouse:
         args += ["--find-links", "/opt/repro/wheels"]
+    first = ""
+    if uv and extra_indexes:
+        # Indexes such as PyTorch's publish no upload times, which a date cutoff rejects:
+        # the frameworks (exact versions) come from them first, alone; their dependencies
+        # then resolve from PyPI with the cutoff.
+        no_deps = [UV, "pip", "install", "--python", f"{VENV}/bin/python", "--no-deps"]
+        for url in extra_indexes:
+            no_deps += ["--extra-index-url", url]
+        first = " ".join([*no_deps, "-r", target]) + " \\\n    && "
+        extra_indexes = ()
     for url in (*extra_indexes, *recipe.index_urls):
         args += ["--extra-index-url", url]
     if filename == "requirements.txt" and recipe.framework_requirements:
         # Keep the frameworks installed above: the rest may not move them.
         args += ["--constraint", "/opt/repro/installed-frameworks.txt"]
+    if not uv and recipe.date_constraints:
+        args += ["--constraint", f"/opt/repro/{DATE_CONSTRAINTS}"]
     args += ["-r", target]
     run = "RUN " + " ".join(mounts) + " \\\n" if mounts else "RUN \\\n"
     freeze = ""
@@ -211,8 +281,8 @@ def _install(
         f"# {comment}\n"
         f"COPY {CONTEXT_DIR}/{filename} {target}\n"
         f"{run}"
-        f"{_secret_env()}"
-        f"    {' '.join(args)}{freeze}\n"
+        f"{_secret_env(uv)}"
+        f"    {first}{' '.join(args)}{freeze}\n"
     )
 
 

@@ -1,13 +1,14 @@
 """Evidence → Environment: which Python, which requirements, and why (pure).
 
 Declared requirements win; imports fill the gaps; imports nothing maps are reported as
-unresolved. The Python version is the newest one that satisfies every statement the
-repository makes about it and that had been out for a year at the commit date (so the
-packages of that time had wheels for it).
+unresolved. Versions and Python are decided in ``repro/versions.py``: bounds from pins,
+declarations and the APIs the code uses, then the newest releases before the commit date
+(or ``--as-of``) and the newest Python for which they all have wheels.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from repro import mapping
+from repro import mapping, versions
 from repro.errors import UsageError
 from repro.models import (
     STRONG_KINDS,
@@ -31,6 +32,7 @@ from repro.models import (
     Requirement,
     Unresolved,
 )
+from repro.pypi import ReleaseIndex, ShippedIndex
 
 # Installed alone in their own image layer: large, slow to install, rarely changed.
 FRAMEWORKS = frozenset(
@@ -48,9 +50,6 @@ FRAMEWORKS = frozenset(
         "paddlepaddle-gpu",
     }
 )
-
-# How long a Python release needs before the packages of the day ship wheels for it.
-WHEEL_LAG = dt.timedelta(days=365)
 
 
 @cache
@@ -81,46 +80,23 @@ def choose_python(
     as_of: dt.date,
     override: str | None = None,
     prefer: Mapping[str, str] | None = None,
+    merged: Mapping[str, versions.Merged] | None = None,
+    major: int | None = None,
 ) -> tuple[PythonChoice, list[str]]:
     """The Python version, its reasons, and the hints that had to be overruled."""
     releases = python_releases()
-    if override:
-        if override not in releases:
-            known = ", ".join(sorted(releases, key=_vkey))
-            raise UsageError(f"--python {override}: not a Python repro can build ({known})")
-        return PythonChoice(version=override, reasons=(f"--python {override}",)), []
-    candidates = sorted(releases, key=_vkey)
-    reasons: list[str] = []
-    conflicts: list[str] = []
-    order = {"declared": 0, "syntax": 1, "hint": 2}
-    for hint in sorted(hints, key=lambda h: order[h.strength]):
-        kept = [v for v in candidates if satisfies(v, hint.specifier)]
-        if not kept:
-            conflicts.append(
-                f"ignored Python {hint.specifier} from {hint.origin}: it contradicts {reasons}"
-            )
-            continue
-        if kept != candidates:
-            reasons.append(f"Python {hint.specifier} ({hint.origin})")
-        candidates = kept
-    preferred = [v for v in candidates if v in (prefer or {})]
-    mature = [v for v in candidates if releases[v] + WHEEL_LAG <= as_of]
-    if preferred:
-        version = preferred[-1]
-        reasons.append((prefer or {})[version])
-    elif mature:
-        version = mature[-1]
-        if version != candidates[-1]:
-            reasons.append(
-                f"newest Python out for a year by {as_of.isoformat()} (the code's date), "
-                "so that the packages of the time have wheels for it"
-            )
-        elif not reasons:
-            reasons.append("newest Python repro builds; nothing in the repository restricts it")
-    else:
-        version = candidates[0]
-        reasons.append(f"oldest allowed Python; none was a year old by {as_of.isoformat()}")
-    return PythonChoice(version=version, reasons=tuple(reasons)), conflicts
+    if override and override not in releases:
+        known = ", ".join(sorted(releases, key=_vkey))
+        raise UsageError(f"--python {override}: not a Python repro can build ({known})")
+    return versions.choose_python(
+        hints,
+        releases=releases,
+        as_of=as_of,
+        override=override,
+        prefer=prefer,
+        merged=merged,
+        major=major,
+    )
 
 
 # --------------------------------------------------------------------------- requirements
@@ -159,14 +135,21 @@ def infer(
     *,
     commit_date: dt.datetime,
     wheelhouse: Sequence[Wheel] | None = None,
+    releases: ReleaseIndex | None = None,
 ) -> Environment:
     as_of = options.as_of or commit_date.date()
+    as_of_reason = (
+        f"as of {as_of.isoformat()} (--as-of)"
+        if options.as_of
+        else f"last commit {commit_date:%Y-%m-%d}"
+    )
+    index = releases if releases is not None else ShippedIndex()
     wheels = tuple(wheelhouse or ())
-    python, py_conflicts = choose_python(
-        evidence.python_hints,
-        as_of=as_of,
-        override=options.python,
-        prefer=_wheelhouse_pythons(evidence, wheels),
+    prefer = _wheelhouse_pythons(evidence, wheels)
+    # A first choice from the repository's statements alone: it fixes Python 2 or 3, which
+    # decides what the standard library is (and so which imports are requirements).
+    python, _ = choose_python(
+        evidence.python_hints, as_of=as_of, override=options.python, prefer=prefer
     )
     drafts: dict[str, _Draft] = {}
     constraints: list[DeclaredRequirement] = []
@@ -186,11 +169,45 @@ def infer(
                 drafts[key].specs.append(spec)
                 drafts[key].origins.append(decl.origin)
     _apply_pins(drafts, options.pins)
-    conflicts = list(py_conflicts)
+    merged = _merge(drafts, evidence, options, index, wheels)
+    python, py_conflicts = choose_python(
+        evidence.python_hints,
+        as_of=as_of,
+        override=options.python,
+        prefer=prefer,
+        merged=merged,
+        major=python.major,
+    )
     usable = _wheels_for(wheels, python.version)
+    merged = {k: _with_wheelhouse(m, usable) for k, m in merged.items()}
+    choices, pinned, version_conflicts = versions.decide(
+        merged, python=python.version, as_of=as_of, as_of_reason=as_of_reason
+    )
+    for name, item in merged.items():
+        draft = drafts[name]
+        draft.specs += [b.specifier for b in item.kept if b.kind == "api"]
+        if name in pinned:
+            draft.version = pinned[name]
+        if name in choices:
+            draft.reasons += [c for c in choices[name].chain if c not in draft.reasons]
+    cutoff, lock_reasons = versions.lock_cutoff(merged, pinned, as_of)
+    conflicts = list(py_conflicts) + version_conflicts
     requirements = [
         _finish(d, usable, conflicts) for d in sorted(drafts.values(), key=lambda d: d.name.lower())
     ]
+    constraints_for_pip: tuple[str, ...] = ()
+    if versions.installer_for(python.version) == "pip":
+        constraints_for_pip = versions.date_constraints(
+            index,
+            python=python.version,
+            cutoff=cutoff,
+            specifiers={k: m.specifier for k, m in merged.items()},
+            pinned={
+                canonicalize_name(r.name): r.version
+                for r in requirements
+                if r.version and not r.optional
+            },
+        )
     index_urls = tuple(
         dict.fromkeys(h.value for h in evidence.hints if h.topic in ("index-url", "find-links"))
     )
@@ -201,7 +218,80 @@ def infer(
         conflicts=tuple(conflicts),
         as_of=as_of,
         index_urls=index_urls,
+        warnings=tuple(index.warnings),
+        choices=tuple(choices[k] for k in sorted(choices)),
+        lock_cutoff=cutoff,
+        lock_reasons=tuple(lock_reasons),
+        date_constraints=constraints_for_pip,
     )
+
+
+def _merge(
+    drafts: Mapping[str, _Draft],
+    evidence: Evidence,
+    options: Options,
+    index: ReleaseIndex,
+    wheels: Sequence[Wheel],
+) -> dict[str, versions.Merged]:
+    """Every needed package's bounds (pins, declarations, API uses), merged strongest first."""
+    api = versions.api_bounds(evidence.api_uses)
+    pinned: dict[str, str] = {canonicalize_name(_pin_name(p)): p for p in options.pins}
+    declared: dict[str, list[versions.Bound]] = {}
+    for decl in evidence.declared:
+        if decl.optional or not decl.name:
+            continue
+        _, spec, _, _, _ = _parse(decl)
+        if spec:
+            declared.setdefault(canonicalize_name(decl.name), []).append(
+                versions.Bound(
+                    specifier=spec, why=f"{decl.origin} declares {decl.name}{spec}", kind="declared"
+                )
+            )
+    out: dict[str, versions.Merged] = {}
+    for key, draft in drafts.items():
+        if draft.optional or draft.url:
+            continue
+        if key in pinned:
+            pin = pinned[key]
+            spec = pin[len(_pin_name(pin)) :].strip()
+            bounds = [versions.Bound(specifier=spec, why=f"--pin {pin}", kind="user")]
+        else:
+            bounds = declared.get(key, [])
+        wanted = versions.Wanted(
+            name=draft.name,
+            bounds=(*bounds, *api.get(key, [])),
+            framework=key in FRAMEWORKS,
+        )
+        merged = versions.merge(wanted, index.get(key))
+        if any(
+            w.name == key and _contains(SpecifierSet(merged.specifier), w.version) for w in wheels
+        ):
+            merged = dataclasses.replace(
+                merged, wanted=dataclasses.replace(wanted, forced="wheelhouse")
+            )
+        out[key] = merged
+    return out
+
+
+def _pin_name(pin: str) -> str:
+    from packaging.requirements import InvalidRequirement
+    from packaging.requirements import Requirement as PReq
+
+    try:
+        return PReq(pin).name
+    except InvalidRequirement:
+        raise UsageError(f"--pin {pin!r} is not a requirement such as torch==1.4.0") from None
+
+
+def _with_wheelhouse(
+    merged: versions.Merged, usable: Mapping[str, tuple[str, ...]]
+) -> versions.Merged:
+    """Fix the wheelhouse version for the chosen Python (or drop the wheelhouse claim)."""
+    key = merged.wanted.key
+    spec = SpecifierSet(merged.specifier)
+    fitting = [v for v in usable.get(key, ()) if _contains(spec, v)]
+    forced = max(fitting, key=Version) if fitting and not merged.wanted.exact_pin else None
+    return dataclasses.replace(merged, wanted=dataclasses.replace(merged.wanted, forced=forced))
 
 
 @dataclass(frozen=True)
@@ -327,7 +417,7 @@ def _finish(
 ) -> Requirement:
     spec = ",".join(dict.fromkeys(s for s in draft.specs if s))
     key = canonicalize_name(draft.name)
-    version = None
+    version = draft.version  # a framework's version chosen by repro/versions.py
     reasons = list(draft.reasons)
     try:
         spec_set = SpecifierSet(spec)
@@ -341,6 +431,7 @@ def _finish(
         fitting = [v for v in wheelhouse[key] if _contains(spec_set, v)]
         if fitting:
             version = max(fitting, key=Version)
+            reasons = [r for r in reasons if "newest" not in r]
             reasons.append(f"{draft.name} {version} is in the wheelhouse (--find-links)")
     return Requirement(
         name=draft.name,

@@ -79,6 +79,8 @@ EvidenceKind = Literal[
     "readme",
     "ci",
     "syntax",  # a syntax feature of the code
+    "api",  # a use of an API only some versions of a package have (data/api_rules.json)
+    "classifier",  # a "Programming Language :: Python :: X.Y" classifier
     "python-version",  # .python-version, runtime.txt
     "user",  # a command-line option or [tool.repro]
     "repair",  # added by the smoke test's repair loop
@@ -142,6 +144,18 @@ class PythonHint:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ApiUse:
+    """A use of an API that only some versions of a package have (``data/api_rules.json``)."""
+
+    rule: str  # rule id
+    package: str  # distribution the bound applies to
+    bound: str  # PEP 440 specifier, e.g. "<2"
+    symbol: str  # the qualified name as used, e.g. "tensorflow.contrib.layers"
+    origin: Origin
+    strength: Literal["hard", "soft"] = "hard"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Hint:
     """Other evidence: a CUDA version, a base image, a need to compile CUDA code, ..."""
 
@@ -163,6 +177,7 @@ class Evidence:
     notebooks: int = 0
     has_tests: bool = False
     warnings: tuple[str, ...] = ()
+    api_uses: tuple[ApiUse, ...] = ()  # versioned APIs the code uses, with file:line
 
     @property
     def python_files(self) -> int:
@@ -238,6 +253,26 @@ class PythonChoice:
 
 
 @dataclass(frozen=True, kw_only=True)
+class VersionChoice:
+    """The version repro chose for one package, with the evidence chain that led to it."""
+
+    name: str
+    version: str | None  # None: no release satisfies the evidence (see chain)
+    specifier: str  # everything the evidence allows, intersected
+    chain: tuple[str, ...]  # strongest evidence first, ending with the decision
+    latest: str | None = None  # the newest release known, for comparison
+
+    def to_json(self) -> JSON:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "specifier": self.specifier,
+            "chain": list(self.chain),
+            "latest": self.latest,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
 class Environment:
     """What the image must contain: Python and the requirements, each explained."""
 
@@ -248,6 +283,10 @@ class Environment:
     as_of: dt.date | None = None  # release-date cutoff used for unpinned packages
     index_urls: tuple[str, ...] = ()  # extra indexes the repo declares
     warnings: tuple[str, ...] = ()
+    choices: tuple[VersionChoice, ...] = ()  # frameworks and API-bounded packages, explained
+    lock_cutoff: dt.date | None = None  # the build resolves with files uploaded before this
+    lock_reasons: tuple[str, ...] = ()  # why the cutoff is what it is
+    date_constraints: tuple[str, ...] = ()  # name==version as of the cutoff (pip installers)
 
     def names(self) -> set[str]:
         from packaging.utils import canonicalize_name

@@ -19,7 +19,18 @@ from typing import Protocol
 
 from packaging.utils import canonicalize_name
 
-from repro import __version__, artifact, base_image, build, config, fetch, infer, smoke
+from repro import (
+    __version__,
+    artifact,
+    base_image,
+    build,
+    config,
+    fetch,
+    infer,
+    pypi,
+    smoke,
+    versions,
+)
 from repro import dockerfile as df
 from repro.engine import LABEL_MANAGED, DockerEngine, Engine
 from repro.errors import SmokeFailure
@@ -110,8 +121,13 @@ def prepare(
 
     reporter.stage("infer")
     found = build.find_wheels(options.find_links)
+    releases = pypi.PyPIIndex(as_of=options.as_of or checkout.commit_date.date())
     environment = infer.infer(
-        evidence, options, commit_date=checkout.commit_date, wheelhouse=[w for w, _ in found]
+        evidence,
+        options,
+        commit_date=checkout.commit_date,
+        wheelhouse=[w for w, _ in found],
+        releases=releases,
     )
     smoke_cmd = smoke.discover(evidence, options, environment.python.version)
     environment = _with_smoke_requirements(environment, smoke_cmd)
@@ -150,6 +166,9 @@ def prepare(
         "io.github.repro.python": environment.python.version,
         "io.github.repro.variant": base.variant,
         "io.github.repro.smoke": json.dumps(list(smoke_cmd.argv)),
+        "io.github.repro.lock-cutoff": environment.lock_cutoff.isoformat()
+        if environment.lock_cutoff
+        else "",
         LABEL_MANAGED: "image",
     }
     warnings = (
@@ -226,6 +245,11 @@ def _recipe(
         wheelhouse=wheelhouse,
         python_path=python_path,
         buildkit=buildkit,
+        installer=versions.installer_for(environment.python.version),
+        exclude_newer=f"{environment.lock_cutoff.isoformat()}T00:00:00Z"
+        if environment.lock_cutoff
+        else "",
+        date_constraints=environment.date_constraints,
     )
 
 

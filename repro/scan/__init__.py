@@ -11,7 +11,8 @@ from pathlib import Path, PurePosixPath
 
 from repro.errors import NothingToPackError
 from repro.mapping import load_json
-from repro.models import DeclaredRequirement, Evidence, Hint, ImportSite, Origin, PythonHint
+from repro.models import ApiUse, DeclaredRequirement, Evidence, Hint, ImportSite, Origin, PythonHint
+from repro.scan import api, pyhints
 from repro.scan import declared as decl
 from repro.scan import requirements as reqs
 from repro.scan.files import RepoFiles, read_text, walk
@@ -41,7 +42,9 @@ def scan(root: Path) -> Evidence:
         )
     out = decl.Declared()
     _declared_files(root, files, out)
-    sites, sys_path_dirs = _code(root, files, out)
+    out.python += pyhints.read(root, files)
+    api_uses: list[ApiUse] = []
+    sites, sys_path_dirs = _code(root, files, out, api_uses)
     local = local_modules(files, sys_path_dirs)
     warnings = list(out.warnings)
     for rel, size in files.oversized:
@@ -56,6 +59,7 @@ def scan(root: Path) -> Evidence:
         notebooks=len(files.notebooks),
         has_tests=any(_is_test_file(p) for p in files.python),
         warnings=tuple(warnings),
+        api_uses=tuple(api_uses),
     )
 
 
@@ -89,7 +93,9 @@ def _declared_files(root: Path, files: RepoFiles, out: decl.Declared) -> None:
         )
 
 
-def _code(root: Path, files: RepoFiles, out: decl.Declared) -> tuple[list[ImportSite], list[str]]:
+def _code(
+    root: Path, files: RepoFiles, out: decl.Declared, api_uses: list[ApiUse]
+) -> tuple[list[ImportSite], list[str]]:
     sites: list[ImportSite] = []
     sys_path_dirs: list[str] = []
     py2_files: list[str] = []
@@ -105,14 +111,16 @@ def _code(root: Path, files: RepoFiles, out: decl.Declared) -> tuple[list[Import
         sys_path_dirs += [(base / d).as_posix() for d in found.sys_path_dirs]
         if found.python2:
             py2_files.append(rel)
+            api_uses += api.detect_text(text, rel)
         elif found.unparsable:
             out.warnings.append(
                 f"{rel}: neither Python 3 nor Python 2 syntax, imports read by pattern"
             )
         if found.tree is not None:
             _syntax_floors(found, rel, floors)
+            api_uses += api.detect(found.tree, rel)
     for rel in files.notebooks:
-        _notebook(root, rel, sites, out)
+        _notebook(root, rel, sites, out, api_uses)
     if py2_files:
         origin = Origin(
             kind="syntax", path=py2_files[0], detail=f"Python 2 syntax in {len(py2_files)} file(s)"
@@ -135,7 +143,9 @@ def _syntax_floors(found: FileImports, rel: str, floors: dict[str, tuple[str, st
                 floors[version] = (what, rel, getattr(node, "lineno", 0))
 
 
-def _notebook(root: Path, rel: str, sites: list[ImportSite], out: decl.Declared) -> None:
+def _notebook(
+    root: Path, rel: str, sites: list[ImportSite], out: decl.Declared, api_uses: list[ApiUse]
+) -> None:
     text = read_text(root / rel)
     if text is None:
         out.warnings.append(f"{rel}: unreadable notebook, skipped")
@@ -144,11 +154,19 @@ def _notebook(root: Path, rel: str, sites: list[ImportSite], out: decl.Declared)
     if nb.error:
         out.warnings.append(f"{rel}: {nb.error}, skipped")
         return
+    trees = []
     for cell, code in nb.code:
         found = scan_source(code, rel)
+        if found.tree is not None:
+            trees.append((cell, found.tree))
         for site in found.sites:
             origin = Origin(kind="notebook", path=rel, line=cell, detail=f"cell {cell}")
             sites.append(ImportSite(module=site.module, origin=origin, optional=site.optional))
+    names: dict[str, str] = {}
+    for _, tree in trees:
+        names.update(api.aliases(tree))
+    for cell, tree in trees:
+        api_uses += api.detect(tree, rel, names=names, cell=cell)
     for cell, args in nb.pip_installs:
         origin = Origin(kind="notebook", path=rel, line=cell, detail=f"cell {cell}: pip install")
         for token in args.split():

@@ -1,0 +1,97 @@
+"""API-signature rules: which versions of a package have an API the code uses (pure).
+
+``repro/data/api_rules.json`` maps qualified names (``tensorflow.contrib``,
+``numpy.float``, a call of ``torch.autograd.Variable`` with ``volatile=``) to version
+bounds, each with the release notes it comes from. ``repro/scan/api.py`` finds the uses in
+code; ``repro/versions.py`` turns them into bounds on the versions it picks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal
+
+from repro import mapping
+
+RuleKind = Literal["name", "call", "call-keyword"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rule:
+    id: str
+    package: str  # distribution name
+    kind: RuleKind
+    paths: tuple[str, ...]  # fully qualified names
+    keyword: str = ""  # for call-keyword rules
+    bound: str  # PEP 440 specifier
+    strength: Literal["hard", "soft"] = "hard"
+    why: str
+    source: str  # release notes / changelog URL
+
+
+@cache
+def rules() -> tuple[Rule, ...]:
+    data = mapping.load_json("api_rules.json")
+    return tuple(
+        Rule(
+            id=r["id"],
+            package=r["package"],
+            kind=r["kind"],
+            paths=tuple(r["paths"]),
+            keyword=r.get("keyword", ""),
+            bound=r["bound"],
+            strength=r.get("strength", "hard"),
+            why=r["why"],
+            source=r["source"],
+        )
+        for r in data["rules"]
+    )
+
+
+@cache
+def by_id() -> dict[str, Rule]:
+    return {r.id: r for r in rules()}
+
+
+@cache
+def _index() -> dict[str, tuple[Rule, ...]]:
+    """Rules by the top-level module of their paths (the first lookup of every match)."""
+    out: dict[str, list[Rule]] = {}
+    for rule in rules():
+        for top in {p.split(".")[0] for p in rule.paths}:
+            out.setdefault(top, []).append(rule)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def modules() -> frozenset[str]:
+    """Top-level modules some rule talks about (a file importing none of them is skipped)."""
+    return frozenset(_index())
+
+
+def _under(name: str, path: str) -> bool:
+    return name == path or name.startswith(path + ".")
+
+
+def match_name(qualified: str) -> list[Rule]:
+    """Rules a reference to ``qualified`` (import, attribute, from-import) triggers."""
+    top = qualified.split(".")[0]
+    return [
+        rule
+        for rule in _index().get(top, ())
+        if rule.kind == "name" and any(_under(qualified, p) for p in rule.paths)
+    ]
+
+
+def match_call(qualified: str, keywords: Iterable[str]) -> list[Rule]:
+    """Rules a call of exactly ``qualified`` with these keyword arguments triggers."""
+    top = qualified.split(".")[0]
+    given = set(keywords)
+    out = []
+    for rule in _index().get(top, ()):
+        if qualified not in rule.paths:
+            continue
+        if rule.kind == "call" or (rule.kind == "call-keyword" and rule.keyword in given):
+            out.append(rule)
+    return out

@@ -1,0 +1,333 @@
+"""Release dates from PyPI: shipped data, an on-disk cache, and on-demand look-ups (edge).
+
+``repro/data/releases.json`` (made by ``scripts/gen_releases.py``) holds the release
+history of the core ML packages, so ``repro inspect`` decides their versions offline.
+Other packages are fetched from PyPI's JSON API when first needed and kept under the
+repro cache (``<cache>/pypi/NAME.json``). A cached or shipped history that was fetched
+*after* the cutoff date is complete for that cutoff and is used as it is; an older one is
+refreshed when PyPI answers, and used with a warning when it does not.
+
+Everything past this module sees only :class:`PackageReleases` values (pure data).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import ssl
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Protocol
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from repro import cache as repro_cache
+from repro import mapping
+
+PACKAGE_URL = "https://pypi.org/pypi/{name}/json"
+TIMEOUT = 20.0
+OFFLINE_ENV = "REPRO_OFFLINE"  # set to 1: never ask PyPI, use shipped and cached data
+
+
+class PyPIUnavailable(Exception):
+    """PyPI did not answer (no network, proxy refused, timeout)."""
+
+
+# --------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True, kw_only=True)
+class Release:
+    version: str
+    date: dt.date  # first upload of any of its files, UTC
+    requires_python: str = ""
+    wheels: frozenset[str] = frozenset()  # interpreter tags of Linux x86_64 / pure wheels
+    sdist: bool = False
+    yanked: bool = False
+
+    @property
+    def parsed(self) -> Version:
+        return Version(self.version)
+
+    def supports(self, python: str) -> bool:
+        """Whether this release installs on CPython ``python`` ("3.7") without compiling.
+
+        A matching wheel is required when the release ships wheels at all; a release with
+        only a source distribution counts as pure Python (old pure packages shipped that way).
+        """
+        if self.requires_python and not _python_allowed(python, self.requires_python):
+            return False
+        if not self.wheels:
+            return self.sdist
+        major, minor = (int(p) for p in python.split("."))
+        for tag in self.wheels:
+            if tag in (f"py{major}", f"py{major}{minor}", f"cp{major}{minor}"):
+                return True
+            if tag.endswith("-abi3") and tag.startswith(f"cp{major}"):
+                floor = int(tag[3:].split("-")[0] or 0)
+                if floor <= minor:
+                    return True
+        return False
+
+    def pythons(self, candidates: Iterable[str]) -> list[str]:
+        return [p for p in candidates if self.supports(p)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PackageReleases:
+    name: str  # canonical
+    fetched: dt.datetime  # when the history was read from PyPI
+    releases: tuple[Release, ...]  # oldest first
+    source: str = "shipped"  # "shipped", "cache" or "pypi"
+
+    def get(self, version: str) -> Release | None:
+        try:
+            want = Version(version)
+        except InvalidVersion:
+            return None
+        want_public = Version(want.public)
+        for release in self.releases:
+            if release.parsed == want or release.parsed == want_public:
+                return release
+        return None
+
+    def latest(self) -> Release | None:
+        usable = [r for r in self.releases if not r.yanked]
+        return usable[-1] if usable else None
+
+
+class ReleaseIndex(Protocol):
+    """Where the version stages read release histories from."""
+
+    def get(self, name: str) -> PackageReleases | None: ...
+
+    def names(self) -> Iterable[str]:
+        """Packages whose history is at hand without asking PyPI."""
+        ...
+
+    @property
+    def warnings(self) -> tuple[str, ...]: ...
+
+
+def _python_allowed(python: str, requires: str) -> bool:
+    try:
+        spec = SpecifierSet(requires)
+    except InvalidSpecifier:
+        return True
+    return any(spec.contains(f"{python}.{patch}", prereleases=True) for patch in (0, 99))
+
+
+# --------------------------------------------------------------------------- condensing
+
+
+def condense(doc: Mapping[str, Any], *, serial: int | None, fetched: str) -> dict[str, Any]:
+    """PyPI's JSON answer for one project → the compact form stored in data and cache."""
+    releases: dict[str, Any] = {}
+    for version, files in (doc.get("releases") or {}).items():
+        try:
+            parsed = Version(version)
+        except InvalidVersion:
+            continue
+        if parsed.is_prerelease or not files:
+            continue
+        times = sorted(f.get("upload_time_iso_8601") or f.get("upload_time") or "" for f in files)
+        times = [t for t in times if t]
+        if not times:
+            continue
+        wheels: set[str] = set()
+        sdist = False
+        requires = ""
+        for f in files:
+            requires = requires or (f.get("requires_python") or "")
+            if f.get("packagetype") == "sdist":
+                sdist = True
+            elif str(f.get("filename", "")).endswith(".whl"):
+                wheels |= _linux_tags(str(f["filename"]))
+        entry: dict[str, Any] = {"date": times[0][:10]}
+        if requires:
+            entry["requires_python"] = requires
+        if wheels:
+            entry["wheels"] = " ".join(sorted(wheels))
+        if sdist:
+            entry["sdist"] = True
+        if all(f.get("yanked") for f in files):
+            entry["yanked"] = True
+        releases[version] = entry
+    ordered = dict(sorted(releases.items(), key=lambda kv: Version(kv[0])))
+    return {"fetched": fetched, "serial": serial, "releases": ordered}
+
+
+def _linux_tags(filename: str) -> set[str]:
+    try:
+        _, _, _, tags = parse_wheel_filename(filename)
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return set()
+    out: set[str] = set()
+    for tag in tags:
+        plat = tag.platform
+        if plat != "any" and not ("linux" in plat and "x86_64" in plat):
+            continue
+        out.add(f"{tag.interpreter}-abi3" if tag.abi == "abi3" else tag.interpreter)
+    return out
+
+
+def parse_package(name: str, entry: Mapping[str, Any], source: str) -> PackageReleases:
+    releases = []
+    for version, info in entry["releases"].items():
+        releases.append(
+            Release(
+                version=version,
+                date=dt.date.fromisoformat(info["date"]),
+                requires_python=info.get("requires_python", ""),
+                wheels=frozenset(str(info.get("wheels", "")).split()),
+                sdist=bool(info.get("sdist")),
+                yanked=bool(info.get("yanked")),
+            )
+        )
+    fetched = dt.datetime.fromisoformat(str(entry["fetched"]).replace("Z", "+00:00"))
+    return PackageReleases(
+        name=canonicalize_name(name), fetched=fetched, releases=tuple(releases), source=source
+    )
+
+
+# --------------------------------------------------------------------------- indexes
+
+
+@cache
+def _shipped() -> dict[str, PackageReleases]:
+    data = mapping.load_json("releases.json")
+    return {
+        canonicalize_name(name): parse_package(name, entry, "shipped")
+        for name, entry in data["packages"].items()
+    }
+
+
+@dataclass
+class ShippedIndex:
+    """Only the histories shipped in ``repro/data/releases.json`` (pure, offline)."""
+
+    warnings: tuple[str, ...] = ()
+
+    def get(self, name: str) -> PackageReleases | None:
+        return _shipped().get(canonicalize_name(name))
+
+    def names(self) -> Iterable[str]:
+        return sorted(_shipped())
+
+
+@dataclass
+class PyPIIndex:
+    """Shipped data, then the on-disk cache, then PyPI itself; offline after one failure.
+
+    ``as_of`` is the cutoff the caller will resolve against: a history fetched after it is
+    complete for it and is not fetched again.
+    """
+
+    as_of: dt.date
+    offline: bool = field(default_factory=lambda: os.environ.get(OFFLINE_ENV, "") == "1")
+    _warnings: list[str] = field(default_factory=list)
+    _memo: dict[str, PackageReleases | None] = field(default_factory=dict)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(self._warnings)
+
+    def names(self) -> Iterable[str]:
+        names = set(_shipped())
+        directory = repro_cache.cache_dir() / "pypi"
+        if directory.is_dir():
+            names |= {p.stem for p in directory.glob("*.json")}
+        return sorted(names)
+
+    def get(self, name: str) -> PackageReleases | None:
+        key = canonicalize_name(name)
+        if key not in self._memo:
+            self._memo[key] = self._load(key)
+        return self._memo[key]
+
+    def _load(self, key: str) -> PackageReleases | None:
+        known = _shipped().get(key) or self._cached(key)
+        if known is not None and known.fetched.date() > self.as_of:
+            return known
+        if self.offline:
+            return self._stale(key, known, "offline")
+        try:
+            answer = fetch_json(PACKAGE_URL.format(name=key))
+        except PyPIUnavailable as exc:
+            self.offline = True
+            self._warnings.append(
+                f"PyPI did not answer ({exc}): release dates are taken from repro's shipped "
+                "data and cache only; packages without them are left to the build's date cutoff"
+            )
+            return self._stale(key, known, "unreachable")
+        if answer is None:
+            return known
+        doc, serial = answer
+        entry = condense(doc, serial=serial, fetched=_now())
+        path = repro_cache.subdir("pypi") / f"{key}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(entry))
+        tmp.replace(path)
+        return parse_package(key, entry, "pypi")
+
+    def _cached(self, key: str) -> PackageReleases | None:
+        path = repro_cache.cache_dir() / "pypi" / f"{key}.json"
+        try:
+            return parse_package(key, json.loads(path.read_text()), "cache")
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def _stale(self, key: str, known: PackageReleases | None, why: str) -> PackageReleases | None:
+        if known is not None and why != "offline":
+            self._warnings.append(
+                f"{key}: release history as fetched on {known.fetched:%Y-%m-%d} ({known.source}); "
+                f"releases after that are unknown"
+            )
+        return known
+
+
+def _now() -> str:
+    return (
+        dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    )
+
+
+def fetch_json(url: str, timeout: float = TIMEOUT) -> tuple[dict[str, Any], int | None] | None:
+    """GET a PyPI JSON document: (document, last serial), None for 404, else PyPIUnavailable."""
+    request = urllib.request.Request(
+        url, headers={"Accept": "application/json", "User-Agent": "repro (release dates)"}
+    )
+    context = ssl.create_default_context(cafile=_ca_file())
+    try:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
+            serial = response.headers.get("X-PyPI-Last-Serial")
+            doc = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise PyPIUnavailable(f"HTTP {exc.code}") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise PyPIUnavailable(str(reason)[:120]) from None
+    if not (serial and serial.isdigit()):
+        serial = str(doc.get("last_serial", "")) if isinstance(doc, dict) else ""
+    return doc, int(serial) if serial.isdigit() else None
+
+
+def _ca_file() -> str | None:
+    for var in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        value = os.environ.get(var)
+        if value and os.path.isfile(value):
+            return value
+    return None

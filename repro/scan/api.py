@@ -1,0 +1,164 @@
+"""Uses of versioned APIs in code, read by AST with import aliases resolved (pure).
+
+``import numpy as np`` makes ``np.float`` mean ``numpy.float``; ``from tensorflow import
+contrib`` makes ``contrib.layers`` mean ``tensorflow.contrib.layers``. Each resolved name
+is matched against ``data/api_rules.json`` (``repro/apirules.py``) and every hit is kept
+with its ``file:line``. Files only Python 2 can parse are read by pattern instead.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable
+
+from repro import apirules
+from repro.apirules import Rule
+from repro.models import ApiUse, Origin
+
+# Uses kept per rule and file: enough to show where, without thousands of np.float hits.
+PER_FILE = 3
+
+
+def aliases(tree: ast.AST) -> dict[str, str]:
+    """Local names bound by imports anywhere in ``tree`` → the qualified names they mean."""
+    out: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    out[alias.asname] = alias.name
+                else:
+                    top = alias.name.split(".")[0]
+                    out[top] = top
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                if alias.name != "*":
+                    out[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return out
+
+
+def _dotted(node: ast.expr, names: dict[str, str]) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name) or node.id not in names:
+        return None
+    return ".".join([names[node.id], *reversed(parts)])
+
+
+class _Collector:
+    def __init__(self, rel: str, cell: int | None = None) -> None:
+        self.rel = rel
+        self.cell = cell
+        self.uses: list[ApiUse] = []
+        self.seen: dict[str, set[int]] = {}
+
+    def add(self, rule: Rule, symbol: str, line: int) -> None:
+        lines = self.seen.setdefault(rule.id, set())
+        if line in lines or len(lines) >= PER_FILE:
+            return
+        lines.add(line)
+        origin = Origin(
+            kind="api",
+            path=self.rel,
+            line=line if self.cell is None else self.cell,
+            detail=symbol if self.cell is None else f"cell {self.cell}: {symbol}",
+        )
+        self.uses.append(
+            ApiUse(
+                rule=rule.id,
+                package=rule.package,
+                bound=rule.bound,
+                symbol=symbol,
+                origin=origin,
+                strength=rule.strength,
+            )
+        )
+
+
+def detect(
+    tree: ast.AST,
+    rel: str,
+    *,
+    names: dict[str, str] | None = None,
+    cell: int | None = None,
+) -> list[ApiUse]:
+    """Versioned API uses in one parsed file (or notebook cell, with the notebook's names)."""
+    names = aliases(tree) if names is None else names
+    if not {q.split(".")[0] for q in names.values()} & apirules.modules():
+        return []
+    out = _Collector(rel, cell)
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                for rule in apirules.match_name(alias.name):
+                    out.add(rule, alias.name, line)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                full = node.module if alias.name == "*" else f"{node.module}.{alias.name}"
+                for rule in apirules.match_name(full):
+                    out.add(rule, full, line)
+        elif isinstance(node, ast.Attribute):
+            qualified = _dotted(node, names)
+            if qualified:
+                for rule in apirules.match_name(qualified):
+                    out.add(rule, qualified, line)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            qualified = names.get(func.id) if isinstance(func, ast.Name) else _dotted(func, names)
+            if qualified:
+                keywords = [k.arg for k in node.keywords if k.arg]
+                for rule in apirules.match_call(qualified, keywords):
+                    out.add(rule, qualified, line)
+    return sorted(out.uses, key=lambda u: (u.origin.line or 0, u.rule))
+
+
+_IMPORT_AS = re.compile(r"^\s*import\s+([\w.]+)(?:\s+as\s+(\w+))?\s*$")
+_FROM_IMPORT = re.compile(r"^\s*from\s+([\w.]+)\s+import\s+([\w\s,]+?)\s*$")
+
+
+def detect_text(source: str, rel: str) -> list[ApiUse]:
+    """Fallback for files Python 3 cannot parse (Python 2): names found by pattern."""
+    names: dict[str, str] = {}
+    lines = source.splitlines()
+    out = _Collector(rel)
+    for number, line in enumerate(lines, start=1):
+        m = _IMPORT_AS.match(line)
+        if m:
+            names[m.group(2) or m.group(1).split(".")[0]] = (
+                m.group(1) if m.group(2) else m.group(1).split(".")[0]
+            )
+            for rule in apirules.match_name(m.group(1)):
+                out.add(rule, m.group(1), number)
+            continue
+        m = _FROM_IMPORT.match(line)
+        if m:
+            for part in m.group(2).split(","):
+                words = part.split()
+                if not words:
+                    continue
+                full = f"{m.group(1)}.{words[0]}"
+                names[words[-1]] = full
+                for rule in apirules.match_name(full):
+                    out.add(rule, full, number)
+    if not names:
+        return []
+    pattern = re.compile(
+        r"(?<![\w.])("
+        + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+        + r")((?:\.\w+)+)"
+    )
+    for number, line in enumerate(lines, start=1):
+        code = line.split("#", 1)[0]
+        for m in pattern.finditer(code):
+            qualified = names[m.group(1)] + m.group(2)
+            for rule in apirules.match_name(qualified):
+                out.add(rule, qualified, number)
+    return out.uses
+
+
+def packages(uses: Iterable[ApiUse]) -> set[str]:
+    return {u.package for u in uses}

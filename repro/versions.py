@@ -1,0 +1,475 @@
+"""Versions as of the commit: bounds from the evidence, Python, and the date rule (pure).
+
+Strongest evidence first: a user's ``--pin``, then what the repository declares, then the
+APIs the code uses (``data/api_rules.json``), then the commit date. Each package with a
+release history (``repro/pypi.py``) resolves to the newest release uploaded before the
+cutoff that satisfies every bound and has wheels for the chosen Python. Python itself is
+the newest version the repository's statements allow for which every such package has
+wheels at that date (preferring a Python that had been out for a year, since the
+transitive dependencies whose wheels repro cannot see lag behind too).
+
+Every decision keeps its evidence chain; every bound that had to give way is reported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from repro import apirules
+from repro.models import ApiUse, PythonChoice, PythonHint, VersionChoice
+from repro.pypi import PackageReleases, Release, ReleaseIndex
+
+# How long a Python release needs before the packages of the day ship wheels for it.
+WHEEL_LAG = dt.timedelta(days=365)
+
+# Never constrained by date for pip installers: they are the installer itself.
+TOOLING = frozenset({"pip", "setuptools", "wheel"})
+
+# uv resolves with an upload-date cutoff (--exclude-newer) for these Pythons; older ones
+# (2.7, 3.5-3.7) install with pip and a constraints file of versions as of the cutoff.
+UV_MIN_PYTHON = (3, 8)
+
+
+def installer_for(python: str) -> Literal["uv", "pip"]:
+    return "uv" if _vkey(python) >= UV_MIN_PYTHON else "pip"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Bound:
+    """One statement about which versions of a package may be used."""
+
+    specifier: str
+    why: str  # "requirements.txt:3 declares <2", "code uses tf.contrib (model.py:12) → <2"
+    kind: Literal["user", "declared", "api"]
+    strength: Literal["hard", "soft"] = "hard"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Wanted:
+    """A package to decide: everything that bounds it, and whether the user forced it."""
+
+    name: str  # as shown
+    bounds: tuple[Bound, ...] = ()
+    forced: str | None = None  # a version the user supplied (wheelhouse)
+    framework: bool = False
+
+    @property
+    def key(self) -> str:
+        return canonicalize_name(self.name)
+
+    @property
+    def exact_pin(self) -> bool:
+        return any(b.kind == "user" and "==" in b.specifier for b in self.bounds)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Merged:
+    """The bounds of one package that survive together, and the ones that gave way."""
+
+    wanted: Wanted
+    specifier: str
+    kept: tuple[Bound, ...]
+    conflicts: tuple[str, ...]
+    history: PackageReleases | None
+
+    @property
+    def dated(self) -> bool:
+        """Whether the date rule applies (not to versions the user forced)."""
+        return self.wanted.forced is None and not self.wanted.exact_pin
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decision:
+    python: PythonChoice
+    choices: dict[str, VersionChoice] = field(default_factory=dict)
+    specifiers: dict[str, str] = field(default_factory=dict)  # key → merged specifier
+    pinned: dict[str, str] = field(default_factory=dict)  # key → exact version to install
+    conflicts: tuple[str, ...] = ()
+    lock_cutoff: dt.date | None = None
+    lock_reasons: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- bounds
+
+
+def api_bounds(uses: Iterable[ApiUse]) -> dict[str, list[Bound]]:
+    """API uses → bounds per package (one per rule, citing its first use and the count)."""
+    by_rule: dict[str, list[ApiUse]] = {}
+    for use in uses:
+        by_rule.setdefault(use.rule, []).append(use)
+    out: dict[str, list[Bound]] = {}
+    rules = apirules.by_id()
+    for rule_id, found in by_rule.items():
+        first = found[0]
+        rule = rules.get(rule_id)
+        more = f" and {len(found) - 1} more" if len(found) > 1 else ""
+        shown = _short(first.symbol)
+        why = f"code uses {shown} ({first.origin.path}:{first.origin.line}{more}) → {first.bound}"
+        if rule is not None:
+            why += f": {rule.why} [{rule.source}]"
+        bound = Bound(specifier=first.bound, why=why, kind="api", strength=first.strength)
+        out.setdefault(canonicalize_name(first.package), []).append(bound)
+    return out
+
+
+def _short(symbol: str) -> str:
+    """``tensorflow.contrib.layers`` → ``tf.contrib.layers`` style, as people write it."""
+    for full, alias in (("tensorflow.", "tf."), ("numpy.", "np."), ("pandas.", "pd.")):
+        if symbol.startswith(full):
+            return alias + symbol[len(full) :]
+    return symbol
+
+
+def _spec(text: str) -> SpecifierSet | None:
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier:
+        return None
+
+
+def _and(a: str, b: str) -> str:
+    return ",".join(p for p in dict.fromkeys([*a.split(","), *b.split(",")]) if p)
+
+
+def _contains(spec: SpecifierSet, version: str) -> bool:
+    try:
+        return spec.contains(Version(version), prereleases=True)
+    except InvalidVersion:
+        return False
+
+
+def merge(wanted: Wanted, history: PackageReleases | None) -> Merged:
+    """Intersect the bounds strongest first; a bound no release satisfies gives way."""
+    order = {"user": 0, "declared": 1, "api": 2}
+    bounds = sorted(wanted.bounds, key=lambda b: (order[b.kind], b.strength != "hard"))
+    spec = ""
+    kept: list[Bound] = []
+    conflicts: list[str] = []
+    for bound in bounds:
+        trial = _and(spec, bound.specifier)
+        parsed = _spec(trial)
+        if parsed is None:
+            conflicts.append(f"{wanted.name}: cannot read {bound.specifier!r} ({bound.why})")
+            continue
+        if history is not None and not any(
+            _contains(parsed, r.version) for r in history.releases if not r.yanked
+        ):
+            before = "; ".join(b.why for b in kept) or "nothing"
+            conflicts.append(
+                f"{wanted.name}: ignored {bound.specifier} from {bound.why}: no release of "
+                f"{wanted.name} satisfies it together with {before}"
+            )
+            continue
+        spec = trial
+        kept.append(bound)
+    return Merged(
+        wanted=wanted,
+        specifier=spec,
+        kept=tuple(kept),
+        conflicts=tuple(conflicts),
+        history=history,
+    )
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+def newest(
+    history: PackageReleases,
+    specifier: str,
+    *,
+    before: dt.date | None,
+    python: str | None,
+) -> Release | None:
+    """The newest usable release satisfying ``specifier``, uploaded before ``before``, with
+    wheels (or a pure source) for ``python``."""
+    spec = _spec(specifier) or SpecifierSet()
+    for release in reversed(history.releases):
+        if release.yanked:
+            continue
+        if before is not None and release.date >= before:
+            continue
+        if not _contains(spec, release.version):
+            continue
+        if python is not None and not release.supports(python):
+            continue
+        return release
+    return None
+
+
+def _oldest_after(history: PackageReleases, specifier: str, python: str | None) -> Release | None:
+    spec = _spec(specifier) or SpecifierSet()
+    for release in history.releases:
+        if release.yanked or not _contains(spec, release.version):
+            continue
+        if python is None or release.supports(python):
+            return release
+    return None
+
+
+def feasible(merged: Mapping[str, Merged], python: str, as_of: dt.date) -> list[str]:
+    """Names of the packages with no usable release for ``python`` (empty: feasible)."""
+    blocked = []
+    for item in merged.values():
+        if item.history is None:
+            continue
+        if item.wanted.forced is not None:
+            continue
+        before = as_of if item.dated else None
+        if newest(item.history, item.specifier, before=before, python=python) is not None:
+            continue
+        # a package with no release at all before the date does not block a Python
+        if not item.dated or newest(item.history, item.specifier, before=as_of, python=None):
+            blocked.append(item.wanted.name)
+    return blocked
+
+
+# --------------------------------------------------------------------------- python
+
+
+def _vkey(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split("."))
+
+
+def python_allows(python: str, specifier: str) -> bool:
+    """Whether some release of ``python`` (X.Y) is allowed by ``specifier``."""
+    spec = _spec(specifier)
+    if spec is None:
+        return True
+    return any(spec.contains(f"{python}.{patch}", prereleases=True) for patch in (0, 99))
+
+
+def filter_by_hints(
+    hints: Iterable[PythonHint], releases: Mapping[str, dt.date]
+) -> tuple[list[str], list[str], list[str]]:
+    """Candidates every hint allows (strongest first), reasons, and overruled hints."""
+    candidates = sorted(releases, key=_vkey)
+    reasons: list[str] = []
+    conflicts: list[str] = []
+    order = {"declared": 0, "syntax": 1, "hint": 2}
+    for hint in sorted(hints, key=lambda h: order[h.strength]):
+        kept = [v for v in candidates if python_allows(v, hint.specifier)]
+        if not kept:
+            conflicts.append(
+                f"ignored Python {hint.specifier} from {hint.origin}: it contradicts "
+                + ("; ".join(reasons) or "the Pythons repro builds")
+            )
+            continue
+        if kept != candidates:
+            reasons.append(f"Python {hint.specifier} ({hint.origin})")
+        candidates = kept
+    return candidates, reasons, conflicts
+
+
+def choose_python(
+    hints: Iterable[PythonHint],
+    *,
+    releases: Mapping[str, dt.date],
+    as_of: dt.date,
+    override: str | None = None,
+    prefer: Mapping[str, str] | None = None,
+    merged: Mapping[str, Merged] | None = None,
+    major: int | None = None,
+) -> tuple[PythonChoice, list[str]]:
+    """The Python version, its reasons, and the evidence that had to be overruled."""
+    hints = list(hints)
+    candidates, reasons, conflicts = filter_by_hints(hints, releases)
+    if override:
+        why = [f"--python {override}"]
+        if override not in candidates:
+            conflicts.append(
+                f"--python {override} overrides the repository's evidence: {'; '.join(reasons)}"
+            )
+        blocked = feasible(merged or {}, override, as_of)
+        if blocked:
+            conflicts.append(
+                f"--python {override}: no release of {', '.join(blocked)} before "
+                f"{as_of.isoformat()} has wheels for it; the build may compile from source or fail"
+            )
+        return PythonChoice(version=override, reasons=tuple(why)), conflicts
+    if major is not None and any(_vkey(v)[0] == major for v in candidates):
+        candidates = [v for v in candidates if _vkey(v)[0] == major]
+    merged = merged or {}
+    usable = [v for v in candidates if not feasible(merged, v, as_of)]
+    if merged and not usable:
+        worst = sorted({n for v in candidates for n in feasible(merged, v, as_of)})
+        conflicts.append(
+            f"no Python repro builds has wheels of {', '.join(worst)} as of {as_of.isoformat()} "
+            "within the bounds found; chose Python as if they were unconstrained"
+        )
+        usable = candidates
+    preferred = [v for v in usable if v in (prefer or {})]
+    released = [v for v in usable if releases[v] <= as_of]
+    mature = [v for v in usable if releases[v] + WHEEL_LAG <= as_of]
+    if preferred:
+        version = preferred[-1]
+        reasons.append((prefer or {})[version])
+    elif mature:
+        version = mature[-1]
+        if version != usable[-1]:
+            reasons.append(
+                f"newest Python out for a year by {as_of.isoformat()} (the code's date), "
+                "so that the packages of the time have wheels for it"
+            )
+        elif not reasons:
+            reasons.append("newest Python repro builds; nothing in the repository restricts it")
+    elif released:
+        version = released[-1]
+        reasons.append(f"newest Python released by {as_of.isoformat()}; none was a year old")
+    else:
+        version = usable[0]
+        reasons.append(f"oldest allowed Python; none was released by {as_of.isoformat()}")
+    newer = [v for v in candidates if _vkey(v) > _vkey(version) and releases[v] <= as_of]
+    blocked = feasible(merged, newer[0], as_of) if newer else []
+    if blocked:
+        reasons.append(
+            f"not {newer[0]}: no release of {', '.join(blocked)} within its bounds before "
+            f"{as_of.isoformat()} has wheels for Python {newer[0]}"
+        )
+    for item in merged.values():
+        if item.wanted.framework and item.history is not None and item.wanted.forced is None:
+            before = as_of if item.dated else None
+            chosen = newest(item.history, item.specifier, before=before, python=version)
+            if chosen is not None:
+                supported = chosen.pythons(sorted(releases, key=_vkey))
+                if supported:
+                    reasons.append(
+                        f"{item.wanted.name} {chosen.version} has wheels for Python "
+                        f"{_span(supported)}"
+                    )
+    return PythonChoice(version=version, reasons=tuple(reasons)), conflicts
+
+
+def _span(versions: Sequence[str]) -> str:
+    if len(versions) == 1:
+        return versions[0]
+    return f"{versions[0]}–{versions[-1]}"
+
+
+# --------------------------------------------------------------------------- versions
+
+
+def decide(
+    merged: Mapping[str, Merged],
+    *,
+    python: str,
+    as_of: dt.date,
+    as_of_reason: str,
+) -> tuple[dict[str, VersionChoice], dict[str, str], list[str]]:
+    """Chosen versions with evidence chains; exact versions for frameworks; conflicts."""
+    choices: dict[str, VersionChoice] = {}
+    pinned: dict[str, str] = {}
+    conflicts: list[str] = []
+    for key, item in merged.items():
+        wanted = item.wanted
+        conflicts += item.conflicts
+        if not (wanted.framework or any(b.kind == "api" for b in wanted.bounds)):
+            continue
+        chain = [b.why for b in item.kept]
+        latest = item.history.latest() if item.history else None
+        version: str | None = None
+        if wanted.forced is not None:
+            version = wanted.forced
+            chain.append(f"{wanted.name} {version} is in the wheelhouse (--find-links)")
+        elif item.history is None:
+            chain.append(
+                f"no release history for {wanted.name}: the build resolves it as of "
+                f"{as_of.isoformat()}"
+            )
+        else:
+            before = as_of if item.dated else None
+            chosen = newest(item.history, item.specifier, before=before, python=python)
+            spec_text = item.specifier or "any version"
+            if chosen is not None and item.dated:
+                chain.append(
+                    f"{as_of_reason} → newest {wanted.name} {spec_text} uploaded before it "
+                    f"with wheels for Python {python}: {chosen.version} ({chosen.date.isoformat()})"
+                )
+            elif chosen is not None:
+                chain.append(f"{wanted.name} {chosen.version} as pinned")
+            else:
+                chosen = _oldest_after(item.history, item.specifier, python) or _oldest_after(
+                    item.history, item.specifier, None
+                )
+                if chosen is not None:
+                    note = (
+                        f"{wanted.name}: no release {spec_text} before {as_of.isoformat()} has "
+                        f"wheels for Python {python}; took the closest, {chosen.version} "
+                        f"({chosen.date.isoformat()})"
+                    )
+                    chain.append(note)
+                    conflicts.append(note)
+                else:
+                    note = f"{wanted.name}: no release satisfies {spec_text}"
+                    chain.append(note)
+                    conflicts.append(note)
+            version = chosen.version if chosen is not None else None
+        if wanted.framework and version is not None:
+            pinned[key] = version
+        elif version is not None:
+            chain.append(f"expected {version}; the build resolves it with the same cutoff")
+        choices[key] = VersionChoice(
+            name=wanted.name,
+            version=version,
+            specifier=item.specifier,
+            chain=tuple(chain),
+            latest=latest.version if latest else None,
+        )
+    return choices, pinned, conflicts
+
+
+def lock_cutoff(
+    merged: Mapping[str, Merged], pinned: Mapping[str, str], as_of: dt.date
+) -> tuple[dt.date, list[str]]:
+    """The build's upload-date cutoff: ``as_of``, moved later only as far as a version the
+    user forced (or the closest one repro had to take) needs for its own dependencies."""
+    cutoff = as_of
+    reasons = [f"packages uploaded before {as_of.isoformat()}"]
+    for key, item in merged.items():
+        version = item.wanted.forced or pinned.get(key)
+        if version is None or item.history is None:
+            continue
+        release = item.history.get(version)
+        if release is None or release.date < cutoff:
+            continue
+        moved = release.date + dt.timedelta(days=1)
+        reasons.append(
+            f"moved to {moved.isoformat()}: {item.wanted.name} {version} was uploaded "
+            f"{release.date.isoformat()} and its dependencies must exist"
+        )
+        cutoff = moved
+    return cutoff, reasons
+
+
+def date_constraints(
+    index: ReleaseIndex,
+    *,
+    python: str,
+    cutoff: dt.date,
+    specifiers: Mapping[str, str],
+    pinned: Mapping[str, str],
+) -> tuple[str, ...]:
+    """``name==version`` for every package with a history at hand, as of ``cutoff`` for
+    ``python``: the date rule for installers without an upload-date option (pip 20 on 2.7)."""
+    lines = []
+    for name in index.names():
+        key = canonicalize_name(name)
+        if key in TOOLING:
+            continue
+        if key in pinned:
+            lines.append(f"{key}=={pinned[key]}")
+            continue
+        history = index.get(key)
+        if history is None:
+            continue
+        chosen = newest(history, specifiers.get(key, ""), before=cutoff, python=python)
+        if chosen is not None:
+            lines.append(f"{key}=={chosen.version}")
+    return tuple(sorted(lines))
