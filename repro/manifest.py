@@ -56,6 +56,9 @@ def build_manifest(
         },
         "python": {"version": env.python.version, "reasons": list(env.python.reasons)},
         "as_of": env.as_of.isoformat() if env.as_of else None,
+        "versions": [c.to_json() for c in env.choices],
+        "lock_cutoff": env.lock_cutoff.isoformat() if env.lock_cutoff else None,
+        "lock_reasons": list(env.lock_reasons),
         "requirements": [r.to_json() for r in env.requirements],
         "unresolved": [u.to_json() for u in env.unresolved],
         "conflicts": list(env.conflicts),
@@ -65,6 +68,16 @@ def build_manifest(
             "declared": len(ev.declared),
             "imports": len(ev.imports),
             "local_modules": sorted(ev.local_modules),
+            "api_uses": [
+                {
+                    "rule": u.rule,
+                    "package": u.package,
+                    "bound": u.bound,
+                    "symbol": u.symbol,
+                    "origin": u.origin.to_json(),
+                }
+                for u in ev.api_uses
+            ],
             "python_hints": [
                 {"specifier": h.specifier, "strength": h.strength, "origin": h.origin.to_json()}
                 for h in ev.python_hints

@@ -45,6 +45,20 @@ def plan_text(plan: Plan) -> str:
         lines.append(f"CUDA       {c.cuda} ({c.flavour}{cudnn}{driver})")
     if env.as_of:
         lines.append(f"As of      {env.as_of.isoformat()}")
+    if env.lock_cutoff:
+        lines.append(f"Lock       files uploaded before {env.lock_cutoff.isoformat()}")
+        lines += [f"             {r}" for r in env.lock_reasons[1:]]
+    if env.choices:
+        lines.append("")
+        lines.append("Versions (strongest evidence first)")
+        for choice in env.choices:
+            latest = (
+                f"  [latest: {choice.latest}]"
+                if choice.latest and choice.latest != choice.version
+                else ""
+            )
+            lines.append(f"  {choice.name} {choice.version or '(none)'}{latest}")
+            lines += [f"    - {step}" for step in choice.chain]
     needed = [r for r in env.requirements if not r.optional]
     optional = [r for r in env.requirements if r.optional]
     lines.append("")

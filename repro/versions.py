@@ -110,7 +110,12 @@ def api_bounds(uses: Iterable[ApiUse]) -> dict[str, list[Bound]]:
         first = found[0]
         rule = rules.get(rule_id)
         more = f" and {len(found) - 1} more" if len(found) > 1 else ""
-        shown = _short(first.symbol)
+        matched = [
+            p
+            for p in (rule.paths if rule else ())
+            if first.symbol == p or first.symbol.startswith(p + ".")
+        ]
+        shown = _short(matched[0] if matched else first.symbol)
         why = f"code uses {shown} ({first.origin.path}:{first.origin.line}{more}) → {first.bound}"
         if rule is not None:
             why += f": {rule.why} [{rule.source}]"
@@ -372,7 +377,7 @@ def decide(
         conflicts += item.conflicts
         if not (wanted.framework or any(b.kind == "api" for b in wanted.bounds)):
             continue
-        chain = [b.why for b in item.kept]
+        chain = [b.why for b in item.kept] + list(item.conflicts)
         latest = item.history.latest() if item.history else None
         version: str | None = None
         if wanted.forced is not None:

@@ -52,12 +52,23 @@ class _Collector:
     def __init__(self, rel: str, cell: int | None = None) -> None:
         self.rel = rel
         self.cell = cell
-        self.uses: list[ApiUse] = []
+        self._uses: list[ApiUse] = []
         self.seen: dict[str, set[int]] = {}
+
+    @property
+    def uses(self) -> list[ApiUse]:
+        """The first uses of each rule in line order, at most PER_FILE of each."""
+        out: list[ApiUse] = []
+        count: dict[str, int] = {}
+        for use in sorted(self._uses, key=lambda u: (u.origin.line or 0, u.rule)):
+            count[use.rule] = count.get(use.rule, 0) + 1
+            if count[use.rule] <= PER_FILE:
+                out.append(use)
+        return out
 
     def add(self, rule: Rule, symbol: str, line: int) -> None:
         lines = self.seen.setdefault(rule.id, set())
-        if line in lines or len(lines) >= PER_FILE:
+        if line in lines:
             return
         lines.add(line)
         origin = Origin(
@@ -66,7 +77,7 @@ class _Collector:
             line=line if self.cell is None else self.cell,
             detail=symbol if self.cell is None else f"cell {self.cell}: {symbol}",
         )
-        self.uses.append(
+        self._uses.append(
             ApiUse(
                 rule=rule.id,
                 package=rule.package,
@@ -113,7 +124,7 @@ def detect(
                 keywords = [k.arg for k in node.keywords if k.arg]
                 for rule in apirules.match_call(qualified, keywords):
                     out.add(rule, qualified, line)
-    return sorted(out.uses, key=lambda u: (u.origin.line or 0, u.rule))
+    return out.uses
 
 
 _IMPORT_AS = re.compile(r"^\s*import\s+([\w.]+)(?:\s+as\s+(\w+))?\s*$")

@@ -1,0 +1,108 @@
+"""API-signature rules (data/api_rules.json) and the AST detector that applies them."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+from packaging.specifiers import SpecifierSet
+
+from repro import apirules
+from repro.mapping import load_json
+from repro.scan import scan
+from repro.scan.api import detect, detect_text
+
+
+def uses(source: str) -> list[tuple[str, str, int]]:
+    return [(u.rule, u.symbol, u.origin.line or 0) for u in detect(ast.parse(source), "m.py")]
+
+
+def test_rules_file_is_versioned_sourced_and_broad() -> None:
+    data = load_json("api_rules.json")
+    assert data["schema_version"] == 1 and data["generated_by"] and data["source"]
+    rules = apirules.rules()
+    assert len(rules) >= 40
+    assert len({r.id for r in rules}) == len(rules)
+    for rule in rules:
+        assert rule.source.startswith("https://"), rule.id
+        assert rule.why and rule.paths
+        SpecifierSet(rule.bound)  # parses
+        assert rule.kind in ("name", "call", "call-keyword")
+        assert (rule.kind == "call-keyword") == bool(rule.keyword), rule.id
+    packages = {r.package for r in rules}
+    assert packages >= {
+        "torch", "tensorflow", "keras", "jax", "flax", "numpy", "scipy", "scikit-learn",
+        "pandas", "networkx", "librosa", "transformers",
+    }  # fmt: skip
+
+
+def test_aliases_resolve_for_import_as_and_from_import() -> None:
+    found = uses(
+        "import numpy as np\n"
+        "from tensorflow import contrib\n"
+        "import tensorflow.contrib.slim as slim\n"
+        "x = np.float(1)\n"
+        "y = contrib.layers.flatten(x)\n"
+        "z = slim.conv2d\n"
+    )
+    assert ("np-builtin-aliases", "numpy.float", 4) in found
+    assert ("tf-contrib", "tensorflow.contrib", 2) in found
+    assert ("tf-contrib", "tensorflow.contrib.layers.flatten", 5) in found
+    assert ("tf-contrib", "tensorflow.contrib.slim", 3) in found
+
+
+def test_similar_names_do_not_match() -> None:
+    assert uses("import numpy as np\nx = np.float32(1) + np.int64(2)\n") == []
+    # tf.compat.v1.Session is the TF2 way to write TF1 code: >=1.13, never <2
+    rules = {r for r, _, _ in uses("import tensorflow as tf\ns = tf.compat.v1.Session()\n")}
+    assert rules == {"tf-compat-v1"}
+
+
+def test_call_keywords_and_calls() -> None:
+    found = uses(
+        "import torch\nfrom torch.autograd import Variable\n"
+        "a = Variable(torch.zeros(1), volatile=True)\n"
+        "b = Variable(torch.zeros(1))\n"
+        "c = torch.fft(a, 1)\n"
+        "d = torch.fft.fft(a)\n"
+    )
+    assert ("torch-volatile", "torch.autograd.Variable", 3) in found
+    assert not any(line == 4 for _, _, line in found)
+    assert ("torch-fft-call", "torch.fft", 5) in found
+    assert ("torch-fft-module", "torch.fft.fft", 6) in found
+    assert not any(r == "torch-fft-call" and line == 6 for r, _, line in found)
+
+
+def test_uses_are_capped_per_rule_and_file() -> None:
+    source = "import numpy as np\n" + "".join(f"x{i} = np.float\n" for i in range(50))
+    assert len(uses(source)) == 3
+
+
+def test_python2_files_are_read_by_pattern() -> None:
+    found = detect_text(
+        "import tensorflow as tf\nprint 'x'\nsess = tf.Session()  # tf.placeholder\n"
+        "from scipy.misc import imread\n",
+        "old.py",
+    )
+    assert {(u.rule, u.origin.line) for u in found} == {
+        ("tf-session", 3),
+        ("scipy-misc-imageio", 4),
+    }
+
+
+def test_scan_records_uses_with_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "model.py").write_text(
+        "import tensorflow as tf\n\nx = tf.placeholder(tf.float32)\n"
+    )
+    nb = {
+        "cells": [
+            {"cell_type": "code", "source": ["import jax\n"]},
+            {"cell_type": "code", "source": ["y = jax.tree_multimap(f, a, b)\n"]},
+        ]
+    }
+    (tmp_path / "demo.ipynb").write_text(json.dumps(nb))
+    evidence = scan(tmp_path)
+    where = {(u.rule, str(u.origin)) for u in evidence.api_uses}
+    assert ("tf-placeholder", "model.py:3 (tensorflow.placeholder)") in where
+    assert ("jax-tree-multimap", "demo.ipynb:2 (cell 2: jax.tree_multimap)") in where

@@ -1,0 +1,100 @@
+"""Fixture repositories from each era (fixtures/eras/<case>/expected.json): the version
+repro chooses lies in the range the code really works with, for the right reasons.
+
+benchmarks/version_accuracy.py runs the same corpus against the "latest version" baseline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+
+from repro.infer import infer
+from repro.models import Environment, Options
+from repro.pypi import ShippedIndex
+from repro.scan import scan
+
+ERAS = Path(__file__).resolve().parents[2] / "fixtures" / "eras"
+CASES = sorted(p.name for p in ERAS.iterdir() if (p / "expected.json").is_file())
+
+
+def _infer(case: str, **options: object) -> tuple[dict[str, object], Environment]:
+    expected = json.loads((ERAS / case / "expected.json").read_text())
+    when = dt.datetime.fromisoformat(expected["commit_date"] + "T12:00:00+00:00")
+    env = infer(scan(ERAS / case), Options(**options), commit_date=when, releases=ShippedIndex())  # type: ignore[arg-type]
+    return expected, env
+
+
+def _chosen(env: Environment, package: str) -> tuple[str | None, tuple[str, ...]]:
+    key = canonicalize_name(package)
+    for choice in env.choices:
+        if canonicalize_name(choice.name) == key:
+            return choice.version, choice.chain
+    for req in env.requirements:
+        if canonicalize_name(req.name) == key:
+            return req.version, req.reasons
+    return None, ()
+
+
+def test_the_corpus_covers_every_era() -> None:
+    assert len(CASES) >= 25
+    packages = {json.loads((ERAS / c / "expected.json").read_text())["package"] for c in CASES}
+    assert {"tensorflow", "torch", "jax"} <= packages
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_chosen_version_and_python_fit_the_truth(case: str) -> None:
+    expected, env = _infer(case)
+    if expected.get("known_miss"):
+        pytest.xfail(str(expected["known_miss"]))
+    version, chain = _chosen(env, str(expected["package"]))
+    assert version is not None, f"no version chosen for {expected['package']}"
+    assert SpecifierSet(str(expected["range"])).contains(version), (version, chain)
+    assert SpecifierSet(str(expected["python"])).contains(env.python.version + ".0"), env.python
+    text = "\n".join(chain)
+    for needle in expected["evidence"]:  # type: ignore[attr-defined]
+        assert needle in text, text
+
+
+def test_known_misses_still_miss() -> None:
+    """A documented limit that starts passing must have its expected.json updated."""
+    for case in CASES:
+        expected, env = _infer(case)
+        if not expected.get("known_miss"):
+            continue
+        version, _ = _chosen(env, str(expected["package"]))
+        assert version is None or not SpecifierSet(str(expected["range"])).contains(version)
+
+
+def test_tf1_chain_reads_like_an_explanation() -> None:
+    _, env = _infer("tf1-late-commit")
+    (tf,) = [c for c in env.choices if c.name == "tensorflow"]
+    assert tf.version == "1.15.4"
+    assert tf.chain[0].startswith("code uses tf.contrib (model.py:2")
+    assert "removed in TensorFlow 2.0" in tf.chain[0]
+    assert tf.chain[-1].startswith("last commit 2020-09-30 → newest tensorflow <2")
+    assert env.python.version == "3.7"
+    assert "tensorflow 1.15.4 has wheels for Python 3.5–3.7" in env.python.reasons
+
+
+def test_as_of_overrides_the_commit_date() -> None:
+    _, env = _infer("tf1-late-commit", as_of=dt.date(2018, 6, 1))
+    (tf,) = [c for c in env.choices if c.name == "tensorflow"]
+    assert tf.version == "1.8.0"
+    assert any("(--as-of)" in step for step in tf.chain)
+    assert env.lock_cutoff == dt.date(2018, 6, 1)
+
+
+def test_pin_and_python_overrides_flow_through() -> None:
+    _, env = _infer("torch-rfft-2019", pins=("torch==1.4.0",), python="3.8")
+    (torch,) = [c for c in env.choices if c.name == "torch"]
+    assert torch.version == "1.4.0" and torch.chain[0] == "--pin torch==1.4.0"
+    assert env.python.version == "3.8" and env.python.reasons == ("--python 3.8",)
+    # 1.4.0 came out after the commit: the lock's cutoff moves so its dependencies exist
+    assert env.lock_cutoff is not None and env.lock_cutoff > dt.date(2019, 10, 21)
+    assert any("torch 1.4.0 was uploaded" in r for r in env.lock_reasons)
