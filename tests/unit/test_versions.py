@@ -250,7 +250,8 @@ def test_pypi_index_offline_fallback_is_one_clear_warning(monkeypatch: pytest.Mo
 def test_python_hints_from_classifiers_tox_and_ci(tmp_path: Path) -> None:
     (tmp_path / "setup.py").write_text(
         "from setuptools import setup\nsetup(name='x', classifiers=[\n"
-        "  'Programming Language :: Python :: 2.7',\n  'Programming Language :: Python :: 3.6',\n])\n"
+        "  'Programming Language :: Python :: 2.7',\n"
+        "  'Programming Language :: Python :: 3.6',\n])\n"
     )
     (tmp_path / "tox.ini").write_text("[tox]\nenvlist = py27, py35, py36\n")
     wf = tmp_path / ".github" / "workflows"
