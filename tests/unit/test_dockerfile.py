@@ -67,6 +67,23 @@ CASES = {
         requirements=("einops",),
         framework_index_urls=("https://download.pytorch.org/whl/cu126",),
     ),
+    "uv-lock": Recipe(
+        base=CPU,
+        source_url="https://github.com/acme/paper",
+        commit="d" * 40,
+        framework_requirements=("torch==2.2.1",),
+        requirements=("numpy<1.24", "scipy>=1.7"),
+        framework_index_urls=("https://download.pytorch.org/whl/cpu",),
+        installer="uv",
+        exclude_newer="2024-03-01T00:00:00Z",
+    ),
+    "py27-date-constraints": Recipe(
+        base=PY27,
+        source_url="https://github.com/acme/old",
+        commit="e" * 40,
+        requirements=("numpy", "scipy<1.2"),
+        date_constraints=("numpy==1.14.3", "scipy==1.1.0", "six==1.11.0"),
+    ),
     "py27-classic": Recipe(
         base=PY27,
         source_url="https://github.com/acme/old",
