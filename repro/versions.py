@@ -323,7 +323,7 @@ def choose_python(
                 f"newest Python out for a year by {as_of.isoformat()} (the code's date), "
                 "so that the packages of the time have wheels for it"
             )
-        elif not reasons:
+        elif not reasons and version == candidates[-1]:
             reasons.append("newest Python repro builds; nothing in the repository restricts it")
     elif released:
         version = released[-1]
