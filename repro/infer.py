@@ -139,7 +139,7 @@ def infer(
 ) -> Environment:
     as_of = options.as_of or commit_date.date()
     as_of_reason = (
-        f"as of {as_of.isoformat()} (--as-of)"
+        f"as of {as_of.isoformat()} (--as-of or as-of in [tool.repro])"
         if options.as_of
         else f"last commit {commit_date:%Y-%m-%d}"
     )

@@ -86,7 +86,7 @@ def test_as_of_overrides_the_commit_date() -> None:
     _, env = _infer("tf1-late-commit", as_of=dt.date(2018, 6, 1))
     (tf,) = [c for c in env.choices if c.name == "tensorflow"]
     assert tf.version == "1.8.0"
-    assert any("(--as-of)" in step for step in tf.chain)
+    assert any("as of 2018-06-01 (--as-of" in step for step in tf.chain)
     assert env.lock_cutoff == dt.date(2018, 6, 1)
 
 
@@ -98,3 +98,43 @@ def test_pin_and_python_overrides_flow_through() -> None:
     # 1.4.0 came out after the commit: the lock's cutoff moves so its dependencies exist
     assert env.lock_cutoff is not None and env.lock_cutoff > dt.date(2019, 10, 21)
     assert any("torch 1.4.0 was uploaded" in r for r in env.lock_reasons)
+
+
+def test_tool_repro_overrides_reach_the_plan(tmp_path: Path) -> None:
+    """pins / python / as-of in [tool.repro] flow through `repro inspect --json`."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from repro.cli import cli
+
+    repo = tmp_path / "repo"
+    shutil.copytree(ERAS / "torch-rfft-2019", repo)
+    (repo / "expected.json").unlink()
+    (repo / "pyproject.toml").write_text(
+        '[tool.repro]\npins = ["torch==1.4.0"]\npython = "3.7"\nas-of = 2019-11-01\n'
+    )
+    result = CliRunner().invoke(cli, ["inspect", str(repo), "--json"])
+    assert result.exit_code == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["python"] == {"version": "3.7", "reasons": ["--python 3.7"]}
+    assert plan["as_of"] == "2019-11-01"
+    (torch,) = [v for v in plan["versions"] if v["name"] == "torch"]
+    assert torch["version"] == "1.4.0" and torch["chain"][0] == "--pin torch==1.4.0"
+    assert torch["latest"] and torch["latest"] != "1.4.0"
+    assert plan["lock_cutoff"] == "2020-01-16"  # the day after torch 1.4.0's upload
+    assert any(u["rule"] == "torch-fft-functions" for u in plan["evidence"]["api_uses"])
+
+
+def test_python2_fixture_plan_without_a_daemon() -> None:
+    fixture = ERAS.parent / "repos" / "py2-numpy"
+    expected = json.loads((fixture / "expected.json").read_text())
+    env = infer(
+        scan(fixture),
+        Options(),
+        commit_date=dt.datetime(2018, 6, 1, 10, tzinfo=dt.timezone.utc),
+        releases=ShippedIndex(),
+    )
+    assert env.python.version == expected["python"]
+    assert [r.name for r in env.requirements if not r.optional] == expected["requirements"]
+    assert expected["lock_has"] in env.date_constraints
