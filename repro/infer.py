@@ -199,6 +199,7 @@ def infer(
     if versions.installer_for(python.version) == "pip":
         constraints_for_pip = versions.date_constraints(
             index,
+            {*ShippedIndex().names(), *merged},
             python=python.version,
             cutoff=cutoff,
             specifiers={k: m.specifier for k, m in merged.items()},

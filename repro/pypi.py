@@ -112,10 +112,6 @@ class ReleaseIndex(Protocol):
 
     def get(self, name: str) -> PackageReleases | None: ...
 
-    def names(self) -> Iterable[str]:
-        """Packages whose history is at hand without asking PyPI."""
-        ...
-
     @property
     def warnings(self) -> tuple[str, ...]: ...
 
@@ -223,6 +219,7 @@ class ShippedIndex:
         return _shipped().get(canonicalize_name(name))
 
     def names(self) -> Iterable[str]:
+        """The packages whose history ships with repro."""
         return sorted(_shipped())
 
 
@@ -242,13 +239,6 @@ class PyPIIndex:
     @property
     def warnings(self) -> tuple[str, ...]:
         return tuple(self._warnings)
-
-    def names(self) -> Iterable[str]:
-        names = set(_shipped())
-        directory = repro_cache.cache_dir() / "pypi"
-        if directory.is_dir():
-            names |= {p.stem for p in directory.glob("*.json")}
-        return sorted(names)
 
     def get(self, name: str) -> PackageReleases | None:
         key = canonicalize_name(name)

@@ -455,6 +455,7 @@ def lock_cutoff(
 
 def date_constraints(
     index: ReleaseIndex,
+    names: Iterable[str],
     *,
     python: str,
     cutoff: dt.date,
@@ -462,9 +463,12 @@ def date_constraints(
     pinned: Mapping[str, str],
 ) -> tuple[str, ...]:
     """``name==version`` for every package with a history at hand, as of ``cutoff`` for
-    ``python``: the date rule for installers without an upload-date option (pip 20 on 2.7)."""
+    ``python``: the date rule for installers without an upload-date option (pip 20 on 2.7).
+
+    ``names`` is the shipped packages plus the repository's own requirements, never what
+    happens to be in the user's cache: the constraints depend on the commit alone."""
     lines = []
-    for name in index.names():
+    for name in sorted(set(names)):
         key = canonicalize_name(name)
         if key in TOOLING:
             continue
