@@ -110,6 +110,7 @@ def prepare_context(
     wheel_dir.mkdir(parents=True, exist_ok=True)
     for wheel in wheels:
         target = wheel_dir / wheel.name
+        target.unlink(missing_ok=True)  # a context is laid out again for each repair round
         try:
             os.link(wheel, target)
         except OSError:

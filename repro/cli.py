@@ -86,6 +86,11 @@ def plan_options(func: F) -> F:
         click.option("--smoke", metavar="CMD", help="Smoke test command to run inside the image."),
         click.option("--no-smoke", is_flag=True, help="Do not run a smoke test."),
         click.option(
+            "--notebooks",
+            is_flag=True,
+            help="Also execute the repository's notebooks in the smoke test.",
+        ),
+        click.option(
             "--find-links",
             multiple=True,
             type=click.Path(path_type=Path),
@@ -146,6 +151,20 @@ def build_options(func: F) -> F:
             show_default=True,
             help="Seconds before the smoke test is stopped.",
         ),
+        click.option(
+            "--cell-timeout",
+            type=float,
+            default=120.0,
+            show_default=True,
+            help="Seconds per notebook cell (with --notebooks).",
+        ),
+        click.option(
+            "--max-repairs",
+            type=click.IntRange(min=0),
+            default=5,
+            show_default=True,
+            help="Rounds of fixing the environment after a failed smoke test (0: none).",
+        ),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -174,6 +193,10 @@ def _options(kw: dict[str, Any]) -> Options:
         out=kw.get("out") or Path("repro-out"),
         smoke_timeout=float(kw.get("smoke_timeout") or 900.0),
         verbose=int(kw.get("verbose") or 0),
+        smoke_origin="--smoke" if kw.get("smoke") else "",
+        max_repairs=int(kw["max_repairs"]) if kw.get("max_repairs") is not None else 5,
+        notebooks=bool(kw.get("notebooks")),
+        cell_timeout=float(kw.get("cell_timeout") or 120.0),
     )
 
 
@@ -271,8 +294,95 @@ def pack(source: str, **kw: Any) -> None:
     verdict = "skipped" if smoke is None else ("passed" if smoke.passed else "failed")
     click.echo(f"image     {result.plan.tags[0]}")
     click.echo(f"also      {', '.join(result.plan.tags[1:])}")
-    click.echo(f"smoke     {verdict}" + (f" ({smoke.command.display()})" if smoke else ""))
+    click.echo(
+        f"smoke     {verdict}" + (f" ({smoke.command.kind}: {_short(smoke)})" if smoke else "")
+    )
+    for record in result.repairs:
+        changed = "; ".join(
+            f"{c['action']} {c['target']}{c['specifier']}" for c in record["changes"]
+        )
+        click.echo(f"repair {record['round']}  {record['failure']['line'][:80]} → {changed}")
     click.echo(f"artifact  {result.artifact_dir}")
+
+
+def _short(smoke: Any) -> str:
+    text = str(smoke.command.display())
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--keep", is_flag=True, help="Keep the loaded image in the engine afterwards.")
+@click.option("-v", "--verbose", count=True, help="-vv shows tracebacks.")
+@handle_errors
+def verify(path: Path, keep: bool, verbose: int) -> None:
+    """Check an artifact and rerun its smoke test: exit 1 on any drift or tampering.
+
+    PATH is an artifact directory written by repro pack, or the image.tar.gz in it.
+    """
+    from repro.engine import DockerEngine
+    from repro.errors import VerifyError
+    from repro.verify import verify as run_verify
+
+    reporter = CliReporter(verbose)
+    engine = DockerEngine()
+    result = run_verify(path, engine, keep=keep, info=reporter.info)
+    for check in result.checks:
+        click.echo(f"{check.name:<10}{'ok' if check.ok else 'DRIFT'}  {check.detail}")
+    if not result.ok:
+        drift = result.drift()
+        raise VerifyError(
+            f"{result.directory} drifted: {drift[0].name}: {drift[0].detail}",
+            hint="the image no longer behaves as recorded; repack it, or look inside with "
+            f"repro shell {result.directory}",
+        )
+    click.echo(f"verified  {result.directory}")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("target")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.option(
+    "--network",
+    default="none",
+    show_default=True,
+    help="Container network (none, like the smoke test; bridge for access).",
+)
+@click.option("--root", is_flag=True, help="Run as root instead of the image's user.")
+@click.option("-v", "--verbose", count=True, help="-vv shows tracebacks.")
+@handle_errors
+def shell(target: str, command: tuple[str, ...], network: str, root: bool, verbose: int) -> None:
+    """Open a shell (or run COMMAND) in an image repro built; the container is removed after.
+
+    TARGET is an image name or id (e.g. the one a failed pack kept), or an artifact
+    directory (its image is loaded from image.tar.gz after the checksums are checked).
+    """
+    import subprocess
+
+    from repro.engine import DockerEngine, shell_argv
+    from repro.errors import UsageError
+    from repro.verify import check_files, locate
+
+    engine = DockerEngine()
+    image = target
+    if Path(target).exists():
+        directory = locate(Path(target))
+        manifest = json.loads((directory / "repro.json").read_text())
+        image = str((manifest.get("image") or {}).get("id") or manifest["tags"][0])
+        if engine.image_info(image) is None:
+            check_files(directory)
+            click.echo(f"loading {directory / 'image.tar.gz'}", err=True)
+            engine.load(directory / "image.tar.gz")
+    if engine.image_info(image) is None:
+        raise UsageError(f"no image {image} on this engine", hint="give an image or artifact")
+    argv = shell_argv(
+        image,
+        command or ("bash",),
+        network=network,
+        user="0" if root else None,
+        tty=sys.stdin.isatty() and sys.stdout.isatty(),
+    )
+    sys.exit(subprocess.call(argv))
 
 
 def main() -> int:

@@ -51,6 +51,8 @@ def merge(options: Options, table: dict[str, Any], source: str) -> Options:
     changes: dict[str, Any] = {}
     if options.smoke is None and isinstance(table.get("smoke"), str):
         changes["smoke"] = table["smoke"]
+        where = "[tool.repro] smoke" if source == "pyproject.toml" else "smoke"
+        changes["smoke_origin"] = f"{where} in {source}"
     if options.python is None and table.get("python") is not None:
         changes["python"] = str(table["python"])
     if not options.pins and isinstance(table.get("pins"), list):

@@ -26,6 +26,8 @@ SECRET_CA = "repro-ca"
 SECRET_PIPCONF = "repro-pipconf"
 USER = "repro"
 IMPORT_CHECK = "/opt/repro/import_check.py"
+HELP_CHECK = "/opt/repro/help_check.py"
+NOTEBOOK_CHECK = "/opt/repro/notebook_check.py"
 UID = 1000
 # The resolver for Python >= 3.8, pinned so that the same plan resolves the same way; it
 # lives outside the environment (never in the lock). See docs/versions.md.
@@ -66,6 +68,8 @@ def render(recipe: Recipe) -> Rendered:
         f"{CONTEXT_DIR}/requirements-framework.txt": _lines(recipe.framework_requirements),
         f"{CONTEXT_DIR}/requirements.txt": _lines(recipe.requirements),
         f"{CONTEXT_DIR}/import_check.py": _import_check(),
+        f"{CONTEXT_DIR}/help_check.py": _data_file("help_check.py"),
+        f"{CONTEXT_DIR}/notebook_check.py": _data_file("notebook_check.py"),
     }
     if recipe.installer == "uv":
         files[f"{CONTEXT_DIR}/uv_env.py"] = _data_file("uv_env.py")
@@ -289,8 +293,9 @@ def _install(
 def _lock(recipe: Recipe) -> str:
     return (
         "# The exact versions installed, kept in the image and copied to repro.json;\n"
-        "# and repro's import check, which the smoke test may use.\n"
-        f"COPY {CONTEXT_DIR}/import_check.py {IMPORT_CHECK}\n"
+        "# and repro's checks (imports, --help, notebooks), which the smoke test may use.\n"
+        f"COPY {CONTEXT_DIR}/import_check.py {CONTEXT_DIR}/help_check.py"
+        f" {CONTEXT_DIR}/notebook_check.py /opt/repro/\n"
         "RUN python -m pip freeze --all > /opt/repro/lock.txt\n"
     )
 

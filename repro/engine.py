@@ -379,11 +379,12 @@ class DockerEngine:
         return [t for image in images for t in image.tags] or [str(i.id) for i in images]
 
     def remove_image(self, ref: str) -> None:
-        with suppress(docker.errors.ImageNotFound):
-            try:
-                self._client.images.remove(ref, force=True)
-            except docker.errors.APIError as exc:
-                raise EngineError(f"cannot remove {ref}: {_short(exc)}") from exc
+        try:
+            self._client.images.remove(ref, force=True)
+        except docker.errors.ImageNotFound:
+            return  # already gone (ImageNotFound is an APIError: test it first)
+        except docker.errors.APIError as exc:
+            raise EngineError(f"cannot remove {ref}: {_short(exc)}") from exc
 
     def gpu_available(self) -> bool:
         """Whether the engine has the NVIDIA runtime and this host has an NVIDIA GPU."""
@@ -393,6 +394,28 @@ class DockerEngine:
             return False
         runtimes = info.get("Runtimes") or {}
         return "nvidia" in runtimes and Path("/dev/nvidiactl").exists()
+
+
+def shell_argv(
+    image: str,
+    command: Sequence[str],
+    *,
+    network: str = "none",
+    user: str | None = None,
+    tty: bool = True,
+) -> list[str]:
+    """The docker CLI line of an interactive container (``repro shell``): removed on exit.
+
+    Interactive terminals need the CLI (the SDK has no TTY attach); the container gets the
+    smoke test's isolation by default (no network, no mounts) and repro's label.
+    """
+    cli = os.environ.get("REPRO_DOCKER_CLI") or shutil.which("docker") or "/usr/bin/docker"
+    argv = [cli, "run", "--rm", "-i", "--network", network, "--label", f"{LABEL_MANAGED}=shell"]
+    if tty:
+        argv.append("-t")
+    if user:
+        argv += ["--user", user]
+    return [*argv, image, *command]
 
 
 def _terminate(proc: subprocess.Popen[str]) -> None:

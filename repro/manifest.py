@@ -26,6 +26,8 @@ def build_manifest(
     lock: Sequence[str] | None = None,
     artifacts: Mapping[str, Mapping[str, Any]] | None = None,
     created: dt.datetime | None = None,
+    smoke_extra: Mapping[str, Any] | None = None,
+    repairs: Sequence[Mapping[str, Any]] | None = None,
 ) -> JSON:
     """Everything decided (``plan``) and, after a pack, everything measured."""
     checkout = plan.checkout
@@ -40,6 +42,12 @@ def build_manifest(
     }
     if smoke is not None:
         smoke_json = smoke.to_json()
+    elif plan.smoke_plan is not None:
+        smoke_json["candidates"] = [
+            {"kind": c.kind, "command": list(c.argv), "reason": c.reason}
+            for c in plan.smoke_plan.candidates
+        ]
+    smoke_json.update(smoke_extra or {})
     return {
         "schema_version": SCHEMA_VERSION,
         "repro_version": __version__,
@@ -112,6 +120,7 @@ def build_manifest(
         else {"seconds": round(image.build_seconds, 2), "builder": image.builder},
         "lock": None if lock is None else list(lock),
         "artifacts": dict(artifacts) if artifacts else None,
+        "repairs": [dict(r) for r in repairs or ()],
         "warnings": list(plan.warnings),
     }
 

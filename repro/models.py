@@ -323,7 +323,7 @@ class BaseImage:
 @dataclass(frozen=True, kw_only=True)
 class SmokeCommand:
     argv: tuple[str, ...]
-    kind: Literal["user", "pytest", "unittest", "entry-point", "help", "import", "none"]
+    kind: Literal["user", "pytest", "unittest", "entry-point", "help", "import", "notebook", "none"]
     reason: str
     extra_requirements: tuple[str, ...] = ()  # e.g. pytest when the repo's tests need it
 
@@ -331,6 +331,27 @@ class SmokeCommand:
         import shlex
 
         return shlex.join(self.argv)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmokePlan:
+    """The smoke strategies found, in the order they are tried (see docs/smoke.md)."""
+
+    candidates: tuple[SmokeCommand, ...]  # tried in order until one proves something
+    notebooks: SmokeCommand | None = None  # with --notebooks, run after the one that passed
+    considered: tuple[tuple[str, str], ...] = ()  # (kind, why nothing to run) for the rest
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetResult:
+    """One module, program, test or notebook of a smoke run."""
+
+    target: str
+    status: Literal["ok", "failed", "skipped"]
+    reason: str = ""
+
+    def to_json(self) -> JSON:
+        return {"target": self.target, "status": self.status, "reason": self.reason}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -350,6 +371,8 @@ class SmokeResult:
     timed_out: bool = False
     gpu: bool = False
     network: str = "none"
+    targets: tuple[TargetResult, ...] = ()  # per target, for the checks that report them
+    timeout: float = 0.0  # the wall-clock limit it ran under
 
     @property
     def passed(self) -> bool:
@@ -367,6 +390,8 @@ class SmokeResult:
             "gpu": self.gpu,
             "network": self.network,
             "log_tail": self.log_tail,
+            "targets": [t.to_json() for t in self.targets],
+            "timeout": self.timeout,
         }
 
 
@@ -383,6 +408,7 @@ class Plan:
     tags: tuple[str, ...]
     labels: dict[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    smoke_plan: SmokePlan | None = None  # every strategy, in order (smoke is the first)
 
 
 # --------------------------------------------------------------------------- options
@@ -410,3 +436,7 @@ class Options:
     out: Path = Path("repro-out")
     smoke_timeout: float = 900.0
     verbose: int = 0
+    smoke_origin: str = ""  # where the smoke command came from ("--smoke", "pyproject.toml")
+    max_repairs: int = 5  # smoke-test repair rounds (0: never change the plan)
+    notebooks: bool = False  # also execute the repository's notebooks
+    cell_timeout: float = 120.0  # seconds per notebook cell

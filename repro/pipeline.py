@@ -12,8 +12,9 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
@@ -28,24 +29,28 @@ from repro import (
     fetch,
     infer,
     pypi,
+    repair,
     smoke,
     versions,
 )
 from repro import dockerfile as df
-from repro.engine import LABEL_MANAGED, DockerEngine, Engine
-from repro.errors import SmokeFailure
+from repro.engine import LABEL_MANAGED, DockerEngine, Engine, RunLimits
+from repro.errors import BuildError, EngineError, SmokeFailure
 from repro.manifest import build_manifest
 from repro.models import (
     JSON,
     BaseImage,
     BuiltImage,
+    Checkout,
     Environment,
+    Evidence,
     Options,
     Plan,
     Requirement,
-    SmokeCommand,
+    SmokePlan,
     SmokeResult,
 )
+from repro.repair import Change, ReleasesFor
 from repro.scan import scan
 
 
@@ -88,6 +93,16 @@ class PackResult:
     smoke: SmokeResult | None
     artifact_dir: Path
     manifest: JSON
+    repairs: tuple[JSON, ...] = ()  # one per repair round (manifest "repairs")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scanned:
+    """A checkout, read: what every planning round starts from."""
+
+    checkout: Checkout
+    evidence: Evidence
+    options: Options  # with the repository's [tool.repro] settings merged in
 
 
 @contextmanager
@@ -103,6 +118,11 @@ def prepare(
     spec: str, options: Options, workdir: Path, reporter: Reporter, *, buildkit: bool = True
 ) -> Prepared:
     """Everything up to the Dockerfile: no engine needed."""
+    scanned = fetch_and_scan(spec, options, workdir, reporter)
+    return plan_for(scanned, reporter, buildkit=buildkit)
+
+
+def fetch_and_scan(spec: str, options: Options, workdir: Path, reporter: Reporter) -> Scanned:
     source = fetch.parse_source(spec, options.ref)
     reporter.stage("fetch", source.url)
     checkout = fetch.fetch(source, workdir)
@@ -119,9 +139,25 @@ def prepare(
         f"{len(evidence.declared)} declared requirement(s), {len(evidence.imports)} import(s)"
     )
 
-    reporter.stage("infer")
+    return Scanned(checkout=checkout, evidence=evidence, options=options)
+
+
+def plan_for(
+    scanned: Scanned,
+    reporter: Reporter,
+    *,
+    buildkit: bool = True,
+    changes: tuple[Change, ...] = (),
+) -> Prepared:
+    """Decide everything for a scanned checkout, with the smoke test's repairs applied."""
+    checkout, evidence, options = scanned.checkout, scanned.evidence, scanned.options
+    if not changes:
+        reporter.stage("infer")
     found = build.find_wheels(options.find_links)
     releases = pypi.PyPIIndex(as_of=options.as_of or checkout.commit_date.date())
+    python_change = repair.python_change(changes)
+    if python_change is not None:
+        options = dataclasses.replace(options, python=python_change.target)
     environment = infer.infer(
         evidence,
         options,
@@ -129,13 +165,20 @@ def prepare(
         wheelhouse=[w for w, _ in found],
         releases=releases,
     )
-    smoke_cmd = smoke.discover(evidence, options, environment.python.version)
-    environment = _with_smoke_requirements(environment, smoke_cmd)
+    if python_change is not None:
+        environment = repair.with_python(environment, python_change)
+    environment = repair.apply_changes(
+        environment, changes, _wheelhouse_versions(found, environment.python.version)
+    )
+    smoke_plan = smoke.discover(evidence, options, environment.python.version, checkout.path)
+    smoke_cmd = smoke.first_command(smoke_plan)
+    environment = _with_smoke_requirements(environment, smoke_plan)
     wheel_names = frozenset(
         canonicalize_name(w.name) for w, _ in found if w.supports(environment.python.version)
     )
     base = base_image.select(environment, options, wheelhouse_names=wheel_names)
-    reporter.info(f"Python {environment.python.version}, base image {base.name}")
+    if not changes:
+        reporter.info(f"Python {environment.python.version}, base image {base.name}")
 
     wheels = tuple(p for w, p in found if w.supports(environment.python.version))
     src_layout = any(p.startswith("src/") for p in evidence.python_paths)
@@ -149,6 +192,7 @@ def prepare(
         bool(wheels),
         buildkit,
         src_layout,
+        repair.system_packages(changes),
     )
     rendered = df.render(recipe)
     repo = f"repro/{checkout.source.slug}"
@@ -187,27 +231,41 @@ def prepare(
         tags=tags,
         labels=labels,
         warnings=tuple(warnings),
+        smoke_plan=smoke_plan,
     )
     return Prepared(plan=plan, files=rendered.files, wheels=wheels)
 
 
-def _with_smoke_requirements(environment: Environment, command: SmokeCommand) -> Environment:
+def _wheelhouse_versions(
+    found: list[tuple[infer.Wheel, Path]], python: str
+) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for wheel, _ in found:
+        if wheel.supports(python):
+            out.setdefault(canonicalize_name(wheel.name), []).append(wheel.version)
+    return out
+
+
+def _with_smoke_requirements(environment: Environment, plan: SmokePlan) -> Environment:
+    from packaging.requirements import Requirement as PReq
+
     have = environment.names()
     extra = []
-    for text in command.extra_requirements:
-        from packaging.requirements import Requirement as PReq
-
-        req = PReq(text)
-        if canonicalize_name(req.name) in have:
-            continue
-        extra.append(
-            Requirement(
-                name=req.name,
-                specifier=str(req.specifier),
-                layer="smoke",
-                reasons=(f"runs the smoke test ({command.kind})",),
+    commands = [*plan.candidates, *([plan.notebooks] if plan.notebooks else [])]
+    for command in commands:
+        for text in command.extra_requirements:
+            req = PReq(text)
+            if canonicalize_name(req.name) in have:
+                continue
+            have.add(canonicalize_name(req.name))
+            extra.append(
+                Requirement(
+                    name=req.name,
+                    specifier=str(req.specifier),
+                    layer="smoke",
+                    reasons=(f"runs the smoke test ({command.kind})",),
+                )
             )
-        )
     if not extra:
         return environment
     return dataclasses.replace(environment, requirements=(*environment.requirements, *extra))
@@ -223,6 +281,7 @@ def _recipe(
     wheelhouse: bool,
     buildkit: bool,
     src_layout: bool,
+    system_packages: tuple[str, ...] = (),
 ) -> df.Recipe:
     needed = [r for r in environment.requirements if not r.optional]
     framework = tuple(r.pip_line() for r in needed if r.layer == "framework")
@@ -250,6 +309,7 @@ def _recipe(
         if environment.lock_cutoff
         else "",
         date_constraints=environment.date_constraints,
+        system_packages=system_packages,
     )
 
 
@@ -262,51 +322,121 @@ def _now_iso() -> str:
 # --------------------------------------------------------------------------- pack
 
 
+@dataclass(frozen=True, kw_only=True)
+class ImageFacts:
+    """What the smoke test's repair reads from a built image."""
+
+    lock: tuple[str, ...]
+    modules: dict[str, str]  # top-level module → distribution
+    os_codename: str
+
+    @property
+    def installed(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for line in self.lock:
+            name, sep, version = line.partition("==")
+            if sep:
+                out[canonicalize_name(name)] = version.strip()
+        return out
+
+
 def pack(
     spec: str,
     options: Options,
     reporter: Reporter,
     *,
     engine_factory: Callable[[], Engine] = DockerEngine,
+    releases: ReleasesFor | None = None,
 ) -> PackResult:
+    """Build, smoke-test (repairing the plan up to ``options.max_repairs`` times), export."""
     engine = engine_factory()  # fail fast, before cloning, when no engine answers
+    history = releases or _default_releases()
     with workspace() as workdir:
-        prepared = prepare(spec, options, workdir, reporter, buildkit=engine.buildkit)
-        plan = prepared.plan
-        for warning in plan.warnings:
-            reporter.warn(warning)
-        base_info = engine.image_info(plan.base.name)
-        if base_info is None:
-            reporter.warn(
-                f"base image {plan.base.name} is not on this engine: the build will pull it"
+        scanned = fetch_and_scan(spec, options, workdir, reporter)
+        options = scanned.options
+        changes: tuple[Change, ...] = ()
+        rounds: list[JSON] = []
+        superseded: list[str] = []
+        while True:
+            prepared = plan_for(scanned, reporter, buildkit=engine.buildkit, changes=changes)
+            plan = prepared.plan
+            if not rounds:
+                for warning in plan.warnings:
+                    reporter.warn(warning)
+            base_info = engine.image_info(plan.base.name)
+            if base_info is None and not rounds:
+                reporter.warn(
+                    f"base image {plan.base.name} is not on this engine: the build will pull it"
+                )
+            reporter.stage("build", plan.tags[0])
+            context = build.prepare_context(
+                workdir, plan.dockerfile, prepared.files, prepared.wheels
             )
-
-        reporter.stage("build", plan.tags[0])
-        context = build.prepare_context(workdir, plan.dockerfile, prepared.files, prepared.wheels)
-        image, notes = build.build(
-            engine,
-            context,
-            tags=plan.tags,
-            labels=plan.labels,
-            options=options,
-            on_line=reporter.log,
-        )
-        for note in notes:
-            reporter.info(note)
-        reporter.info(f"built {image.id[:19]} in {image.build_seconds:.1f} s ({image.builder})")
-
-    lock = _read_lock(engine, plan.tags[0])
-    result: SmokeResult | None = None
-    if plan.smoke.kind != "none":
-        gpu = plan.base.gpu and engine.gpu_available()
-        reporter.stage("smoke", plan.smoke.display())
-        if plan.base.gpu and not gpu:
-            reporter.info("no GPU on this engine: the smoke test runs on the CPU")
-        result = smoke.run(engine, plan.tags[0], plan.smoke, gpu=gpu, timeout=options.smoke_timeout)
-        verdict = "passed" if result.passed else "FAILED"
-        reporter.info(f"smoke test {verdict} in {result.seconds:.1f} s (exit {result.exit_code})")
-        if not result.passed:
-            raise _smoke_failure(plan, result)
+            try:
+                image, notes = build.build(
+                    engine,
+                    context,
+                    tags=plan.tags,
+                    labels=plan.labels,
+                    options=options,
+                    on_line=reporter.log,
+                )
+            except BuildError as exc:
+                if not rounds:
+                    raise
+                raise _repair_broke_build(exc, plan, rounds) from exc
+            if not rounds:
+                for note in notes:
+                    reporter.info(note)
+            reporter.info(f"built {image.id[:19]} in {image.build_seconds:.1f} s ({image.builder})")
+            _remove_superseded(engine, superseded, keep=image.id)
+            facts = _image_facts(engine, image.id)
+            smoke_plan = plan.smoke_plan or SmokePlan(candidates=())
+            if not smoke_plan.candidates:
+                result: SmokeResult | None = None
+                smoke_extra: JSON = {}
+                break
+            gpu = plan.base.gpu and engine.gpu_available()
+            runner = smoke.Runner(
+                engine=engine, image=image.id, gpu=gpu, timeout=options.smoke_timeout
+            )
+            reporter.stage("smoke", smoke.first_command(smoke_plan).kind)
+            if plan.base.gpu and not gpu:
+                reporter.info("no GPU on this engine: the smoke test runs on the CPU")
+            outcome = dataclasses.replace(
+                smoke.execute(runner, smoke_plan, info=reporter.info),
+                gpu_fallback=plan.base.gpu and not gpu,
+            )
+            main = outcome.main
+            result = main.result if main is not None else None
+            if outcome.passed and result is not None:
+                smoke_extra = smoke.outcome_json(outcome, runner)
+                verdict = f"smoke test passed ({main.command.kind if main else ''})"
+                reporter.info(f"{verdict} in {result.seconds:.1f} s")
+                break
+            failure = outcome.failure
+            assert failure is not None
+            failing = outcome.failing
+            if failing is not None and failing.result is not None:
+                for line in failing.result.log_tail.splitlines():
+                    reporter.log(line)
+            pythons = _pythons(engine) if failure.kind == "wrong-python" else ()
+            context_ = _repair_context(plan, scanned, facts, changes, history, pythons, outcome)
+            proposal = (
+                repair.propose(failure, context_)
+                if failure.fixable
+                else repair.Proposal(diagnosis=repair.diagnose(failure, context_))
+            )
+            if proposal.changes and len(rounds) < options.max_repairs:
+                number = len(rounds) + 1
+                reporter.stage(f"repair {number}/{options.max_repairs}", failure.summary())
+                for change in proposal.changes:
+                    reporter.info(change.describe())
+                rounds.append(_round_json(number, failure, proposal.changes, image, outcome))
+                changes = (*changes, *proposal.changes)
+                superseded.append(image.id)
+                continue
+            raise _smoke_failure(plan, outcome, failure, proposal, rounds, options.max_repairs)
 
     info = engine.image_info(plan.tags[0])
     image_json = (
@@ -330,8 +460,10 @@ def pack(
             image_info=image_json,
             base_info=base_json,
             smoke=result,
-            lock=lock,
+            lock=facts.lock,
             artifacts=artifacts,  # type: ignore[arg-type]
+            smoke_extra=smoke_extra,
+            repairs=rounds,
         )
 
     artifact.write(
@@ -342,24 +474,176 @@ def pack(
         manifest_for=manifest_for,
     )
     manifest = json.loads((dest / artifact.MANIFEST).read_text())
-    return PackResult(plan=plan, image=image, smoke=result, artifact_dir=dest, manifest=manifest)
+    return PackResult(
+        plan=plan,
+        image=image,
+        smoke=result,
+        artifact_dir=dest,
+        manifest=manifest,
+        repairs=tuple(rounds),
+    )
 
 
-def _read_lock(engine: Engine, image: str) -> tuple[str, ...]:
-    from repro.engine import RunLimits
+def _default_releases() -> ReleasesFor:
+    from repro.release_history import PyPIReleases
 
-    result = engine.run(image, ["cat", "/opt/repro/lock.txt"], RunLimits(timeout=60))
-    if result.exit_code != 0:
-        return ()
-    return tuple(line.strip() for line in result.output.splitlines() if line.strip())
+    return PyPIReleases()
 
 
-def _smoke_failure(plan: Plan, result: SmokeResult) -> SmokeFailure:
-    lines = [ln for ln in result.log_tail.splitlines() if ln.strip()]
-    last = lines[-1].strip() if lines else "no output"
-    why = "timed out" if result.timed_out else f"exit {result.exit_code}"
+def _image_facts(engine: Engine, image: str) -> ImageFacts:
+    """The lock, installed modules and OS release of a built image (one short run)."""
+    script = resources.files("repro.data").joinpath("image_facts.py").read_text("utf-8")
+    result = engine.run(image, ["python", "-c", script], RunLimits(timeout=120))
+    try:
+        doc = json.loads(result.output.strip().splitlines()[-1]) if result.exit_code == 0 else {}
+    except (ValueError, IndexError):
+        doc = {}
+    if not doc:  # no Python on PATH as expected: the lock file alone
+        plain = engine.run(image, ["cat", "/opt/repro/lock.txt"], RunLimits(timeout=60))
+        lines = plain.output.splitlines() if plain.exit_code == 0 else []
+        doc = {"lock": [ln.strip() for ln in lines if ln.strip()]}
+    return ImageFacts(
+        lock=tuple(str(x) for x in doc.get("lock", [])),
+        modules={str(k): str(v) for k, v in (doc.get("modules") or {}).items()},
+        os_codename=str((doc.get("os") or {}).get("version_codename", "")),
+    )
+
+
+def _remove_superseded(engine: Engine, images: list[str], *, keep: str) -> None:
+    """Images of earlier repair rounds: untagged now, removed so they do not pile up."""
+    while images:
+        old = images.pop()
+        if old == keep:
+            continue
+        with suppress(EngineError):
+            engine.remove_image(old)
+
+
+def _pythons(engine: Engine) -> tuple[str, ...]:
+    """Pythons a repair may switch to: those with a base image here, else all repro knows."""
+    known = sorted(infer.python_releases(), key=lambda v: tuple(int(p) for p in v.split(".")))
+    local = tuple(v for v in known if engine.image_info(f"python:{v}-slim") is not None)
+    return local or tuple(known)
+
+
+def _repair_context(
+    plan: Plan,
+    scanned: Scanned,
+    facts: ImageFacts,
+    changes: tuple[Change, ...],
+    history: ReleasesFor,
+    pythons: tuple[str, ...],
+    outcome: smoke.Outcome,
+) -> repair.Context:
+    wheel_versions = _wheelhouse_versions(
+        build.find_wheels(scanned.options.find_links), plan.environment.python.version
+    )
+
+    def releases(dist: str) -> list[repair.Release]:
+        known = list(history(dist))
+        have = {r.version for r in known}
+        for version in wheel_versions.get(canonicalize_name(dist), []):
+            if version not in have:
+                known.append(repair.Release(version=version))
+        return known
+
+    return repair.Context(
+        python=plan.environment.python.version,
+        requirements=plan.environment.requirements,
+        installed=facts.installed,
+        module_dists=facts.modules,
+        local_modules=scanned.evidence.local_modules,
+        os_codename=facts.os_codename,
+        releases=releases,
+        pythons=pythons,
+        previous=changes,
+        checkout=scanned.checkout.path,
+        gpu_fallback=outcome.gpu_fallback,
+    )
+
+
+def _round_json(
+    number: int,
+    failure: repair.Failure,
+    changes: tuple[Change, ...],
+    image: BuiltImage,
+    outcome: smoke.Outcome,
+) -> JSON:
+    attempt = outcome.failing
+    return {
+        "round": number,
+        "image": image.id,
+        "smoke": {
+            "kind": attempt.command.kind if attempt else "",
+            "command": list(attempt.command.argv) if attempt else [],
+            "exit_code": attempt.result.exit_code if attempt and attempt.result else None,
+            "note": attempt.note if attempt else "",
+        },
+        "failure": failure.to_json(),
+        "changes": [c.to_json() for c in changes],
+    }
+
+
+def _rounds_text(rounds: list[JSON]) -> str:
+    lines = []
+    for r in rounds:
+        changed = "; ".join(f"{c['action']} {c['target']}{c['specifier']}" for c in r["changes"])
+        lines.append(f"repair {r['round']}: {r['failure']['line']} → {changed}")
+    return "\n".join(lines)
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _repair_broke_build(exc: BuildError, plan: Plan, rounds: list[JSON]) -> BuildError:
+    last = rounds[-1]
+    changed = "; ".join(f"{c['action']} {c['target']}{c['specifier']}" for c in last["changes"])
+    return BuildError(
+        f"the image build failed after repair {last['round']} ({changed}): {exc.message}",
+        step=exc.step,
+        log_tail="\n".join(filter(None, [_rounds_text(rounds), exc.log_tail])),
+        hint=f"the image of the round before is kept for a look: repro shell {plan.tags[0]}",
+    )
+
+
+def _smoke_failure(
+    plan: Plan,
+    outcome: smoke.Outcome,
+    failure: repair.Failure,
+    proposal: repair.Proposal,
+    rounds: list[JSON],
+    max_repairs: int,
+) -> SmokeFailure:
+    attempt = outcome.failing
+    result = attempt.result if attempt else None
+    why = (
+        "timed out"
+        if result is not None and result.timed_out
+        else f"exit {result.exit_code if result else '?'}"
+    )
+    if proposal.changes:  # repro knew what to do next, but the rounds ran out
+        message = (
+            f"{failure.summary()} — still failing after {len(rounds)} repair round(s); "
+            f"next would be: {proposal.changes[0].describe()}"
+        )
+        hint = "raise --max-repairs, or make that change yourself (--pin, --python)"
+    else:
+        diagnosis = proposal.diagnosis or repair.diagnose(failure, repair.Context(python=""))
+        message, hint = diagnosis.message, diagnosis.hint
+    lines = []
+    if attempt is not None:
+        lines.append(f"ran ({attempt.command.kind}): {_shorten(attempt.command.display(), 160)}")
+        targets = result.targets if result else ()
+        for t in [t for t in targets if t.status == "failed"][:8]:
+            lines.append(f"  failed    {t.target}: {_shorten(t.reason, 160)}")
+        for t in attempt.excluded[:5]:
+            lines.append(f"  left out  {t.target}: {_shorten(t.reason, 160)}")
+    rounds_text = _rounds_text(rounds)
+    detail = "\n".join(filter(None, [*lines, rounds_text]))
+    keep = f"the image is kept for a look: repro shell {plan.tags[0]}"
     return SmokeFailure(
-        f"smoke test failed ({why}): {last[:200]}",
-        detail=result.log_tail,
-        hint=f"the image is kept for a look: docker run -it --rm {plan.tags[0]} bash",
+        f"smoke test failed ({why}): {message}",
+        detail=detail,
+        hint=f"{hint}; {keep}" if hint else keep,
     )

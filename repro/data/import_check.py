@@ -4,7 +4,8 @@
 #   - a module of a package (its folder has __init__.py) is imported whole;
 #   - a script is not run: only its import statements are executed, so a training script
 #     with code at top level does not start training.
-# Prints one line per module and exits 1 if any import failed.
+# Prints one line per module ("ok   KIND:TARGET" or "FAIL KIND:TARGET  -> last error line",
+# then the tail of the output, each line prefixed "     | ") and exits 1 if any failed.
 
 import ast
 import os
@@ -12,6 +13,7 @@ import subprocess
 import sys
 
 TIMEOUT = int(os.environ.get("REPRO_IMPORT_TIMEOUT", "60"))
+TAIL = 15
 
 
 def import_lines(path):
@@ -20,7 +22,7 @@ def import_lines(path):
     try:
         tree = ast.parse(source, path)
     except SyntaxError as exc:
-        return None, "SyntaxError: %s (line %s)" % (exc.msg, exc.lineno)
+        return None, "SyntaxError: %s (%s, line %s)" % (exc.msg, path, exc.lineno)
     lines = []
     for node in tree.body:
         if isinstance(node, ast.Import):
@@ -40,7 +42,7 @@ def check(kind, target, cwd):
     else:
         lines, error = import_lines(target)
         if error:
-            return False, error
+            return False, error, []
         code = "\n".join(lines) or "pass"
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
@@ -68,13 +70,14 @@ def check(kind, target, cwd):
         out, _ = proc.communicate()
         timer.cancel()
     except Exception as exc:
-        return False, "could not run: %s" % exc
-    if proc.returncode == 0:
-        return True, ""
-    if proc.returncode < 0:
-        return False, "timed out after %ss or killed (signal %s)" % (TIMEOUT, -proc.returncode)
+        return False, "could not run: %s" % exc, []
     text = out.decode("utf-8", "replace").strip().splitlines()
-    return False, text[-1] if text else "exit code %s" % proc.returncode
+    if proc.returncode == 0:
+        return True, "", []
+    if proc.returncode < 0:
+        why = "timed out after %ss or killed (signal %s)" % (TIMEOUT, -proc.returncode)
+        return False, why, text[-TAIL:]
+    return False, (text[-1] if text else "exit code %s" % proc.returncode), text[-TAIL:]
 
 
 def main(argv):
@@ -82,8 +85,10 @@ def main(argv):
     cwd = os.getcwd()
     for item in argv:
         kind, _, target = item.partition(":")
-        ok, why = check(kind, target, cwd)
-        print("%s %s%s" % ("ok  " if ok else "FAIL", target, "" if ok else "  -> " + why))
+        ok, why, tail = check(kind, target, cwd)
+        print("%s %s%s" % ("ok  " if ok else "FAIL", item, "" if ok else "  -> " + why))
+        for line in tail:
+            print("     | " + line)
         sys.stdout.flush()
         if not ok:
             failures += 1

@@ -109,7 +109,7 @@ def test_failing_smoke_test_keeps_the_image_but_writes_no_artifact(
     code, _, stderr = pack(url, "--out", str(out))
     assert code == 1
     assert "smoke test failed (exit 1)" in stderr
-    assert f"docker run -it --rm {tag} bash" in stderr
+    assert f"repro shell {tag}" in stderr
     assert engine.image_info(tag) is not None
     assert not out.exists() or list(out.iterdir()) == []
 
