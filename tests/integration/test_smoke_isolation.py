@@ -51,7 +51,10 @@ def test_the_smoke_test_runs_unprivileged_offline_and_limited(
 ) -> None:
     require_images(engine, "python:3.11-slim")
     url, sha = github.publish("cli-tool")
-    cleanup_images += [f"repro/acme-cli-tool:{sha[:7]}", f"repro/acme-cli-tool:{sha[:7]}-py3.11-cpu"]
+    cleanup_images += [
+        f"repro/acme-cli-tool:{sha[:7]}",
+        f"repro/acme-cli-tool:{sha[:7]}-py3.11-cpu",
+    ]
     smoke = "python - <<'EOF'\n" + PROBE + "EOF"
     code, _, stderr = run("pack", url, "--smoke", smoke, "--out", str(tmp_path / "out"))
     assert code == 0, stderr
@@ -70,7 +73,15 @@ def test_the_smoke_test_runs_unprivileged_offline_and_limited(
 
 def _containers(image: str) -> list[str]:
     out = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label={LABEL_MANAGED}", "--filter", f"ancestor={image}"],
+        [
+            "docker",
+            "ps",
+            "-aq",
+            "--filter",
+            f"label={LABEL_MANAGED}",
+            "--filter",
+            f"ancestor={image}",
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -120,7 +131,9 @@ def test_notebooks_run_with_nbclient_when_asked(
     url, sha = github.publish("notebook-demo")
     tag = f"repro/acme-notebook-demo:{sha[:7]}"
     cleanup_images += [tag, f"{tag}-py3.11-cpu"]
-    code, _, stderr = run("pack", url, "--notebooks", "--cell-timeout", "60", "--out", str(tmp_path))
+    code, _, stderr = run(
+        "pack", url, "--notebooks", "--cell-timeout", "60", "--out", str(tmp_path)
+    )
     assert code == 0, stderr
     manifest = json.loads(next(tmp_path.glob("*/repro.json")).read_text())
     notebooks = manifest["smoke"]["notebooks"]

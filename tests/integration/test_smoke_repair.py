@@ -53,7 +53,9 @@ def test_a_dependency_only_visible_at_run_time_is_added(
     assert code == 0, stderr
     assert "==> repair 1/5: ModuleNotFoundError: No module named 'yaml'" in stderr
     assert "add PyYAML: 'yaml' is provided by PyYAML" in stderr
-    assert "repair 1  ModuleNotFoundError: No module named 'yaml' → add-requirement PyYAML" in stdout
+    assert (
+        "repair 1  ModuleNotFoundError: No module named 'yaml' → add-requirement PyYAML" in stdout
+    )
 
     manifest = manifest_of(out)
     (round1,) = manifest["repairs"]

@@ -28,8 +28,8 @@ RUN --mount=type=secret,id=repro-ca --mount=type=secret,id=repro-pipconf --mount
     python -m pip install --constraint /opt/repro/constraints-date.txt -r /opt/repro/requirements.txt
 
 # The exact versions installed, kept in the image and copied to repro.json;
-# and repro's import check, which the smoke test may use.
-COPY .repro/import_check.py /opt/repro/import_check.py
+# and repro's checks (imports, --help, notebooks), which the smoke test may use.
+COPY .repro/import_check.py .repro/help_check.py .repro/notebook_check.py /opt/repro/
 RUN python -m pip freeze --all > /opt/repro/lock.txt
 
 # The repository's code last: editing it rebuilds only this layer.
