@@ -168,7 +168,10 @@ def plan_for(
     if python_change is not None:
         environment = repair.with_python(environment, python_change)
     environment = repair.apply_changes(
-        environment, changes, _wheelhouse_versions(found, environment.python.version)
+        environment,
+        changes,
+        _wheelhouse_versions(found, environment.python.version),
+        _dated(releases, environment),
     )
     smoke_plan = smoke.discover(evidence, options, environment.python.version, checkout.path)
     smoke_cmd = smoke.first_command(smoke_plan)
@@ -234,6 +237,21 @@ def plan_for(
         smoke_plan=smoke_plan,
     )
     return Prepared(plan=plan, files=rendered.files, wheels=wheels)
+
+
+def _dated(index: pypi.ReleaseIndex, environment: Environment) -> repair.Dated:
+    """The newest release of a package fitting a specifier, before the lock cutoff."""
+
+    def pick(name: str, specifier: str) -> str | None:
+        history = index.get(name)
+        if history is None:
+            return None
+        found = versions.newest(
+            history, specifier, before=environment.lock_cutoff, python=environment.python.version
+        )
+        return found.version if found else None
+
+    return pick
 
 
 def _wheelhouse_versions(
@@ -350,7 +368,6 @@ def pack(
 ) -> PackResult:
     """Build, smoke-test (repairing the plan up to ``options.max_repairs`` times), export."""
     engine = engine_factory()  # fail fast, before cloning, when no engine answers
-    history = releases or _default_releases()
     with workspace() as workdir:
         scanned = fetch_and_scan(spec, options, workdir, reporter)
         options = scanned.options
@@ -421,6 +438,10 @@ def pack(
                 for line in failing.result.log_tail.splitlines():
                     reporter.log(line)
             pythons = _pythons(engine) if failure.kind == "wrong-python" else ()
+            history = releases or _release_history(
+                pypi.PyPIIndex(as_of=plan.environment.lock_cutoff or dt.date.today()),
+                plan.environment.python.version,
+            )
             context_ = _repair_context(plan, scanned, facts, changes, history, pythons, outcome)
             proposal = (
                 repair.propose(failure, context_)
@@ -484,10 +505,25 @@ def pack(
     )
 
 
-def _default_releases() -> ReleasesFor:
-    from repro.release_history import PyPIReleases
+def _release_history(index: pypi.ReleaseIndex, python: str) -> ReleasesFor:
+    """Releases of a package that install on ``python``, from issue-4's release index."""
 
-    return PyPIReleases()
+    def releases(dist: str) -> list[repair.Release]:
+        history = index.get(dist)
+        if history is None:
+            return []
+        return [
+            repair.Release(
+                version=r.version,
+                requires_python=r.requires_python,
+                yanked=r.yanked,
+                uploaded=r.date.isoformat(),
+            )
+            for r in history.releases
+            if r.supports(python)
+        ]
+
+    return releases
 
 
 def _image_facts(engine: Engine, image: str) -> ImageFacts:

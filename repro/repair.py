@@ -34,7 +34,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from repro import mapping
+from repro import apirules, mapping
 from repro.infer import FRAMEWORKS
 from repro.models import JSON, Environment, Origin, PythonChoice, Requirement
 
@@ -363,6 +363,7 @@ class Change:
     target: str  # distribution, Python version, or Debian package
     specifier: str = ""  # bound-requirement: the new specifier set
     reason: str = ""
+    basis: str = ""  # what decided it: import map, api-rule, release-history, soname data...
 
     def describe(self) -> str:
         what = {
@@ -379,6 +380,7 @@ class Change:
             "target": self.target,
             "specifier": self.specifier,
             "reason": self.reason,
+            "basis": self.basis,
         }
 
 
@@ -561,7 +563,11 @@ def _propose_missing_module(failure: Failure, context: Context) -> Proposal:
     if _installed(context, dist) is not None and "." in module:
         # The distribution is there but lacks the submodule: a newer release dropped it.
         return _lower_bound(
-            dist, f"{module!r} is gone from {dist} {_installed(context, dist)}", failure, context
+            dist,
+            f"{module!r} is gone from {dist} {_installed(context, dist)}",
+            failure,
+            context,
+            qualified=module,
         )
     if _tried(context, "add-requirement", dist) or _installed(context, dist) is not None:
         return Proposal(
@@ -574,7 +580,9 @@ def _propose_missing_module(failure: Failure, context: Context) -> Proposal:
     reason = f"{module!r} is provided by {dist} ({how})"
     if req is not None and req.optional:
         reason += "; the code imports it outside the optional paths repro saw"
-    return Proposal(changes=(Change(action="add-requirement", target=dist, reason=reason),))
+    return Proposal(
+        changes=(Change(action="add-requirement", target=dist, reason=reason, basis=how),)
+    )
 
 
 def _propose_missing_name(failure: Failure, context: Context) -> Proposal:
@@ -604,8 +612,8 @@ def _propose_missing_name(failure: Failure, context: Context) -> Proposal:
             )
         )
     installed = _installed(context, dist)
-    why = f"{failure.subject} is missing from {dist} {installed or ''}".rstrip()
-    return _lower_bound(dist, why, failure, context)
+    why = f"{module}.{failure.name} is missing from {dist} {installed or ''}".rstrip()
+    return _lower_bound(dist, why, failure, context, qualified=f"{module}.{failure.name}")
 
 
 def _resolve_alias(root: Path | None, caller: str, name: str) -> str:
@@ -627,12 +635,16 @@ def _series(version: Version) -> tuple[int, ...]:
     return (release[0], release[1] if len(release) > 1 else 0)
 
 
-def _lower_bound(dist: str, why: str, failure: Failure, context: Context) -> Proposal:
-    """Lower ``dist`` below the release series that failed, further back each round.
+def _lower_bound(
+    dist: str, why: str, failure: Failure, context: Context, *, qualified: str
+) -> Proposal:
+    """Lower ``dist`` below the release that removed what the code uses.
 
-    The first round keeps the newest release of the previous series (``<X.Y``); when that
-    fails the same way, the next one steps back 2 series, then 4: the release that removed
-    the name is bracketed in a few rounds without knowing it in advance.
+    An API-signature rule (``data/api_rules.json``) that names the missing path gives the
+    bound directly, with its source. Otherwise the release history decides: the first
+    round keeps the newest release of the previous series (``<X.Y``); when that fails the
+    same way, the next one steps back 2 series, then 4, bracketing the release that
+    removed the name in a few rounds without knowing it in advance.
     """
     req = _requirement(context, dist)
     if req is not None and any(o.kind == "user" for o in req.origins):
@@ -658,6 +670,9 @@ def _lower_bound(dist: str, why: str, failure: Failure, context: Context) -> Pro
             diagnosis=Diagnosis(message=f"{failure.summary()}: cannot read {dist} {installed}")
         )
     releases = _usable_releases(dist, context)
+    by_rule = _rule_bound(dist, qualified, context, req, releases, current)
+    if by_rule is not None:
+        return by_rule
     older = [v for v in releases if v < current]
     series: list[tuple[int, ...]] = []
     firsts: dict[tuple[int, ...], Version] = {}
@@ -673,6 +688,7 @@ def _lower_bound(dist: str, why: str, failure: Failure, context: Context) -> Pro
         for c in context.previous
         if c.action == "bound-requirement"
         and canonicalize_name(c.target) == canonicalize_name(dist)
+        and c.basis == "release-history"
     )
     jump = 2**steps  # 1, 2, 4, 8 series back
     if not series or jump > len(series):
@@ -709,9 +725,58 @@ def _lower_bound(dist: str, why: str, failure: Failure, context: Context) -> Pro
     )
     return Proposal(
         changes=(
-            Change(action="bound-requirement", target=dist, specifier=specifier, reason=reason),
+            Change(
+                action="bound-requirement",
+                target=dist,
+                specifier=specifier,
+                reason=reason,
+                basis="release-history",
+            ),
         )
     )
+
+
+def _rule_bound(
+    dist: str,
+    qualified: str,
+    context: Context,
+    req: Requirement | None,
+    releases: Sequence[Version],
+    current: Version,
+) -> Proposal | None:
+    """The bound an API-signature rule gives for the missing path, if one applies."""
+    key = canonicalize_name(dist)
+    for rule in apirules.match_name(qualified):
+        if canonicalize_name(rule.package) != key:
+            continue
+        try:
+            bound = SpecifierSet(rule.bound)
+        except InvalidSpecifier:
+            continue
+        if bound.contains(current, prereleases=True):
+            continue  # the installed version already obeys it: the rule is not the cause
+        specifier = ",".join([*_lower_bounds(req.specifier if req else ""), *map(str, bound)])
+        if any(
+            c.action == "bound-requirement" and c.specifier == specifier for c in context.previous
+        ):
+            continue
+        fits = [v for v in releases if SpecifierSet(specifier).contains(v)]
+        if releases and not fits:
+            continue
+        target = f"; the release history has {dist} {max(fits)}" if fits else ""
+        reason = f"{rule.why} (API rule {rule.id}: {rule.source}){target}"
+        return Proposal(
+            changes=(
+                Change(
+                    action="bound-requirement",
+                    target=dist,
+                    specifier=specifier,
+                    reason=reason,
+                    basis="api-rule",
+                ),
+            )
+        )
+    return None
 
 
 def _lower_bounds(specifier: str) -> list[str]:
@@ -793,7 +858,9 @@ def _propose_python(failure: Failure, context: Context) -> Proposal:
                 hint="choose the Python it was written for with --python X.Y",
             )
         )
-    return Proposal(changes=(Change(action="set-python", target=target, reason=why),))
+    return Proposal(
+        changes=(Change(action="set-python", target=target, reason=why, basis="syntax"),)
+    )
 
 
 def _vkey(version: str) -> tuple[int, ...]:
@@ -872,6 +939,7 @@ def _propose_system_package(failure: Failure, context: Context) -> Proposal:
             Change(
                 action="add-system-package",
                 target=package,
+                basis="data/shared_libs.json",
                 reason=f"{failure.subject} is in the Debian package {package}{on}",
             ),
         )
@@ -881,18 +949,26 @@ def _propose_system_package(failure: Failure, context: Context) -> Proposal:
 # --------------------------------------------------------------------------- apply
 
 
+Dated = Callable[[str, str], "str | None"]  # (name, specifier) → version as of the cutoff
+
+
 def apply_changes(
     environment: Environment,
     changes: Sequence[Change],
     wheelhouse: Mapping[str, Sequence[str]] | None = None,
+    dated: Dated | None = None,
 ) -> Environment:
     """The environment with every requirement change applied (Python and apt are elsewhere).
 
     A changed requirement keeps its earlier evidence and gains an origin of kind
-    ``repair``; a version in the wheelhouse that fits the new bound is chosen, as
-    inference does for the wheelhouse.
+    ``repair``. Its version follows the rules inference used: a wheelhouse version that
+    fits the new bound, else (when inference had pinned it by date) the newest release
+    before the lock cutoff that fits, from ``dated``. The date constraints of pip installs
+    and the explained version choices follow the change.
     """
     requirements = list(environment.requirements)
+    constraints = {c.split("==")[0]: c for c in environment.date_constraints}
+    choices = {canonicalize_name(c.name): c for c in environment.choices}
     for number, change in enumerate(changes, start=1):
         if change.action not in ("add-requirement", "bound-requirement"):
             continue
@@ -910,6 +986,13 @@ def apply_changes(
         kept = tuple(r for r in (old.reasons if old else ()) if "in the wheelhouse" not in r)
         if version:
             kept += (f"{old.name if old else change.target} {version} is in the wheelhouse",)
+        as_of = dated(change.target, specifier) if dated is not None else None
+        if version is None and old is not None and old.version and as_of:
+            version = as_of
+        if constraints:  # a pip install held to the date by a constraints file
+            constraints.pop(key, None)
+            if version or as_of:
+                constraints[key] = f"{key}=={version or as_of}"
         reason = f"smoke-test repair {number}: {change.reason}"
         if old is not None and old.specifier and old.specifier != specifier:
             reason += (
@@ -933,7 +1016,19 @@ def apply_changes(
             requirements.append(new)
         else:
             requirements[index] = new
-    return dataclasses.replace(environment, requirements=tuple(requirements))
+        if key in choices:
+            choices[key] = dataclasses.replace(
+                choices[key],
+                version=version or as_of,
+                specifier=specifier,
+                chain=(*choices[key].chain, reason),
+            )
+    return dataclasses.replace(
+        environment,
+        requirements=tuple(requirements),
+        date_constraints=tuple(sorted(constraints.values())),
+        choices=tuple(choices[k] for k in sorted(choices)),
+    )
 
 
 def _wheel_version(versions: Sequence[str], specifier: str) -> str | None:

@@ -91,12 +91,39 @@ def test_a_removed_submodule_of_an_installed_package_lowers_its_version() -> Non
 # --------------------------------------------------------------------------- version too new
 
 
-def test_missing_attribute_steps_back_one_series_then_two() -> None:
+def test_an_api_rule_gives_the_bound_with_its_source() -> None:
     failure = classify((ERRORS / "numpy-np-float.txt").read_text())
+    proposal = propose(failure, ctx(installed={"numpy": "1.26.4"}, requirements=(numpy_req(),)))
+    (change,) = proposal.changes
+    assert (change.action, change.specifier) == ("bound-requirement", "<1.24")
+    assert "API rule np-builtin-aliases" in change.reason
+    assert "numpy 1.23.5" in change.reason
+    # with a lower bound declared, it is kept
+    kept = propose(failure, ctx(installed={"numpy": "1.26.4"}, requirements=(numpy_req(">=1.20"),)))
+    assert kept.changes[0].specifier == ">=1.20,<1.24"
+    # the rule once tried and still failing: the release history takes over
+    again = propose(
+        failure,
+        ctx(installed={"numpy": "1.23.5"}, requirements=(numpy_req(),), previous=(change,)),
+    )
+    assert again.changes[0].specifier == "<1.23.5"
+
+
+def missing(name: str) -> Failure:
+    return Failure(
+        kind="missing-name",
+        line=f"ImportError: cannot import name '{name}' from 'numpy'",
+        module="numpy",
+        name=name,
+    )
+
+
+def test_without_a_rule_it_steps_back_one_series_then_two() -> None:
+    failure = missing("legacy_helper")  # no API rule knows it
     first = propose(failure, ctx(installed={"numpy": "1.26.4"}, requirements=(numpy_req(),)))
     (change,) = first.changes
     assert change.specifier == "<1.26.0"
-    assert "numpy.float is missing from numpy 1.26.4" in change.reason
+    assert "numpy.legacy_helper is missing from numpy 1.26.4" in change.reason
     assert "numpy 1.25.2 before 1.26.0" in change.reason
     # still failing on 1.25.2: two series further back
     second = propose(
@@ -106,7 +133,7 @@ def test_missing_attribute_steps_back_one_series_then_two() -> None:
 
 
 def test_lower_bounds_of_the_requirement_are_kept() -> None:
-    failure = classify((ERRORS / "numpy-np-float.txt").read_text())
+    failure = missing("legacy_helper")
     proposal = propose(
         failure, ctx(installed={"numpy": "1.26.4"}, requirements=(numpy_req(">=1.20"),))
     )
@@ -308,3 +335,28 @@ def test_an_optional_requirement_the_code_needs_after_all_is_installed() -> None
     req = Requirement(name="torch", optional=True, layer="framework")
     out = apply_changes(env(req), (Change(action="add-requirement", target="torch"),))
     assert not out.requirements[0].optional and out.requirements[0].layer == "framework"
+
+
+def test_apply_keeps_the_date_rule_for_pip_installs_and_the_explained_choice() -> None:
+    from repro.models import VersionChoice
+
+    old = Requirement(name="numpy", version="1.26.4", reasons=("as of 2024-01-01",))
+    environment = Environment(
+        python=PythonChoice(version="3.7", reasons=()),
+        requirements=(old,),
+        date_constraints=("numpy==1.26.4", "scipy==1.11.0"),
+        choices=(VersionChoice(name="numpy", version="1.26.4", specifier="", chain=("dated",)),),
+    )
+    change = Change(
+        action="bound-requirement", target="numpy", specifier="<1.24", reason="np.float"
+    )
+
+    def dated(name: str, specifier: str) -> str | None:
+        return "1.23.5" if (name, specifier) == ("numpy", "<1.24") else None
+
+    out = apply_changes(environment, (change,), dated=dated)
+    assert out.requirements[0].pip_line() == "numpy==1.23.5"
+    assert out.date_constraints == ("numpy==1.23.5", "scipy==1.11.0")
+    (choice,) = out.choices
+    assert choice.version == "1.23.5" and choice.specifier == "<1.24"
+    assert choice.chain[-1].startswith("smoke-test repair 1: np.float")
