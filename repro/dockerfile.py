@@ -49,6 +49,9 @@ class Recipe:
     wheelhouse: bool = False
     python_path: tuple[str, ...] = (APP_DIR,)
     system_packages: tuple[str, ...] = ()
+    # Shared libraries the smoke test's repair found missing: installed after the Python
+    # packages, so adding one keeps every pip layer (and the frameworks) cached.
+    runtime_packages: tuple[str, ...] = ()
     buildkit: bool = True
     # The lock: "uv" resolves with an upload-date cutoff (exclude_newer, RFC 3339); "pip"
     # (Python 2.7 and < 3.8) gets the same cutoff as a constraints file of exact versions.
@@ -93,6 +96,7 @@ def render(recipe: Recipe) -> Rendered:
         _install(
             recipe, "requirements.txt", recipe.requirements, "Everything else the code needs.", ()
         ),
+        _runtime_packages(recipe),
         _lock(recipe),
         _source(recipe),
     ]
@@ -135,6 +139,19 @@ def _env(recipe: Recipe) -> str:
     if not recipe.buildkit:
         env.append("PIP_NO_CACHE_DIR=1")
     return "ENV " + " \\\n    ".join(env) + "\n"
+
+
+def _runtime_packages(recipe: Recipe) -> str:
+    if not recipe.runtime_packages:
+        return ""
+    pkgs = " ".join(sorted(recipe.runtime_packages))
+    return (
+        "# Shared libraries the code loads at run time (added by the smoke test's repair),\n"
+        "# after the Python packages so that adding one rebuilds no pip layer.\n"
+        "RUN apt-get update \\\n"
+        f" && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {pkgs} \\\n"
+        " && rm -rf /var/lib/apt/lists/*\n"
+    )
 
 
 def _system_packages(recipe: Recipe) -> str:

@@ -327,7 +327,7 @@ def _recipe(
         if environment.lock_cutoff
         else "",
         date_constraints=environment.date_constraints,
-        system_packages=system_packages,
+        runtime_packages=system_packages,
     )
 
 

@@ -83,6 +83,11 @@ def plan_text(plan: Plan) -> str:
     lines.append("")
     lines.append(f"Smoke test {plan.smoke.display() or '(none)'}")
     lines.append(f"             because {plan.smoke.reason}")
+    if plan.smoke_plan is not None:
+        for later in plan.smoke_plan.candidates[1:]:
+            lines.append(f"             if inconclusive, {later.kind}: {later.reason}")
+        if plan.smoke_plan.notebooks is not None:
+            lines.append(f"             then {plan.smoke_plan.notebooks.reason}")
     lines.append(f"Tags       {', '.join(plan.tags)}")
     if plan.warnings:
         lines.append("")

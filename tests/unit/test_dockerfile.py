@@ -84,6 +84,16 @@ CASES = {
         requirements=("numpy", "scipy<1.2"),
         date_constraints=("numpy==1.14.3", "scipy==1.1.0", "six==1.11.0"),
     ),
+    "repair-runtime-packages": Recipe(
+        base=CPU,
+        source_url="https://github.com/acme/paper",
+        commit="f" * 40,
+        framework_requirements=("torch==2.2.1",),
+        requirements=("opencv-python<4.9",),
+        installer="uv",
+        exclude_newer="2024-03-01T00:00:00Z",
+        runtime_packages=("libgl1", "libglib2.0-0"),
+    ),
     "py27-classic": Recipe(
         base=PY27,
         source_url="https://github.com/acme/old",
@@ -121,3 +131,12 @@ def test_requirement_files_are_rendered_with_the_dockerfile() -> None:
     assert files[".repro/requirements-framework.txt"] == "torch==2.13.0+cpu\n"
     assert files[".repro/requirements.txt"] == "numpy\nscipy>=1.7\n"
     assert "def main(argv)" in files[".repro/import_check.py"]
+
+
+def test_libraries_a_repair_adds_come_after_every_python_package() -> None:
+    # adding libGL after a failed smoke test must not reinstall torch: its layer stays cached
+    text = render(CASES["repair-runtime-packages"]).dockerfile
+    apt = text.index("apt-get install -y --no-install-recommends libgl1 libglib2.0-0")
+    assert apt > text.rindex("-r /opt/repro/requirements.txt")
+    assert apt < text.index("COPY --chown=1000:1000 src/")
+    assert "apt-get" not in render(CASES["uv-lock"]).dockerfile
