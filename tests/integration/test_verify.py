@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,6 +64,19 @@ def test_a_fresh_artifact_verifies_and_the_engine_is_left_as_it_was(
     assert "smoke     ok  passed again (exit 0, 2 targets), as recorded" in stdout
     assert f"verified  {dest}" in stdout
     assert engine.image_info(tags[0]) is None  # loaded for the check, then removed
+
+    # `repro shell` on the artifact loads the image (after the checksum check) and runs in it
+    shell = subprocess.run(
+        [sys.executable, "-m", "repro", "shell", str(dest), "--", "id", "-u"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert shell.returncode == 0, shell.stderr
+    assert shell.stdout.strip() == "1000"
+    assert "loading" in shell.stderr
+    forget(engine, tags)
 
     # the tarball's path works too, and --keep leaves the image loaded
     code, _, stderr = run("verify", str(dest / "image.tar.gz"), "--keep")
