@@ -660,8 +660,8 @@ def _smoke_failure(
     )
     if proposal.changes:  # repro knew what to do next, but the rounds ran out
         message = (
-            f"{failure.summary()} — still failing after {len(rounds)} repair round(s); "
-            f"next would be: {proposal.changes[0].describe()}"
+            f"{failure.summary()} — still failing after {len(rounds)} repair round(s) "
+            f"(--max-repairs {max_repairs}); next would be: {proposal.changes[0].describe()}"
         )
         hint = "raise --max-repairs, or make that change yourself (--pin, --python)"
     else:
