@@ -47,6 +47,9 @@ def test_a_dependency_only_visible_at_run_time_is_added(
     assert code == 1
     assert "No module named 'yaml'" in stderr
     assert "next would be: add PyYAML" in stderr and "--max-repairs" in stderr
+    kept = engine.image_info(tag)
+    assert kept is not None  # kept for a look; the next pack moves the tags off it
+    cleanup_images.append(kept.id)
 
     out = tmp_path / "out"
     code, stdout, stderr = pack(url, "--out", str(out))
