@@ -171,6 +171,65 @@ def build_options(func: F) -> F:
     return func
 
 
+def registry_options(func: F) -> F:
+    """Credentials for a push (else those ``docker login`` stored)."""
+    decorators = [
+        click.option(
+            "--username",
+            envvar="REPRO_REGISTRY_USERNAME",
+            metavar="NAME",
+            help="Registry user for this push ($REPRO_REGISTRY_USERNAME; default: the "
+            "credentials of docker login).",
+        ),
+        click.option(
+            "--password-stdin",
+            is_flag=True,
+            help="Read the registry password from stdin (or set $REPRO_REGISTRY_PASSWORD).",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def container_options(func: F) -> F:
+    """Options of the container ``run`` and ``shell`` open."""
+    decorators = [
+        click.option(
+            "--mount",
+            is_flag=True,
+            help="Bind-mount your checkout over /app for live edits: SOURCE when it is a "
+            "local directory, else the current directory.",
+        ),
+        click.option(
+            "--network",
+            default="none",
+            show_default=True,
+            help="Container network (none, like the smoke test; bridge for access).",
+        ),
+        click.option("--root", is_flag=True, help="Run as root instead of the image's user."),
+        click.option(
+            "--repack",
+            is_flag=True,
+            help="Pack SOURCE again even if OUT holds an artifact of its commit.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def _auth(username: str | None, password_stdin: bool) -> dict[str, str] | None:
+    import os
+
+    from repro.publish import credentials
+
+    password = os.environ.get("REPRO_REGISTRY_PASSWORD")
+    if password_stdin:
+        password = sys.stdin.read().rstrip("\r\n")
+    return credentials(username, password)
+
+
 def _options(kw: dict[str, Any]) -> Options:
     if kw.get("smoke") and kw.get("no_smoke"):
         raise click.UsageError("--smoke and --no-smoke cannot be used together")
@@ -280,14 +339,28 @@ def inspect(source: str, as_json: bool, show_dockerfile: bool, **kw: Any) -> Non
 @click.argument("source")
 @plan_options
 @build_options
+@click.option(
+    "--push",
+    "push_to",
+    metavar="REGISTRY/NAME[:TAG]",
+    help="Then push the image there and record its digest (see repro push).",
+)
+@registry_options
 @handle_errors
-def pack(source: str, **kw: Any) -> None:
+def pack(
+    source: str, push_to: str | None, username: str | None, password_stdin: bool, **kw: Any
+) -> None:
     """Build, smoke-test and export an image for SOURCE.
 
     SOURCE is a GitHub URL, OWNER/NAME[@REF], any git URL, or a local directory.
-    Writes OUT/OWNER-NAME-SHA/ with image.tar.gz, Dockerfile, repro.json and SHA256SUMS.
+    Writes OUT/OWNER-NAME-SHA/ with image.tar.gz, Dockerfile, repro.json, sbom.cdx.json,
+    PAPER.md and SHA256SUMS.
     """
+    from repro import publish
+
     options = _options(kw)
+    destination = publish.parse_destination(push_to) if push_to else None
+    auth = _auth(username, password_stdin) if push_to else None
     reporter = CliReporter(options.verbose)
     result = pipeline.pack(source, options, reporter)
     smoke = result.smoke
@@ -303,6 +376,65 @@ def pack(source: str, **kw: Any) -> None:
         )
         click.echo(f"repair {record['round']}  {record['failure']['line'][:80]} → {changed}")
     click.echo(f"artifact  {result.artifact_dir}")
+    if destination is not None:
+        reporter.stage("push", push_to or "")
+        _push_and_print(str(result.artifact_dir), destination, auth, reporter, keep=True)
+    else:
+        click.echo(f"paper     {result.artifact_dir / publish.PAPER}")
+
+
+def _push_and_print(
+    target: str, destination: Any, auth: Any, reporter: CliReporter, *, keep: bool
+) -> None:
+    from repro import publish
+    from repro.engine import DockerEngine
+
+    published = publish.push(
+        target,
+        destination,
+        DockerEngine(),
+        auth=auth,
+        keep=keep,
+        info=reporter.info,
+        on_line=reporter.log,
+    )
+    click.echo(f"pushed    {published.reference}")
+    click.echo(f"digest    {published.digest}")
+    click.echo(f"pinned    {published.pinned}")
+    if published.directory is not None:
+        click.echo(f"recorded  {published.directory / 'repro.json'} (published)")
+        click.echo(f"paper     {published.directory / publish.PAPER}")
+    click.echo("")
+    click.echo(published.paper, nl=False)
+
+
+@cli.command()
+@click.argument("target")
+@click.argument("destination", metavar="REGISTRY/NAME[:TAG]")
+@registry_options
+@click.option("--keep", is_flag=True, help="Keep an image loaded for the push in the engine.")
+@click.option("-v", "--verbose", count=True, help="Show the push; -vv also shows tracebacks.")
+@handle_errors
+def push(
+    target: str,
+    destination: str,
+    username: str | None,
+    password_stdin: bool,
+    keep: bool,
+    verbose: int,
+) -> None:
+    """Push an image to a registry; for an artifact, record its digest and pin PAPER.md.
+
+    TARGET is an artifact directory written by repro pack (checked against SHA256SUMS,
+    loaded from image.tar.gz if needed; repro.json gains a "published" entry) or an image
+    on the engine. TAG defaults to the commit's short sha. Prints the snippet for a
+    paper's README, pinned by the pushed digest.
+    """
+    from repro import publish
+
+    parsed = publish.parse_destination(destination)
+    auth = _auth(username, password_stdin)
+    _push_and_print(target, parsed, auth, CliReporter(verbose), keep=keep)
 
 
 def _short(smoke: Any) -> str:
@@ -342,47 +474,123 @@ def verify(path: Path, keep: bool, verbose: int) -> None:
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("target")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
-@click.option(
-    "--network",
-    default="none",
-    show_default=True,
-    help="Container network (none, like the smoke test; bridge for access).",
-)
-@click.option("--root", is_flag=True, help="Run as root instead of the image's user.")
-@click.option("-v", "--verbose", count=True, help="-vv shows tracebacks.")
+@container_options
+@plan_options
+@build_options
 @handle_errors
-def shell(target: str, command: tuple[str, ...], network: str, root: bool, verbose: int) -> None:
-    """Open a shell (or run COMMAND) in an image repro built; the container is removed after.
+def shell(target: str, command: tuple[str, ...], **kw: Any) -> None:
+    """Open a shell (or run COMMAND) in the packed environment of TARGET; removed after.
 
-    TARGET is an image name or id (e.g. the one a failed pack kept), or an artifact
-    directory (its image is loaded from image.tar.gz after the checksums are checked).
+    TARGET is a SOURCE (packed first unless OUT already holds its artifact), an artifact
+    directory (its image is loaded from image.tar.gz after the checksum check), or an
+    image name or id (e.g. the one a failed pack kept). The repository is at /app.
     """
+    sys.exit(_enter(target, command or ("bash",), kw))
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("target")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@container_options
+@plan_options
+@build_options
+@handle_errors
+def run(target: str, command: tuple[str, ...], **kw: Any) -> None:
+    """Run COMMAND in the packed environment of TARGET and exit with its status.
+
+    TARGET is a SOURCE (packed first unless OUT already holds its artifact), an artifact
+    directory, or an image. Put COMMAND after --: repro run OWNER/NAME -- python train.py
+    """
+    sys.exit(_enter(target, command, kw))
+
+
+def _enter(target: str, command: tuple[str, ...], kw: dict[str, Any]) -> int:
     import subprocess
 
-    from repro.engine import DockerEngine, shell_argv
-    from repro.errors import UsageError
-    from repro.verify import check_files, locate
+    from repro import onboard
+    from repro.engine import DockerEngine
 
+    mount, network, root, repack = (
+        kw.pop("mount"),
+        kw.pop("network"),
+        kw.pop("root"),
+        kw.pop("repack"),
+    )
+    options = _options(kw)
+    reporter = CliReporter(options.verbose)
     engine = DockerEngine()
-    image = target
-    if Path(target).exists():
-        directory = locate(Path(target))
-        manifest = json.loads((directory / "repro.json").read_text())
-        image = str((manifest.get("image") or {}).get("id") or manifest["tags"][0])
-        if engine.image_info(image) is None:
-            check_files(directory)
-            click.echo(f"loading {directory / 'image.tar.gz'}", err=True)
-            engine.load(directory / "image.tar.gz")
-    if engine.image_info(image) is None:
-        raise UsageError(f"no image {image} on this engine", hint="give an image or artifact")
-    argv = shell_argv(
-        image,
-        command or ("bash",),
+    resolved = onboard.resolve(target, options, reporter, engine=engine, repack=repack)
+    gpus = resolved.gpu and engine.gpu_available()
+    if resolved.gpu and not gpus:
+        reporter.warn("the image is built for a GPU but this engine has none: CPU only")
+    checkout = onboard.mount_dir(resolved, Path.cwd()) if mount else None
+    if checkout is not None:
+        reporter.info(f"mounting {checkout} at {onboard.APP_DIR}")
+        remote = onboard.remote_engine()
+        if remote:
+            reporter.warn(f"--mount binds {checkout} on the engine's machine ({remote})")
+    argv = onboard.container_argv(
+        resolved,
+        command,
         network=network,
-        user="0" if root else None,
+        root=root,
+        mount=checkout,
+        gpus=gpus,
         tty=sys.stdin.isatty() and sys.stdout.isatty(),
     )
-    sys.exit(subprocess.call(argv))
+    reporter.log(" ".join(argv))
+    return subprocess.call(argv)
+
+
+@cli.command("pack-many")
+@click.argument("list_file", metavar="FILE", type=click.Path(path_type=Path))
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Sources packed at the same time (each is a build on the engine).",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path),
+    help="Where the JSON report goes (default: OUT/pack-many.json).",
+)
+@plan_options
+@build_options
+@handle_errors
+def pack_many(list_file: Path, jobs: int, report_path: Path | None, **kw: Any) -> None:
+    """Pack every source listed in FILE (one per line, # comments), N at a time.
+
+    One failure never stops the others. Prints progress on stderr, a summary table
+    (packed / repaired / failed and why) on stdout, and writes a JSON report. Exits 1
+    when any source failed.
+    """
+    from repro import many
+    from repro.errors import UsageError
+
+    if kw.get("tags"):
+        raise UsageError("--tag names one image; pack-many packs many (each gets its own tags)")
+    if kw.get("ref"):
+        raise UsageError("--ref applies to one source: write OWNER/NAME@REF in the list")
+    options = _options(kw)
+    listed = many.read_list(list_file)
+    report_path = report_path or options.out / "pack-many.json"
+    click.echo(f"packing {len(listed)} source(s), {jobs} at a time", err=True)
+    results = many.pack_many(
+        listed, options, workers=jobs, say=lambda line: click.echo(line, err=True)
+    )
+    many.write_report(report_path, many.report(results, list_file=list_file, workers=jobs))
+    click.echo(many.summary_table(results), nl=False)
+    count = many.counts(results)
+    click.echo(
+        f"{count['packed']} packed, {count['repaired']} repaired, {count['failed']} failed"
+        f" — report: {report_path}"
+    )
+    if count["failed"] or count["cancelled"]:
+        sys.exit(int(ExitStatus.FAILURE))
 
 
 def main() -> int:

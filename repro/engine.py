@@ -95,7 +95,7 @@ class Engine(Protocol):
 
 def _client() -> docker.DockerClient:
     try:
-        client = docker.from_env(timeout=600)
+        client = _client_from_environment()
         client.ping()
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         host = os.environ.get("DOCKER_HOST", "the local socket")
@@ -104,6 +104,32 @@ def _client() -> docker.DockerClient:
             hint="start dockerd (or Docker Desktop), or set DOCKER_HOST",
         ) from exc
     return client
+
+
+def _client_from_environment() -> docker.DockerClient:
+    """A client for the engine the docker CLI would use, so SDK and CLI builds agree.
+
+    ``DOCKER_HOST`` (with ``DOCKER_TLS_VERIFY``/``DOCKER_CERT_PATH``) wins, as for the CLI;
+    ``ssh://`` hosts go through the system ``ssh`` client (its config, keys and agent), like
+    the CLI, rather than the SDK's optional paramiko. Without ``DOCKER_HOST`` the current
+    docker context (``DOCKER_CONTEXT`` or ``docker context use``) is honoured, which the
+    SDK's ``from_env`` alone ignores while the CLI does not.
+    """
+    host = os.environ.get("DOCKER_HOST", "")
+    if not host:
+        from docker.context import ContextAPI
+
+        name = os.environ.get("DOCKER_CONTEXT") or ""
+        with suppress(docker.errors.DockerException, OSError, ValueError):
+            context = ContextAPI.get_context(name or None)
+            if context is not None and context.name != "default" and context.Host:
+                return docker.DockerClient(
+                    base_url=context.Host,
+                    tls=context.TLSConfig or False,
+                    timeout=600,
+                    use_ssh_client=str(context.Host).startswith("ssh://"),
+                )
+    return docker.from_env(timeout=600, use_ssh_client=host.startswith("ssh://"))
 
 
 def _short(exc: BaseException) -> str:
@@ -386,6 +412,37 @@ class DockerEngine:
         except docker.errors.APIError as exc:
             raise EngineError(f"cannot remove {ref}: {_short(exc)}") from exc
 
+    def push(self, ref: str, *, auth: Mapping[str, str] | None, on_line: LogSink) -> str:
+        """Push ``ref`` (``REPOSITORY:TAG``) to its registry; return the manifest digest.
+
+        ``auth`` (``username``/``password``) is sent for this push only; without it the SDK
+        uses the credentials ``docker login`` stored (``~/.docker/config.json``, helpers).
+        """
+        repository, _, tag = ref.rpartition(":")
+        digest = ""
+        try:
+            stream: Iterator[dict[str, Any]] = self._client.api.push(
+                repository,
+                tag=tag,
+                stream=True,
+                decode=True,
+                auth_config=dict(auth) if auth else None,
+            )
+            for chunk in stream:
+                if "error" in chunk:
+                    raise EngineError(f"cannot push {ref}: {_short(Exception(chunk['error']))}")
+                aux = chunk.get("aux")
+                if isinstance(aux, dict) and aux.get("Digest"):
+                    digest = str(aux["Digest"])
+                status = chunk.get("status")
+                if status:
+                    on_line(" ".join(str(x) for x in (chunk.get("id"), status) if x))
+        except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+            raise EngineError(f"cannot push {ref}: {_short(exc)}") from exc
+        if not digest:
+            raise EngineError(f"the registry accepted {ref} but reported no digest")
+        return digest
+
     def gpu_available(self) -> bool:
         """Whether the engine has the NVIDIA runtime and this host has an NVIDIA GPU."""
         try:
@@ -403,6 +460,9 @@ def shell_argv(
     network: str = "none",
     user: str | None = None,
     tty: bool = True,
+    mounts: Sequence[tuple[Path, str]] = (),
+    gpus: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> list[str]:
     """The docker CLI line of an interactive container (``repro shell``): removed on exit.
 
@@ -415,6 +475,12 @@ def shell_argv(
         argv.append("-t")
     if user:
         argv += ["--user", user]
+    for host_path, container_path in mounts:
+        argv += ["--mount", f"type=bind,source={host_path},target={container_path}"]
+    if gpus:
+        argv += ["--gpus", "all"]
+    for key, value in (env or {}).items():
+        argv += ["--env", f"{key}={value}"]
     return [*argv, image, *command]
 
 

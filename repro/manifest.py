@@ -28,6 +28,7 @@ def build_manifest(
     created: dt.datetime | None = None,
     smoke_extra: Mapping[str, Any] | None = None,
     repairs: Sequence[Mapping[str, Any]] | None = None,
+    sbom: Mapping[str, Any] | None = None,
 ) -> JSON:
     """Everything decided (``plan``) and, after a pack, everything measured."""
     checkout = plan.checkout
@@ -121,6 +122,8 @@ def build_manifest(
         "lock": None if lock is None else list(lock),
         "artifacts": dict(artifacts) if artifacts else None,
         "repairs": [dict(r) for r in repairs or ()],
+        "sbom": dict(sbom) if sbom else None,  # docs/publish.md
+        "published": [],  # registry pushes, added by repro push (repro/publish.py)
         "warnings": list(plan.warnings),
     }
 

@@ -28,8 +28,10 @@ from repro import (
     config,
     fetch,
     infer,
+    publish,
     pypi,
     repair,
+    sbom,
     smoke,
     versions,
 )
@@ -358,6 +360,11 @@ class ImageFacts:
         return out
 
 
+def artifact_path(out: Path, checkout: Checkout) -> Path:
+    """Where ``pack`` writes the artifact of a checkout: ``OUT/<owner>-<name>-<short sha>``."""
+    return out / f"{checkout.source.slug}-{checkout.short_sha}"
+
+
 def pack(
     spec: str,
     options: Options,
@@ -471,8 +478,10 @@ def pack(
         if base_info
         else None
     )
-    dest = options.out / f"{plan.checkout.source.slug}-{plan.checkout.short_sha}"
+    dest = artifact_path(options.out, plan.checkout)
     reporter.stage("export", str(dest))
+
+    created = dt.datetime.now(dt.timezone.utc)
 
     def manifest_for(artifacts: object) -> JSON:
         return build_manifest(
@@ -485,6 +494,8 @@ def pack(
             artifacts=artifacts,  # type: ignore[arg-type]
             smoke_extra=smoke_extra,
             repairs=rounds,
+            created=created,
+            sbom=sbom.summary(facts.lock),
         )
 
     artifact.write(
@@ -493,6 +504,7 @@ def pack(
         refs=list(plan.tags),
         dockerfile=plan.dockerfile,
         manifest_for=manifest_for,
+        extra_files=publish.artifact_files(manifest_for(None)),  # SBOM, PAPER.md
     )
     manifest = json.loads((dest / artifact.MANIFEST).read_text())
     return PackResult(
