@@ -29,7 +29,7 @@ from pathlib import Path
 
 from repro import artifact, fetch, pipeline
 from repro.engine import DockerEngine, Engine, shell_argv
-from repro.errors import UsageError, VerifyError
+from repro.errors import EngineError, SourceError, UsageError, VerifyError
 from repro.models import Options
 
 APP_DIR = "/app"
@@ -73,7 +73,10 @@ def resolve(
         raise UsageError(
             f"{target}: a file, not a repository, an artifact directory or an image",
         )
-    found = engine.image_info(target)
+    try:
+        found = engine.image_info(target)
+    except EngineError:  # not even a valid image reference: try it as a SOURCE
+        found = None
     if found is not None:
         variant = found.labels.get("io.github.repro.variant", "")
         return Target(image=found.id, gpu="-cu" in variant, kind="image")
@@ -112,7 +115,13 @@ def _from_source(
     repack: bool,
     engine_factory: Callable[[], Engine],
 ) -> Target:
-    source = fetch.parse_source(spec, options.ref)
+    try:
+        source = fetch.parse_source(spec, options.ref)
+    except SourceError as exc:
+        raise SourceError(
+            f"not an artifact directory, an image on this engine, a git URL, OWNER/NAME or a "
+            f"directory: {spec!r}"
+        ) from exc
     local = source.local_path.resolve() if source.local_path is not None else None
     with pipeline.workspace() as workdir:
         reporter.stage("fetch", source.url)
