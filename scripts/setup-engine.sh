@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make this machine ready to build: a Docker engine that answers, a BuildKit-capable
-# client, debootstrap, and the stand-in base images (scripts/standin-images.sh).
+# client, debootstrap, and the stand-in base images (scripts/standin-images.sh); plus a
+# registry server and htpasswd, which the publishing tests start on loopback.
 # Idempotent: each step is skipped when already done. Needs root for apt and dockerd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,8 @@ need_pkgs=()
 [ -x /usr/sbin/dockerd ] || command -v dockerd >/dev/null || need_pkgs+=(docker.io)
 [ -x /usr/bin/docker ] || need_pkgs+=(docker.io)
 command -v debootstrap >/dev/null || need_pkgs+=(debootstrap)
+command -v docker-registry >/dev/null || need_pkgs+=(docker-registry)
+command -v htpasswd >/dev/null || need_pkgs+=(apache2-utils)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive
