@@ -1,0 +1,288 @@
+"""Publishing without a daemon: destinations, the paper snippet, the SBOM, resealing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
+
+from repro import artifact, publish, sbom
+from repro.errors import EngineError, UsageError, VerifyError
+from repro.verify import check_files
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+IMAGE_ID = "sha256:" + "ab" * 32
+DIGEST = "sha256:" + "cd" * 32
+
+
+def manifest(**changes: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "created": "2026-11-26T13:22:05Z",
+        "source": {
+            "url": "https://github.com/acme/paper",
+            "owner": "acme",
+            "name": "paper",
+            "subdir": "",
+            "commit": SHA,
+            "commit_date": "2024-03-01T12:00:00Z",
+        },
+        "python": {"version": "3.11"},
+        "base_image": {
+            "name": "python:3.11-slim",
+            "id": "sha256:" + "11" * 32,
+            "digest": None,
+            "gpu": False,
+            "variant": "py3.11-cpu",
+        },
+        "cuda": None,
+        "tags": ["repro/acme-paper:0123456", "repro/acme-paper:0123456-py3.11-cpu"],
+        "image": {"id": IMAGE_ID},
+        "smoke": {"command": ["python", "-m", "pytest", "-q"], "kind": "pytest", "passed": True},
+        "lock": ["numpy==1.26.4", "Pillow==10.2.0", "pip==24.0", "torch==2.13.0+cpu"],
+        "lock_cutoff": "2024-03-01",
+        "published": [],
+    }
+    doc.update(changes)
+    return doc
+
+
+# --------------------------------------------------------------------------- destinations
+
+
+@pytest.mark.parametrize(
+    ("text", "repository", "tag"),
+    [
+        ("ghcr.io/lab/paper", "ghcr.io/lab/paper", None),
+        ("127.0.0.1:5000/acme/cli-tool:v1.2", "127.0.0.1:5000/acme/cli-tool", "v1.2"),
+        ("localhost:5000/paper", "localhost:5000/paper", None),
+        ("lab/paper:camera-ready", "lab/paper", "camera-ready"),
+    ],
+)
+def test_destinations(text: str, repository: str, tag: str | None) -> None:
+    dest = publish.parse_destination(text)
+    assert (dest.repository, dest.tag) == (repository, tag)
+
+
+def test_the_registry_of_a_destination() -> None:
+    assert publish.parse_destination("ghcr.io/lab/paper").registry == "ghcr.io"
+    assert publish.parse_destination("localhost:5000/p").registry == "localhost:5000"
+    assert publish.parse_destination("lab/paper").registry == "docker.io"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Lab/Paper", "is not an image name"),
+        ("ghcr.io/lab/paper@sha256:abc", "not a digest"),
+        ("ghcr.io/lab/paper:", "is not an image name"),
+        ("", "is not an image name"),
+    ],
+)
+def test_bad_destinations(text: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        publish.parse_destination(text)
+
+
+def test_credentials_need_both_halves() -> None:
+    assert publish.credentials(None, None) is None
+    assert publish.credentials("alice", "pw") == {"username": "alice", "password": "pw"}
+    with pytest.raises(UsageError, match="both a username and a password"):
+        publish.credentials("alice", None)
+    with pytest.raises(UsageError):
+        publish.credentials(None, "pw")
+
+
+# --------------------------------------------------------------------------- the snippet
+
+
+def test_the_snippet_before_a_push_loads_the_tarball() -> None:
+    text = publish.paper_text(manifest())
+    assert "docker load -i image.tar.gz\ndocker run --rm -it repro/acme-paper:0123456\n" in text
+    assert f"at commit `{SHA}` (2024-03-01)" in text
+    assert "repro verify ." in text and "sha256sum -c SHA256SUMS" in text
+    assert "not pushed yet" in text and "--gpus" not in text
+
+
+def test_the_snippet_after_a_push_is_pinned_by_the_newest_digest() -> None:
+    pushes = [
+        {"pinned": "ghcr.io/lab/paper@sha256:" + "00" * 32},
+        {"pinned": f"ghcr.io/lab/paper@{DIGEST}"},
+    ]
+    text = publish.paper_text(manifest(published=pushes))
+    assert f"```sh\ndocker run --rm -it ghcr.io/lab/paper@{DIGEST}\n```" in text
+    assert "docker load" not in text and "not pushed yet" not in text
+    assert f"Image id: `{IMAGE_ID}`" in text
+
+
+def test_a_gpu_image_asks_for_gpus_and_names_the_driver() -> None:
+    doc = manifest(
+        base_image={"name": "nvidia/cuda:12.6.3-runtime-ubuntu22.04", "gpu": True},
+        cuda={"cuda": "12.6", "min_driver": "560.28"},
+        published=[{"pinned": f"ghcr.io/lab/paper@{DIGEST}"}],
+    )
+    text = publish.paper_text(doc)
+    assert f"docker run --rm -it --gpus all ghcr.io/lab/paper@{DIGEST}" in text
+    assert "NVIDIA driver ≥ 560.28" in text and "CUDA 12.6" in text
+
+
+def test_push_errors_get_a_hint_naming_the_registry() -> None:
+    dest = publish.parse_destination("registry.lab.org:5000/paper")
+    assert "docker login registry.lab.org:5000" in publish._push_hint(
+        "cannot push x: no basic auth credentials", dest
+    )
+    assert "insecure-registries" in publish._push_hint(
+        "cannot push x: http: server gave HTTP response to HTTPS client", dest
+    )
+    assert "listening at registry.lab.org:5000" in publish._push_hint(
+        "cannot push x: dial tcp: connection refused", dest
+    )
+
+
+# --------------------------------------------------------------------------- the SBOM
+
+
+def test_the_sbom_is_valid_cyclonedx_listing_the_lock_and_the_base() -> None:
+    text = sbom.render(manifest())
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
+    doc = json.loads(text)
+    purls = {c["name"]: c.get("purl") for c in doc["components"]}
+    assert purls["numpy"] == "pkg:pypi/numpy@1.26.4"
+    assert purls["Pillow"] == "pkg:pypi/pillow@10.2.0"
+    assert purls["torch"] == "pkg:pypi/torch@2.13.0%2Bcpu"
+    assert purls["python:3.11-slim"] == "pkg:docker/python@3.11-slim"
+    assert purls["acme/paper"] == f"pkg:github/acme/paper@{SHA}"
+    assert doc["metadata"]["component"]["name"] == "repro/acme-paper"
+    (deps,) = [d for d in doc["dependencies"] if d["ref"] == "image"]
+    assert len(deps["dependsOn"]) == 2 + 4
+    assert sbom.summary(manifest()["lock"])["packages"] == 4
+
+
+def test_the_sbom_is_the_same_for_the_same_manifest() -> None:
+    assert sbom.render(manifest()) == sbom.render(manifest())
+    other = manifest(image={"id": "sha256:" + "ef" * 32})
+    assert (
+        json.loads(sbom.render(other))["serialNumber"]
+        != json.loads(sbom.render(manifest()))["serialNumber"]
+    )
+
+
+def test_a_base_image_with_a_registry_digest_is_named_by_it() -> None:
+    base = {"name": "nvidia/cuda:12.6.3-runtime-ubuntu22.04", "digest": f"nvidia/cuda@{DIGEST}"}
+    doc = json.loads(sbom.render(manifest(base_image=base)))
+    (component,) = [c for c in doc["components"] if c["bom-ref"] == "base-image"]
+    assert component["purl"] == (f"pkg:docker/nvidia/cuda@{DIGEST}?tag=12.6.3-runtime-ubuntu22.04")
+
+
+# --------------------------------------------------------------------------- pushing
+
+
+class FakeRegistryEngine:
+    """Just enough engine for publish.push: images by id/tag, a push that records."""
+
+    def __init__(self, image_id: str, tags: list[str], *, fail: str = "") -> None:
+        present = {image_id: image_id} if tags else {}  # no tags: only in the tarball
+        self.images: dict[str, str] = {t: image_id for t in tags} | present
+        self.pushed: list[tuple[str, Any]] = []
+        self.loaded = 0
+        self.fail = fail
+        self.tarball_tags = manifest()["tags"]
+
+    def image_info(self, ref: str) -> Any:
+        from repro.engine import ImageInfo
+
+        if ref not in self.images:
+            return None
+        return ImageInfo(id=self.images[ref], repo_digests=(), size=1, labels={}, created="")
+
+    def load(self, path: Path) -> list[str]:
+        self.loaded += 1
+        for t in self.tarball_tags:
+            self.images[t] = IMAGE_ID
+        self.images[IMAGE_ID] = IMAGE_ID
+        return self.tarball_tags
+
+    def tag(self, image: str, ref: str) -> None:
+        self.images[ref] = self.images[image]
+
+    def remove_image(self, ref: str) -> None:
+        self.images.pop(ref, None)
+
+    def push(self, ref: str, *, auth: Any, on_line: Any) -> str:
+        if self.fail:
+            raise EngineError(f"cannot push {ref}: {self.fail}")
+        self.pushed.append((ref, auth))
+        return DIGEST
+
+
+def write_artifact(tmp_path: Path) -> Path:
+    dest = tmp_path / "acme-paper-0123456"
+    doc = manifest()
+
+    class Saver:
+        def save(self, refs: Any, out: Any) -> None:
+            out.write(b"not really an image")
+
+    artifact.write(
+        dest,
+        engine=Saver(),  # type: ignore[arg-type]
+        refs=doc["tags"],
+        dockerfile="FROM python:3.11-slim\n",
+        manifest_for=lambda files: {**doc, "artifacts": dict(files)},
+        extra_files=publish.artifact_files(doc),
+    )
+    return dest
+
+
+def test_pushing_an_artifact_records_the_digest_and_reseals_it(tmp_path: Path) -> None:
+    dest = write_artifact(tmp_path)
+    tarball_inode = (dest / "image.tar.gz").stat().st_ino
+    engine = FakeRegistryEngine(IMAGE_ID, [])  # not on the engine: loaded from the tarball
+    destination = publish.parse_destination("127.0.0.1:5000/lab/paper")
+    done = publish.push(str(dest), destination, engine, auth={"username": "u", "password": "p"})
+
+    assert engine.pushed == [
+        ("127.0.0.1:5000/lab/paper:0123456", {"username": "u", "password": "p"})
+    ]
+    assert engine.loaded == 1
+    assert "127.0.0.1:5000/lab/paper:0123456" not in engine.images  # loaded only for the push
+    assert done.pinned == f"127.0.0.1:5000/lab/paper@{DIGEST}"
+    doc = json.loads((dest / "repro.json").read_text())
+    (entry,) = doc["published"]
+    assert entry["digest"] == DIGEST and entry["tag"] == "0123456"
+    assert f"docker run --rm -it {done.pinned}" in (dest / "PAPER.md").read_text()
+    assert check_files(dest)[0].ok  # every file still matches SHA256SUMS
+    assert doc["artifacts"]["PAPER.md"]["sha256"] == artifact.sha256_file(dest / "PAPER.md")
+    assert (dest / "image.tar.gz").stat().st_ino == tarball_inode  # linked, not copied
+    assert not list(tmp_path.glob(".*"))  # no staging left behind
+
+    # pushing the same tag again replaces the entry; another tag adds one
+    publish.push(str(dest), destination, engine)
+    publish.push(str(dest), publish.parse_destination("127.0.0.1:5000/lab/paper:v1"), engine)
+    doc = json.loads((dest / "repro.json").read_text())
+    assert [p["tag"] for p in doc["published"]] == ["0123456", "v1"]
+    ok = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=dest, capture_output=True)
+    assert ok.returncode == 0
+
+
+def test_a_failed_push_changes_nothing(tmp_path: Path) -> None:
+    dest = write_artifact(tmp_path)
+    before = {p.name: p.read_bytes() for p in dest.iterdir()}
+    engine = FakeRegistryEngine(IMAGE_ID, manifest()["tags"], fail="no basic auth credentials")
+    with pytest.raises(EngineError) as exc:
+        publish.push(str(dest), publish.parse_destination("ghcr.io/lab/paper"), engine)
+    assert exc.value.hint.startswith("log in to ghcr.io first")
+    assert {p.name: p.read_bytes() for p in dest.iterdir()} == before
+
+
+def test_a_changed_artifact_is_never_pushed(tmp_path: Path) -> None:
+    dest = write_artifact(tmp_path)
+    (dest / "Dockerfile").write_text("FROM evil\n")
+    engine = FakeRegistryEngine(IMAGE_ID, manifest()["tags"])
+    with pytest.raises(VerifyError, match="Dockerfile does not match SHA256SUMS"):
+        publish.push(str(dest), publish.parse_destination("ghcr.io/lab/paper"), engine)
+    assert engine.pushed == []
