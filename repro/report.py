@@ -93,4 +93,17 @@ def plan_text(plan: Plan) -> str:
         lines.append("")
         lines.append(f"Warnings ({len(plan.warnings)})")
         lines += [f"  - {w}" for w in plan.warnings]
+    lines += ["", *_next_steps(co.source.spec)]
     return "\n".join(lines) + "\n"
+
+
+def _next_steps(spec: str) -> list[str]:
+    """For a newcomer: how to get inside this environment (docs/journeys.md)."""
+    quoted = spec if spec and " " not in spec else f"'{spec}'"
+    rows = [
+        (f"repro shell {quoted}", "a shell in this environment, the repository at /app"),
+        (f"repro run {quoted} -- CMD", "one command in it (--mount: your checkout, live)"),
+        (f"repro pack {quoted}", "the tested image as an artifact (--push to publish it)"),
+    ]
+    width = max(len(cmd) for cmd, _ in rows)
+    return ["Next (each packs first, once)"] + [f"  {c.ljust(width)}  {w}" for c, w in rows]

@@ -148,12 +148,3 @@ def test_a_registry_that_needs_a_login(
 
     code, _, stderr = run("verify", str(dest))
     assert code == 0, stderr
-
-
-def test_bad_destinations_are_refused_before_anything_runs(tmp_path: Path) -> None:
-    code, _, stderr = run("push", str(tmp_path), "Lab/Paper")
-    assert code == 2
-    assert "repro: error: 'Lab/Paper' is not an image name such as REGISTRY/NAME[:TAG]" in stderr
-    assert "repro: hint: image names are lower case: lab/paper" in stderr
-    code, _, stderr = run("push", str(tmp_path), "ghcr.io/lab/paper@sha256:abc")
-    assert code == 2 and "push to a name and tag, not a digest" in stderr

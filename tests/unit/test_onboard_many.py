@@ -273,3 +273,13 @@ def test_pack_many_refuses_options_that_name_one_image(tmp_path: Path) -> None:
 def test_run_needs_a_command() -> None:
     result = CliRunner().invoke(cli, ["run", "acme/paper"])
     assert result.exit_code == 2 and "Missing argument" in result.output
+
+
+def test_inspect_ends_with_how_to_get_inside(github: Any) -> None:
+    url, _ = github.publish("paper-cpu")
+    result = CliRunner().invoke(cli, ["inspect", url])
+    assert result.exit_code == 0, result.stderr
+    tail = result.stdout.rstrip().splitlines()[-4:]
+    assert tail[0] == "Next (each packs first, once)"
+    assert tail[1].split()[:3] == ["repro", "shell", url]
+    assert tail[2].split()[:5] == ["repro", "run", url, "--", "CMD"]
