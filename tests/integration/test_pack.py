@@ -39,10 +39,13 @@ def test_pack_github_url_then_load_and_rerun_smoke(
     dest = out / f"acme-paper-cpu-{sha[:7]}"
     assert sorted(p.name for p in dest.iterdir()) == [
         "Dockerfile",
+        "PAPER.md",
         "SHA256SUMS",
         "image.tar.gz",
         "repro.json",
+        "sbom.cdx.json",
     ]
+    assert f"paper     {dest / 'PAPER.md'}" in stdout
     for name, digest in artifact.read_checksums(dest).items():
         assert artifact.sha256_file(dest / name) == digest
 

@@ -59,7 +59,7 @@ def test_a_fresh_artifact_verifies_and_the_engine_is_left_as_it_was(
 
     code, stdout, stderr = run("verify", str(dest))
     assert code == 0, stderr
-    assert "checksums ok  3 files match SHA256SUMS" in stdout
+    assert "checksums ok  5 files match SHA256SUMS" in stdout
     assert f"image     ok  {manifest['image']['id'][:19]} as recorded" in stdout
     assert "smoke     ok  passed again (exit 0, 2 targets), as recorded" in stdout
     assert f"verified  {dest}" in stdout
