@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from repro import __version__, pipeline
+from repro import __version__, fetch, pipeline
 from repro.engine import DockerEngine, Engine
 from repro.errors import ReproError, UsageError
 from repro.models import JSON, Options
@@ -214,12 +214,17 @@ def pack_many(
     cancel = threading.Event()
     results: dict[int, JobResult] = {}
 
+    # Sources of one repository (two refs, or a URL and its OWNER/NAME) share one git
+    # mirror in the cache: their packs take turns rather than fetch into it at once.
+    locks = {key: threading.Lock() for key in {_repository(j.source) for j in jobs}}
+
     def work(job: Job) -> JobResult:
-        if cancel.is_set():
-            return JobResult(job=job, status="cancelled", seconds=0.0)
-        progress.emit(f"[{job.number}/{len(jobs)}] {job.source}: start")
-        reporter = JobReporter(job, len(jobs), progress.emit, cancel)
-        result = run_job(job, options, reporter, engine_factory)
+        with locks[_repository(job.source)]:
+            if cancel.is_set():
+                return JobResult(job=job, status="cancelled", seconds=0.0)
+            progress.emit(f"[{job.number}/{len(jobs)}] {job.source}: start")
+            reporter = JobReporter(job, len(jobs), progress.emit, cancel)
+            result = run_job(job, options, reporter, engine_factory)
         if result.status != "cancelled":
             progress.finish(result)
         return result
@@ -236,6 +241,14 @@ def pack_many(
         raise
     pool.shutdown(wait=True)
     return [results[job.number] for job in jobs]
+
+
+def _repository(spec: str) -> str:
+    """The repository a source names (its clone URL), or the text when it cannot be read."""
+    try:
+        return fetch.parse_source(spec).url
+    except ReproError:
+        return spec
 
 
 def summary_table(results: Iterable[JobResult]) -> str:

@@ -82,6 +82,15 @@ def test_pack_push_records_the_digest_the_registry_serves(
         assert check.returncode == 0, check.stdout + check.stderr
         assert "PAPER.md: OK" in check.stdout
 
+        # an image on the engine can be pushed too (nothing to record): same content,
+        # same digest
+        cleanup_images.append(f"{name}:by-image")
+        code, stdout, stderr = run("push", f"repro/acme-cli-tool:{short}", f"{name}:by-image")
+        assert code == 0, stderr
+        assert f"digest    {served}" in stdout and "recorded" not in stdout
+        assert reg.digest("lab/cli-tool", "by-image") == served
+        assert f"docker run --rm -it {name}@{served}" in stdout
+
         # the pinned reference pulls back exactly the packed image
         engine.remove_image(f"{name}:{short}")
         pulled = subprocess.run(

@@ -283,3 +283,33 @@ def test_inspect_ends_with_how_to_get_inside(github: Any) -> None:
     assert tail[0] == "Next (each packs first, once)"
     assert tail[1].split()[:3] == ["repro", "shell", url]
     assert tail[2].split()[:5] == ["repro", "run", url, "--", "CMD"]
+
+
+def test_sources_of_one_repository_take_turns(monkeypatch: pytest.MonkeyPatch) -> None:
+    active: dict[str, int] = {}
+    overlap: list[str] = []
+    lock = threading.Lock()
+
+    def pack(source: str, options: Options, reporter: Any, **_: Any) -> Any:
+        repo = source.split("@")[0].removeprefix("https://github.com/")
+        with lock:
+            active[repo] = active.get(repo, 0) + 1
+            if active[repo] > 1:
+                overlap.append(repo)
+        time.sleep(0.15)
+        with lock:
+            active[repo] -= 1
+        return fake_result(source, repaired=False)
+
+    monkeypatch.setattr(many.pipeline, "pack", pack)
+    sources = ["acme/a@v1", "https://github.com/acme/a", "acme/b", "acme/a@v2"]
+    jobs = [many.Job(number=i + 1, source=s, line=i + 1) for i, s in enumerate(sources)]
+    results = many.pack_many(
+        jobs,
+        Options(),
+        workers=4,
+        say=lambda _l: None,
+        engine_factory=lambda: None,  # type: ignore[arg-type,return-value]
+    )
+    assert [r.status for r in results] == ["packed"] * 4
+    assert overlap == []  # one git mirror: never fetched into by two packs at once
