@@ -505,6 +505,7 @@ def run(target: str, command: tuple[str, ...], **kw: Any) -> None:
 
 
 def _enter(target: str, command: tuple[str, ...], kw: dict[str, Any]) -> int:
+    import signal
     import subprocess
 
     from repro import onboard
@@ -539,7 +540,14 @@ def _enter(target: str, command: tuple[str, ...], kw: dict[str, Any]) -> int:
         tty=sys.stdin.isatty() and sys.stdout.isatty(),
     )
     reporter.log(" ".join(argv))
-    return subprocess.call(argv)
+    # Ctrl-C belongs to the container: the docker CLI forwards it and exits with the
+    # container's status. repro waits instead of killing the CLI, which would leave the
+    # container running. (A handler, not SIG_IGN: handlers do not survive exec.)
+    previous = signal.signal(signal.SIGINT, lambda _n, _f: None)
+    try:
+        return subprocess.call(argv)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @cli.command("pack-many")

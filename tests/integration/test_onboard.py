@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -97,3 +99,33 @@ def test_an_unknown_target_is_one_clear_line(engine: DockerEngine, tmp_path: Pat
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("repro: error: ")
     assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_goes_to_the_command_and_leaves_no_container(engine: DockerEngine) -> None:
+    require_images(engine, "python:3.11-slim")
+    script = 'trap "echo got-int; exit 7" INT; sleep 60 & wait'
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "repro", "run", "python:3.11-slim", "--", "sh", "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    label = "label=io.github.repro.managed=shell"
+
+    def running() -> list[str]:
+        out = subprocess.run(
+            ["docker", "ps", "-q", "--filter", label], capture_output=True, text=True
+        )
+        return out.stdout.split()
+
+    before = set(running())
+    deadline = time.monotonic() + 60
+    while not set(running()) - before and time.monotonic() < deadline:
+        time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 7, stderr  # the command's own answer to SIGINT
+    assert stdout.strip() == "got-int"
+    assert set(running()) <= before
