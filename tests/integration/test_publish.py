@@ -7,6 +7,7 @@ verify after it is rewritten, and the pinned reference must give back the packed
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -106,7 +107,11 @@ def test_pack_push_records_the_digest_the_registry_serves(
 
 
 def test_a_registry_that_needs_a_login(
-    engine: DockerEngine, github: FakeGitHub, tmp_path: Path, cleanup_images: list[str]
+    engine: DockerEngine,
+    github: FakeGitHub,
+    tmp_path: Path,
+    cleanup_images: list[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     require_images(engine, "python:3.11-slim")
     url, sha = github.publish("cli-tool")
@@ -154,6 +159,24 @@ def test_a_registry_that_needs_a_login(
         assert f"@{served}" in (dest / "PAPER.md").read_text()
         assert sums(dest) != before
         assert engine.image_info(tags[0]) is None
+
+        # or `docker login` first, as one would by hand: the SDK reads its stored login
+        config = tmp_path / "docker-config"
+        config.mkdir()
+        login = subprocess.run(
+            ["docker", "login", reg.host, "--username", "alice", "--password-stdin"],
+            input="s3cret pass\n",
+            capture_output=True,
+            text=True,
+            env={**os.environ, "DOCKER_CONFIG": str(config)},
+        )
+        assert login.returncode == 0, login.stderr
+        monkeypatch.setenv("DOCKER_CONFIG", str(config))
+        cleanup_images.append(f"{reg.host}/lab/cli-tool:v2")
+        code, stdout, stderr = run("push", str(dest), f"{reg.host}/lab/cli-tool:v2")
+        assert code == 0, stderr
+        manifest = json.loads((dest / "repro.json").read_text())
+        assert [p["tag"] for p in manifest["published"]] == ["v1", "v2"]
 
     code, _, stderr = run("verify", str(dest))
     assert code == 0, stderr
