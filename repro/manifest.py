@@ -122,7 +122,7 @@ def build_manifest(
         "lock": None if lock is None else list(lock),
         "artifacts": dict(artifacts) if artifacts else None,
         "repairs": [dict(r) for r in repairs or ()],
-        "sbom": dict(sbom) if sbom else None,  # docs/publish.md
+        "sbom": dict(sbom) if sbom else None,  # the SBOM file (repro/sbom.py, docs/manifest.md)
         "published": [],  # registry pushes, added by repro push (repro/publish.py)
         "warnings": list(plan.warnings),
     }
