@@ -1,40 +1,66 @@
-"""Environment × compatibility data → BaseImage (pure).
+"""Environment × compatibility data → BaseImage (pure, deterministic, explained).
 
-CPU images start from ``python:X.Y-slim``. When a GPU framework is required (and
-``--cpu`` was not given), the base is an ``nvidia/cuda`` image from
-``repro/data/compat.json`` and Python is installed on top of it.
+CPU images start from ``python:X.Y-slim``. When a GPU framework is required (and ``--cpu``
+was not given) the base is chosen from ``repro/data/compat.json`` (see docs/gpu.md):
+
+1. Each GPU framework the code needs becomes a *need*: its release (pinned, or the newest
+   in the data that fits the specifier, the chosen Python and the code's date) and the
+   ways to install it, in order of preference -- one per CUDA build. A build either brings
+   its CUDA libraries as wheels (torch, jax, ``tensorflow[and-cuda]``: the base then only
+   needs a driver for a CUDA at least as new, of the same major) or needs CUDA (and cuDNN)
+   inside the image (TensorFlow before 2.14, CuPy, ...: that exact CUDA minor).
+2. One build per need is combined with the others; the base CUDA minor must suit all of
+   them, ``--cuda`` and the host's driver. Preferred: the CUDA a build was made with, then
+   the data's default, then the closest. Flavour ``runtime``, ``devel`` when something
+   compiles CUDA code; a cuDNN tag only when a build needs cuDNN from the image.
+3. Tags: newest patch of that minor, then newest Ubuntu that carries it and can install the
+   chosen Python (from its archive or deadsnakes). Where NVIDIA deleted the tags, a
+   fallback image (``pytorch/pytorch``, ``tensorflow/tensorflow``) of that CUDA and Python;
+   for wheel-bundled CUDA, last, the oldest image of the next CUDA major.
+
+Every result carries its chain of reasons; a dead end raises one line naming the clash.
 """
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
 
 from packaging.utils import canonicalize_name
 
-from repro import mapping
-from repro.errors import UsageError
-from repro.models import BaseImage, CudaChoice, Environment, Options
+from repro import compat as cdata
+from repro import gpu_needs
+from repro.compat import Compat, CudaTag, Fallback, major_of, minor_key, minor_of
+from repro.errors import InferenceError, UsageError
+from repro.gpu_needs import Build, Need
+from repro.models import BaseImage, CudaChoice, Environment, Evidence, HostGpu, Options
 
 
-@cache
-def compat() -> dict[str, Any]:
-    data: dict[str, Any] = mapping.load_json("compat.json")
-    return data
+def compat() -> Compat:
+    return cdata.load()
 
 
 def gpu_frameworks(environment: Environment) -> list[str]:
-    wanted = {canonicalize_name(n) for n in compat()["gpu_frameworks"]}
+    data = compat()
     return sorted(
-        r.name
-        for r in environment.requirements
-        if not r.optional and canonicalize_name(r.name) in wanted
+        r.name for r in environment.requirements if not r.optional and data.is_gpu_package(r.name)
     )
 
 
+# --------------------------------------------------------------------------- entry point
+
+
 def select(
-    environment: Environment, options: Options, *, wheelhouse_names: frozenset[str] = frozenset()
+    environment: Environment,
+    options: Options,
+    *,
+    wheelhouse_names: frozenset[str] = frozenset(),
+    evidence: Evidence | None = None,
+    host: HostGpu | None = None,
 ) -> BaseImage:
+    """The base image for ``environment``; raises ``InferenceError`` on a dead end."""
     python = environment.python.version
     frameworks = gpu_frameworks(environment)
     if options.base_image:
@@ -47,22 +73,40 @@ def select(
             reasons=(f"--base-image {options.base_image}",),
             variant=f"py{python}-custom",
         )
-    if not frameworks or options.cpu:
-        return _cpu(environment, options, frameworks, wheelhouse_names)
-    return _gpu(environment, options, frameworks)
+    compile_hints = [h for h in (evidence.hints if evidence else ()) if h.topic == "cuda-compile"]
+    if options.cpu or (not frameworks and not options.cuda):
+        return _cpu(environment, options, frameworks, compile_hints)
+    if options.cuda:
+        _check_cuda_option(options.cuda)
+    needs, notes = gpu_needs.needs(environment, options, wheelhouse_names)
+    if not needs and not options.cuda:
+        return _cpu(environment, options, frameworks, compile_hints, notes=notes)
+    return _gpu(environment, options, needs, notes, compile_hints, wheelhouse_names, host)
 
 
 def _cpu(
-    environment: Environment, options: Options, frameworks: list[str], wheelhouse: frozenset[str]
+    environment: Environment,
+    options: Options,
+    frameworks: list[str],
+    compile_hints: Sequence[object] = (),
+    *,
+    notes: Sequence[str] = (),
 ) -> BaseImage:
     python = environment.python.version
     reasons = [f"Python {python}: " + "; ".join(environment.python.reasons)]
     if options.cpu and frameworks:
         reasons.append(f"--cpu: CPU-only builds of {', '.join(frameworks)}")
-    elif not frameworks:
+    elif frameworks:
+        reasons += notes
+        reasons.append("no GPU framework needs CUDA: a CPU image")
+    else:
         reasons.append("no GPU framework among the requirements: a CPU image")
+        if compile_hints:
+            reasons.append(
+                "CUDA code was found but no GPU framework: use --cuda X.Y for a CUDA devel image"
+            )
     return BaseImage(
-        name=compat()["python_image"].format(python=python),
+        name=compat().python_image.format(python=python),
         python=python,
         python_source="image",
         gpu=False,
@@ -74,7 +118,7 @@ def _cpu(
 
 def cpu_index_urls(environment: Environment, wheelhouse: frozenset[str]) -> tuple[str, ...]:
     """Indexes that serve CPU-only builds of the frameworks not found in the wheelhouse."""
-    indexes = compat()["cpu_indexes"]
+    indexes = compat().cpu_indexes
     urls = []
     for req in environment.requirements:
         key = canonicalize_name(req.name)
@@ -83,34 +127,479 @@ def cpu_index_urls(environment: Environment, wheelhouse: frozenset[str]) -> tupl
     return tuple(dict.fromkeys(urls))
 
 
-def _gpu(environment: Environment, options: Options, frameworks: list[str]) -> BaseImage:
+def _check_cuda_option(cuda: str) -> None:
+    data = compat()
+    parts = cuda.split(".")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise UsageError(f"--cuda {cuda}: expected a CUDA version such as 12.6")
+    if cuda not in data.known_minors():
+        known = ", ".join(data.tag_minors())
+        raise UsageError(
+            f"--cuda {cuda}: not a CUDA version repro knows (images exist for {known})"
+        )
+
+
+# --------------------------------------------------------------------------- choosing
+
+
+@dataclass(frozen=True)
+class _Pick:
+    name: str
+    minor: str
+    python_source: Literal["image", "apt", "deadsnakes"]
+    ubuntu: str | None
+    cudnn: str | None
+    combo: tuple[Build, ...]
+    reasons: tuple[str, ...]
+    fallback: bool = False
+
+
+@dataclass
+class _Tried:
+    """What was ruled out, for the dead-end message."""
+
+    lines: list[str] = field(default_factory=list)
+    fallback_pythons: dict[str, set[str]] = field(default_factory=dict)  # CUDA -> Pythons
+
+    def add(self, text: str) -> None:
+        if text not in self.lines:
+            self.lines.append(text)
+
+    def summary(self) -> list[str]:
+        out = list(self.lines)
+        for cuda, pythons in sorted(self.fallback_pythons.items()):
+            have = ", ".join(sorted(pythons, key=minor_key))
+            out.append(f"the fallback images for CUDA {cuda} have Python {have}")
+        return out
+
+
+def _gpu(
+    environment: Environment,
+    options: Options,
+    needs: list[Need],
+    notes: list[str],
+    compile_hints: Sequence[object],
+    wheelhouse: frozenset[str],
+    host: HostGpu | None,
+) -> BaseImage:
     data = compat()
     python = environment.python.version
-    cuda = options.cuda or data["default_cuda"]
-    images = [i for i in data["cuda_images"] if i["cuda"] == cuda and i["flavour"] == "runtime"]
-    if not images:
-        known = sorted({i["cuda"] for i in data["cuda_images"]})
-        raise UsageError(
-            f"no nvidia/cuda base image known for CUDA {cuda} (known: {', '.join(known)})"
+    devel_why = [f"{h.value} ({h.origin})" for h in compile_hints]  # type: ignore[attr-defined]
+    source_built = [b.label for n in needs for b in n.builds if b.devel]
+    devel = bool(devel_why or source_built)
+    allowed = set(data.known_minors())
+    if options.cuda:
+        allowed &= {options.cuda}
+    driver_allowed = allowed
+    if host is not None:
+        driver_allowed = {m for m in allowed if _driver_ok(data.min_driver(m), host.driver)}
+    tried = _Tried()
+    pick = _resolve(needs, python, devel, driver_allowed, tried, options.cuda)
+    driver_ok: bool | None = None if host is None else True
+    warnings: list[str] = []
+    if pick is None and host is not None and driver_allowed != allowed:
+        pick = _resolve(needs, python, devel, allowed, _Tried(), options.cuda)
+        if pick is not None:
+            driver_ok = False
+            need = data.min_driver(pick.minor)
+            warnings.append(
+                f"the host's NVIDIA driver {host.driver} is older than CUDA {pick.minor} needs "
+                f"(>= {need}) and no compatible build is older: the image will not start on "
+                "this GPU (the smoke test runs on the CPU); update the driver to run it here"
+            )
+    if pick is None:
+        raise _dead_end(needs, python, options, host, devel, tried)
+    passed_over = _passed_over(needs, pick, tried, host, driver_allowed)
+    return _base(environment, options, needs, notes + passed_over, pick, devel, devel_why,
+                 source_built, host, driver_ok, warnings, wheelhouse)  # fmt: skip
+
+
+def _passed_over(
+    needs: list[Need], pick: _Pick, tried: _Tried, host: HostGpu | None, allowed: set[str]
+) -> list[str]:
+    """Why the preferred builds (PyPI's, the first of each need) were not taken."""
+    first = tuple(n.builds[0] for n in needs)
+    if pick.combo == first:
+        return []
+    why = []
+    if host is not None:
+        data = compat()
+        for build in first:
+            if build.cuda and build.cuda not in allowed:
+                why.append(
+                    f"the host driver {host.driver} is older than CUDA {build.cuda} needs "
+                    f"(>= {data.min_driver(build.cuda)})"
+                )
+    why += tried.summary()
+    labels = ", ".join(b.label for b in first if b not in pick.combo)
+    return [f"{labels} set aside: {'; '.join(why)}"] if why else []
+
+
+def _driver_ok(needed: str | None, have: str) -> bool:
+    return needed is None or cdata.driver_key(have) >= cdata.driver_key(needed)
+
+
+def _resolve(
+    needs: list[Need],
+    python: str,
+    devel: bool,
+    allowed: set[str],
+    tried: _Tried,
+    cuda_option: str | None,
+) -> _Pick | None:
+    """The first base that suits one build of every need: nvidia/cuda, fallback, next major."""
+    combos = list(itertools.product(*(n.builds for n in needs)))
+    for tier in (_tier_nvidia, _tier_fallback, _tier_next_major):
+        for combo in combos:
+            pick = tier(combo, python, devel, allowed, tried, cuda_option)
+            if pick is not None:
+                return pick
+    return None
+
+
+def _cudnn_need(combo: Sequence[Build], tried: _Tried) -> tuple[bool, str | None]:
+    """(possible, the cuDNN the image must have): majors must agree; the newest minor wins."""
+    wanted = [b.cudnn for b in combo if b.image_libs and b.cudnn]
+    majors = {major_of(c) for c in wanted}
+    if len(majors) > 1:
+        tried.add(" and ".join(f"{b.label} needs cuDNN {b.cudnn}" for b in combo if b.cudnn))
+        return False, None
+    return True, (max(wanted, key=minor_key) if wanted else None)
+
+
+def _minor_order(
+    combo: Sequence[Build], acceptable: set[str], cuda_option: str | None
+) -> list[str]:
+    data = compat()
+    preferred = sorted({b.cuda for b in combo if b.cuda} & acceptable, key=minor_key, reverse=True)
+    order = ([cuda_option] if cuda_option in acceptable else []) + preferred
+    if data.default_cuda in acceptable:
+        order.append(data.default_cuda)
+    order += sorted(acceptable, key=minor_key)
+    return list(dict.fromkeys(order))
+
+
+def _acceptable(combo: Sequence[Build], allowed: set[str]) -> set[str]:
+    acceptable = set(allowed)
+    for b in combo:
+        if b.accepts is not None:
+            acceptable &= b.accepts
+    return acceptable
+
+
+def _cudnn_fits(tag_cudnn: str | None, need: str | None) -> bool:
+    if need is None:
+        return tag_cudnn is None  # a cuDNN flavour only when needed
+    if tag_cudnn is None or major_of(tag_cudnn) != major_of(need):
+        return False
+    return minor_key(tag_cudnn)[:2] >= minor_key(need)[:2]
+
+
+def _tier_nvidia(
+    combo: Sequence[Build],
+    python: str,
+    devel: bool,
+    allowed: set[str],
+    tried: _Tried,
+    cuda_option: str | None,
+) -> _Pick | None:
+    data = compat()
+    ok, cudnn = _cudnn_need(combo, tried)
+    if not ok:
+        return None
+    flavour = "devel" if devel else "runtime"
+    for minor in _minor_order(combo, _acceptable(combo, allowed), cuda_option):
+        tags = [t for t in data.tags_for(minor) if t.flavour == flavour]
+        if not tags:
+            if minor in data.deleted:
+                tried.add(
+                    f"the nvidia/cuda tags of CUDA {minor} were deleted ({data.deleted_date})"
+                )
+            continue
+        fitting = [t for t in tags if _cudnn_fits(t.cudnn, cudnn)]
+        if not fitting:
+            tried.add(f"no nvidia/cuda {minor} tag has cuDNN {cudnn}")
+            continue
+        for tag in fitting:
+            source = data.ubuntu[tag.ubuntu].source(python) if tag.ubuntu in data.ubuntu else None
+            if source is not None:
+                return _Pick(
+                    name=tag.name,
+                    minor=minor,
+                    python_source=source,
+                    ubuntu=tag.ubuntu,
+                    cudnn=cudnn,
+                    combo=tuple(combo),
+                    reasons=_tag_reasons(tag, combo, python, source, fitting, cudnn, cuda_option),
+                )
+        ubuntus = sorted({t.ubuntu for t in fitting}, key=minor_key)
+        tried.add(
+            f"no Ubuntu of the CUDA {minor} tags ({', '.join(ubuntus)}) can install Python {python}"
         )
-    image = images[0]
-    choice = CudaChoice(
-        cuda=cuda,
-        cudnn=image["cudnn"],
-        flavour="runtime",
-        min_driver=data["cuda_min_driver"].get(cuda),
-        torch_index_url=data["torch_cuda_index"].format(cuda_nodot=cuda.replace(".", "")),
-        reasons=(
-            f"{', '.join(frameworks)} bring their CUDA libraries in their wheels: "
-            f"the base needs only a CUDA {cuda} driver environment",
-        ),
+    return None
+
+
+def _tag_reasons(
+    tag: CudaTag,
+    combo: Sequence[Build],
+    python: str,
+    source: str,
+    fitting: Sequence[CudaTag],
+    cudnn: str | None,
+    cuda_option: str | None,
+) -> tuple[str, ...]:
+    data = compat()
+    built = sorted({b.cuda for b in combo if b.cuda}, key=minor_key)
+    makers = [b.label for b in combo if b.cuda == tag.minor]
+    if cuda_option == tag.minor:
+        why_minor = f"CUDA {tag.minor}: asked for with --cuda"
+    elif makers:
+        verb = "were" if len(makers) > 1 else "was"
+        why_minor = f"CUDA {tag.minor}: the CUDA {' and '.join(makers)} {verb} built with"
+    elif tag.minor == data.default_cuda:
+        why_minor = (
+            f"CUDA {tag.minor}: repro's default CUDA (data policy), which every build accepts"
+        )
+    else:
+        made = f" (built with {', '.join(built)})" if built else ""
+        why_minor = (
+            f"CUDA {tag.minor}: the closest CUDA every build accepts{made} "
+            f"that has an image for Python {python}"
+        )
+    ubuntu = data.ubuntu[tag.ubuntu]
+    where = (
+        f"Ubuntu's own python{python}"
+        if source == "apt"
+        else f"python{python} from the deadsnakes archive (Ubuntu {tag.ubuntu} lacks it)"
     )
+    newer = [
+        t.ubuntu
+        for t in fitting
+        if t.cuda == tag.cuda and minor_key(t.ubuntu) > minor_key(tag.ubuntu)
+    ]
+    skipped = f"; Ubuntu {', '.join(newer)} cannot install Python {python}" if newer else ""
+    cudnn_text = (
+        f"a cuDNN image: the image must hold cuDNN {cudnn} (this one has {tag.cudnn})"
+        if cudnn
+        else "no cuDNN in the image: nothing loads it from there"
+    )
+    return (
+        why_minor,
+        f"{tag.cuda}: the newest patch of CUDA {tag.minor}, Ubuntu {tag.ubuntu} "
+        f"({ubuntu.codename}): the newest Ubuntu carrying it that has {where}{skipped}",
+        cudnn_text,
+    )
+
+
+def _tier_fallback(
+    combo: Sequence[Build],
+    python: str,
+    devel: bool,
+    allowed: set[str],
+    tried: _Tried,
+    cuda_option: str | None,
+) -> _Pick | None:
+    data = compat()
+    ok, cudnn = _cudnn_need(combo, tried)
+    if not ok:
+        return None
+    acceptable = _acceptable(combo, allowed)
+    keys = {b.fallback_key for b in combo if b.fallback_key}
+
+    def rank(fb: Fallback) -> tuple[int, int]:
+        exact = any(fb.framework == k[0] and fb.version == k[1] for k in keys)
+        same_minor = any(
+            fb.framework == k[0] and minor_of(fb.version) == minor_of(k[1]) for k in keys
+        )
+        return (0 if exact else 1 if same_minor else 2, data.fallbacks.index(fb))
+
+    for fb in sorted(data.fallbacks, key=rank):
+        if fb.cuda not in acceptable or fb.cuda in data.tag_minors():
+            continue
+        if cudnn is not None and major_of(cudnn) != major_of(fb.cudnn):
+            continue
+        name = fb.devel if devel else fb.image
+        if name is None:
+            tried.add(f"{fb.image} has no devel image to compile CUDA code with")
+            continue
+        if fb.python != python:
+            tried.fallback_pythons.setdefault(fb.cuda, set()).add(fb.python)
+            continue
+        unverified = (
+            "" if fb.verified_python else " (its Python is not confirmed by a primary source)"
+        )
+        reasons = (
+            f"the nvidia/cuda tags of CUDA {fb.cuda} were deleted ({data.deleted_date}): "
+            f"{name} stands in (CUDA {fb.cuda}, cuDNN {fb.cudnn}, Python {fb.python}{unverified})",
+            f"packages go into the image's own Python, which holds {fb.framework} {fb.version}",
+        )
+        return _Pick(
+            name=name,
+            minor=fb.cuda,
+            python_source="image",
+            ubuntu=None,
+            cudnn=cudnn,
+            combo=tuple(combo),
+            reasons=reasons,
+            fallback=True,
+        )
+    return None
+
+
+def _tier_next_major(
+    combo: Sequence[Build],
+    python: str,
+    devel: bool,
+    allowed: set[str],
+    tried: _Tried,
+    cuda_option: str | None,
+) -> _Pick | None:
+    """Wheels that carry CUDA X need only a driver: the oldest CUDA X+1 image serves them."""
+    if devel or any(b.image_libs for b in combo) or not combo or cuda_option:
+        return None
+    data = compat()
+    top = max((b.cuda for b in combo if b.cuda), key=minor_key, default=None)
+    if top is None:
+        return None
+    later = [m for m in data.tag_minors() if int(major_of(m)) > int(major_of(top)) and m in allowed]
+    for minor in later:
+        for tag in (t for t in data.tags_for(minor) if t.flavour == "runtime" and t.cudnn is None):
+            source = data.ubuntu[tag.ubuntu].source(python) if tag.ubuntu in data.ubuntu else None
+            if source is None:
+                continue
+            reasons = (
+                f"no image of CUDA {major_of(top)}.x fits (deleted {data.deleted_date}, or none "
+                f"with Python {python}); the wheels carry their own CUDA {top} and need only a "
+                f"driver, so the oldest CUDA {major_of(minor)} image with Python {python} serves: "
+                f"{tag.name} (its driver requirement is the stricter one)",
+            )
+            return _Pick(
+                name=tag.name,
+                minor=minor,
+                python_source=source,
+                ubuntu=tag.ubuntu,
+                cudnn=None,
+                combo=tuple(combo),
+                reasons=reasons,
+            )
+    return None
+
+
+# --------------------------------------------------------------------------- result
+
+
+def _base(
+    environment: Environment,
+    options: Options,
+    needs: list[Need],
+    notes: list[str],
+    pick: _Pick,
+    devel: bool,
+    devel_why: list[str],
+    source_built: list[str],
+    host: HostGpu | None,
+    driver_ok: bool | None,
+    warnings: list[str],
+    wheelhouse: frozenset[str],
+) -> BaseImage:
+    data = compat()
+    python = environment.python.version
+    reasons = [f"Python {python}: " + "; ".join(environment.python.reasons)]
+    if options.cuda:
+        reasons.append(f"--cuda {options.cuda}")
+    if not needs:
+        reasons.append(f"--cuda {options.cuda} asks for a GPU image; no GPU framework is required")
+    for need in needs:
+        reasons += need.reasons
+    reasons += notes
+    for build in pick.combo:
+        reasons.append(f"chosen: {build.label} ({build.note})")
+        if build.cuda and pick.minor != build.cuda and not build.image_libs:
+            reasons.append(
+                f"{build.label} was built for CUDA {build.cuda} and carries it: it runs on "
+                f"the CUDA {pick.minor} base, whose driver requirement is the stricter"
+            )
+    reasons += pick.reasons
+    if devel:
+        what = devel_why + [f"{s} builds from source" for s in source_built]
+        reasons.append(f"devel flavour (nvcc, headers): {'; '.join(what)}")
+    else:
+        reasons.append("runtime flavour: nothing compiles CUDA code")
+    min_driver = data.min_driver(pick.minor)
+    if host is not None:
+        verdict = "suffices" if driver_ok else "is too old"
+        reasons.append(f"host driver {host.driver} (nvidia-smi) {verdict} for CUDA {pick.minor}")
+    lines = [line for build in pick.combo for line in build.lines]
+    index_urls = tuple(dict.fromkeys(ln.index_url for ln in lines if ln.index_url))
+    find_links = tuple(dict.fromkeys(ln.find_links for ln in lines if ln.find_links))
+    torch_index = next(
+        (
+            ln.index_url or ln.find_links
+            for ln in lines
+            if ln.name == "torch" and (ln.index_url or ln.find_links)
+        ),
+        None,
+    )
+    choice = CudaChoice(
+        cuda=pick.minor,
+        cudnn=major_of(pick.cudnn) if pick.cudnn else None,
+        flavour="devel" if devel else "runtime",
+        min_driver=min_driver,
+        torch_index_url=torch_index,
+        reasons=tuple(reasons[1:]),
+        ubuntu=pick.ubuntu,
+        python_packages=(
+            data.ubuntu[pick.ubuntu].apt_packages(python, devel=devel) if pick.ubuntu else ()
+        ),
+        pip=data.ubuntu[pick.ubuntu].pip if pick.ubuntu else "pip",
+        requirements=tuple((ln.name, ln.text) for ln in lines),
+        index_urls=index_urls,
+        find_links=find_links,
+        fallback=pick.fallback,
+        host_driver=host.driver if host else None,
+        driver_ok=driver_ok,
+    )
+    suffix = "-devel" if devel else ""
     return BaseImage(
-        name=image["name"],
+        name=pick.name,
         python=python,
-        python_source="apt",
+        python_source=pick.python_source,
         gpu=True,
         cuda=choice,
-        reasons=(f"Python {python}: " + "; ".join(environment.python.reasons), *choice.reasons),
-        variant=f"py{python}-cu{cuda.replace('.', '')}",
+        reasons=tuple(reasons),
+        variant=f"py{python}-cu{pick.minor.replace('.', '')}{suffix}",
+        venv=not pick.fallback,
+        warnings=tuple(warnings),
     )
+
+
+def _dead_end(
+    needs: list[Need],
+    python: str,
+    options: Options,
+    host: HostGpu | None,
+    devel: bool,
+    tried: _Tried,
+) -> InferenceError:
+    parts = [n.summary for n in needs]
+    parts.append(f"Python {python}")
+    if options.cuda:
+        parts.append(f"--cuda {options.cuda}")
+    if host is not None:
+        parts.append(f"host driver {host.driver}")
+    if devel:
+        parts.append("CUDA code to compile (devel)")
+    why = tried.summary()
+    return InferenceError(
+        f"no GPU base image fits {' + '.join(parts)}" + (f": {'; '.join(why[:2])}" if why else ""),
+        detail="\n".join(f"- {line}" for line in why),
+        hint="--cpu builds a CPU image; --python X.Y, --cuda X.Y, --pin or --base-image IMAGE "
+        "change the constraints",
+    )
+
+
+def framework_lines(base: BaseImage) -> dict[str, str]:
+    """Canonical name -> the pip line to install, where the GPU base chose the build."""
+    if base.cuda is None:
+        return {}
+    return dict(base.cuda.requirements)

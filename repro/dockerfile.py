@@ -45,6 +45,7 @@ class Recipe:
     framework_requirements: tuple[str, ...] = ()
     requirements: tuple[str, ...] = ()
     framework_index_urls: tuple[str, ...] = ()
+    framework_find_links: tuple[str, ...] = ()  # pages of wheel links (older torch, jax)
     index_urls: tuple[str, ...] = ()  # extra indexes the repository itself declares
     wheelhouse: bool = False
     python_path: tuple[str, ...] = (APP_DIR,)
@@ -167,29 +168,25 @@ def _system_packages(recipe: Recipe) -> str:
 
 
 def _python(recipe: Recipe) -> str:
-    version = recipe.base.python
+    base = recipe.base
+    version = base.python
     lines = []
-    if recipe.base.python_source == "apt":
+    if base.python_source in ("apt", "deadsnakes"):
+        devel = base.cuda is not None and base.cuda.flavour == "devel"
+        packages = base.cuda.python_packages if base.cuda is not None else ()
+        lines.append(_install_python(version, base.python_source, devel, packages))
         exe = f"python{version}"
-        lines.append(
-            f"# The CUDA image has no Python {version}: add it from the distribution, or from\n"
-            "# the deadsnakes archive where the distribution's release lacks it.\n"
-            f"RUN if ! command -v {exe} >/dev/null; then \\\n"
-            "      apt-get update \\\n"
-            "      && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends"
-            " software-properties-common gpg-agent \\\n"
-            "      && add-apt-repository -y ppa:deadsnakes/ppa \\\n"
-            "      && apt-get update \\\n"
-            "      && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends"
-            f" {exe} {exe}-venv \\\n"
-            "      && rm -rf /var/lib/apt/lists/*; \\\n"
-            "    fi\n"
-        )
     else:
         exe = "python"
     if version.startswith("2."):
         # Python 2 has no venv module: packages go into the image's own site-packages.
         lines.append("# Python 2 has no venv: pip installs into the interpreter's site-packages.\n")
+        return "".join(lines)
+    if not base.venv:
+        lines.append("# The image's own Python already holds the framework: packages go into it.\n")
+        return "".join(lines)
+    if base.python_source in ("apt", "deadsnakes"):
+        lines.append(_venv_with_new_pip(recipe, exe))
         return "".join(lines)
     lines.append(
         "# A virtual environment keeps the image's own Python packages apart.\n"
@@ -197,6 +194,80 @@ def _python(recipe: Recipe) -> str:
         f"ENV VIRTUAL_ENV={VENV} PATH={VENV}/bin:$PATH\n"
     )
     return "".join(lines)
+
+
+def _venv_with_new_pip(recipe: Recipe, exe: str) -> str:
+    """The venv of an Ubuntu Python, with its pip replaced before anything uses it.
+
+    Ubuntu's venv seeds the pip of its release (8.1 on 16.04, 9.0 on 18.04): too old for
+    today's wheels (and for uv's). pip 9 defaults to the retired pypi.python.org, so
+    pypi.org is named unless the user configured an index; pip 9 also fails on the
+    classic builder's PIP_NO_CACHE_DIR=1.
+    """
+    pip = recipe.base.cuda.pip if recipe.base.cuda is not None else "pip"
+    pip = pip if pip == "pip" else f"'{pip}'"
+    unset = "" if recipe.buildkit else "env -u PIP_NO_CACHE_DIR "
+    mounts = (
+        f"--mount=type=secret,id={SECRET_CA} --mount=type=secret,id={SECRET_PIPCONF} "
+        "--mount=type=cache,target=/root/.cache/pip,sharing=locked \\\n"
+        if recipe.buildkit
+        else "\\\n"
+    )
+    return (
+        "# A virtual environment keeps the image's own Python packages apart; the pip\n"
+        "# Ubuntu seeds it with is too old for today's wheels and is replaced first.\n"
+        f"RUN {mounts}"
+        f"{_secret_env()}"
+        f"    {exe} -m venv {VENV} \\\n"
+        '    && { [ -n "${PIP_CONFIG_FILE:-}${PIP_INDEX_URL:-}" ]'
+        " || export PIP_INDEX_URL=https://pypi.org/simple; } \\\n"
+        f"    && {unset}{VENV}/bin/python -m pip install --upgrade {pip}\n"
+        f"ENV VIRTUAL_ENV={VENV} PATH={VENV}/bin:$PATH\n"
+    )
+
+
+def _install_python(version: str, source: str, devel: bool, packages: tuple[str, ...]) -> str:
+    """Python on an nvidia/cuda image: from Ubuntu's archive, or from deadsnakes.
+
+    The step is skipped when the interpreter (with venv, and headers for devel) is already
+    there. NVIDIA's own apt sources are set aside while it runs: they are not needed, and
+    images built before NVIDIA's 2022 signing-key change fail to verify them.
+    """
+    exe = f"python{version}"
+    if not packages:  # the base image did not say (a hand-made BaseImage): the usual ones
+        packages = (exe, f"{exe}-venv", *((f"{exe}-dev",) if devel else ()))
+    check = f"{exe} -c 'import ensurepip' 2>/dev/null"
+    if devel:
+        check += f" && test -f /usr/include/{exe}/Python.h"
+    install = "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends"
+    headers = " (and its headers)" if devel else ""
+    if source == "deadsnakes":
+        origin = (
+            f", nor does its Ubuntu release: install it{headers}\n# from the deadsnakes archive."
+        )
+        ppa = (
+            f"      {install} software-properties-common gpg-agent; \\\n"
+            "      add-apt-repository -y ppa:deadsnakes/ppa; \\\n"
+            "      apt-get update; \\\n"
+        )
+    else:
+        origin = f": install it{headers} from Ubuntu's own archive."
+        ppa = ""
+    return (
+        f"# The CUDA image has no Python {version}{origin}\n"
+        "# NVIDIA's apt sources are set aside meanwhile (images built before its 2022 key\n"
+        "# change fail to verify them, and nothing here comes from them).\n"
+        f"RUN set -e; if ! {{ {check}; }}; then \\\n"
+        "      mkdir -p /tmp/apt-nvidia; \\\n"
+        "      mv /etc/apt/sources.list.d/cuda* /etc/apt/sources.list.d/nvidia*"
+        " /tmp/apt-nvidia/ 2>/dev/null || true; \\\n"
+        "      apt-get update; \\\n"
+        f"{ppa}"
+        f"      {install} {' '.join(packages)}; \\\n"
+        "      mv /tmp/apt-nvidia/* /etc/apt/sources.list.d/ 2>/dev/null || true; \\\n"
+        "      rm -rf /var/lib/apt/lists/* /tmp/apt-nvidia; \\\n"
+        "    fi\n"
+    )
 
 
 def _user() -> str:
@@ -276,16 +347,22 @@ def _install(
         args = ["python", "-m", "pip", "install"]
     if recipe.wheelhouse:
         args += ["--find-links", "/opt/repro/wheels"]
+    links = recipe.framework_find_links if filename == "requirements-framework.txt" else ()
     first = ""
-    if uv and extra_indexes:
+    if uv and (extra_indexes or links):
         # Indexes such as PyTorch's publish no upload times, which a date cutoff rejects:
         # the frameworks (exact versions) come from them first, alone; their dependencies
-        # then resolve from PyPI with the cutoff.
+        # then resolve from PyPI with the cutoff (and the find-links pages, whose CUDA
+        # builds of jaxlib and the like exist nowhere else).
         no_deps = [UV, "pip", "install", "--python", f"{VENV}/bin/python", "--no-deps"]
         for url in extra_indexes:
             no_deps += ["--extra-index-url", url]
+        for url in links:
+            no_deps += ["--find-links", url]
         first = " ".join([*no_deps, "-r", target]) + " \\\n    && "
         extra_indexes = ()
+    for url in links:
+        args += ["--find-links", url]
     for url in (*extra_indexes, *recipe.index_urls):
         args += ["--extra-index-url", url]
     if filename == "requirements.txt" and recipe.framework_requirements:

@@ -322,9 +322,7 @@ class DockerEngine:
     # ----------------------------------------------------------------- run
 
     def run(self, image: str, argv: Sequence[str], limits: RunLimits) -> RunResult:
-        device_requests = (
-            [docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])] if limits.gpus else None
-        )
+        device_requests = gpu_device_requests() if limits.gpus else None
         start = time.monotonic()
         try:
             container = self._client.containers.create(
@@ -444,13 +442,35 @@ class DockerEngine:
         return digest
 
     def gpu_available(self) -> bool:
-        """Whether the engine has the NVIDIA runtime and this host has an NVIDIA GPU."""
+        """Whether containers of this engine can be given the host's NVIDIA GPUs."""
         try:
             info = self._client.info()
-        except docker.errors.APIError:
+        except (docker.errors.APIError, requests.exceptions.RequestException):
             return False
-        runtimes = info.get("Runtimes") or {}
-        return "nvidia" in runtimes and Path("/dev/nvidiactl").exists()
+        return engine_has_gpus(info, local=_is_local(), device=Path("/dev/nvidiactl").exists())
+
+
+def gpu_device_requests() -> list[docker.types.DeviceRequest]:
+    """``docker run --gpus all`` as the SDK says it: every GPU, with the gpu capability."""
+    return [docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])]
+
+
+def engine_has_gpus(info: Mapping[str, Any], *, local: bool, device: bool) -> bool:
+    """GPUs can be requested when the engine knows the NVIDIA runtime or CDI devices, or
+    (a local engine) the host has an NVIDIA device and the runtime hook dockerd uses for
+    ``--gpus``."""
+    runtimes = info.get("Runtimes") or {}
+    if "nvidia" in runtimes and (device or not local):
+        return True
+    cdi = info.get("DiscoveredDevices") or []
+    if any(str(d.get("ID", "")).startswith("nvidia.com/gpu") for d in cdi if isinstance(d, dict)):
+        return True
+    return local and device and shutil.which("nvidia-container-runtime-hook") is not None
+
+
+def _is_local() -> bool:
+    host = os.environ.get("DOCKER_HOST", "")
+    return host == "" or host.startswith("unix://")
 
 
 def shell_argv(

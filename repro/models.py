@@ -295,6 +295,14 @@ class Environment:
 
 
 @dataclass(frozen=True, kw_only=True)
+class HostGpu:
+    """What the host's NVIDIA driver reports (nvidia-smi), when it has one."""
+
+    driver: str  # "560.35.03"
+    gpus: tuple[str, ...] = ()  # "NVIDIA A100-SXM4-40GB (8.0)"
+
+
+@dataclass(frozen=True, kw_only=True)
 class CudaChoice:
     cuda: str  # "12.6"
     cudnn: str | None  # "9", None when the frameworks bring their own
@@ -302,6 +310,17 @@ class CudaChoice:
     min_driver: str | None
     torch_index_url: str | None = None
     reasons: tuple[str, ...] = ()
+    ubuntu: str | None = None  # None for a fallback image that is not nvidia/cuda
+    python_packages: tuple[str, ...] = ()  # apt packages that install Python on the image
+    pip: str = "pip"  # what the venv's pip is upgraded to first
+    # The framework lines as installed (name -> pip line), so that each wheel's CUDA build,
+    # its index and the base's CUDA agree; and the indexes / find-links pages they need.
+    requirements: tuple[tuple[str, str], ...] = ()
+    index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    fallback: bool = False  # the nvidia/cuda tags were deleted: another image stands in
+    host_driver: str | None = None
+    driver_ok: bool | None = None  # None: no GPU on this host to check against
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -310,11 +329,14 @@ class BaseImage:
 
     name: str  # e.g. "python:3.11-slim", "nvidia/cuda:12.6.3-runtime-ubuntu22.04"
     python: str  # Python version the image will run
-    python_source: Literal["image", "apt"]  # already in the image, or installed by apt
+    # already in the image, or installed from the distribution's archive or deadsnakes
+    python_source: Literal["image", "apt", "deadsnakes"]
     gpu: bool
     cuda: CudaChoice | None
     reasons: tuple[str, ...]
     variant: str  # short tag suffix: "py3.11-cpu", "py3.11-cu126"
+    venv: bool = True  # False: install into the image's own Python (it carries the framework)
+    warnings: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- results

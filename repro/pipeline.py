@@ -27,6 +27,7 @@ from repro import (
     build,
     config,
     fetch,
+    hostgpu,
     infer,
     publish,
     pypi,
@@ -46,6 +47,7 @@ from repro.models import (
     Checkout,
     Environment,
     Evidence,
+    HostGpu,
     Options,
     Plan,
     Requirement,
@@ -105,6 +107,7 @@ class Scanned:
     checkout: Checkout
     evidence: Evidence
     options: Options  # with the repository's [tool.repro] settings merged in
+    host_gpu: HostGpu | None = None  # the host's NVIDIA driver, when it has one
 
 
 @contextmanager
@@ -117,14 +120,29 @@ def workspace() -> Iterator[Path]:
 
 
 def prepare(
-    spec: str, options: Options, workdir: Path, reporter: Reporter, *, buildkit: bool = True
+    spec: str,
+    options: Options,
+    workdir: Path,
+    reporter: Reporter,
+    *,
+    buildkit: bool = True,
+    probe_gpu: Callable[[], HostGpu | None] = hostgpu.probe,
 ) -> Prepared:
     """Everything up to the Dockerfile: no engine needed."""
-    scanned = fetch_and_scan(spec, options, workdir, reporter)
+    scanned = fetch_and_scan(spec, options, workdir, reporter, probe_gpu=probe_gpu)
     return plan_for(scanned, reporter, buildkit=buildkit)
 
 
-def fetch_and_scan(spec: str, options: Options, workdir: Path, reporter: Reporter) -> Scanned:
+def fetch_and_scan(
+    spec: str,
+    options: Options,
+    workdir: Path,
+    reporter: Reporter,
+    *,
+    probe_gpu: Callable[[], HostGpu | None] = hostgpu.probe,
+) -> Scanned:
+    """Fetch and read the checkout; ``probe_gpu`` reads the host's NVIDIA driver (when
+    there is one) for the GPU base image's driver check."""
     source = fetch.parse_source(spec, options.ref)
     reporter.stage("fetch", source.url)
     checkout = fetch.fetch(source, workdir)
@@ -141,7 +159,8 @@ def fetch_and_scan(spec: str, options: Options, workdir: Path, reporter: Reporte
         f"{len(evidence.declared)} declared requirement(s), {len(evidence.imports)} import(s)"
     )
 
-    return Scanned(checkout=checkout, evidence=evidence, options=options)
+    host_gpu = None if options.cpu or options.base_image else probe_gpu()
+    return Scanned(checkout=checkout, evidence=evidence, options=options, host_gpu=host_gpu)
 
 
 def plan_for(
@@ -181,7 +200,13 @@ def plan_for(
     wheel_names = frozenset(
         canonicalize_name(w.name) for w, _ in found if w.supports(environment.python.version)
     )
-    base = base_image.select(environment, options, wheelhouse_names=wheel_names)
+    base = base_image.select(
+        environment,
+        options,
+        wheelhouse_names=wheel_names,
+        evidence=evidence,
+        host=scanned.host_gpu,
+    )
     if not changes:
         reporter.info(f"Python {environment.python.version}, base image {base.name}")
 
@@ -225,6 +250,7 @@ def plan_for(
         *evidence.warnings,
         *environment.warnings,
         *environment.conflicts,
+        *base.warnings,
     )
     plan = Plan(
         checkout=checkout,
@@ -304,10 +330,15 @@ def _recipe(
     system_packages: tuple[str, ...] = (),
 ) -> df.Recipe:
     needed = [r for r in environment.requirements if not r.optional]
-    framework = tuple(r.pip_line() for r in needed if r.layer == "framework")
-    rest = tuple(r.pip_line() for r in needed if r.layer != "framework")
-    if base.gpu and base.cuda is not None and base.cuda.torch_index_url:
-        framework_indexes: tuple[str, ...] = (base.cuda.torch_index_url,)
+    # On a GPU base the frameworks install as the base image chose them (CUDA build, index).
+    chosen = base_image.framework_lines(base)
+    line = {id(r): chosen.get(canonicalize_name(r.name), r.pip_line()) for r in needed}
+    framework = tuple(line[id(r)] for r in needed if r.layer == "framework")
+    rest = tuple(line[id(r)] for r in needed if r.layer != "framework")
+    find_links: tuple[str, ...] = ()
+    if base.gpu and base.cuda is not None:
+        framework_indexes: tuple[str, ...] = base.cuda.index_urls
+        find_links = base.cuda.find_links
     elif not base.gpu:
         framework_indexes = base_image.cpu_index_urls(environment, wheel_names)
     else:
@@ -320,6 +351,7 @@ def _recipe(
         framework_requirements=framework,
         requirements=rest,
         framework_index_urls=framework_indexes,
+        framework_find_links=find_links,
         index_urls=environment.index_urls,
         wheelhouse=wheelhouse,
         python_path=python_path,
@@ -372,11 +404,12 @@ def pack(
     *,
     engine_factory: Callable[[], Engine] = DockerEngine,
     releases: ReleasesFor | None = None,
+    probe_gpu: Callable[[], HostGpu | None] = hostgpu.probe,
 ) -> PackResult:
     """Build, smoke-test (repairing the plan up to ``options.max_repairs`` times), export."""
     engine = engine_factory()  # fail fast, before cloning, when no engine answers
     with workspace() as workdir:
-        scanned = fetch_and_scan(spec, options, workdir, reporter)
+        scanned = fetch_and_scan(spec, options, workdir, reporter, probe_gpu=probe_gpu)
         options = scanned.options
         changes: tuple[Change, ...] = ()
         rounds: list[JSON] = []
@@ -420,13 +453,16 @@ def pack(
                 result: SmokeResult | None = None
                 smoke_extra: JSON = {}
                 break
-            gpu = plan.base.gpu and engine.gpu_available()
+            # GPUs only when the engine has them and the host driver can start the image
+            driver_ok = plan.base.cuda is None or plan.base.cuda.driver_ok is not False
+            gpu = plan.base.gpu and driver_ok and engine.gpu_available()
             runner = smoke.Runner(
                 engine=engine, image=image.id, gpu=gpu, timeout=options.smoke_timeout
             )
             reporter.stage("smoke", smoke.first_command(smoke_plan).kind)
             if plan.base.gpu and not gpu:
-                reporter.info("no GPU on this engine: the smoke test runs on the CPU")
+                why = "the host driver is too old" if not driver_ok else "no GPU on this engine"
+                reporter.info(f"{why}: the smoke test runs on the CPU")
             outcome = dataclasses.replace(
                 smoke.execute(runner, smoke_plan, info=reporter.info),
                 gpu_fallback=plan.base.gpu and not gpu,

@@ -43,6 +43,10 @@ def plan_text(plan: Plan) -> str:
         cudnn = f", cuDNN {c.cudnn}" if c.cudnn else ""
         driver = f", driver >= {c.min_driver}" if c.min_driver else ""
         lines.append(f"CUDA       {c.cuda} ({c.flavour}{cudnn}{driver})")
+        if c.requirements:
+            lines.append(f"Installs   {', '.join(line for _, line in c.requirements)}")
+        for url in (*c.index_urls, *c.find_links):
+            lines.append(f"             from {url}")
     if env.as_of:
         lines.append(f"As of      {env.as_of.isoformat()}")
     if env.lock_cutoff:

@@ -22,9 +22,12 @@ WORK=${STANDIN_WORK:-$(mktemp -d /tmp/repro-standin.XXXXXX)}
 trap 'rm -rf "$WORK"' EXIT
 
 # nvidia/cuda names the GPU tests build on. Their Python is bookworm's 3.11.
+# 13.0.3-runtime-ubuntu24.04: what repro picks for torch 2.13.0's CUDA 13.0 build on
+# Python 3.11 (tests/integration/test_gpu_build.py).
 CUDA_NAMES=(
   "nvidia/cuda:12.6.3-runtime-ubuntu22.04"
   "nvidia/cuda:12.6.3-devel-ubuntu22.04"
+  "nvidia/cuda:13.0.3-runtime-ubuntu24.04"
 )
 
 have_image() { [ -z "${STANDIN_FORCE:-}" ] && "$DOCKER" image inspect "$1" >/dev/null 2>&1; }
@@ -67,6 +70,14 @@ build_suite() {
   local names=("$@") missing=()
   for n in "${names[@]}"; do have_image "$n" || missing+=("$n"); done
   if [ ${#missing[@]} -eq 0 ]; then log "$suite: all present"; return 0; fi
+  # A name added later: tag it from a sibling that exists (same rootfs) instead of
+  # rebuilding the suite, so the images already there keep their ids.
+  for n in "${names[@]}"; do
+    if have_image "$n"; then
+      for m in "${missing[@]}"; do "$DOCKER" tag "$n" "$m"; log "tagged $m (from $n)"; done
+      return 0
+    fi
+  done
   local dir="$WORK/$suite"
   make_rootfs "$suite" "$dir"
   import_rootfs "$dir" "${names[0]}"

@@ -11,8 +11,8 @@ from pathlib import Path, PurePosixPath
 
 from repro.errors import NothingToPackError
 from repro.mapping import load_json
-from repro.models import ApiUse, DeclaredRequirement, Evidence, Hint, ImportSite, Origin, PythonHint
-from repro.scan import api, pyhints
+from repro.models import ApiUse, DeclaredRequirement, Evidence, ImportSite, Origin, PythonHint
+from repro.scan import api, cuda, pyhints
 from repro.scan import declared as decl
 from repro.scan import requirements as reqs
 from repro.scan.files import RepoFiles, read_text, walk
@@ -45,6 +45,7 @@ def scan(root: Path) -> Evidence:
     out.python += pyhints.read(root, files)
     api_uses: list[ApiUse] = []
     sites, sys_path_dirs = _code(root, files, out, api_uses)
+    out.hints += cuda.compile_hints(root, files, sites)
     local = local_modules(files, sys_path_dirs)
     warnings = list(out.warnings)
     for rel, size in files.oversized:
@@ -83,14 +84,6 @@ def _declared_files(root: Path, files: RepoFiles, out: decl.Declared) -> None:
         out.extend(decl.read_conda(root, rel, conda_map))
     for rel in files.python_version_files:
         out.extend(decl.read_python_version_file(root, rel))
-    for rel in files.cuda_sources[:1]:
-        out.hints.append(
-            Hint(
-                topic="cuda-compile",
-                value=rel,
-                origin=Origin(kind="script", path=rel, detail="CUDA source"),
-            )
-        )
 
 
 def _code(

@@ -25,19 +25,38 @@ CPU = BaseImage(
     variant="py3.11-cpu",
 )
 GPU = BaseImage(
-    name="nvidia/cuda:12.6.3-runtime-ubuntu22.04",
-    python="3.11",
+    name="nvidia/cuda:12.1.1-runtime-ubuntu22.04",
+    python="3.10",
     python_source="apt",
     gpu=True,
     cuda=CudaChoice(
-        cuda="12.6",
+        cuda="12.1",
         cudnn=None,
         flavour="runtime",
-        min_driver="560.28.03",
-        torch_index_url="https://download.pytorch.org/whl/cu126",
+        min_driver="530.30.02",
+        torch_index_url="https://download.pytorch.org/whl/cu121",
     ),
     reasons=(),
-    variant="py3.11-cu126",
+    variant="py3.10-cu121",
+)
+GPU_DEVEL = BaseImage(
+    name="nvidia/cuda:12.3.2-devel-ubuntu22.04",
+    python="3.12",
+    python_source="deadsnakes",
+    gpu=True,
+    cuda=CudaChoice(cuda="12.3", cudnn=None, flavour="devel", min_driver="545.23.06"),
+    reasons=(),
+    variant="py3.12-cu123-devel",
+)
+FALLBACK = BaseImage(
+    name="tensorflow/tensorflow:1.15.5-gpu-py3",
+    python="3.6",
+    python_source="image",
+    gpu=True,
+    cuda=CudaChoice(cuda="10.0", cudnn="7", flavour="runtime", min_driver="410.48", fallback=True),
+    reasons=(),
+    variant="py3.6-cu100",
+    venv=False,
 )
 PY27 = BaseImage(
     name="python:2.7-slim",
@@ -63,9 +82,26 @@ CASES = {
         base=GPU,
         source_url="https://github.com/acme/paper",
         commit="b" * 40,
-        framework_requirements=("torch==2.5.1", "torchvision==0.20.1"),
+        framework_requirements=("torch==2.5.1+cu121", "torchvision==0.20.1+cu121"),
         requirements=("einops",),
-        framework_index_urls=("https://download.pytorch.org/whl/cu126",),
+        framework_index_urls=("https://download.pytorch.org/whl/cu121",),
+    ),
+    "gpu-jax-devel-deadsnakes": Recipe(
+        base=GPU_DEVEL,
+        source_url="https://github.com/acme/kernels",
+        commit="d" * 40,
+        framework_requirements=("jax[cuda12_pip]==0.4.25",),
+        requirements=("numpy",),
+        framework_find_links=(
+            "https://storage.googleapis.com/jax-releases/jax_cuda_releases.html",
+        ),
+    ),
+    "gpu-fallback-tf115": Recipe(
+        base=FALLBACK,
+        source_url="https://github.com/acme/old-gpu",
+        commit="e" * 40,
+        framework_requirements=("tensorflow-gpu==1.15.5",),
+        requirements=("h5py<3",),
     ),
     "uv-lock": Recipe(
         base=CPU,
@@ -140,3 +176,51 @@ def test_libraries_a_repair_adds_come_after_every_python_package() -> None:
     assert apt > text.rindex("-r /opt/repro/requirements.txt")
     assert apt < text.index("COPY --chown=1000:1000 src/")
     assert "apt-get" not in render(CASES["uv-lock"]).dockerfile
+
+
+def _python_cases() -> list[tuple[str, str, str]]:
+    from repro import compat
+
+    data = compat.load()
+    return [
+        (u.ubuntu, python, source)
+        for u in data.ubuntu.values()
+        for source, pythons in (("apt", u.distro), ("deadsnakes", u.deadsnakes))
+        for python in pythons
+    ]
+
+
+@pytest.mark.parametrize(("ubuntu", "python", "source"), _python_cases())
+def test_python_on_every_ubuntu_the_data_can_emit(ubuntu: str, python: str, source: str) -> None:
+    """Each Ubuntu x Python the data allows: the right archive, a venv, nothing else."""
+    from repro import compat
+
+    release = compat.load().ubuntu[ubuntu]
+    packages = release.apt_packages(python, devel=False)
+    base = BaseImage(
+        name=f"nvidia/cuda:12.6.3-runtime-ubuntu{ubuntu}",
+        python=python,
+        python_source=source,  # type: ignore[arg-type]
+        gpu=True,
+        cuda=CudaChoice(
+            cuda="12.6",
+            cudnn=None,
+            flavour="runtime",
+            min_driver=None,
+            python_packages=packages,
+            pip=release.pip,
+        ),
+        reasons=(),
+        variant="x",
+    )
+    recipe = Recipe(base=base, source_url="u", commit="c" * 40, requirements=("numpy",))
+    text = render(recipe).dockerfile
+    assert ("ppa:deadsnakes/ppa" in text) == (source == "deadsnakes")
+    assert f"apt-get install -y --no-install-recommends {' '.join(packages)};" in text
+    assert f"python{python}-venv" in packages
+    assert f"    python{python} -m venv /opt/venv \\\n" in text
+    assert "export PIP_INDEX_URL=https://pypi.org/simple; }" in text
+    pip = "pip" if release.pip == "pip" else f"'{release.pip}'"  # xenial: pip 8 needs a cap
+    assert f"/opt/venv/bin/python -m pip install --upgrade {pip}\n" in text
+    # the new pip is in place before anything installs
+    assert text.index("--upgrade") < text.index("-r /opt/repro/requirements.txt")

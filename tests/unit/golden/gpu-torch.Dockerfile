@@ -2,7 +2,7 @@
 # Build: DOCKER_BUILDKIT=1 docker build --secret id=repro-ca,src=CA_BUNDLE .
 # (the CA secret is optional; it is only needed behind a TLS-intercepting proxy)
 
-FROM nvidia/cuda:12.6.3-runtime-ubuntu22.04
+FROM nvidia/cuda:12.1.1-runtime-ubuntu22.04
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -10,18 +10,25 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_INPUT=1 \
     LANG=C.UTF-8
 
-# The CUDA image has no Python 3.11: add it from the distribution, or from
-# the deadsnakes archive where the distribution's release lacks it.
-RUN if ! command -v python3.11 >/dev/null; then \
-      apt-get update \
-      && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends software-properties-common gpg-agent \
-      && add-apt-repository -y ppa:deadsnakes/ppa \
-      && apt-get update \
-      && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3.11 python3.11-venv \
-      && rm -rf /var/lib/apt/lists/*; \
+# The CUDA image has no Python 3.10: install it from Ubuntu's own archive.
+# NVIDIA's apt sources are set aside meanwhile (images built before its 2022 key
+# change fail to verify them, and nothing here comes from them).
+RUN set -e; if ! { python3.10 -c 'import ensurepip' 2>/dev/null; }; then \
+      mkdir -p /tmp/apt-nvidia; \
+      mv /etc/apt/sources.list.d/cuda* /etc/apt/sources.list.d/nvidia* /tmp/apt-nvidia/ 2>/dev/null || true; \
+      apt-get update; \
+      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3.10 python3.10-venv; \
+      mv /tmp/apt-nvidia/* /etc/apt/sources.list.d/ 2>/dev/null || true; \
+      rm -rf /var/lib/apt/lists/* /tmp/apt-nvidia; \
     fi
-# A virtual environment keeps the image's own Python packages apart.
-RUN python3.11 -m venv /opt/venv
+# A virtual environment keeps the image's own Python packages apart; the pip
+# Ubuntu seeds it with is too old for today's wheels and is replaced first.
+RUN --mount=type=secret,id=repro-ca --mount=type=secret,id=repro-pipconf --mount=type=cache,target=/root/.cache/pip,sharing=locked \
+    if [ -f /run/secrets/repro-ca ]; then export PIP_CERT=/run/secrets/repro-ca SSL_CERT_FILE=/run/secrets/repro-ca; fi; \
+    if [ -f /run/secrets/repro-pipconf ]; then export PIP_CONFIG_FILE=/run/secrets/repro-pipconf; fi; \
+    python3.10 -m venv /opt/venv \
+    && { [ -n "${PIP_CONFIG_FILE:-}${PIP_INDEX_URL:-}" ] || export PIP_INDEX_URL=https://pypi.org/simple; } \
+    && /opt/venv/bin/python -m pip install --upgrade pip
 ENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
 
 # An unprivileged user: the smoke test and `docker run` use it.
@@ -33,7 +40,7 @@ COPY .repro/requirements-framework.txt /opt/repro/requirements-framework.txt
 RUN --mount=type=secret,id=repro-ca --mount=type=secret,id=repro-pipconf --mount=type=cache,target=/root/.cache/pip,sharing=locked \
     if [ -f /run/secrets/repro-ca ]; then export PIP_CERT=/run/secrets/repro-ca SSL_CERT_FILE=/run/secrets/repro-ca; fi; \
     if [ -f /run/secrets/repro-pipconf ]; then export PIP_CONFIG_FILE=/run/secrets/repro-pipconf; fi; \
-    python -m pip install --extra-index-url https://download.pytorch.org/whl/cu126 -r /opt/repro/requirements-framework.txt \
+    python -m pip install --extra-index-url https://download.pytorch.org/whl/cu121 -r /opt/repro/requirements-framework.txt \
     && python -m pip freeze > /opt/repro/installed-frameworks.txt
 
 # Everything else the code needs.

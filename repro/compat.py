@@ -1,0 +1,354 @@
+"""The GPU compatibility data (``repro/data/compat.json``), loaded into typed values (pure).
+
+The data says which CUDA builds each framework release has and how to install them, which
+CUDA and cuDNN a TensorFlow release needs in the image, which ``nvidia/cuda`` tags exist
+(and which were deleted, with the images used instead), the driver each CUDA needs, and
+where an Ubuntu release gets each Python. ``scripts/gen_compat.py`` regenerates it from
+the sources it names. This module only reads and looks up; ``base_image`` decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from repro import mapping
+
+SCHEMA_VERSION = 2
+Flavour = Literal["base", "runtime", "devel"]
+
+
+def minor_key(minor: str) -> tuple[int, ...]:
+    """``"12.10"`` sorts after ``"12.9"``."""
+    return tuple(int(p) for p in minor.split("."))
+
+
+def minor_of(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def major_of(version: str) -> str:
+    return version.split(".")[0]
+
+
+def driver_key(driver: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in driver.split(".") if p.isdigit())
+
+
+@dataclass(frozen=True, kw_only=True)
+class CudaTag:
+    """One ``nvidia/cuda`` tag that exists."""
+
+    tag: str  # "12.6.3-cudnn-runtime-ubuntu24.04"
+    cuda: str  # "12.6.3"
+    flavour: Flavour
+    ubuntu: str  # "24.04"
+    cudnn: str | None  # cuDNN version inside the image ("9.5.1.17", "9"), None without
+
+    @property
+    def name(self) -> str:
+        return f"nvidia/cuda:{self.tag}"
+
+    @property
+    def minor(self) -> str:
+        return minor_of(self.cuda)
+
+    def sort_key(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Newest patch first, then newest Ubuntu (sort with ``reverse=True``)."""
+        return (minor_key(self.cuda), minor_key(self.ubuntu))
+
+
+@dataclass(frozen=True, kw_only=True)
+class TorchBuild:
+    cuda: str  # "11.8"
+    tag: str  # "cu118"
+    local: str | None  # "+cu118", "" for PyPI's own wheel, None: no install recipe known
+    index_url: str | None
+    find_links: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TorchRelease:
+    torch: str
+    torchvision: str | None
+    torchaudio: str | None
+    python: tuple[str, ...]
+    default_cuda: str | None  # the CUDA of PyPI's wheel
+    released: str | None  # first upload to PyPI (ISO date)
+    builds: tuple[TorchBuild, ...]
+    sources: tuple[str, ...]
+    verified: bool
+    inherited_from: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TfRelease:
+    minor: str  # "1.15"
+    cuda: str
+    cudnn: str
+    python: tuple[str, ...]
+    package: str  # the distribution that carries GPU support
+    extras: tuple[str, ...]  # ("and-cuda",) when CUDA comes as pip wheels
+    bundled: bool
+    versions: dict[str, str]  # release -> first upload date
+
+
+@dataclass(frozen=True, kw_only=True)
+class JaxBuild:
+    extra: str  # "cuda12_pip"
+    cuda: str  # built with
+    min_cuda: str
+    cudnn: str
+    bundled: bool
+    find_links: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class JaxRelease:
+    spec: str  # ">=0.4.24,<0.4.26"
+    python: tuple[str, ...]
+    builds: tuple[JaxBuild, ...]
+    verified: bool
+    versions: dict[str, str]
+
+    def contains(self, version: str) -> bool:
+        try:
+            return Version(version) in SpecifierSet(self.spec)
+        except (InvalidSpecifier, InvalidVersion):
+            return False
+
+
+@dataclass(frozen=True, kw_only=True)
+class CudaPackage:
+    """A project named after its CUDA (``cupy-cuda11x``, ``mxnet-cu112``) or built from source."""
+
+    name: str
+    family: str
+    cuda: tuple[str, ...]  # minors it accepts; empty = any
+    bundled: bool
+    cudnn: str | None
+    source_built: bool
+    verified: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class Fallback:
+    """An image used where the ``nvidia/cuda`` tags a framework needs were deleted."""
+
+    image: str
+    devel: str | None
+    framework: str
+    version: str
+    cuda: str
+    cudnn: str
+    python: str
+    verified_python: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class UbuntuPython:
+    ubuntu: str
+    codename: str
+    default: str
+    distro: tuple[str, ...]
+    deadsnakes: tuple[str, ...]
+    packages: tuple[str, ...]  # apt packages that set up a Python ("python{v}-venv", ...)
+    pip: str  # the requirement the venv's pip is upgraded to ("pip", "pip<21")
+
+    def apt_packages(self, python: str, *, devel: bool) -> tuple[str, ...]:
+        """What ``apt-get install`` needs for a venv-capable ``python`` (and its headers)."""
+        names = [p.format(v=python) for p in self.packages]
+        if devel:
+            names.append(f"python{python}-dev")
+        return tuple(names)
+
+    def source(self, python: str) -> Literal["apt", "deadsnakes"] | None:
+        """Where this Ubuntu gets ``python``: its own archive, deadsnakes, or nowhere."""
+        if python in self.distro:
+            return "apt"
+        if python in self.deadsnakes:
+            return "deadsnakes"
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Paddle:
+    post: dict[str, str]  # ".postNNN" suffix -> CUDA
+    default: str  # CUDA of the plain PyPI wheel before `default_before`
+    default_before: str
+    cudnn: dict[str, str]  # CUDA major -> cuDNN major
+    find_links: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Compat:
+    schema_version: int
+    generated: str
+    generated_by: str
+    python_image: str
+    gpu_frameworks: frozenset[str]
+    cpu_indexes: dict[str, str]
+    default_cuda: str
+    min_drivers: dict[str, str]  # CUDA minor -> driver of its GA
+    family_drivers: dict[str, str]  # CUDA major -> minor-version-compatibility floor
+    tags: tuple[CudaTag, ...]
+    deleted: dict[str, tuple[str, ...]]  # CUDA minor -> example tags that no longer exist
+    deleted_date: str
+    ubuntu: dict[str, UbuntuPython]
+    torch: tuple[TorchRelease, ...]
+    tensorflow: tuple[TfRelease, ...]
+    tensorflow_gpu_last: str
+    jax: tuple[JaxRelease, ...]
+    packages: dict[str, CudaPackage]  # canonical name ->
+    paddle: Paddle
+    fallbacks: tuple[Fallback, ...]
+
+    # ----------------------------------------------------------------- queries
+
+    def known_minors(self) -> list[str]:
+        """Every CUDA minor the data knows (tags, deleted tags, drivers), oldest first."""
+        minors = {t.minor for t in self.tags} | set(self.deleted) | set(self.min_drivers)
+        return sorted(minors, key=minor_key)
+
+    def tag_minors(self) -> list[str]:
+        return sorted({t.minor for t in self.tags}, key=minor_key)
+
+    def tags_for(self, minor: str) -> list[CudaTag]:
+        """The existing tags of a CUDA minor, newest patch then newest Ubuntu first."""
+        return sorted(
+            (t for t in self.tags if t.minor == minor), key=CudaTag.sort_key, reverse=True
+        )
+
+    def min_driver(self, minor: str) -> str | None:
+        return self.min_drivers.get(minor)
+
+    def is_gpu_package(self, name: str) -> bool:
+        return canonicalize_name(name) in self.gpu_frameworks
+
+    def torch_release(self, version: str) -> TorchRelease | None:
+        public = version.split("+")[0]
+        return next((r for r in self.torch if r.torch == public), None)
+
+    def torch_by_companion(self, name: str, version: str) -> TorchRelease | None:
+        public = version.split("+")[0]
+        for release in self.torch:
+            if getattr(release, name) == public:
+                return release
+        return None
+
+    def tf_release(self, version: str) -> TfRelease | None:
+        minor = minor_of(version)
+        return next((r for r in self.tensorflow if r.minor == minor), None)
+
+    def jax_release(self, version: str) -> JaxRelease | None:
+        public = version.split("+")[0]
+        return next((r for r in self.jax if r.contains(public)), None)
+
+
+@cache
+def load() -> Compat:
+    """The shipped data, checked for the schema this code reads."""
+    return parse(mapping.load_json("compat.json"))
+
+
+def parse(data: dict[str, Any]) -> Compat:
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError(
+            f"compat.json has schema {data.get('schema_version')}, this repro reads "
+            f"{SCHEMA_VERSION}: regenerate it with scripts/gen_compat.py"
+        )
+    drivers = data["drivers"]
+    nv = data["nvidia_cuda"]
+    return Compat(
+        schema_version=data["schema_version"],
+        generated=data["generated"],
+        generated_by=data["generated_by"],
+        python_image=data["python_image"],
+        gpu_frameworks=frozenset(canonicalize_name(n) for n in data["gpu_frameworks"]),
+        cpu_indexes=dict(data["cpu_indexes"]),
+        default_cuda=data["policy"]["default_cuda"],
+        min_drivers={m: v["min_driver"] for m, v in drivers["toolkits"].items()},
+        family_drivers=dict(drivers["families"]),
+        tags=tuple(CudaTag(**t) for t in nv["tags"]),
+        deleted={d["cuda"]: tuple(d["examples"]) for d in nv["deleted"]["releases"]},
+        deleted_date=nv["deleted"]["date"],
+        ubuntu={
+            u: UbuntuPython(
+                ubuntu=u,
+                codename=row["codename"],
+                default=row["default"],
+                distro=tuple(row["distro"]),
+                deadsnakes=tuple(row["deadsnakes"]),
+                packages=tuple(row["packages"]),
+                pip=row["pip"],
+            )
+            for u, row in data["ubuntu_python"]["releases"].items()
+        },
+        torch=tuple(_torch(r) for r in data["torch"]["releases"]),
+        tensorflow=tuple(_tf(r) for r in data["tensorflow"]["releases"]),
+        tensorflow_gpu_last=data["tensorflow"]["tensorflow_gpu_last"],
+        jax=tuple(_jax(r) for r in data["jax"]["releases"]),
+        packages={
+            canonicalize_name(name): CudaPackage(
+                name=name,
+                family=p["family"],
+                cuda=tuple(p["cuda"]),
+                bundled=p["bundled"],
+                cudnn=p["cudnn"],
+                source_built=p.get("source_built", False),
+                verified=p["verified"],
+            )
+            for name, p in data["packages"].items()
+        },
+        paddle=Paddle(
+            post=dict(data["paddle"]["post"]),
+            default=data["paddle"]["default"],
+            default_before=data["paddle"]["default_before"],
+            cudnn=dict(data["paddle"]["cudnn"]),
+            find_links=data["paddle"]["find_links"],
+        ),
+        fallbacks=tuple(Fallback(**f) for f in data["fallbacks"]["images"]),
+    )
+
+
+def _torch(r: dict[str, Any]) -> TorchRelease:
+    return TorchRelease(
+        torch=r["torch"],
+        torchvision=r["torchvision"],
+        torchaudio=r["torchaudio"],
+        python=tuple(r["python"]),
+        default_cuda=r["default_cuda"],
+        released=r["released"],
+        builds=tuple(TorchBuild(**b) for b in r["builds"]),
+        sources=tuple(r["sources"]),
+        verified=r["verified"],
+        inherited_from=r.get("inherited_from"),
+    )
+
+
+def _tf(r: dict[str, Any]) -> TfRelease:
+    return TfRelease(
+        minor=r["minor"],
+        cuda=r["cuda"],
+        cudnn=r["cudnn"],
+        python=tuple(r["python"]),
+        package=r["package"],
+        extras=tuple(r["extras"]),
+        bundled=r["bundled"],
+        versions=dict(r["versions"]),
+    )
+
+
+def _jax(r: dict[str, Any]) -> JaxRelease:
+    return JaxRelease(
+        spec=r["jax"],
+        python=tuple(r["python"]),
+        builds=tuple(JaxBuild(**b) for b in r["builds"]),
+        verified=r["verified"],
+        versions=dict(r["versions"]),
+    )

@@ -1,0 +1,101 @@
+"""repro pack on a GPU plan with a fake engine: the smoke run asks for GPUs only when the
+engine has them and the host driver can start the image; the manifest says which."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+from repro import pipeline
+from repro.engine import ImageInfo, RunLimits, RunResult
+from repro.models import HostGpu, Options
+
+
+class FakeEngine:
+    buildkit = True
+
+    def __init__(self, gpus: bool) -> None:
+        self.gpus = gpus
+        self.runs: list[tuple[Sequence[str], RunLimits]] = []
+
+    def ping(self) -> None: ...
+
+    def image_info(self, ref: str) -> ImageInfo:
+        return ImageInfo(id="sha256:" + "1" * 64, repo_digests=(), size=1, labels={}, created="")
+
+    def build(
+        self,
+        context: Path,
+        *,
+        tags: Sequence[str],
+        labels: Mapping[str, str],
+        secrets: Mapping[str, Path],
+        on_line: object,
+    ) -> tuple[str, float, str]:
+        self.dockerfile = (context / "Dockerfile").read_text()
+        return "sha256:" + "2" * 64, 0.5, ""
+
+    def run(self, image: str, argv: Sequence[str], limits: RunLimits) -> RunResult:
+        self.runs.append((argv, limits))
+        return RunResult(exit_code=0, output="torch==2.5.1\n", seconds=0.1)
+
+    def tag(self, image: str, ref: str) -> None: ...
+    def save(self, refs: Sequence[str], out: object) -> None:
+        out.write(b"tar")  # type: ignore[attr-defined]
+
+    def load(self, path: Path) -> list[str]:
+        return []
+
+    def remove_image(self, ref: str) -> None: ...
+    def gpu_available(self) -> bool:
+        return self.gpus
+
+
+@pytest.fixture
+def gpu_repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "gpu-paper"
+    repo.mkdir()
+    (repo / "requirements.txt").write_text("torch==2.5.1\n")
+    (repo / "train.py").write_text("import torch\nprint(torch.cuda.is_available())\n")
+    return repo
+
+
+@pytest.mark.parametrize(
+    ("engine_gpus", "host", "asked", "driver_ok"),
+    [
+        (True, HostGpu(driver="560.35.03"), True, True),
+        (False, None, False, None),  # no GPU: runs on the CPU
+        (True, HostGpu(driver="470.82.01"), False, False),  # the image would not start
+    ],
+)
+def test_smoke_requests_gpus_only_when_they_can_be_used(
+    gpu_repo: Path,
+    tmp_path: Path,
+    engine_gpus: bool,
+    host: HostGpu | None,
+    asked: bool,
+    driver_ok: bool | None,
+) -> None:
+    engine = FakeEngine(engine_gpus)
+    options = Options(smoke="python train.py", out=tmp_path / "out", python="3.11")
+    result = pipeline.pack(
+        str(gpu_repo),
+        options,
+        pipeline.QuietReporter(),
+        engine_factory=lambda: engine,  # type: ignore[arg-type,return-value]
+        probe_gpu=lambda: host,
+    )
+    smoke_argv, limits = engine.runs[-1]
+    assert list(smoke_argv)[-1] == "python train.py"
+    assert limits.gpus is asked
+    manifest = json.loads((result.artifact_dir / "repro.json").read_text())
+    assert manifest["smoke"]["gpu"] is asked
+    assert manifest["base_image"]["gpu"] is True
+    assert manifest["cuda"]["driver_ok"] is driver_ok
+    assert manifest["cuda"]["requirements"]["torch"].startswith("torch==2.5.1")
+    assert "FROM nvidia/cuda:" in engine.dockerfile
+    if driver_ok is False:
+        assert any("470.82.01 is older than CUDA" in w for w in manifest["warnings"])
