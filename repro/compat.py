@@ -201,6 +201,7 @@ class Compat:
     deleted_date: str
     ubuntu: dict[str, UbuntuPython]
     torch: tuple[TorchRelease, ...]
+    torch_companion_local: dict[str, bool]  # whether a companion's line carries +cuXYZ
     tensorflow: tuple[TfRelease, ...]
     tensorflow_gpu_last: str
     jax: tuple[JaxRelease, ...]
@@ -290,6 +291,7 @@ def parse(data: dict[str, Any]) -> Compat:
             for u, row in data["ubuntu_python"]["releases"].items()
         },
         torch=tuple(_torch(r) for r in data["torch"]["releases"]),
+        torch_companion_local=dict(data["torch"]["companion_local"]),
         tensorflow=tuple(_tf(r) for r in data["tensorflow"]["releases"]),
         tensorflow_gpu_last=data["tensorflow"]["tensorflow_gpu_last"],
         jax=tuple(_jax(r) for r in data["jax"]["releases"]),

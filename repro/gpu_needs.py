@@ -321,9 +321,8 @@ def _torch_line(
         }[name]
         if paired is None:
             return Line(name=name, text=req.pip_line())
-        # torchaudio is installed unsuffixed (as on PyTorch's install page): the index
-        # serves the build that matches torch.
-        suffix = local if name != "torchaudio" else ""
+        # as on PyTorch's install page: torchaudio unsuffixed, the index serves its build
+        suffix = local if ctx.data.torch_companion_local.get(name, True) else ""
         text = f"{req.name}{extras}=={paired.split('+')[0]}{suffix}{marker}"
     in_wheelhouse = name in ctx.wheelhouse
     return Line(
@@ -388,7 +387,7 @@ def _tf_need(reqs: dict[str, Requirement], ctx: _Ctx) -> Need | str | None:
     if release.bundled:
         accepts: frozenset[str] | None = _same_major_from(data, release.cuda)
         how = (
-            f"{package}[and-cuda] brings CUDA {release.cuda} and cuDNN {release.cudnn} as "
+            f"{package}{extra_text} brings CUDA {release.cuda} and cuDNN {release.cudnn} as "
             "wheels: the base needs only a driver"
         )
     else:

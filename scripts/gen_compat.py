@@ -214,7 +214,12 @@ def _torch(src: dict[str, Any], pypi: dict[str, dict[str, str]]) -> dict[str, An
             )
     releases += _torch_patches_from_pypi(releases, pypi)
     releases.sort(key=lambda r: Version(r["torch"]))
-    return {"sources": src["sources"], "cpu_index": src["cpu_index"], "releases": releases}
+    return {
+        "sources": src["sources"],
+        "cpu_index": src["cpu_index"],
+        "companion_local": dict(src["companion_local"]),
+        "releases": releases,
+    }
 
 
 def _torch_patches_from_pypi(
@@ -351,7 +356,7 @@ def _packages(src: dict[str, Any]) -> dict[str, Any]:
                 "family": family,
                 "cuda": minors,
                 "bundled": fam["bundled"],
-                "cudnn": _mxnet_cudnn(minors[0]) if family == "mxnet" else None,
+                "cudnn": fam.get("cudnn_by_cuda_major", {}).get(minors[0].split(".")[0]),
                 "sources": fam["sources"],
                 "verified": fam.get("verified", True),
             }
@@ -366,10 +371,6 @@ def _packages(src: dict[str, Any]) -> dict[str, Any]:
             "verified": True,
         }
     return dict(sorted(out.items()))
-
-
-def _mxnet_cudnn(cuda: str) -> str:
-    return "8.0" if int(cuda.split(".")[0]) >= 11 else "7.0"
 
 
 def build(src: dict[str, Any], pypi_snapshot: dict[str, Any]) -> dict[str, Any]:
