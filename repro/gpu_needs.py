@@ -22,7 +22,7 @@ from packaging.version import InvalidVersion, Version
 from repro import compat as cdata
 from repro.compat import Compat, major_of, minor_key, minor_of
 from repro.errors import InferenceError
-from repro.models import Environment, Options, Requirement
+from repro.models import STRONG_KINDS, Environment, Options, Requirement
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,11 @@ def _declared(req: Requirement | None) -> str | None:
     if pinned:
         return pinned
     return req.version if req.version and "+" in req.version else None
+
+
+def _is_declared(req: Requirement) -> bool:
+    """Stated by a requirements or packaging file (or --pin), not only imported."""
+    return any(o.kind in STRONG_KINDS for o in req.origins)
 
 
 def _allows(req: Requirement | None, version: str) -> bool:
@@ -346,9 +351,13 @@ def _same_major_from(data: Compat, cuda: str) -> frozenset[str]:
 
 
 def _tf_need(reqs: dict[str, Requirement], ctx: _Ctx) -> Need | str | None:
-    req = reqs.get("tensorflow") or reqs.get("tensorflow-gpu")
-    if req is None:
+    both = [reqs[n] for n in ("tensorflow-gpu", "tensorflow") if n in reqs]
+    if not both:
         return None
+    # Both may come in: tensorflow-gpu declared, tensorflow from `import tensorflow`. They
+    # are one module: the declared one (a pin first) is installed, the other is not.
+    req = min(both, key=lambda r: (_declared(r) is None, not _is_declared(r)))
+    dropped = [r for r in both if r is not req]
     data = ctx.data
     name = canonicalize_name(req.name)
     version = _exact(req)
@@ -384,6 +393,11 @@ def _tf_need(reqs: dict[str, Requirement], ctx: _Ctx) -> Need | str | None:
     extra_text = f"[{','.join(extras)}]" if extras else ""
     marker = f"; {req.marker}" if req.marker else ""
     lines = [Line(name=name, text=f"{package}{extra_text}=={public}{marker}")]
+    lines += [Line(name=canonicalize_name(r.name), text="") for r in dropped]
+    apart = [
+        f"{r.name} ({_origin(r)}) is the module {req.name} provides: not installed apart"
+        for r in dropped
+    ]
     if release.bundled:
         accepts: frozenset[str] | None = _same_major_from(data, release.cuda)
         how = (
@@ -410,7 +424,7 @@ def _tf_need(reqs: dict[str, Requirement], ctx: _Ctx) -> Need | str | None:
     return Need(
         summary=f"{req.name} {public} (CUDA {release.cuda}, cuDNN {release.cudnn})",
         builds=(build,),
-        reasons=(f"{req.name} {public}: {why}{renamed}", how),
+        reasons=(f"{req.name} {public}: {why}{renamed}", *apart, how),
     )
 
 

@@ -313,8 +313,9 @@ class CudaChoice:
     ubuntu: str | None = None  # None for a fallback image that is not nvidia/cuda
     python_packages: tuple[str, ...] = ()  # apt packages that install Python on the image
     pip: str = "pip"  # what the venv's pip is upgraded to first
-    # The framework lines as installed (name -> pip line), so that each wheel's CUDA build,
-    # its index and the base's CUDA agree; and the indexes / find-links pages they need.
+    # The framework lines as installed (name -> pip line, "" = not installed apart), so that
+    # each wheel's CUDA build, its index and the base's CUDA agree; and the indexes /
+    # find-links pages they need.
     requirements: tuple[tuple[str, str], ...] = ()
     index_urls: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()

@@ -333,8 +333,9 @@ def _recipe(
     # On a GPU base the frameworks install as the base image chose them (CUDA build, index).
     chosen = base_image.framework_lines(base)
     line = {id(r): chosen.get(canonicalize_name(r.name), r.pip_line()) for r in needed}
-    framework = tuple(line[id(r)] for r in needed if r.layer == "framework")
-    rest = tuple(line[id(r)] for r in needed if r.layer != "framework")
+    # an empty line: the base image's choice installs it under another name
+    framework = tuple(line[id(r)] for r in needed if r.layer == "framework" and line[id(r)])
+    rest = tuple(line[id(r)] for r in needed if r.layer != "framework" and line[id(r)])
     find_links: tuple[str, ...] = ()
     if base.gpu and base.cuda is not None:
         framework_indexes: tuple[str, ...] = base.cuda.index_urls

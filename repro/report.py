@@ -44,7 +44,7 @@ def plan_text(plan: Plan) -> str:
         driver = f", driver >= {c.min_driver}" if c.min_driver else ""
         lines.append(f"CUDA       {c.cuda} ({c.flavour}{cudnn}{driver})")
         if c.requirements:
-            lines.append(f"Installs   {', '.join(line for _, line in c.requirements)}")
+            lines.append(f"Installs   {', '.join(line for _, line in c.requirements if line)}")
         for url in (*c.index_urls, *c.find_links):
             lines.append(f"             from {url}")
     if env.as_of:

@@ -36,6 +36,7 @@ class FakeEngine:
         on_line: object,
     ) -> tuple[str, float, str]:
         self.dockerfile = (context / "Dockerfile").read_text()
+        self.framework_file = (context / ".repro" / "requirements-framework.txt").read_text()
         return "sha256:" + "2" * 64, 0.5, ""
 
     def run(self, image: str, argv: Sequence[str], limits: RunLimits) -> RunResult:
@@ -99,3 +100,22 @@ def test_smoke_requests_gpus_only_when_they_can_be_used(
     assert "FROM nvidia/cuda:" in engine.dockerfile
     if driver_ok is False:
         assert any("470.82.01 is older than CUDA" in w for w in manifest["warnings"])
+
+
+def test_tensorflow_gpu_declared_and_tensorflow_imported_install_once(tmp_path: Path) -> None:
+    repo = tmp_path / "tf-paper"
+    repo.mkdir()
+    (repo / "requirements.txt").write_text("tensorflow-gpu==1.15.0\n")
+    (repo / "model.py").write_text("import tensorflow as tf\n")
+    engine = FakeEngine(False)
+    options = Options(smoke="python model.py", out=tmp_path / "out", python="3.6")
+    result = pipeline.pack(
+        str(repo),
+        options,
+        pipeline.QuietReporter(),
+        engine_factory=lambda: engine,  # type: ignore[arg-type,return-value]
+        probe_gpu=lambda: None,
+    )
+    assert result.plan.base.name == "tensorflow/tensorflow:1.15.5-gpu-py3"
+    assert engine.framework_file == "tensorflow-gpu==1.15.0\n"  # not tensorflow as well
+    assert any("not installed apart" in r for r in result.plan.base.reasons)
