@@ -18,10 +18,9 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from repro import mapping, versions
+from repro import mapping, merge, versions
 from repro.errors import UsageError
 from repro.models import (
-    STRONG_KINDS,
     DeclaredRequirement,
     Environment,
     Evidence,
@@ -30,7 +29,6 @@ from repro.models import (
     PythonChoice,
     PythonHint,
     Requirement,
-    Unresolved,
 )
 from repro.pypi import ReleaseIndex, ShippedIndex
 
@@ -151,23 +149,21 @@ def infer(
     python, _ = choose_python(
         evidence.python_hints, as_of=as_of, override=options.python, prefer=prefer
     )
-    drafts: dict[str, _Draft] = {}
-    constraints: list[DeclaredRequirement] = []
-    for decl in evidence.declared:
-        if decl.group == "constraint":
-            constraints.append(decl)
-            continue
-        if decl.origin.kind not in STRONG_KINDS | {"notebook"}:
-            continue
-        _add_declared(drafts, decl)
-    unresolved = _add_imports(drafts, evidence, python.major)
-    for decl in constraints:
-        key = canonicalize_name(decl.name)
-        if key in drafts:
-            _, spec, _, _, _ = _parse(decl)
-            if spec:
-                drafts[key].specs.append(spec)
-                drafts[key].origins.append(decl.origin)
+    found = merge.merge(evidence, python.version)
+    drafts: dict[str, _Draft] = {
+        canonicalize_name(m.name) if m.name else m.url: _Draft(
+            name=m.name,
+            specs=m.specs,
+            extras=m.extras,
+            markers=m.markers,
+            url=m.url,
+            origins=m.origins,
+            reasons=m.reasons,
+            optional=m.optional,
+        )
+        for m in found.requirements
+    }
+    unresolved = list(found.unresolved)
     _apply_pins(drafts, options.pins)
     merged = _merge(drafts, evidence, options, index, wheels)
     python, py_conflicts = choose_python(
@@ -191,7 +187,7 @@ def infer(
         if name in choices:
             draft.reasons += [c for c in choices[name].chain if c not in draft.reasons]
     cutoff, lock_reasons = versions.lock_cutoff(merged, pinned, as_of)
-    conflicts = list(py_conflicts) + version_conflicts
+    conflicts = [*py_conflicts, *found.conflicts, *version_conflicts]
     requirements = [
         _finish(d, usable, conflicts) for d in sorted(drafts.values(), key=lambda d: d.name.lower())
     ]
@@ -239,10 +235,13 @@ def _merge(
     pinned: dict[str, str] = {canonicalize_name(_pin_name(p)): p for p in options.pins}
     declared: dict[str, list[versions.Bound]] = {}
     for decl in evidence.declared:
-        if decl.optional or not decl.name:
+        if (decl.optional and decl.group not in ("lock", "constraint")) or not decl.name:
             continue
         _, spec, _, _, _ = _parse(decl)
-        if spec:
+        draft = drafts.get(canonicalize_name(decl.name))
+        # only what the merge kept: a declaration that lost a conflict, or a hint nothing
+        # corroborated, bounds nothing (repro/merge.py)
+        if spec and draft is not None and spec in draft.specs:
             declared.setdefault(canonicalize_name(decl.name), []).append(
                 versions.Bound(
                     specifier=spec, why=f"{decl.origin} declares {decl.name}{spec}", kind="declared"
@@ -334,65 +333,6 @@ def _wheelhouse_pythons(evidence: Evidence, wheels: Sequence[Wheel]) -> dict[str
                     f"the wheelhouse has {wheel.name} {wheel.version} for Python {version}",
                 )
     return prefer
-
-
-def _add_declared(drafts: dict[str, _Draft], decl: DeclaredRequirement) -> None:
-    name, spec, extras, marker, url = _parse(decl)
-    key = canonicalize_name(name) if name else decl.requirement
-    draft = drafts.setdefault(key, _Draft(name=name or decl.requirement))
-    if spec:
-        draft.specs.append(spec)
-    draft.extras |= extras
-    if marker:
-        draft.markers.append(marker)
-    if url:
-        draft.url = url
-    draft.origins.append(decl.origin)
-    if not decl.optional:
-        draft.optional = False
-        draft.reasons.append(f"declared in {decl.origin}")
-
-
-def _add_imports(
-    drafts: dict[str, _Draft], evidence: Evidence, python_major: int
-) -> list[Unresolved]:
-    unresolved: dict[str, tuple[list[Origin], str]] = {}
-    for site in evidence.imports:
-        top = site.module.split(".")[0]
-        if top in evidence.local_modules:
-            continue
-        found = mapping.lookup(site.module, python_major)
-        if found.kind == "stdlib":
-            continue
-        if found.kind == "dist":
-            key = canonicalize_name(found.dist)
-            draft = drafts.setdefault(key, _Draft(name=found.dist))
-            draft.origins.append(site.origin)
-            if not site.optional and draft.optional:
-                draft.optional = False
-                draft.reasons.append(f"imported as {found.module} ({site.origin})")
-            continue
-        if site.optional:
-            continue
-        entry = unresolved.setdefault(found.module, ([], found.reason))
-        entry[0].append(site.origin)
-    # ``from google.cloud import storage`` records both google.cloud and
-    # google.cloud.storage: once the longer path resolved, the shorter one is no news.
-    return [
-        Unresolved(module=module, origins=tuple(origins[:5]), reason=reason)
-        for module, (origins, reason) in sorted(unresolved.items())
-        if not _covered(module, drafts, evidence)
-    ]
-
-
-def _covered(module: str, drafts: dict[str, _Draft], evidence: Evidence) -> bool:
-    """A namespace prefix is covered when a longer import path under it was mapped."""
-    for site in evidence.imports:
-        if site.module.startswith(module + "."):
-            found = mapping.lookup(site.module)
-            if found.kind == "dist" and canonicalize_name(found.dist) in drafts:
-                return True
-    return False
 
 
 def _apply_pins(drafts: dict[str, _Draft], pins: Iterable[str]) -> None:

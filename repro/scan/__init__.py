@@ -2,27 +2,40 @@
 
 Nothing found here is executed: setup.py is parsed, notebooks are read as JSON, code is
 read by AST. Each piece of evidence keeps its ``file:line`` origin.
+
+Declared files (requirements, setup.py/cfg, pyproject, Pipfile, locks, conda files) give
+requirements of their own kind; Dockerfiles, install scripts, READMEs and CI configs give
+requirements of kinds ``dockerfile``/``script``/``readme``/``ci``, which infer weighs as
+hints (see docs/inference.md). A file that cannot be read is a warning, never an error.
 """
 
 from __future__ import annotations
 
 import ast
+import posixpath
+import re
+from functools import cache
 from pathlib import Path, PurePosixPath
+from typing import Any
 
+from repro import apirules, mapping
 from repro.errors import NothingToPackError
 from repro.mapping import load_json
-from repro.models import ApiUse, DeclaredRequirement, Evidence, ImportSite, Origin, PythonHint
-from repro.scan import api, cuda, pyhints
+from repro.models import ApiUse, Evidence, Hint, ImportSite, Origin, PythonHint
+from repro.scan import api, cuda, locks, pyhints
 from repro.scan import declared as decl
+from repro.scan import hints as hint_files
 from repro.scan import requirements as reqs
+from repro.scan.commands import find_commands
 from repro.scan.files import RepoFiles, read_text, walk
 from repro.scan.imports import FileImports, read_notebook, scan_source
 
-# Syntax that dates code: (node type, minimum Python, what it is).
-_SYNTAX_FLOORS: tuple[tuple[type[ast.AST], str, str], ...] = (
-    (ast.JoinedStr, "3.6", "f-string"),
-    (ast.NamedExpr, "3.8", "assignment expression (:=)"),
-    (ast.Match, "3.10", "match statement"),
+# Syntax that dates code: (node type, minimum Python, what it is, a literal and a pattern
+# the text must hold before a tree is searched for it).
+_SYNTAX_FLOORS: tuple[tuple[type[ast.AST], str, str, str, re.Pattern[str]], ...] = (
+    (ast.JoinedStr, "3.6", "f-string", "", re.compile(r"(?<![\w])(?:[fF][rR]?|[rR][fF])[\"']")),
+    (ast.NamedExpr, "3.8", "assignment expression (:=)", ":=", re.compile(r":=")),
+    (ast.Match, "3.10", "match statement", "match", re.compile(r"^[ \t]*match\b.*:[ \t]*$", re.M)),
 )
 
 
@@ -36,17 +49,20 @@ def scan(root: Path) -> Evidence:
         or files.conda
         or files.setup_cfg
         or files.pipfiles
+        or files.locks
     ):
         raise NothingToPackError(
             "no Python code, notebooks or requirement files found: nothing to pack"
         )
     out = decl.Declared()
-    _declared_files(root, files, out)
+    conda_map: dict[str, Any] = load_json("conda_map.json")
+    _declared_files(root, files, out, conda_map)
     out.python += pyhints.read(root, files)
     api_uses: list[ApiUse] = []
-    sites, sys_path_dirs = _code(root, files, out, api_uses)
+    sites, sys_path_dirs = _code(root, files, out, conda_map, api_uses)
     out.hints += cuda.compile_hints(root, files, sites)
-    local = local_modules(files, sys_path_dirs)
+    _hint_files(root, files, out, conda_map)
+    local = local_modules(files, sys_path_dirs, out.hints)
     warnings = list(out.warnings)
     for rel, size in files.oversized:
         warnings.append(f"{rel}: {size // (1024 * 1024)} MiB .py file not scanned")
@@ -64,7 +80,9 @@ def scan(root: Path) -> Evidence:
     )
 
 
-def _declared_files(root: Path, files: RepoFiles, out: decl.Declared) -> None:
+def _declared_files(
+    root: Path, files: RepoFiles, out: decl.Declared, conda_map: dict[str, Any]
+) -> None:
     result = reqs.RequirementsResult()
     # requirements.txt at the top first, so files it includes keep their includer's order
     for rel in sorted(files.requirements, key=lambda r: (r.count("/"), r != "requirements.txt", r)):
@@ -73,21 +91,66 @@ def _declared_files(root: Path, files: RepoFiles, out: decl.Declared) -> None:
     out.hints += result.hints
     out.warnings += result.warnings
     for rel in files.setup_py:
-        if rel.count("/") <= 1:
+        if rel.count("/") <= 2:
             out.extend(decl.read_setup_py(root, rel))
     for rel in files.setup_cfg:
         out.extend(decl.read_setup_cfg(root, rel))
     for rel in files.pyproject:
         out.extend(decl.read_pyproject(root, rel))
-    conda_map = load_json("conda_map.json") if files.conda else {}
+    for rel in files.pipfiles:
+        out.extend(locks.read_pipfile(root, rel))
+    for rel in files.locks:
+        out.extend(locks.read_lock(root, rel))
     for rel in files.conda:
         out.extend(decl.read_conda(root, rel, conda_map))
     for rel in files.python_version_files:
         out.extend(decl.read_python_version_file(root, rel))
 
 
+def _hint_files(
+    root: Path, files: RepoFiles, out: decl.Declared, conda_map: dict[str, Any]
+) -> None:
+    """Dockerfiles, install scripts, READMEs, CI configs: evidence weighed as hints."""
+    known = frozenset(files.requirements)
+    image_hints: dict[str, Any] = (
+        load_json("image_hints.json") if files.dockerfiles else {"images": []}
+    )
+    for rel in files.dockerfiles:
+        out.extend(hint_files.read_dockerfile(root, rel, conda_map, image_hints, known))
+    for rel in files.scripts:
+        out.extend(hint_files.read_script(root, rel, conda_map, known))
+    for rel in files.readmes:
+        out.extend(hint_files.read_readme(root, rel, conda_map, known, _known_name(conda_map)))
+    for rel in files.ci:
+        out.extend(hint_files.read_ci(root, rel, conda_map, known))
+
+
+def _known_name(conda_map: dict[str, Any]) -> Any:
+    """A name as a README writes it (``PyTorch``, ``OpenCV``, ``sklearn``) → a distribution
+    that some data file knows, else ``""``: prose is never guessed into a package."""
+    packages = conda_map.get("packages", {})
+
+    def known(raw: str) -> str:
+        lower = raw.lower()
+        entry = packages.get(lower)
+        if isinstance(entry, str):
+            return entry
+        if isinstance(entry, dict):
+            return str(entry.get("pypi") or "")
+        found = mapping.lookup(raw)
+        if found.kind == "dist":
+            return found.dist
+        return mapping.known_distribution(raw) or ""
+
+    return known
+
+
 def _code(
-    root: Path, files: RepoFiles, out: decl.Declared, api_uses: list[ApiUse]
+    root: Path,
+    files: RepoFiles,
+    out: decl.Declared,
+    conda_map: dict[str, Any],
+    api_uses: list[ApiUse],
 ) -> tuple[list[ImportSite], list[str]]:
     sites: list[ImportSite] = []
     sys_path_dirs: list[str] = []
@@ -100,8 +163,7 @@ def _code(
             continue
         found = scan_source(text, rel)
         sites += found.sites
-        base = PurePosixPath(rel).parent
-        sys_path_dirs += [(base / d).as_posix() for d in found.sys_path_dirs]
+        sys_path_dirs += found.sys_path_dirs
         if found.python2:
             py2_files.append(rel)
             api_uses += api.detect_text(text, rel)
@@ -109,11 +171,12 @@ def _code(
             out.warnings.append(
                 f"{rel}: neither Python 3 nor Python 2 syntax, imports read by pattern"
             )
-        if found.tree is not None:
-            _syntax_floors(found, rel, floors)
-            api_uses += api.detect(found.tree, rel)
+        if len(floors) < len(_SYNTAX_FLOORS) and not (found.python2 or found.unparsable):
+            _syntax_floors(text, found.tree, rel, floors)
+        if not (found.python2 or found.unparsable):
+            api_uses += _api_uses(text, rel, found)
     for rel in files.notebooks:
-        _notebook(root, rel, sites, out, api_uses)
+        _notebook(root, rel, sites, out, conda_map, api_uses)
     if py2_files:
         origin = Origin(
             kind="syntax", path=py2_files[0], detail=f"Python 2 syntax in {len(py2_files)} file(s)"
@@ -122,22 +185,101 @@ def _code(
     for version, (what, rel, line) in floors.items():
         origin = Origin(kind="syntax", path=rel, line=line, detail=what)
         out.python.append(PythonHint(specifier=f">={version}", origin=origin, strength="syntax"))
+    if not py2_files:
+        _removed_stdlib(sites, out)
     return sites, sys_path_dirs
 
 
-def _syntax_floors(found: FileImports, rel: str, floors: dict[str, tuple[str, str, int]]) -> None:
-    assert found.tree is not None
-    wanted = [(t, v, w) for t, v, w in _SYNTAX_FLOORS if v not in floors]
+def _removed_stdlib(sites: list[ImportSite], out: decl.Declared) -> None:
+    """``import imp`` / ``distutils``: code that needs a Python from before their removal."""
+    removed = mapping.removed_stdlib()
+    seen: set[str] = set()
+    for site in sites:
+        top = site.module.split(".")[0]
+        if site.optional or top not in removed or top in seen:
+            continue
+        seen.add(top)
+        origin = Origin(
+            kind="syntax",
+            path=site.origin.path,
+            line=site.origin.line,
+            detail=f"imports {top}, removed from the standard library in Python {removed[top]}",
+        )
+        out.python.append(
+            PythonHint(specifier=f"<{removed[top]}", origin=origin, strength="syntax")
+        )
+
+
+@cache
+def _call_paths() -> frozenset[str]:
+    """Paths of the API rules that match calls (``torch.autograd.Variable(volatile=...)``)."""
+    return frozenset(p for r in apirules.rules() if r.kind != "name" for p in r.paths)
+
+
+def _api_uses(text: str, rel: str, found: FileImports) -> list[ApiUse]:
+    """Versioned API uses (repro/scan/api.py) in one file.
+
+    The API rules need the whole file's tree, and most files were parsed only where they
+    import: a file is parsed whole only when a text search over the names its imports bind
+    (``np.float``, ``tf.contrib``, a from-imported ``Variable``) finds something a rule
+    talks about. The search is wider than the rules, never narrower.
+    """
+    if found.tree is not None:
+        return api.detect(found.tree, rel)
+    rule_modules = apirules.modules()
+    names = {k: v for k, v in found.aliases.items() if v.split(".")[0] in rule_modules}
+    if not names:
+        return []
+    hit = any(apirules.match_name(s.module) for s in found.sites)
+    if not hit:
+        pattern = re.compile(
+            r"(?<![\w.])("
+            + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+            + r")((?:\.\w+)*)\b"
+        )
+        calls = _call_paths()
+        for m in pattern.finditer(text):
+            qualified = names[m.group(1)] + m.group(2)
+            if qualified in calls or apirules.match_name(qualified):
+                hit = True
+                break
+    if not hit:
+        return []
+    try:
+        tree = ast.parse(text, filename=rel)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    return api.detect(tree, rel)
+
+
+def _syntax_floors(
+    text: str, tree: ast.Module | None, rel: str, floors: dict[str, tuple[str, str, int]]
+) -> None:
+    wanted = [
+        (t, v, w)
+        for t, v, w, literal, test in _SYNTAX_FLOORS
+        if v not in floors and literal in text and test.search(text)
+    ]
     if not wanted:
         return
-    for node in ast.walk(found.tree):
+    if tree is None:
+        try:
+            tree = ast.parse(text, filename=rel)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return
+    for node in ast.walk(tree):
         for node_type, version, what in wanted:
             if isinstance(node, node_type) and version not in floors:
                 floors[version] = (what, rel, getattr(node, "lineno", 0))
 
 
 def _notebook(
-    root: Path, rel: str, sites: list[ImportSite], out: decl.Declared, api_uses: list[ApiUse]
+    root: Path,
+    rel: str,
+    sites: list[ImportSite],
+    out: decl.Declared,
+    conda_map: dict[str, Any],
+    api_uses: list[ApiUse],
 ) -> None:
     text = read_text(root / rel)
     if text is None:
@@ -149,7 +291,7 @@ def _notebook(
         return
     trees = []
     for cell, code in nb.code:
-        found = scan_source(code, rel)
+        found = scan_source(code, rel, whole=True)
         if found.tree is not None:
             trees.append((cell, found.tree))
         for site in found.sites:
@@ -160,14 +302,14 @@ def _notebook(
         names.update(api.aliases(tree))
     for cell, tree in trees:
         api_uses += api.detect(tree, rel, names=names, cell=cell)
-    for cell, args in nb.pip_installs:
-        origin = Origin(kind="notebook", path=rel, line=cell, detail=f"cell {cell}: pip install")
-        for token in args.split():
-            if token.startswith("-") or token in ("install",):
-                continue
-            req = reqs.parse_requirement(token.strip("'\""), origin)
-            if isinstance(req, DeclaredRequirement):
-                out.requirements.append(req)
+    installs = [(cell, f"pip install {args}") for cell, args in nb.pip_installs]
+    installs += [(cell, f"conda install {args}") for cell, args in nb.conda_installs]
+    for cell, line in installs:
+        for command in find_commands(line, cell):
+            hint_files.add_command(
+                root, rel, command, "notebook", out, conda_map,
+                detail=f"cell {cell}: {command.tool} install",
+            )  # fmt: skip
 
 
 def _is_test_file(rel: str) -> bool:
@@ -176,30 +318,38 @@ def _is_test_file(rel: str) -> bool:
     return name.startswith("test_") or name.endswith("_test.py") or "tests" in parts[:-1]
 
 
-def local_modules(files: RepoFiles, sys_path_dirs: list[str]) -> set[str]:
+def local_modules(
+    files: RepoFiles, sys_path_dirs: list[str], hints: list[Hint] | None = None
+) -> set[str]:
     """Top-level names the repository itself provides, from anywhere a script may import.
 
     A script run as ``python dir/script.py`` imports its siblings, so every folder that
-    holds Python code is a root, as are ``src/`` and folders added to ``sys.path``.
+    holds Python code is a root, as are ``src/``, folders added to ``sys.path`` or
+    PYTHONPATH, package folders that packaging files name, and extension modules that
+    setup.py builds (``Extension("nms_cuda", ...)``) or that ship as ``.pyx``/``.so``.
     """
     names: set[str] = set()
     py_files = set(files.python)
-    code_dirs = {PurePosixPath(p).parent for p in files.python}
-    code_dirs |= {PurePosixPath(p).parent for p in files.notebooks}
+    code_dirs = {posixpath.dirname(p) for p in files.python}
+    code_dirs |= {posixpath.dirname(p) for p in files.notebooks}
     # A folder with __init__.py is a package: its modules are imported through it, not
     # as top-level names; any other folder of code is a folder of scripts.
-    script_dirs = {d for d in code_dirs if (d / "__init__.py").as_posix() not in py_files}
-    roots = {PurePosixPath("."), PurePosixPath("src")} | script_dirs
-    roots |= {PurePosixPath(d) for d in sys_path_dirs}
-    for path in files.python:
-        pure = PurePosixPath(path)
-        for root in roots:
-            try:
-                rel = pure.relative_to(root) if str(root) != "." else pure
-            except ValueError:
-                continue
-            first = rel.parts[0]
-            names.add(first[:-3] if first.endswith(".py") else first)
+    script_dirs = {d for d in code_dirs if posixpath.join(d, "__init__.py") not in py_files}
+    roots = {"", "src"} | script_dirs
+    roots |= {"" if d == "." else d for d in sys_path_dirs}
+    for hint in hints or ():
+        if hint.topic == "package-dir":
+            roots.add("" if hint.value == "." else hint.value)
+        elif hint.topic == "local-module":
+            names.add(hint.value)
+    for path in [*files.python, *files.extension_sources]:
+        parts = path.split("/")
+        # the file's folder and each folder above it: a root there makes the next part
+        # a top-level name (a module when it is the file itself)
+        for depth in range(len(parts)):
+            if "/".join(parts[:depth]) in roots:
+                first = parts[depth]
+                names.add(first.split(".")[0] if depth == len(parts) - 1 else first)
     for path in files.notebooks:
         names.add(PurePosixPath(path).stem)
     names.discard("__init__")

@@ -57,6 +57,7 @@ class RepoFiles:
     ci: list[str] = field(default_factory=list)
     python_version_files: list[str] = field(default_factory=list)
     cuda_sources: list[str] = field(default_factory=list)
+    extension_sources: list[str] = field(default_factory=list)  # .pyx, prebuilt .so/.pyd
     oversized: list[tuple[str, int]] = field(default_factory=list)
     total: int = 0
 
@@ -103,9 +104,7 @@ def _classify(found: RepoFiles, rel: str, name: str) -> None:
             found.setup_py.append(rel)
     elif lower.endswith(".ipynb"):
         found.notebooks.append(rel)
-    elif (
-        lower.endswith(".txt") and ("requirement" in lower or "/requirements/" in f"/{rel}")
-    ) or lower in ("constraints.txt",):
+    elif _is_requirements_file(rel, lower):
         found.requirements.append(rel)
     elif lower == "setup.cfg":
         found.setup_cfg.append(rel)
@@ -116,26 +115,46 @@ def _classify(found: RepoFiles, rel: str, name: str) -> None:
     elif lower in ("pipfile.lock", "poetry.lock", "uv.lock", "pdm.lock"):
         found.locks.append(rel)
     elif lower.endswith((".yml", ".yaml")) and (
+        any(d in f"/{rel}" for d in ("/.github/workflows/", "/.circleci/"))
+        or lower in _CI_NAMES
+        or lower.startswith(".travis")
+    ):
+        found.ci.append(rel)
+    elif lower.endswith((".yml", ".yaml")) and (
         "environment" in lower or lower.startswith(("env", "conda"))
     ):
-        if "/.github/" in f"/{rel}" or lower.startswith(".travis"):
-            found.ci.append(rel)
-        else:
-            found.conda.append(rel)
+        found.conda.append(rel)
     elif lower == "dockerfile" or lower.startswith("dockerfile.") or lower.endswith(".dockerfile"):
         found.dockerfiles.append(rel)
-    elif lower.endswith(".sh"):
+    elif lower.endswith((".sh", ".bash")):
         found.scripts.append(rel)
-    elif lower.startswith("readme"):
+    elif lower.startswith(("readme", "install")) and lower.endswith(_DOC_EXTENSIONS):
         found.readmes.append(rel)
-    elif lower in (".travis.yml", "tox.ini", ".gitlab-ci.yml", "azure-pipelines.yml") or (
-        "/.github/workflows/" in f"/{rel}" and lower.endswith((".yml", ".yaml"))
-    ):
+    elif lower in _CI_NAMES:
         found.ci.append(rel)
     elif lower in (".python-version", "runtime.txt"):
         found.python_version_files.append(rel)
     elif lower.endswith((".cu", ".cuh")):
         found.cuda_sources.append(rel)
+    elif lower.endswith((".pyx", ".pyd")) or (lower.endswith(".so") and ".cpython-" in lower):
+        found.extension_sources.append(rel)
+
+
+# Continuous-integration configurations: evidence of how the authors installed and tested.
+_CI_NAMES = frozenset(
+    {".travis.yml", ".travis.yaml", "tox.ini", ".gitlab-ci.yml", "azure-pipelines.yml",
+     "appveyor.yml"}
+)  # fmt: skip
+_DOC_EXTENSIONS = ("", ".md", ".rst", ".txt", ".markdown")
+
+
+def _is_requirements_file(rel: str, lower: str) -> bool:
+    """requirements*.txt, requirements/*.txt, *requirements*.in, constraints.txt."""
+    if lower in ("constraints.txt",):
+        return True
+    if lower.endswith(".txt"):
+        return "requirement" in lower or "/requirements/" in f"/{rel.lower()}"
+    return lower.endswith(".in") and "requirement" in lower
 
 
 def read_text(path: Path) -> str | None:

@@ -3,14 +3,29 @@
 Files that Python 3 cannot parse (Python 2 ``print`` statements, ``except X, e:``) are
 read line by line instead, so old code keeps its imports; the fact that a file only parses
 as Python 2 is reported as a Python hint.
+
+Speed: most files import everything in their first lines. Only the part of a file up to
+its last line that can matter (an ``import``/``from`` line, a ``sys.path`` change, an
+``importlib.import_module`` call) is parsed; that prefix ends on a complete statement, so
+its tree holds the same import statements as the whole file's. When the prefix does not
+parse (it cut a ``try`` from its ``except``), the whole file is parsed.
+
+An import is *optional* when the code runs without it:
+- inside ``try:`` whose handler catches ImportError (or any exception) and does not
+  re-raise or exit, and in that handler's fallback imports;
+- inside an ``if`` other than ``if __name__ == "__main__"``: a feature flag, a version
+  check or a platform check decides whether it runs;
+- never inside ``if TYPE_CHECKING:`` (skipped: typing-only).
 """
 
 from __future__ import annotations
 
 import ast
+import bisect
 import json
+import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +44,32 @@ _PY2_MARKERS = (
     re.compile(r"\bur[\"']"),
     re.compile(r"^\s*raise\s+\w+\s*,"),
 )
+# Lines that hold an import statement (as a whole line: ``x; import y`` is rare and
+# sends the file to a full parse).
+_PATH_CALLS = {"abspath", "realpath", "normpath", "expanduser", "str", "fspath", "Path"}
+_IMPORT_LINE = re.compile(r"\n[ \t]*(?:import|from)[ \t\\(]")
+_SEMI_IMPORT = re.compile(r";[ \t]*(?:import|from)[ \t]")
+_DYNAMIC = re.compile(r"sys\.path|import_module|__import__")
+# Where a top-level statement starts: column 0, not a comment, not the closing bracket of
+# a previous line, not a clause of a compound statement.
+_TOP_LEVEL = re.compile(r"\n(?![ \t#\r\n)\]}]|(?:else|elif|except|finally)\b)")
+# A top-level statement that is one plain import line: read without a parser.
+_SIMPLE_IMPORT = re.compile(
+    r"(?:import[ \t]+(?P<names>[\w.]+(?:[ \t]+as[ \t]+\w+)?"
+    r"(?:[ \t]*,[ \t]*[\w.]+(?:[ \t]+as[ \t]+\w+)?)*)"
+    r"|from[ \t]+(?P<module>\w[\w.]*)[ \t]+import[ \t]+"
+    r"(?P<items>\*|\w+(?:[ \t]+as[ \t]+\w+)?(?:[ \t]*,[ \t]*\w+(?:[ \t]+as[ \t]+\w+)?)*))"
+    r"[ \t]*(?:#[^\n]*)?"
+)
+# Python 2 markers with the literal each needs, so most files are ruled out by ``in``.
+_PY2_CHECKS = (
+    ("print", re.compile(r"^[ \t]*print(?:[ \t]+[^\s(=]|[ \t]*$)", re.M)),
+    ("except", re.compile(r"^[ \t]*except[ \t]+[\w.]+[ \t]*,[ \t]*\w+[ \t]*:", re.M)),
+    ("exec", re.compile(r"^[ \t]*exec[ \t]+[\"'\w]", re.M)),
+    ("raise", re.compile(r"^[ \t]*raise[ \t]+\w+[ \t]*,", re.M)),
+    ("ur'", re.compile(r"\bur'")),
+    ('ur"', re.compile(r'\bur"')),
+)
 
 
 @dataclass
@@ -36,97 +77,306 @@ class FileImports:
     sites: list[ImportSite] = field(default_factory=list)
     python2: bool = False  # the file only parses as Python 2
     unparsable: bool = False  # neither Python 3 nor recognisably Python 2
-    tree: ast.Module | None = None  # kept for other analyses (API rules, syntax)
-    sys_path_dirs: list[str] = field(default_factory=list)  # sys.path.append("...") args
+    # What was parsed: the whole file's tree, or the top-level statements holding an
+    # import (and their line offsets) when the rest of the file could not matter.
+    trees: list[tuple[ast.Module, int]] = field(default_factory=list)
+    whole: bool = False
+    # Folders the file adds to sys.path, relative to the repository root (entries relative
+    # to the working directory are reported both from the root and from the file's folder).
+    sys_path_dirs: list[str] = field(default_factory=list)
+    # Local names the imports bind → the qualified names they mean (``np`` → ``numpy``).
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tree(self) -> ast.Module | None:
+        """The whole file's tree, when it was parsed whole."""
+        return self.trees[0][0] if self.whole and self.trees else None
 
 
-def scan_source(
-    source: str, rel: str, *, kind: str = "import", line_offset: int = 0
-) -> FileImports:
-    """Imports of one Python source text; ``rel`` names it in every origin."""
+def scan_source(source: str, rel: str, *, line_offset: int = 0, whole: bool = False) -> FileImports:
+    """Imports of one Python source text; ``rel`` names it in every origin. ``whole``
+    parses the whole text even where its imports alone would do."""
     result = FileImports()
-    try:
-        tree = ast.parse(source, filename=rel)
-    except (SyntaxError, ValueError):
+    pieces = _full(source, rel, result) if whole else _pieces(source, rel, result)
+    if pieces is None:
         _scan_lines(source, rel, result, line_offset)
         return result
-    result.tree = tree
-    _Visitor(rel, result, line_offset).visit(tree)
+    result.trees = pieces
+    walker = _Walker(rel, result, line_offset)
+    for tree, offset in pieces:
+        walker.offset = line_offset + offset
+        walker.body(tree.body, optional=False)
     return result
 
 
-class _Visitor(ast.NodeVisitor):
+def looks_python2(source: str) -> bool:
+    return any(word in source and pattern.search(source) for word, pattern in _PY2_CHECKS)
+
+
+def _full(source: str, rel: str, out: FileImports) -> list[tuple[ast.Module, int]] | None:
+    try:
+        tree = ast.parse(source, filename=rel)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    out.whole = True
+    return [(tree, 0)]
+
+
+def _pieces(source: str, rel: str, out: FileImports) -> list[tuple[ast.Module, int]] | None:
+    """Parsed top-level statements that hold imports; None when Python 3 cannot parse.
+
+    Top-level statements start at column 0, so the statements holding an import line can
+    be cut out and parsed alone. A cut that lands inside a multi-line string or bracket
+    makes that piece fail to parse, and the whole file is parsed instead: the pieces are
+    never wrong, only sometimes not enough.
+    """
+    if looks_python2(source):
+        return _full(source, rel, out)
+    positions: list[int] = []
+    text = "\n" + source  # every line now starts after a newline
+    if "import" in source:
+        if _SEMI_IMPORT.search(source):
+            return _full(source, rel, out)
+        positions += [m.start() for m in _IMPORT_LINE.finditer(text)]
+    if "sys.path" in source or "import_module" in source or "__import__" in source:
+        positions += [m.start() for m in _DYNAMIC.finditer(text)]
+    if not positions:
+        return []
+    # chunk starts, as offsets into ``text`` pointing at the newline before each line
+    starts = [0, *(m.start() for m in _TOP_LEVEL.finditer(text) if m.start() > 0)]
+    chosen = sorted({bisect.bisect_right(starts, pos) - 1 for pos in positions})
+    ranges: list[list[int]] = []
+    for index in chosen:
+        stop = starts[index + 1] if index + 1 < len(starts) else len(text)
+        if _simple_import(text[starts[index] + 1 : stop], text, starts[index], rel, out):
+            continue
+        if ranges and ranges[-1][1] == index:
+            ranges[-1][1] = index + 1
+        else:
+            ranges.append([index, index + 1])
+    pieces = []
+    for first, last in ranges:
+        begin = starts[first] + 1
+        stop = starts[last] if last < len(starts) else len(text)
+        try:
+            tree = ast.parse(text[begin:stop], filename=rel)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            del out.sites[:]
+            return _full(source, rel, out)
+        pieces.append((tree, text.count("\n", 0, begin) - 1))
+    return pieces
+
+
+def _simple_import(chunk: str, text: str, start: int, rel: str, out: FileImports) -> bool:
+    """A chunk that is one plain top-level import line (and blank or comment lines):
+    its sites, without parsing. False when the chunk is anything else."""
+    if "\n" in chunk.rstrip():
+        lines = [ln for ln in chunk.split("\n") if ln.strip() and not ln.lstrip().startswith("#")]
+        if len(lines) != 1 or not chunk.startswith(lines[0]):
+            return False
+        line = lines[0]
+    else:
+        line = chunk
+    m = _SIMPLE_IMPORT.fullmatch(line.rstrip())
+    if m is None:
+        return False
+    number = text.count("\n", 0, start + 1)
+    origin = Origin(kind="import", path=rel, line=number)
+    if m.group("names"):
+        for part in m.group("names").split(","):
+            words = part.split()
+            out.sites.append(ImportSite(module=words[0], origin=origin))
+            if len(words) == 3:
+                out.aliases[words[2]] = words[0]
+            else:
+                out.aliases[words[0].split(".")[0]] = words[0].split(".")[0]
+        return True
+    module = m.group("module")
+    if module == "__future__":
+        return True
+    out.sites.append(ImportSite(module=module, origin=origin))
+    for item in m.group("items").split(","):
+        words = item.split()
+        if words[0] != "*":
+            out.sites.append(ImportSite(module=f"{module}.{words[0]}", origin=origin))
+            out.aliases[words[-1]] = f"{module}.{words[0]}"
+    return True
+
+
+_BLOCKS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.With, ast.AsyncWith)
+
+
+class _Walker:
+    """Visits statements only: imports are statements, so expressions need no visit."""
+
     def __init__(self, rel: str, out: FileImports, line_offset: int) -> None:
         self.rel = rel
         self.out = out
         self.offset = line_offset
-        self.optional_depth = 0
 
-    def _add(self, module: str, node: ast.stmt) -> None:
-        origin = Origin(kind="import", path=self.rel, line=node.lineno + self.offset)
-        self.out.sites.append(
-            ImportSite(module=module, origin=origin, optional=self.optional_depth > 0)
-        )
+    def _add(self, module: str, node: ast.stmt, optional: bool, detail: str = "") -> None:
+        origin = Origin(kind="import", path=self.rel, line=node.lineno + self.offset, detail=detail)
+        self.out.sites.append(ImportSite(module=module, origin=origin, optional=optional))
 
-    def visit_Import(self, node: ast.Import) -> None:
-        for alias in node.names:
-            self._add(alias.name, node)
+    def body(self, stmts: Sequence[ast.stmt], *, optional: bool) -> None:
+        for node in stmts:
+            self.stmt(node, optional)
 
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        if node.level or not node.module:
-            return  # relative imports are the repository's own
-        if node.module == "__future__":
-            return
-        # ``from google.cloud import storage`` may name a submodule: keep both levels so
-        # namespace packages map by their full path.
-        self._add(node.module, node)
-        for alias in node.names:
-            if alias.name != "*":
-                self._add(f"{node.module}.{alias.name}", node)
+    def stmt(self, node: ast.stmt, optional: bool) -> None:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                self._add(alias.name, node, optional)
+                top = alias.name.split(".")[0]
+                self.out.aliases[alias.asname or top] = alias.name if alias.asname else top
+        elif isinstance(node, ast.ImportFrom):
+            if node.level or not node.module or node.module == "__future__":
+                return  # relative imports are the repository's own
+            for alias in node.names:
+                if alias.name != "*":
+                    self.out.aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+            # ``from google.cloud import storage`` may name a submodule: keep both levels so
+            # namespace packages map by their full path.
+            self._add(node.module, node, optional)
+            for alias in node.names:
+                if alias.name != "*":
+                    self._add(f"{node.module}.{alias.name}", node, optional)
+        elif isinstance(node, ast.If):
+            if _is_type_checking(node.test):
+                self.body(node.orelse, optional=optional)
+                return
+            guarded = optional or not _is_main_guard(node.test)
+            self.body(node.body, optional=guarded)
+            self.body(node.orelse, optional=guarded)
+        elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
+            self._try(node, optional)
+        elif isinstance(node, _BLOCKS):
+            self.body(node.body, optional=optional)
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
+            self.body(node.body, optional=optional)
+            self.body(node.orelse, optional=optional)
+        elif isinstance(node, ast.Match):
+            for case in node.cases:
+                self.body(case.body, optional=True)
+        elif isinstance(node, (ast.Expr, ast.Assign, ast.AnnAssign)) and isinstance(
+            node.value, ast.Call
+        ):
+            self._call(node, node.value, optional)
 
-    def visit_Try(self, node: ast.Try) -> None:
-        self._try(node.body, node.handlers, node.orelse + node.finalbody)
-
-    def visit_TryStar(self, node: Any) -> None:  # ast.TryStar, Python 3.11+
-        self._try(node.body, node.handlers, node.orelse + node.finalbody)
-
-    def _try(
-        self, body: list[ast.stmt], handlers: list[ast.ExceptHandler], rest: list[ast.stmt]
-    ) -> None:
-        catches = any(_catches_import_error(h) for h in handlers)
-        if catches:
-            self.optional_depth += 1
-        for stmt in body:
-            self.visit(stmt)
-        if catches:
-            self.optional_depth -= 1
-        # imports in the handler are the fallback: optional too
-        self.optional_depth += 1
+    def _try(self, node: Any, optional: bool) -> None:
+        handlers: list[ast.ExceptHandler] = node.handlers
+        catching = [h for h in handlers if _catches_import_error(h)]
+        # ``except ImportError: raise ImportError("pip install x")`` keeps x required
+        softened = any(not _reraises(h) for h in catching)
+        self.body(node.body, optional=optional or softened)
         for handler in handlers:
-            self.visit(handler)
-        self.optional_depth -= 1
-        for stmt in rest:
-            self.visit(stmt)
+            self.body(handler.body, optional=True)  # fallbacks are optional
+        self.body(node.orelse, optional=optional)
+        self.body(node.finalbody, optional=optional)
 
-    def visit_If(self, node: ast.If) -> None:
-        if _is_type_checking(node.test):
-            return  # typing-only imports are never needed at run time
-        self.generic_visit(node)
-
-    def visit_Call(self, node: ast.Call) -> None:
-        # sys.path.append("lib") / sys.path.insert(0, "lib"): folders scripts import from
-        func = node.func
-        if (
-            isinstance(func, ast.Attribute)
-            and func.attr in ("append", "insert")
+    def _call(self, node: ast.stmt, call: ast.Call, optional: bool) -> None:
+        func = call.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if name in ("import_module", "__import__"):
+            if call.args and isinstance(call.args[0], ast.Constant):
+                value = call.args[0].value
+                if isinstance(value, str) and value and not value.startswith("."):
+                    self._add(value, node, optional, detail=name)
+        elif (
+            name in ("append", "insert")
+            and isinstance(func, ast.Attribute)
             and isinstance(func.value, ast.Attribute)
             and func.value.attr == "path"
+            and call.args
         ):
-            for arg in node.args:
-                for const in ast.walk(arg):
-                    if isinstance(const, ast.Constant) and isinstance(const.value, str):
-                        self.out.sys_path_dirs.append(const.value)
-        self.generic_visit(node)
+            arg = call.args[-1]
+            base = posixpath.dirname(self.rel)
+            for rel_dir in _sys_path_entries(arg):
+                candidates = [posixpath.join(base, rel_dir)]
+                if not rel_dir.startswith("<file>"):
+                    candidates.append(rel_dir)  # relative to the working directory
+                for cand in candidates:
+                    normal = _normalise(cand.replace("<file>/", "").replace("<file>", ""))
+                    if normal is not None:
+                        self.out.sys_path_dirs.append(normal)
+
+
+def _sys_path_entries(node: ast.expr) -> list[str]:
+    """Folders a ``sys.path`` argument names, relative to the file (``<file>``-prefixed)
+    or to the working directory; empty when it cannot be read statically."""
+    value = _path_value(node)
+    return [] if value is None else [value]
+
+
+def _path_value(node: ast.expr, depth: int = 0) -> str | None:
+    if depth > 12:
+        return None
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return None if node.value.startswith(("/", "~")) else node.value or "."
+    if isinstance(node, ast.Name) and node.id == "__file__":
+        return "<file>/__self__"
+    if isinstance(node, ast.Call):
+        func = node.func
+        fname = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if fname == "getcwd":
+            return "."
+        if fname == "dirname" and node.args:
+            inner = _path_value(node.args[0], depth + 1)
+            return None if inner is None else _dirname(inner)
+        if fname == "join" and node.args:
+            parts = [_path_value(a, depth + 1) for a in node.args]
+            if any(p is None for p in parts):
+                return None
+            return posixpath.join(*[p for p in parts if p is not None])
+        if fname in _PATH_CALLS and node.args:
+            return _path_value(node.args[0], depth + 1)
+        if fname in ("resolve", "absolute") and isinstance(func, ast.Attribute):
+            return _path_value(func.value, depth + 1)
+        return None
+    if isinstance(node, ast.Attribute) and node.attr == "parent":
+        inner = _path_value(node.value, depth + 1)
+        return None if inner is None else _dirname(inner)
+    if (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr == "parents"
+        and isinstance(node.slice, ast.Constant)
+    ):
+        inner = _path_value(node.value.value, depth + 1)
+        if inner is None or not isinstance(node.slice.value, int):
+            return None
+        for _ in range(node.slice.value + 1):
+            inner = _dirname(inner)
+        return inner
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Div, ast.Add)):
+        left = _path_value(node.left, depth + 1)
+        right = _path_value(node.right, depth + 1)
+        if left is None or right is None:
+            return None
+        return posixpath.join(left, right.lstrip("/"))
+    return None
+
+
+def _dirname(path: str) -> str:
+    if path == "<file>/__self__":
+        return "<file>"
+    if path.endswith("__self__"):
+        return path[: -len("/__self__")]
+    return posixpath.join(path, "..")
+
+
+def _normalise(path: str) -> str | None:
+    """A relative POSIX path without ``.``/``..``; None when it leaves the repository."""
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                return None
+            parts.pop()
+        else:
+            parts.append(part)
+    return "/".join(parts) or "."
 
 
 def _catches_import_error(handler: ast.ExceptHandler) -> bool:
@@ -142,6 +392,19 @@ def _catches_import_error(handler: ast.ExceptHandler) -> bool:
     return False
 
 
+def _reraises(handler: ast.ExceptHandler) -> bool:
+    """The handler stops the program: ``raise ...``, ``sys.exit()``, ``exit()``, ``quit()``."""
+    for stmt in handler.body:
+        if isinstance(stmt, ast.Raise):
+            return True
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+            func = stmt.value.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in ("exit", "quit", "_exit"):
+                return True
+    return False
+
+
 def _is_type_checking(test: ast.expr) -> bool:
     if isinstance(test, ast.Name):
         return test.id == "TYPE_CHECKING"
@@ -150,24 +413,47 @@ def _is_type_checking(test: ast.expr) -> bool:
     return False
 
 
+def _is_main_guard(test: ast.expr) -> bool:
+    """``if __name__ == "__main__":``: runs whenever the script runs."""
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and len(test.comparators) == 1
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value == "__main__"
+    )
+
+
+_BLOCK_START = re.compile(r"^(try|if|elif|else|except|finally)\b.*:\s*(#.*)?$")
+
+
 def _scan_lines(source: str, rel: str, out: FileImports, offset: int) -> None:
-    """Fallback for code Python 3 cannot parse: imports by pattern, line by line."""
+    """Fallback for code Python 3 cannot parse: imports by pattern, line by line.
+
+    A block opened by ``try:`` or ``if`` (but not ``if __name__ == "__main__":``) makes
+    the imports indented under it optional, as the AST walk does.
+    """
     looks_py2 = False
-    indent_try: list[int] = []
+    guards: list[tuple[int, bool]] = []  # (indent of the block header, makes optional)
     for number, line in enumerate(source.splitlines(), start=1):
         if any(p.search(line) for p in _PY2_MARKERS):
             looks_py2 = True
         stripped = line.lstrip()
-        indent = len(line) - len(stripped)
-        while indent_try and indent <= indent_try[-1] and not stripped.startswith(("try", "#")):
-            if stripped and not stripped.startswith("except"):
-                indent_try.pop()
-            else:
-                break
-        if stripped.startswith("try:"):
-            indent_try.append(indent)
+        if not stripped or stripped.startswith("#"):
             continue
-        optional = (bool(indent_try) and indent > indent_try[-1]) or stripped.startswith("except")
+        indent = len(line) - len(stripped)
+        while guards and indent <= guards[-1][0]:
+            guards.pop()
+        block = _BLOCK_START.match(stripped)
+        if block:
+            word = block.group(1)
+            optional_block = word in ("try", "except", "else", "elif") or (
+                word == "if" and "__main__" not in stripped and "TYPE_CHECKING" not in stripped
+            )
+            guards.append((indent, optional_block))
+            continue
+        optional = any(flag for _, flag in guards)
         origin = Origin(kind="import", path=rel, line=number + offset)
         m = _PY2_FROM.match(line)
         if m and not m.group(1).startswith(".") and m.group(1) != "__future__":
@@ -206,7 +492,12 @@ def read_notebook(text: str) -> NotebookContent:
         return out
     cells = doc.get("cells") if isinstance(doc, dict) else None
     if cells is None and isinstance(doc, dict):  # nbformat 3
-        cells = [c for ws in doc.get("worksheets", []) or [] for c in ws.get("cells", []) or []]
+        worksheets = doc.get("worksheets")
+        cells = []
+        for ws in worksheets if isinstance(worksheets, list) else []:
+            ws_cells = ws.get("cells") if isinstance(ws, dict) else None
+            if isinstance(ws_cells, list):
+                cells += ws_cells
     if not isinstance(cells, list):
         out.error = "no cells"
         return out
@@ -214,7 +505,9 @@ def read_notebook(text: str) -> NotebookContent:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         src = cell.get("source", cell.get("input", ""))
-        text_src = "".join(src) if isinstance(src, list) else str(src)
+        text_src = (
+            "".join(s for s in src if isinstance(s, str)) if isinstance(src, list) else str(src)
+        )
         lines = []
         for line in text_src.splitlines():
             m = _MAGIC_INSTALL.match(line)

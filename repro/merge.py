@@ -1,0 +1,467 @@
+"""Evidence → the repository's requirement set, each requirement with its provenance (pure).
+
+How evidence is weighed (docs/inference.md says the same for users):
+
+1. Declared files win. requirements files, setup.py/setup.cfg, pyproject, Pipfile, conda
+   files, notebook ``!pip install`` lines and ``--pin`` are *declarations*. When two of
+   them disagree on a version, the stronger kind is kept (lock > requirements > Pipfile >
+   conda > pyproject > setup.cfg > setup.py > notebook; then the shallower file) and the
+   disagreement is reported as a conflict.
+2. Imports fill the gaps. An import maps to a distribution through repro/mapping.py; when
+   a declared requirement already provides the module (``opencv-python-headless`` for
+   ``cv2``), the import corroborates it instead of adding another.
+3. Hints need corroboration. Dockerfiles, install scripts, CI configs and READMEs say what
+   the authors once installed. A requirement named only there is *required* when code
+   imports a module it provides (or a declared file names it too), and then its name and
+   version are used; otherwise it is listed as optional, never installed on its own.
+4. Lock files and constraints only pin what the steps above found.
+5. Imports nothing maps are *unresolved*: reported with a reason, never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as PReq
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from repro import mapping
+from repro.models import (
+    STRONG_KINDS,
+    DeclaredRequirement,
+    Evidence,
+    ImportSite,
+    Origin,
+    Unresolved,
+)
+
+# Which declaration wins a disagreement: the lower the stronger.
+DECLARED_RANK = {
+    "user": 0,
+    "lock": 1,
+    "requirements": 2,
+    "pipfile": 3,
+    "conda": 4,
+    "pyproject": 5,
+    "setup.cfg": 6,
+    "setup.py": 7,
+    "notebook": 8,
+}
+# Which hint names a corroborated requirement when several do.
+HINT_RANK = {"dockerfile": 0, "script": 1, "ci": 2, "readme": 3}
+# Import sites kept as origins of one requirement: a repository of 5,000 files imports
+# numpy from thousands of them, and the first few say as much as all of them.
+MAX_IMPORT_ORIGINS = 5
+_URL = ("git+", "hg+", "svn+", "bzr+", "http://", "https://", "file:")
+
+
+@dataclass
+class Merged:
+    """One requirement as the evidence makes it, before any version is chosen."""
+
+    name: str
+    specs: list[str] = field(default_factory=list)
+    extras: set[str] = field(default_factory=set)
+    markers: list[str] = field(default_factory=list)
+    url: str = ""
+    origins: list[Origin] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    optional: bool = True
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    requirements: tuple[Merged, ...]
+    unresolved: tuple[Unresolved, ...]
+    conflicts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    name: str
+    spec: str
+    extras: frozenset[str]
+    marker: str
+    url: str
+    decl: DeclaredRequirement
+
+
+def _parse(decl: DeclaredRequirement) -> _Parsed:
+    if decl.requirement.startswith(_URL):
+        return _Parsed(decl.name, "", frozenset(), "", decl.requirement, decl)
+    try:
+        req = PReq(decl.requirement)
+    except InvalidRequirement:
+        return _Parsed(decl.name, "", frozenset(), "", "", decl)
+    return _Parsed(
+        req.name,
+        str(req.specifier),
+        frozenset(req.extras),
+        str(req.marker or ""),
+        req.url or "",
+        decl,
+    )
+
+
+def _key(decl: DeclaredRequirement) -> str:
+    return canonicalize_name(decl.name) if decl.name else decl.requirement
+
+
+def url_name(url: str) -> str:
+    """The project a VCS/archive URL points at, for matching imports only: ``#egg=name``,
+    else the repository's last path part (``.../openai/CLIP.git@main`` → ``clip``)."""
+    egg = re.search(r"[#&]egg=([A-Za-z0-9_.\-]+)", url)
+    if egg:
+        return canonicalize_name(egg.group(1))
+    path = re.sub(r"^[a-z+]+://", "", url.split("#")[0]).rstrip("/")
+    last = path.rsplit("/", 1)[-1].split("@")[0]
+    last = re.sub(r"\.(git|zip|tar\.gz|tgz)$", "", last)
+    return canonicalize_name(last) if re.match(r"^[A-Za-z0-9][\w.\-]*$", last) else ""
+
+
+_TEST_FRAMEWORKS = frozenset({"pytest", "unittest", "nose", "nose2", "hypothesis"})
+
+
+def test_files(evidence: Evidence) -> frozenset[str]:
+    """Files of test code: under ``tests/``, ``conftest.py``, and ``test_*.py`` /
+    ``*_test.py`` files that import a test framework (research repositories also name
+    evaluation scripts ``test_net.py``; those stay code)."""
+    framework_users = {
+        s.origin.path for s in evidence.imports if s.module.split(".")[0] in _TEST_FRAMEWORKS
+    }
+    out = set()
+    for site in evidence.imports:
+        path = site.origin.path
+        parts = path.split("/")
+        name = parts[-1]
+        if (
+            name == "conftest.py"
+            or any(p in ("tests", "testing") for p in parts[:-1])
+            or ((name.startswith("test_") or name.endswith("_test.py")) and path in framework_users)
+        ):
+            out.add(path)
+    return frozenset(out)
+
+
+def _import_name_declared(entry: _Parsed, conflicts: list[str]) -> _Parsed:
+    """``skimage==0.0`` in a requirements file (what pipreqs writes): an import name where a
+    distribution name belongs. When no distribution has that name but a known one provides
+    the module, that one is meant; the placeholder version 0.0 means no version."""
+    name = entry.name
+    placeholder = bool(re.fullmatch(r"==0(\.0)*", entry.spec))
+    if not name or entry.url or not (placeholder or mapping.declared_name_is_import(name)):
+        return entry
+    found = mapping.lookup(name)
+    if found.kind != "dist" or canonicalize_name(found.dist) == canonicalize_name(name):
+        return entry
+    spec = "" if placeholder else entry.spec
+    conflicts.append(
+        f"{name}: {entry.decl.origin} names the import {name!r}, not a distribution; "
+        f"using {found.dist}, which provides it"
+    )
+    return _Parsed(found.dist, spec, entry.extras, entry.marker, entry.url, entry.decl)
+
+
+def merge(evidence: Evidence, python: str) -> MergeResult:
+    """The requirement set of ``evidence`` for target Python ``python`` (``X.Y``)."""
+    conflicts: list[str] = []
+    declared: dict[str, list[_Parsed]] = {}
+    hints: dict[str, list[_Parsed]] = {}
+    pins: list[_Parsed] = []
+    for decl in evidence.declared:
+        parsed = _parse(decl)
+        if decl.group in ("constraint", "lock"):
+            pins.append(parsed)
+        elif decl.origin.kind in STRONG_KINDS or decl.origin.kind == "notebook":
+            parsed = _import_name_declared(parsed, conflicts)
+            key = canonicalize_name(parsed.name) if parsed.name else decl.requirement
+            declared.setdefault(key, []).append(parsed)
+        else:
+            hints.setdefault(_key(decl), []).append(parsed)
+    drafts: dict[str, Merged] = {}
+    aliases: dict[str, str] = {}  # project named by a URL → the draft's key
+    for key, entries in declared.items():
+        drafts[key] = _combine(entries, DECLARED_RANK, conflicts, declared=True)
+        for entry in entries:
+            if entry.url and url_name(entry.url):
+                aliases.setdefault(url_name(entry.url), key)
+    own = _own_names(evidence)
+    for key in drafts:
+        if key in own and not drafts[key].optional:
+            conflicts.append(
+                f"{drafts[key].name}: declared in {drafts[key].origins[0]}, but it is also the "
+                "name of the repository's own code; installed as declared"
+            )
+    promoted: set[str] = set()
+    unresolved = _imports(drafts, aliases, hints, promoted, evidence, python, conflicts)
+    for key, entries in hints.items():
+        if key in promoted:
+            continue
+        if key in drafts:
+            _corroborate(drafts[key], entries, conflicts)
+        elif key in own:
+            continue  # ``pip install -e .`` spelled with the project's own name
+        else:
+            hinted = _combine(entries, HINT_RANK, conflicts, declared=False)
+            hinted.optional = True
+            where = ", ".join(str(p.decl.origin) for p in entries[:2])
+            hinted.reasons.append(
+                f"named only in {where}: no import or declared file corroborates it"
+            )
+            drafts[key] = hinted
+    _pin(drafts, pins, conflicts)
+    return MergeResult(
+        requirements=tuple(drafts.values()),
+        unresolved=tuple(unresolved),
+        conflicts=tuple(conflicts),
+    )
+
+
+def _own_names(evidence: Evidence) -> set[str]:
+    names: set[str] = {canonicalize_name(n) for n in evidence.local_modules}
+    names |= {canonicalize_name(h.value) for h in evidence.hints if h.topic == "project-name"}
+    return names
+
+
+# --------------------------------------------------------------------------- combining
+
+
+def _rank(entry: _Parsed, ranks: dict[str, int]) -> tuple[int, int, str, int]:
+    origin = entry.decl.origin
+    return (ranks.get(origin.kind, 99), origin.path.count("/"), origin.path, origin.line or 0)
+
+
+def _combine(
+    entries: Sequence[_Parsed], ranks: dict[str, int], conflicts: list[str], *, declared: bool
+) -> Merged:
+    """One requirement from the lines that name it, strongest first."""
+    ordered = sorted(entries, key=lambda e: _rank(e, ranks))
+    required = [e for e in ordered if not e.decl.optional]
+    base = (required or ordered)[0]
+    draft = Merged(name=base.name if base.url else base.name or base.decl.requirement)
+    kept: list[_Parsed] = []
+    for entry in ordered:
+        draft.origins.append(entry.decl.origin)
+        if entry.decl.optional and required:
+            continue
+        if entry.url:
+            draft.url = draft.url or entry.url
+        if entry.spec:
+            if compatible([*draft.specs, entry.spec]):
+                draft.specs.append(entry.spec)
+                kept.append(entry)
+            else:
+                winner = kept[0] if kept else base
+                conflicts.append(
+                    f"{draft.name}: {entry.decl.origin} asks for {entry.spec!r}, which "
+                    f"contradicts {','.join(draft.specs)!r} from {winner.decl.origin}; "
+                    f"kept {winner.decl.origin} ({_why(winner, entry, ranks)})"
+                )
+        draft.extras |= entry.extras
+    if required and all(e.marker for e in required):
+        draft.markers.append(base.marker)
+    draft.optional = not required
+    if declared and required:
+        draft.reasons.append(f"declared in {base.decl.origin}")
+    return draft
+
+
+def _why(winner: _Parsed, loser: _Parsed, ranks: dict[str, int]) -> str:
+    wk, lk = winner.decl.origin.kind, loser.decl.origin.kind
+    if ranks.get(wk, 99) < ranks.get(lk, 99):
+        return f"{wk} files outrank {lk} files"
+    return "the first of equally strong files wins"
+
+
+def _corroborate(draft: Merged, entries: Iterable[_Parsed], conflicts: list[str]) -> None:
+    """A hint about a declared requirement: it adds its origin, and its version when the
+    declaration gives none; a contradiction is reported and the declaration kept."""
+    for entry in entries:
+        draft.origins.append(entry.decl.origin)
+        if not entry.spec or draft.url:
+            continue
+        if not draft.specs:
+            draft.specs.append(entry.spec)
+            draft.reasons.append(f"version {entry.spec} from {entry.decl.origin}")
+        elif not compatible([*draft.specs, entry.spec]):
+            conflicts.append(
+                f"{draft.name}: {entry.decl.origin} installs {entry.spec!r}, but the declared "
+                f"{','.join(draft.specs)!r} wins"
+            )
+
+
+def _pin(drafts: dict[str, Merged], pins: Iterable[_Parsed], conflicts: list[str]) -> None:
+    """Lock files and constraints pin requirements found elsewhere; they add none."""
+    for entry in pins:
+        draft = drafts.get(canonicalize_name(entry.name)) if entry.name else None
+        if draft is None or not entry.spec or draft.url:
+            continue
+        if compatible([*draft.specs, entry.spec]):
+            draft.specs.append(entry.spec)
+            draft.origins.append(entry.decl.origin)
+        else:
+            conflicts.append(
+                f"{draft.name}: {entry.decl.origin} pins {entry.spec!r}, outside the declared "
+                f"{','.join(draft.specs)!r}; the pin is ignored"
+            )
+
+
+# --------------------------------------------------------------------------- imports
+
+
+def _imports(
+    drafts: dict[str, Merged],
+    aliases: dict[str, str],
+    hints: dict[str, list[_Parsed]],
+    promoted: set[str],
+    evidence: Evidence,
+    python: str,
+    conflicts: list[str],
+) -> list[Unresolved]:
+    unknown: dict[str, tuple[list[Origin], str, bool]] = {}
+    resolved_paths: set[str] = set()
+    tests = test_files(evidence)
+    import_counts: dict[str, set[str]] = {}
+    for site in evidence.imports:
+        top = site.module.split(".")[0]
+        if top in evidence.local_modules:
+            continue
+        if site.origin.path.rsplit("/", 1)[-1] == "setup.py":
+            continue  # build machinery: its install_requires are read, not its imports
+        if not site.optional and site.origin.path in tests:
+            # needed to run the tests, not the code: the smoke test adds its own runner
+            site = ImportSite(module=site.module, origin=site.origin, optional=True)
+        found = mapping.lookup(site.module, python=python)
+        if found.kind == "stdlib":
+            continue
+        candidates = mapping.providers(site.module) if found.kind == "dist" else ()
+        key = _declared_for(drafts, aliases, candidates, top)
+        if key is None:
+            key = _hint_for(hints, candidates, top, found.kind == "dist")
+            if key is not None and key not in promoted:
+                promoted.add(key)
+                hinted = _combine(hints[key], HINT_RANK, conflicts, declared=False)
+                hinted.optional = True  # required only once a needed import uses it
+                where = ", ".join(str(p.decl.origin) for p in hints[key][:2])
+                hinted.reasons.append(f"named in {where}")
+                drafts[key] = hinted
+        if key is None and found.kind == "dist":
+            key = canonicalize_name(found.dist)
+            drafts.setdefault(key, Merged(name=found.dist))
+        if key is None:
+            origins, reason, optional = unknown.setdefault(found.module, ([], found.reason, True))
+            origins.append(site.origin)
+            unknown[found.module] = (origins, reason, optional and site.optional)
+            continue
+        resolved_paths.add(site.module)
+        draft = drafts[key]
+        seen = import_counts.get(key, set())
+        import_counts[key] = seen
+        seen.add(site.origin.path)
+        if sum(1 for o in draft.origins if o.kind in ("import", "notebook")) < MAX_IMPORT_ORIGINS:
+            draft.origins.append(site.origin)
+        if not site.optional and draft.optional:
+            draft.optional = False
+            draft.reasons.append(f"imported as {site.module} ({site.origin})")
+        elif not site.optional and not any(r.startswith("imported") for r in draft.reasons):
+            draft.reasons.append(f"imported as {site.module} ({site.origin})")
+    for key, paths in import_counts.items():
+        if len(paths) > MAX_IMPORT_ORIGINS:
+            drafts[key].reasons.append(
+                f"imported in {len(paths)} files (the first {MAX_IMPORT_ORIGINS} are listed)"
+            )
+    out = []
+    py2 = mapping.stdlib_names(2)
+    for module, (origins, reason, optional) in sorted(unknown.items()):
+        if any(path.startswith(module + ".") for path in resolved_paths):
+            continue  # a namespace prefix whose longer path was mapped
+        if optional and module.split(".")[0] in py2:
+            continue  # ``try: import cPickle`` falling back to ``pickle``: no news
+        if optional:
+            reason += " (optional import: the code runs without it)"
+        out.append(Unresolved(module=module, origins=tuple(origins[:5]), reason=reason))
+    return out
+
+
+_AFFIXES = ("python-{}", "py{}", "{}-python", "py-{}", "{}-py", "python{}")
+
+
+def same_project(dist_key: str, module_top: str) -> bool:
+    """A declared distribution that, by its name, provides an unmapped import: ``foo`` or
+    ``python-foo`` for ``import foo``. Used only to corroborate, never to add."""
+    top = canonicalize_name(module_top)
+    return dist_key == top or any(dist_key == a.format(top) for a in _AFFIXES)
+
+
+def _declared_for(
+    drafts: dict[str, Merged], aliases: dict[str, str], candidates: Sequence[str], top: str
+) -> str | None:
+    for cand in candidates:
+        if canonicalize_name(cand) in drafts:
+            return str(canonicalize_name(cand))
+    for key in drafts:
+        if same_project(key, top):
+            return key
+    for alias, key in aliases.items():
+        if same_project(alias, top):
+            return key
+    return None
+
+
+def _hint_for(
+    hints: dict[str, list[_Parsed]], candidates: Sequence[str], top: str, mapped: bool
+) -> str | None:
+    keys: list[str] = [canonicalize_name(c) for c in candidates]
+    found = [
+        k
+        for k, entries in hints.items()
+        if k in keys
+        or same_project(k, top)
+        or any(e.url and same_project(url_name(e.url), top) for e in entries)
+    ]
+    if not found:
+        return None
+    # the strongest hint kind names it; then the order of the providers
+    return min(
+        found,
+        key=lambda k: (
+            min(HINT_RANK.get(p.decl.origin.kind, 99) for p in hints[k]),
+            keys.index(k) if k in keys else len(keys),
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- versions
+
+
+def compatible(specs: Sequence[str]) -> bool:
+    """Whether some version satisfies all of ``specs`` (checked on the versions they name
+    and their neighbours: enough to catch ``==1.4`` against ``>=1.6``)."""
+    try:
+        combined = SpecifierSet(",".join(s for s in specs if s))
+    except InvalidSpecifier:
+        return True
+    candidates: set[Version] = {Version("0")}
+    for spec in combined:
+        text = spec.version.rstrip("*").rstrip(".")
+        try:
+            version = Version(text)
+        except InvalidVersion:
+            return True
+        candidates.add(version)
+        release = list(version.release)
+        shapes = [release, [*release, 1]]
+        for i in range(len(release)):
+            shapes.append([*release[:i], release[i] + 1])
+            if release[i] > 0:
+                lower = [*release[:i], release[i] - 1, *release[i + 1 :]]
+                shapes += [lower, [*lower, 1], [*release[:i], release[i] - 1, 999]]
+        candidates.update(Version(".".join(map(str, shape))) for shape in shapes)
+    if not candidates:
+        return True
+    return any(combined.contains(v, prereleases=True) for v in candidates)

@@ -1,0 +1,101 @@
+"""Every evidence reader survives bad input: a warning at most, never an exception.
+
+Random bytes and random text go into each kind of file repro reads (requirements,
+setup.py/cfg, pyproject, Pipfile and locks, conda files, Dockerfiles, scripts, READMEs,
+CI configs, notebooks, Python code), and the whole scan runs on them.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from repro.scan import scan
+
+NAMES = [
+    "requirements.txt",
+    "setup.py",
+    "setup.cfg",
+    "pyproject.toml",
+    "Pipfile",
+    "Pipfile.lock",
+    "poetry.lock",
+    "uv.lock",
+    "environment.yml",
+    "Dockerfile",
+    "install.sh",
+    "README.md",
+    ".travis.yml",
+    ".github/workflows/ci.yml",
+    "tox.ini",
+    "analysis.ipynb",
+    "code.py",
+]
+
+# Text that looks a little like the real thing, so parsers get past their first line.
+FRAGMENTS = st.sampled_from(
+    [
+        "[project]\n", "dependencies = [", "\"numpy>=1\"", "]\n", "[[package]]\n",
+        "name = \"x\"\n", "version = ", "{", "}", "install_requires=[", "setup(", ")",
+        "- pip:\n", "  - torch==1.4\n", "dependencies:\n", "RUN pip install ", "FROM ",
+        "tensorflow/tensorflow:1.", "\\\n", "```\n", "pip install -r ", "conda install ",
+        "import ", "from . import x\n", "try:\n", "except ImportError:\n", "    ", "\t",
+        "print 'x'\n", "sys.path.append(", "os.path.join(__file__, '..')", "\"cells\": [",
+        "\"source\": ", "#egg=", "git+https://example.invalid/x.git", ";", ":", "=", "\n",
+        "\x00", "\xff", "é", "\ud7ff", "%pip install ", "!conda install -y ",
+    ]
+)  # fmt: skip
+TEXTS = st.lists(FRAGMENTS, max_size=40).map("".join)
+
+
+def _write(root: Path, name: str, data: bytes) -> None:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(NAMES), data=st.binary(max_size=2000))
+def test_random_bytes_never_crash_a_reader(name: str, data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        _write(root, name, data)
+        _write(root, "main.py", b"import numpy\n")
+        evidence = scan(root)
+    assert "numpy" in {s.module for s in evidence.imports}
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(files=st.dictionaries(st.sampled_from(NAMES), TEXTS, min_size=1, max_size=6))
+def test_plausible_garbage_never_crashes_the_scan(files: dict[str, str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for name, text in files.items():
+            _write(root, name, text.encode("utf-8", "surrogatepass"))
+        _write(root, "main.py", b"import numpy\n")
+        scan(root)
+
+
+def test_known_bad_files_give_warnings(tmp_path: Path) -> None:
+    bad = {
+        "pyproject.toml": b"[project\nname = broken",
+        "Pipfile": b"[packages\nrequests = ",
+        "poetry.lock": b"[[package]\n",
+        "Pipfile.lock": b"{not json",
+        "environment.yml": b"dependencies: [numpy\n  - : :\n",
+        "setup.cfg": b"[options\ninstall_requires = x",
+        "nb.ipynb": json.dumps({"cells": "nope"}).encode(),
+        "blob.py": b"\x00\x01binary",
+        "setup.py": b"setup(install_requires=[\n",
+    }
+    for name, data in bad.items():
+        _write(tmp_path, name, data)
+    _write(tmp_path, "main.py", b"import requests\n")
+    warnings = "\n".join(scan(tmp_path).warnings)
+    for name in ("pyproject.toml", "Pipfile", "poetry.lock", "Pipfile.lock", "environment.yml"):
+        assert name in warnings, name
+    assert "blob.py" in warnings and "nb.ipynb" in warnings
