@@ -216,27 +216,39 @@ def _call_paths() -> frozenset[str]:
     return frozenset(p for r in apirules.rules() if r.kind != "name" for p in r.paths)
 
 
+@cache
+def _rule_words() -> re.Pattern[str]:
+    """The last part of every rule path, as a word: a file without any of them in its text
+    cannot use a rule's API (the name appears in the use or in the import binding it)."""
+    words = {p.rsplit(".", 1)[-1] for r in apirules.rules() for p in r.paths}
+    return re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, words))) + r")\b")
+
+
+@cache
+def _alias_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(
+        r"(?<![\w.])(" + "|".join(re.escape(n) for n in names) + r")((?:\.\w+)*)\b"
+    )
+
+
 def _api_uses(text: str, rel: str, found: FileImports) -> list[ApiUse]:
     """Versioned API uses (repro/scan/api.py) in one file.
 
     The API rules need the whole file's tree, and most files were parsed only where they
-    import: a file is parsed whole only when a text search over the names its imports bind
-    (``np.float``, ``tf.contrib``, a from-imported ``Variable``) finds something a rule
-    talks about. The search is wider than the rules, never narrower.
+    import: a file is parsed whole only when its text holds a word some rule ends with and
+    a search over the names its imports bind (``np.float``, ``tf.contrib``, a from-imported
+    ``Variable``) finds something a rule talks about. The search is wider than the rules,
+    never narrower.
     """
     if found.tree is not None:
         return api.detect(found.tree, rel)
     rule_modules = apirules.modules()
     names = {k: v for k, v in found.aliases.items() if v.split(".")[0] in rule_modules}
-    if not names:
+    if not names or not _rule_words().search(text):
         return []
     hit = any(apirules.match_name(s.module) for s in found.sites)
     if not hit:
-        pattern = re.compile(
-            r"(?<![\w.])("
-            + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-            + r")((?:\.\w+)*)\b"
-        )
+        pattern = _alias_pattern(tuple(sorted(names, key=lambda n: (-len(n), n))))
         calls = _call_paths()
         for m in pattern.finditer(text):
             qualified = names[m.group(1)] + m.group(2)
