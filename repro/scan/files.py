@@ -65,35 +65,44 @@ class RepoFiles:
         return self.root / rel
 
 
-def _is_venv(path: Path) -> bool:
-    return (path / "pyvenv.cfg").exists()
-
-
 def walk(root: Path) -> RepoFiles:
+    """Every file under ``root`` (symlinks and skipped folders left out), sorted by kind."""
     found = RepoFiles(root=root)
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        here = Path(dirpath)
-        dirnames[:] = sorted(
-            d
-            for d in dirnames
-            if d not in SKIP_DIRS and not d.endswith(".egg-info") and not _is_venv(here / d)
-        )
-        rel_dir = here.relative_to(root).as_posix()
-        for name in sorted(filenames):
-            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-            found.total += 1
-            _classify(found, rel, name)
+    _walk(found, str(root), "")
     return found
 
 
-def _classify(found: RepoFiles, rel: str, name: str) -> None:
-    lower = name.lower()
-    path = found.root / rel
-    if path.is_symlink():
+def _walk(found: RepoFiles, path: str, rel_dir: str) -> None:
+    try:
+        with os.scandir(path) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError:
         return
+    subdirs = []
+    for entry in entries:
+        if entry.is_symlink():
+            continue  # never followed: it may point anywhere
+        rel = f"{rel_dir}{entry.name}"
+        if entry.is_dir():
+            name = entry.name
+            if (
+                name not in SKIP_DIRS
+                and not name.endswith(".egg-info")
+                and not os.path.exists(os.path.join(entry.path, "pyvenv.cfg"))
+            ):
+                subdirs.append((entry.path, f"{rel}/"))
+        elif entry.is_file():
+            found.total += 1
+            _classify(found, rel, entry.name, entry)
+    for sub, sub_rel in subdirs:
+        _walk(found, sub, sub_rel)
+
+
+def _classify(found: RepoFiles, rel: str, name: str, entry: os.DirEntry[str]) -> None:
+    lower = name.lower()
     if lower.endswith((".py", ".pyw")):
         try:
-            size = path.stat().st_size
+            size = entry.stat().st_size
         except OSError:
             return
         if size > MAX_TEXT_BYTES:
