@@ -226,9 +226,7 @@ def _rule_words() -> re.Pattern[str]:
 
 @cache
 def _alias_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile(
-        r"(?<![\w.])(" + "|".join(re.escape(n) for n in names) + r")((?:\.\w+)*)\b"
-    )
+    return re.compile(r"(?<![\w.])(" + "|".join(re.escape(n) for n in names) + r")((?:\.\w+)*)\b")
 
 
 def _api_uses(text: str, rel: str, found: FileImports) -> list[ApiUse]:

@@ -127,8 +127,11 @@ def _pieces(source: str, rel: str, out: FileImports) -> list[tuple[ast.Module, i
 
     Top-level statements start at column 0, so the statements holding an import line can
     be cut out and parsed alone. A cut that lands inside a multi-line string or bracket
-    makes that piece fail to parse, and the whole file is parsed instead: the pieces are
-    never wrong, only sometimes not enough.
+    makes that piece fail to parse, and the whole file is parsed instead. An import line
+    inside a triple-quoted string (an example in a docstring) also sends the file to a
+    full parse, which knows it is text. Plain import lines at the top level, or in the
+    body of a top-level function or class (no ``try``/``if`` around them), are read
+    without a parser.
     """
     if looks_python2(source):
         return _full(source, rel, out)
@@ -142,13 +145,19 @@ def _pieces(source: str, rel: str, out: FileImports) -> list[tuple[ast.Module, i
         positions += [m.start() for m in _DYNAMIC.finditer(text)]
     if not positions:
         return []
+    spans = _string_spans(text)
+    if spans is None or (spans and any(_inside(spans, pos) for pos in positions)):
+        return _full(source, rel, out)
     # chunk starts, as offsets into ``text`` pointing at the newline before each line
     starts = [0, *(m.start() for m in _TOP_LEVEL.finditer(text) if m.start() > 0)]
     chosen = sorted({bisect.bisect_right(starts, pos) - 1 for pos in positions})
     ranges: list[list[int]] = []
     for index in chosen:
         stop = starts[index + 1] if index + 1 < len(starts) else len(text)
-        if _simple_import(text[starts[index] + 1 : stop], text, starts[index], rel, out):
+        chunk = text[starts[index] + 1 : stop]
+        if _simple_import(chunk, text, starts[index], rel, out):
+            continue
+        if _body_imports(chunk, text, starts[index], rel, out):
             continue
         if ranges and ranges[-1][1] == index:
             ranges[-1][1] = index + 1
@@ -167,6 +176,77 @@ def _pieces(source: str, rel: str, out: FileImports) -> list[tuple[ast.Module, i
     return pieces
 
 
+def _string_spans(text: str) -> list[tuple[int, int]] | None:
+    """Where triple-quoted strings start and end; None when the quotes do not pair up."""
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while True:
+        a = text.find('"""', i)
+        b = text.find("'''", i)
+        if a < 0 and b < 0:
+            return spans
+        start, quote = (a, '"""') if b < 0 or 0 <= a < b else (b, "'''")
+        end = text.find(quote, start + 3)
+        if end < 0:
+            return None
+        spans.append((start, end + 3))
+        i = end + 3
+
+
+def _inside(spans: list[tuple[int, int]], pos: int) -> bool:
+    index = bisect.bisect_right(spans, (pos, len(spans) + 10**12)) - 1
+    return index >= 0 and spans[index][0] < pos < spans[index][1]
+
+
+_HEADER = re.compile(
+    r"[ \t]*(?:async[ \t]+)?(?:def|class|with|for|while)\b[^\n]*:[ \t]*(?:#[^\n]*)?"
+)
+_BODY_IMPORT = re.compile(r"[ \t]+(?:import|from)[ \t]")
+
+
+def _body_imports(chunk: str, text: str, start: int, rel: str, out: FileImports) -> bool:
+    """Plain import lines inside a top-level ``def``/``class`` (and ``with``/``for``/``while``
+    in them): always run when the function runs, so required. False, with nothing
+    recorded, when any import line of the chunk sits under something else (``try``,
+    ``if``), spans lines, or the indentation cannot be read."""
+    lines = chunk.split("\n")
+    if not _HEADER.fullmatch(lines[0]) or "\\\n" in chunk or ";" in chunk or _DYNAMIC.search(chunk):
+        return False
+    found: list[tuple[int, re.Match[str]]] = []
+    for i, line in enumerate(lines):
+        if not _BODY_IMPORT.match(line):
+            continue
+        m = _SIMPLE_IMPORT.fullmatch(line.strip())
+        if m is None or not _under_blocks(lines, i):
+            return False
+        found.append((i, m))
+    if not found:
+        return False
+    first = text.count("\n", 0, start + 1)
+    for i, m in found:
+        _record(m, Origin(kind="import", path=rel, line=first + i), out)
+    return True
+
+
+def _under_blocks(lines: list[str], index: int) -> bool:
+    """Every block around line ``index`` is a def/class/with/for/while, up to column 0."""
+    indent = len(lines[index]) - len(lines[index].lstrip())
+    for j in range(index - 1, -1, -1):
+        line = lines[j]
+        stripped = line.lstrip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        level = len(line) - len(stripped)
+        if level >= indent:
+            continue
+        if not _HEADER.fullmatch(line):
+            return False
+        indent = level
+        if level == 0:
+            return True
+    return False
+
+
 def _simple_import(chunk: str, text: str, start: int, rel: str, out: FileImports) -> bool:
     """A chunk that is one plain top-level import line (and blank or comment lines):
     its sites, without parsing. False when the chunk is anything else."""
@@ -181,7 +261,12 @@ def _simple_import(chunk: str, text: str, start: int, rel: str, out: FileImports
     if m is None:
         return False
     number = text.count("\n", 0, start + 1)
-    origin = Origin(kind="import", path=rel, line=number)
+    _record(m, Origin(kind="import", path=rel, line=number), out)
+    return True
+
+
+def _record(m: re.Match[str], origin: Origin, out: FileImports) -> None:
+    """The sites (and the names bound) of one plain import line matched by _SIMPLE_IMPORT."""
     if m.group("names"):
         for part in m.group("names").split(","):
             words = part.split()
@@ -190,17 +275,16 @@ def _simple_import(chunk: str, text: str, start: int, rel: str, out: FileImports
                 out.aliases[words[2]] = words[0]
             else:
                 out.aliases[words[0].split(".")[0]] = words[0].split(".")[0]
-        return True
+        return
     module = m.group("module")
     if module == "__future__":
-        return True
+        return
     out.sites.append(ImportSite(module=module, origin=origin))
     for item in m.group("items").split(","):
         words = item.split()
         if words[0] != "*":
             out.sites.append(ImportSite(module=f"{module}.{words[0]}", origin=origin))
             out.aliases[words[-1]] = f"{module}.{words[0]}"
-    return True
 
 
 _BLOCKS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.With, ast.AsyncWith)
@@ -286,6 +370,8 @@ class _Walker:
             and isinstance(func, ast.Attribute)
             and isinstance(func.value, ast.Attribute)
             and func.value.attr == "path"
+            and isinstance(func.value.value, ast.Name)
+            and func.value.value.id == "sys"
             and call.args
         ):
             arg = call.args[-1]

@@ -99,3 +99,30 @@ def test_known_bad_files_give_warnings(tmp_path: Path) -> None:
     for name in ("pyproject.toml", "Pipfile", "poetry.lock", "Pipfile.lock", "environment.yml"):
         assert name in warnings, name
     assert "blob.py" in warnings and "nb.ipynb" in warnings
+
+
+def test_partial_parsing_finds_what_a_full_parse_finds() -> None:
+    """The fast path (top-level import statements only, plain lines without a parser)
+    must give the same imports, lines and optional flags as walking the whole tree: checked
+    on a sample of the standard library's own files, which are real code of every style."""
+    import sysconfig
+
+    from repro.scan.imports import scan_source
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    files = sorted(stdlib.glob("*.py"))[::2] + sorted(stdlib.glob("*/*.py"))[::8]
+    checked = 0
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        full = scan_source(text, path.name, whole=True)
+        if full.tree is None:
+            continue
+        fast = scan_source(text, path.name)
+        key = lambda f: sorted((s.module, s.origin.line, s.optional) for s in f.sites)  # noqa: E731
+        assert key(fast) == key(full), path
+        assert sorted(fast.sys_path_dirs) == sorted(full.sys_path_dirs), path
+        checked += 1
+    assert checked > 100
