@@ -211,46 +211,56 @@ def _removed_stdlib(sites: list[ImportSite], out: decl.Declared) -> None:
 
 
 @cache
-def _call_paths() -> frozenset[str]:
-    """Paths of the API rules that match calls (``torch.autograd.Variable(volatile=...)``)."""
-    return frozenset(p for r in apirules.rules() if r.kind != "name" for p in r.paths)
+def _rule_paths() -> tuple[frozenset[str], frozenset[str]]:
+    """(paths of name rules, paths of call rules) of the API rules."""
+    names = frozenset(p for r in apirules.rules() if r.kind == "name" for p in r.paths)
+    calls = frozenset(p for r in apirules.rules() if r.kind != "name" for p in r.paths)
+    return names, calls
 
 
 @cache
-def _rule_words() -> re.Pattern[str]:
-    """The last part of every rule path, as a word: a file without any of them in its text
-    cannot use a rule's API (the name appears in the use or in the import binding it)."""
-    words = {p.rsplit(".", 1)[-1] for r in apirules.rules() for p in r.paths}
-    return re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, words))) + r")\b")
+def _import_hits(module: str) -> bool:
+    """Importing ``module`` is itself a use some rule talks about."""
+    return bool(apirules.match_name(module)) or module in _rule_paths()[1]
 
 
 @cache
-def _alias_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile(r"(?<![\w.])(" + "|".join(re.escape(n) for n in names) + r")((?:\.\w+)*)\b")
+def _alias_use(alias: str, qualified: str) -> re.Pattern[str] | None:
+    """A pattern for ``alias.<rest>`` where ``qualified.<rest>`` is a rule's path; None
+    when no rule path lies under ``qualified``."""
+    names, calls = _rule_paths()
+    prefix = qualified + "."
+    rests = {p[len(prefix) :] for p in names | calls if p.startswith(prefix)}
+    if not rests:
+        return None
+    choices = "|".join(re.escape(r) for r in sorted(rests, key=lambda r: (-len(r), r)))
+    return re.compile(r"(?<![\w.])" + re.escape(alias) + r"\.(?:" + choices + r")\b")
 
 
 def _api_uses(text: str, rel: str, found: FileImports) -> list[ApiUse]:
     """Versioned API uses (repro/scan/api.py) in one file.
 
     The API rules need the whole file's tree, and most files were parsed only where they
-    import: a file is parsed whole only when its text holds a word some rule ends with and
-    a search over the names its imports bind (``np.float``, ``tf.contrib``, a from-imported
-    ``Variable``) finds something a rule talks about. The search is wider than the rules,
-    never narrower.
+    import: a file is parsed whole only when one of its imports is itself a rule's path,
+    or the text spells a rule's path through a name an import binds (``np.float``,
+    ``tf.contrib``, ``F.scaled_dot_product_attention``): the same references api.detect
+    resolves, so the search is never narrower than the rules.
     """
     if found.tree is not None:
         return api.detect(found.tree, rel)
     rule_modules = apirules.modules()
     names = {k: v for k, v in found.aliases.items() if v.split(".")[0] in rule_modules}
-    if not names or not _rule_words().search(text):
+    if not names:
         return []
-    hit = any(apirules.match_name(s.module) for s in found.sites)
+    hit = any(_import_hits(v) for v in names.values()) or any(
+        _import_hits(site.module)
+        for site in found.sites
+        if site.module.split(".")[0] in rule_modules
+    )
     if not hit:
-        pattern = _alias_pattern(tuple(sorted(names, key=lambda n: (-len(n), n))))
-        calls = _call_paths()
-        for m in pattern.finditer(text):
-            qualified = names[m.group(1)] + m.group(2)
-            if qualified in calls or apirules.match_name(qualified):
+        for alias, qualified in names.items():
+            pattern = _alias_use(alias, qualified)
+            if pattern is not None and pattern.search(text):
                 hit = True
                 break
     if not hit:

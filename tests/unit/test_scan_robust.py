@@ -126,3 +126,26 @@ def test_partial_parsing_finds_what_a_full_parse_finds() -> None:
         assert sorted(fast.sys_path_dirs) == sorted(full.sys_path_dirs), path
         checked += 1
     assert checked > 100
+
+
+def test_api_uses_found_without_a_full_parse_match_a_full_parse() -> None:
+    """Files parsed only where they import are parsed whole when an API rule may match:
+    every fixture file must give the API uses a full parse gives."""
+    from repro.scan import _api_uses
+    from repro.scan import api as api_scan
+    from repro.scan.imports import scan_source
+
+    root = Path(__file__).resolve().parents[2] / "fixtures"
+    checked = 0
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_bytes().decode("utf-8", "replace")
+        fast = scan_source(text, path.name)
+        if fast.python2 or fast.unparsable:
+            continue
+        full = scan_source(text, path.name, whole=True)
+        if full.tree is None:
+            continue  # e.g. nesting too deep for the parser: nothing to compare
+        expected = api_scan.detect(full.tree, path.name)
+        assert _api_uses(text, path.name, fast) == expected, path
+        checked += bool(expected)
+    assert checked >= 10  # the era fixtures use TF1, numpy, torch APIs the rules know
