@@ -234,7 +234,20 @@ def _alias_use(alias: str, qualified: str) -> re.Pattern[str] | None:
     if not rests:
         return None
     choices = "|".join(re.escape(r) for r in sorted(rests, key=lambda r: (-len(r), r)))
-    return re.compile(r"(?<![\w.])" + re.escape(alias) + r"\.(?:" + choices + r")\b")
+    # the alias first, so the regex engine can skip ahead to it; what precedes it is
+    # checked by _spells
+    return re.compile(re.escape(alias) + r"\.(?:" + choices + r")\b")
+
+
+def _spells(pattern: re.Pattern[str], alias: str, text: str) -> bool:
+    """``text`` holds ``alias.<rest>`` with ``alias`` not the tail of a longer name."""
+    if alias + "." not in text:
+        return False
+    for m in pattern.finditer(text):
+        before = text[m.start() - 1] if m.start() else " "
+        if not (before.isalnum() or before in "._"):
+            return True
+    return False
 
 
 def _api_uses(text: str, rel: str, found: FileImports) -> list[ApiUse]:
@@ -260,7 +273,7 @@ def _api_uses(text: str, rel: str, found: FileImports) -> list[ApiUse]:
     if not hit:
         for alias, qualified in names.items():
             pattern = _alias_use(alias, qualified)
-            if pattern is not None and pattern.search(text):
+            if pattern is not None and _spells(pattern, alias, text):
                 hit = True
                 break
     if not hit:

@@ -145,7 +145,7 @@ def _pieces(source: str, rel: str, out: FileImports) -> list[tuple[ast.Module, i
         positions += [m.start() for m in _DYNAMIC.finditer(text)]
     if not positions:
         return []
-    spans = _string_spans(text)
+    spans = _string_spans(text, max(positions))
     if spans is None or (spans and any(_inside(spans, pos) for pos in positions)):
         return _full(source, rel, out)
     # chunk starts, as offsets into ``text`` pointing at the newline before each line
@@ -176,21 +176,25 @@ def _pieces(source: str, rel: str, out: FileImports) -> list[tuple[ast.Module, i
     return pieces
 
 
-def _string_spans(text: str) -> list[tuple[int, int]] | None:
-    """Where triple-quoted strings start and end; None when the quotes do not pair up."""
+def _string_spans(text: str, until: int) -> list[tuple[int, int]] | None:
+    """Where the triple-quoted strings that start before ``until`` start and end; None when
+    the quotes do not pair up."""
     spans: list[tuple[int, int]] = []
     i = 0
-    while True:
+    while i <= until:
         a = text.find('"""', i)
         b = text.find("'''", i)
         if a < 0 and b < 0:
             return spans
         start, quote = (a, '"""') if b < 0 or 0 <= a < b else (b, "'''")
+        if start > until:
+            return spans
         end = text.find(quote, start + 3)
         if end < 0:
             return None
         spans.append((start, end + 3))
         i = end + 3
+    return spans
 
 
 def _inside(spans: list[tuple[int, int]], pos: int) -> bool:
