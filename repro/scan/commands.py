@@ -170,8 +170,11 @@ def _parse_command(segment: str, line: int) -> InstallCommand | None:
 
 
 def _plain(token: str) -> bool:
-    """Not a shell variable, glob, substitution or redirection."""
-    return not any(ch in token for ch in "$*{}<>`") and token not in ("", "\\")
+    """Not a shell variable, glob, substitution or redirection (``>log``, ``2>&1``); a
+    version specifier such as ``torch>=1.4`` is plain."""
+    if not token or token == "\\" or any(ch in token for ch in "$*{}`|"):
+        return False
+    return not re.match(r"^\d*[<>]|.*>&", token)
 
 
 def _pip(args: list[str], line: int, text: str) -> InstallCommand:
