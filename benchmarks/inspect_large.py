@@ -19,7 +19,9 @@ pipreqs runs with ``--use-local`` (no PyPI look-ups, which would only slow it do
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -139,15 +141,19 @@ def generate(root: Path, files: int, py2_share: float = 0.0, seed: int = 7) -> N
     print(f"generated {written} Python files in {root}")
 
 
-def timed(argv: list[str], runs: int) -> list[float]:
-    times = []
+def timed(argv: list[str], runs: int) -> tuple[list[float], list[float]]:
+    """Wall seconds and CPU seconds (user + system, the tool and its children) per run."""
+    walls, cpus = [], []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.run(argv, capture_output=True, text=True)
-        times.append(time.perf_counter() - start)
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if proc.returncode != 0:
             print(f"  {argv[0]} exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
-    return times
+    return walls, cpus
 
 
 def main() -> int:
@@ -176,10 +182,14 @@ def main() -> int:
             sys.executable, "-m", "pipreqs.pipreqs", "--use-local", "--print", str(repo),
         ],
     }  # fmt: skip
-    print(f"{'tool':32} {'best s':>8} {'median s':>9}  runs")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"{'tool':30} {'best wall s':>11} {'median wall s':>13} {'best cpu s':>10}  runs")
     for label, argv in tools.items():
-        times = timed(argv, args.runs)
-        print(f"{label:32} {min(times):8.2f} {statistics.median(times):9.2f}  {args.runs}")
+        walls, cpus = timed(argv, args.runs)
+        print(
+            f"{label:30} {min(walls):11.2f} {statistics.median(walls):13.2f} "
+            f"{min(cpus):10.2f}  {args.runs}"
+        )
     if args.keep is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0
