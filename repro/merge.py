@@ -342,7 +342,7 @@ def _imports(
         candidates = mapping.providers(site.module) if found.kind == "dist" else ()
         key = _declared_for(drafts, aliases, candidates, top)
         if key is None:
-            key = _hint_for(hints, candidates, top, found.kind == "dist")
+            key = _hint_for(hints, candidates, top)
             if key is not None and key not in promoted:
                 promoted.add(key)
                 hinted = _combine(hints[key], HINT_RANK, conflicts, declared=False)
@@ -413,9 +413,7 @@ def _declared_for(
     return None
 
 
-def _hint_for(
-    hints: dict[str, list[_Parsed]], candidates: Sequence[str], top: str, mapped: bool
-) -> str | None:
+def _hint_for(hints: dict[str, list[_Parsed]], candidates: Sequence[str], top: str) -> str | None:
     keys: list[str] = [canonicalize_name(c) for c in candidates]
     found = [
         k
