@@ -363,7 +363,11 @@ def _imports(
         seen = import_counts.get(key, set())
         import_counts[key] = seen
         seen.add(site.origin.path)
-        if sum(1 for o in draft.origins if o.kind in ("import", "notebook")) < MAX_IMPORT_ORIGINS:
+        if (
+            site.origin not in draft.origins[-2:]  # ``from x import a, b``: one line, one origin
+            and sum(1 for o in draft.origins if o.kind in ("import", "notebook"))
+            < MAX_IMPORT_ORIGINS
+        ):
             draft.origins.append(site.origin)
         if not site.optional and draft.optional:
             draft.optional = False
