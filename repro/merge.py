@@ -327,6 +327,7 @@ def _imports(
     resolved_paths: set[str] = set()
     tests = test_files(evidence)
     import_counts: dict[str, set[str]] = {}
+    resolved: dict[str, tuple[mapping.Mapped, str | None]] = {}
     for site in evidence.imports:
         top = site.module.split(".")[0]
         if top in evidence.local_modules:
@@ -336,23 +337,16 @@ def _imports(
         if not site.optional and site.origin.path in tests:
             # needed to run the tests, not the code: the smoke test adds its own runner
             site = ImportSite(module=site.module, origin=site.origin, optional=True)
-        found = mapping.lookup(site.module, python=python)
+        if site.module in resolved:
+            found, key = resolved[site.module]
+        else:
+            found = mapping.lookup(site.module, python=python)
+            key = None
+            if found.kind != "stdlib":
+                key = _resolve(found, site.module, drafts, aliases, hints, promoted, conflicts)
+            resolved[site.module] = (found, key)
         if found.kind == "stdlib":
             continue
-        candidates = mapping.providers(site.module) if found.kind == "dist" else ()
-        key = _declared_for(drafts, aliases, candidates, top)
-        if key is None:
-            key = _hint_for(hints, candidates, top)
-            if key is not None and key not in promoted:
-                promoted.add(key)
-                hinted = _combine(hints[key], HINT_RANK, conflicts, declared=False)
-                hinted.optional = True  # required only once a needed import uses it
-                where = ", ".join(str(p.decl.origin) for p in hints[key][:2])
-                hinted.reasons.append(f"named in {where}")
-                drafts[key] = hinted
-        if key is None and found.kind == "dist":
-            key = canonicalize_name(found.dist)
-            drafts.setdefault(key, Merged(name=found.dist))
         if key is None:
             origins, reason, optional = unknown.setdefault(found.module, ([], found.reason, True))
             origins.append(site.origin)
@@ -390,6 +384,34 @@ def _imports(
             reason += " (optional import: the code runs without it)"
         out.append(Unresolved(module=module, origins=tuple(origins[:5]), reason=reason))
     return out
+
+
+def _resolve(
+    found: mapping.Mapped,
+    module: str,
+    drafts: dict[str, Merged],
+    aliases: dict[str, str],
+    hints: dict[str, list[_Parsed]],
+    promoted: set[str],
+    conflicts: list[str],
+) -> str | None:
+    """The requirement an import path belongs to (creating or promoting it), or None."""
+    top = module.split(".")[0]
+    candidates = mapping.providers(module) if found.kind == "dist" else ()
+    key = _declared_for(drafts, aliases, candidates, top)
+    if key is None:
+        key = _hint_for(hints, candidates, top)
+        if key is not None and key not in promoted:
+            promoted.add(key)
+            hinted = _combine(hints[key], HINT_RANK, conflicts, declared=False)
+            hinted.optional = True  # required only once a needed import uses it
+            where = ", ".join(str(p.decl.origin) for p in hints[key][:2])
+            hinted.reasons.append(f"named in {where}")
+            drafts[key] = hinted
+    if key is None and found.kind == "dist":
+        key = canonicalize_name(found.dist)
+        drafts.setdefault(key, Merged(name=found.dist))
+    return key
 
 
 _AFFIXES = ("python-{}", "py{}", "{}-python", "py-{}", "{}-py", "python{}")
