@@ -346,8 +346,8 @@ def _notebook(
 
 
 def _is_test_file(rel: str) -> bool:
-    name = PurePosixPath(rel).name
-    parts = PurePosixPath(rel).parts
+    parts = rel.split("/")
+    name = parts[-1]
     return name.startswith("test_") or name.endswith("_test.py") or "tests" in parts[:-1]
 
 
