@@ -142,15 +142,37 @@ def _pieces(source: str, rel: str, out: FileImports) -> list[tuple[ast.Module, i
             return _full(source, rel, out)
         positions += [m.start() for m in _IMPORT_LINE.finditer(text)]
     if "sys.path" in source or "import_module" in source or "__import__" in source:
-        positions += [m.start() for m in _DYNAMIC.finditer(text)]
+        # the start of each line that holds one (the newline before it)
+        positions += [text.rfind("\n", 0, m.start()) for m in _DYNAMIC.finditer(text)]
+        positions = sorted(set(positions))
     if not positions:
         return []
     spans = _string_spans(text, max(positions))
     if spans is None or (spans and any(_inside(spans, pos) for pos in positions)):
         return _full(source, rel, out)
+    # A plain import line at column 0 is a whole top-level statement by itself (an import
+    # cannot continue another line, and strings were ruled out above): read it directly.
+    rest = []
+    handled: set[int] = set()
+    line_pos, line_no = 0, 0
+    for pos in positions:
+        end = text.find("\n", pos + 1)
+        line = text[pos + 1 : end if end >= 0 else len(text)]
+        m = _SIMPLE_IMPORT.fullmatch(line.rstrip()) if line[:1] in ("i", "f") else None
+        if m is None:
+            rest.append(pos)
+            continue
+        line_no += text.count("\n", line_pos, pos + 1)
+        line_pos = pos + 1
+        handled.add(pos)
+        _record(m, Origin(kind="import", path=rel, line=line_no), out)
+    if not rest:
+        return []
     # chunk starts, as offsets into ``text`` pointing at the newline before each line
     starts = [0, *(m.start() for m in _TOP_LEVEL.finditer(text) if m.start() > 0)]
-    chosen = sorted({bisect.bisect_right(starts, pos) - 1 for pos in positions})
+    # (a chunk that starts with a line read above holds nothing else but comments)
+    indexes = {bisect.bisect_right(starts, pos) - 1 for pos in rest}
+    chosen = sorted(i for i in indexes if starts[i] not in handled)
     ranges: list[list[int]] = []
     for index in chosen:
         stop = starts[index + 1] if index + 1 < len(starts) else len(text)
