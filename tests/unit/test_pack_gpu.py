@@ -118,4 +118,7 @@ def test_tensorflow_gpu_declared_and_tensorflow_imported_install_once(tmp_path: 
     )
     assert result.plan.base.name == "tensorflow/tensorflow:1.15.5-gpu-py3"
     assert engine.framework_file == "tensorflow-gpu==1.15.0\n"  # not tensorflow as well
-    assert any("not installed apart" in r for r in result.plan.base.reasons)
+    # the import corroborates the declared tensorflow-gpu (repro/merge.py): one requirement
+    reqs = {r.name: r for r in result.plan.environment.requirements}
+    assert "tensorflow" not in reqs
+    assert any(o.path == "model.py" for o in reqs["tensorflow-gpu"].origins)
