@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from repro import locks, signals
 from repro.engine import Engine
 from repro.errors import ReproError
 
@@ -47,21 +48,24 @@ def staging(dest: Path) -> Iterator[Path]:
     try:
         yield tmp
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with signals.deferred():
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
-    old = None
-    if dest.exists():
-        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-        dest.rename(old)
-    try:
-        tmp.rename(dest)
-    except OSError as exc:
+    # the swap takes a lock: two runs finishing at once each put a whole artifact in place
+    with locks.run_lock(f"artifact:{dest}"), signals.deferred():
+        old = None
+        if dest.exists():
+            old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+            dest.rename(old)
+        try:
+            tmp.rename(dest)
+        except OSError as exc:
+            if old is not None:
+                old.rename(dest)
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise ReproError(f"cannot write {dest}: {exc.strerror or exc}") from exc
         if old is not None:
-            old.rename(dest)
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise ReproError(f"cannot write {dest}: {exc.strerror or exc}") from exc
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def save_image(engine: Engine, refs: Sequence[str], path: Path, level: int = 3) -> None:

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from repro import __version__, pipeline
+from repro import __version__, fetch, locks, pipeline, signals
 from repro.errors import ExitStatus, ReproError
 from repro.manifest import build_manifest
 from repro.models import Options
@@ -276,7 +276,10 @@ def handle_errors(func: F) -> F:
             if exc.hint:
                 click.echo(f"repro: hint: {exc.hint}", err=True)
             sys.exit(int(exc.exit_status))
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
+            if isinstance(exc, signals.Interrupted) and exc.name != "SIGINT":
+                click.echo(f"repro: interrupted by {exc.name}", err=True)
+                sys.exit(exc.exit_status)
             click.echo("repro: interrupted", err=True)
             sys.exit(int(ExitStatus.INTERRUPTED))
         except (click.exceptions.Exit, click.ClickException, SystemExit):
@@ -362,7 +365,10 @@ def pack(
     destination = publish.parse_destination(push_to) if push_to else None
     auth = _auth(username, password_stdin) if push_to else None
     reporter = CliReporter(options.verbose)
-    result = pipeline.pack(source, options, reporter)
+    # Packs of one repository take turns: they share its clone, its image tags and its
+    # artifact directory (docs/security.md).
+    with locks.run_lock(fetch.parse_source(source, options.ref).url, on_wait=reporter.info):
+        result = pipeline.pack(source, options, reporter)
     smoke = result.smoke
     verdict = "skipped" if smoke is None else ("passed" if smoke.passed else "failed")
     click.echo(f"image     {result.plan.tags[0]}")
@@ -602,10 +608,16 @@ def pack_many(list_file: Path, jobs: int, report_path: Path | None, **kw: Any) -
 
 
 def main() -> int:
+    signals.install()
     try:
         cli.main(prog_name="repro", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("repro: interrupted", err=True)
+        return int(ExitStatus.INTERRUPTED)
+    except KeyboardInterrupt as exc:  # a signal outside a command (parsing, exiting)
+        click.echo("repro: interrupted", err=True)
+        if isinstance(exc, signals.Interrupted):
+            return exc.exit_status
         return int(ExitStatus.INTERRUPTED)
     except click.ClickException as exc:
         exc.show()

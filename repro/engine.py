@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,6 +26,7 @@ import docker.errors
 import docker.types
 import requests.exceptions
 
+from repro import signals
 from repro.errors import BuildError, EngineError
 
 LABEL_MANAGED = "io.github.repro.managed"  # on every container and image repro makes
@@ -132,6 +133,19 @@ def _client_from_environment() -> docker.DockerClient:
     return docker.from_env(timeout=600, use_ssh_client=host.startswith("ssh://"))
 
 
+@contextmanager
+def _engine_call(what: str) -> Iterator[None]:
+    """A lost connection to the engine is an :class:`EngineError`, not a traceback."""
+    try:
+        yield
+    except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+        message = f"lost the Docker engine while {what}: {_short(exc)}"
+        raise EngineError(message, hint=_HINT) from exc
+
+
+_HINT = "check that dockerd is running (docker info), then run repro again"
+
+
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
     return text[:300]
@@ -199,9 +213,18 @@ class DockerEngine:
     def ping(self) -> None:
         self._client.ping()
 
+    def alive(self) -> bool:
+        """Whether the engine answers a ping within a few seconds."""
+        api: Any = self._client.api
+        try:
+            return bool(api._get(api._url("/_ping"), timeout=5).ok)
+        except (requests.exceptions.RequestException, docker.errors.DockerException):
+            return False
+
     def image_info(self, ref: str) -> ImageInfo | None:
         try:
-            image = self._client.images.get(ref)
+            with _engine_call(f"inspecting {ref}"):
+                image = self._client.images.get(ref)
         except docker.errors.ImageNotFound:
             return None
         except docker.errors.APIError as exc:
@@ -276,10 +299,17 @@ class DockerEngine:
                     on_line(line)
                 code = proc.wait()
             except BaseException:
-                _terminate(proc)
+                with signals.deferred():
+                    _terminate(proc)
                 raise
             lines = list(tail)
             if code != 0:
+                if not self.alive():
+                    raise EngineError(
+                        "the Docker engine went away during the build",
+                        detail="\n".join(lines[-10:]),
+                        hint=_HINT,
+                    )
                 raise _build_failure(lines)
             image_id = iidfile.read_text().strip() if iidfile.exists() else ""
             if not image_id:
@@ -322,63 +352,93 @@ class DockerEngine:
     # ----------------------------------------------------------------- run
 
     def run(self, image: str, argv: Sequence[str], limits: RunLimits) -> RunResult:
+        """Run ``argv`` in a new container of ``image``; the container is always removed.
+
+        Creating and removing the container hold signals back (``signals.deferred``), so
+        a Ctrl-C in between cannot lose a container the engine made.
+        """
         device_requests = gpu_device_requests() if limits.gpus else None
         start = time.monotonic()
+        container: Any = None
         try:
-            container = self._client.containers.create(
-                image,
-                command=list(argv),
-                network_mode=limits.network,
-                user=limits.user,
-                mem_limit=limits.mem_bytes,
-                memswap_limit=limits.mem_bytes,
-                pids_limit=limits.pids,
-                working_dir=limits.workdir,
-                environment=dict(limits.env or {}),
-                labels={LABEL_MANAGED: "smoke"},
-                device_requests=device_requests,
-                detach=True,
-                tty=False,
-                security_opt=["no-new-privileges"],
-                cap_drop=["ALL"],
-            )
+            # a signal held here is raised when the block ends, inside the ``try``: by then
+            # the container is known, and ``finally`` removes it
+            with signals.deferred():
+                container = self._create(image, argv, limits, device_requests)
+            with _engine_call(f"running a container from {image}"):
+                return self._start_and_wait(container, limits, start)
+        except docker.errors.APIError as exc:
+            raise EngineError(f"the container failed: {_short(exc)}") from exc
+        finally:
+            if container is not None:
+                with (
+                    signals.deferred(),
+                    suppress(docker.errors.APIError, requests.exceptions.RequestException),
+                ):
+                    container.remove(force=True)
+
+    def _create(
+        self, image: str, argv: Sequence[str], limits: RunLimits, device_requests: Any
+    ) -> Any:
+        try:
+            with _engine_call(f"starting a container from {image}"):
+                return self._client.containers.create(
+                    image,
+                    command=list(argv),
+                    network_mode=limits.network,
+                    user=limits.user,
+                    mem_limit=limits.mem_bytes,
+                    memswap_limit=limits.mem_bytes,
+                    pids_limit=limits.pids,
+                    working_dir=limits.workdir,
+                    environment=dict(limits.env or {}),
+                    labels={LABEL_MANAGED: "smoke"},
+                    device_requests=device_requests,
+                    detach=True,
+                    tty=False,
+                    security_opt=["no-new-privileges"],
+                    cap_drop=["ALL"],
+                )
         except docker.errors.ImageNotFound as exc:
             raise EngineError(f"image {image} not found") from exc
         except docker.errors.APIError as exc:
             raise EngineError(f"cannot create a container from {image}: {_short(exc)}") from exc
+
+    def _start_and_wait(self, container: Any, limits: RunLimits, start: float) -> RunResult:
+        container.start()
+        timed_out = False
         try:
-            container.start()
-            timed_out = False
-            try:
-                status = container.wait(timeout=limits.timeout)
-                code: int | None = int(status.get("StatusCode", -1))
-            except requests.exceptions.RequestException:
-                timed_out = True
-                code = None
-                with suppress(docker.errors.APIError):
-                    container.kill()
-            output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
-            container.reload()
-            oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
-            return RunResult(
-                exit_code=code,
-                output=output,
-                seconds=time.monotonic() - start,
-                timed_out=timed_out,
-                oom_killed=oom,
-            )
-        except docker.errors.APIError as exc:
-            raise EngineError(f"the container failed: {_short(exc)}") from exc
-        finally:
-            with suppress(docker.errors.APIError, requests.exceptions.RequestException):
-                container.remove(force=True)
+            status = container.wait(timeout=limits.timeout)
+            code: int | None = int(status.get("StatusCode", -1))
+        except requests.exceptions.RequestException as exc:
+            # The SDK reports its read timeout as a ReadTimeout or as a ConnectionError:
+            # a ping tells a container that outlived its time from an engine that died.
+            if not self.alive():
+                raise EngineError(
+                    f"lost the Docker engine while the container ran: {_short(exc)}", hint=_HINT
+                ) from exc
+            timed_out = True
+            code = None
+            with suppress(docker.errors.APIError):
+                container.kill()
+        output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+        container.reload()
+        oom = bool(container.attrs.get("State", {}).get("OOMKilled"))
+        return RunResult(
+            exit_code=code,
+            output=output,
+            seconds=time.monotonic() - start,
+            timed_out=timed_out,
+            oom_killed=oom,
+        )
 
     # ----------------------------------------------------------------- images
 
     def tag(self, image: str, ref: str) -> None:
         repo, _, tag = ref.rpartition(":") if ":" in ref.split("/")[-1] else (ref, "", "latest")
         try:
-            self._client.images.get(image).tag(repo, tag)
+            with _engine_call(f"tagging {ref}"):
+                self._client.images.get(image).tag(repo, tag)
         except docker.errors.APIError as exc:
             raise EngineError(f"cannot tag {image} as {ref}: {_short(exc)}") from exc
 
@@ -403,12 +463,13 @@ class DockerEngine:
         return [t for image in images for t in image.tags] or [str(i.id) for i in images]
 
     def remove_image(self, ref: str) -> None:
-        try:
-            self._client.images.remove(ref, force=True)
-        except docker.errors.ImageNotFound:
-            return  # already gone (ImageNotFound is an APIError: test it first)
-        except docker.errors.APIError as exc:
-            raise EngineError(f"cannot remove {ref}: {_short(exc)}") from exc
+        with _engine_call(f"removing {ref}"):
+            try:
+                self._client.images.remove(ref, force=True)
+            except docker.errors.ImageNotFound:
+                return  # already gone (ImageNotFound is an APIError: test it first)
+            except docker.errors.APIError as exc:
+                raise EngineError(f"cannot remove {ref}: {_short(exc)}") from exc
 
     def push(self, ref: str, *, auth: Mapping[str, str] | None, on_line: LogSink) -> str:
         """Push ``ref`` (``REPOSITORY:TAG``) to its registry; return the manifest digest.

@@ -8,21 +8,24 @@ holds exactly what was committed: no ``.git``, nothing ignored, nothing uncommit
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import glob
 import hashlib
-import io
 import os
 import re
 import shutil
+import subprocess
 import tarfile
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 import git
 
-from repro import cache
+from repro import cache, locks, signals
 from repro.errors import SourceError, UsageError
 from repro.models import Checkout, Source
 
@@ -142,9 +145,10 @@ def fetch(source: Source, workdir: Path) -> Checkout:
     with _git_errors(source):
         if source.local_path is not None:
             return _fetch_local(source, dest)
-        mirror = _mirror(source)
-        commit = _resolve(mirror, source)
-        warnings = _extract(mirror, commit.hexsha, dest)
+        with _mirror_lock(source):
+            mirror = _mirror(source)
+            commit = _resolve(mirror, source)
+            warnings = _extract(mirror, commit.hexsha, dest)
         return _checkout(source, dest, commit, warnings)
 
 
@@ -178,27 +182,92 @@ def _git_reason(exc: git.GitCommandError) -> str:
 
 
 def _mirror(source: Source) -> git.Repo:
-    root = cache.subdir("git")
-    key = hashlib.sha256(source.url.encode()).hexdigest()[:12]
-    path = root / f"{source.slug}-{key}.git"
-    env = _git_env()
+    """The bare mirror of ``source.url`` in the cache, cloned or brought up to date.
+
+    The caller holds the mirror's lock (see :func:`_mirror_lock`). A clone goes to a
+    temporary directory renamed into place when complete, so an interrupted clone leaves
+    nothing a later run could mistake for a mirror.
+    """
+    path = _mirror_path(source)
+    root = path.parent
+    _remove_debris(path)
     if path.exists():
-        repo = git.Repo(path)
-        if not (source.ref and _is_full_sha(source.ref) and _has_commit(repo, source.ref)):
-            with repo.git.custom_environment(**env):
-                repo.git.fetch("--prune", "--tags", "origin", "+refs/heads/*:refs/heads/*")
-        return repo
+        if not (
+            source.ref and _is_full_sha(source.ref) and _has_commit(git.Repo(path), source.ref)
+        ):
+            _run_git(["fetch", "--prune", "--tags", "origin", "+refs/heads/*:refs/heads/*"], path)
+        return git.Repo(path)
     tmp = Path(tempfile.mkdtemp(prefix=path.name + ".", dir=root))
     try:
-        repo = git.Repo.clone_from(source.url, tmp, bare=True, mirror=True, env=env)
-        try:
-            tmp.rename(path)
-        except OSError:  # another run cloned it first: use theirs
-            shutil.rmtree(tmp, ignore_errors=True)
-        return git.Repo(path)
+        _run_git(["clone", "--mirror", "--", source.url, str(tmp)], root)
+        tmp.rename(path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return git.Repo(path)
+
+
+def _mirror_path(source: Source) -> Path:
+    key = hashlib.sha256(source.url.encode()).hexdigest()[:12]
+    return cache.subdir("git") / f"{source.slug}-{key}.git"
+
+
+def _mirror_lock(source: Source) -> contextlib.AbstractContextManager[None]:
+    """One run at a time updates and reads a mirror; others wait (flock: no stale locks)."""
+    path = _mirror_path(source)
+    return locks.file_lock(path.with_name(path.name + ".lock"))
+
+
+def _remove_debris(path: Path) -> None:
+    """Under the mirror's lock: what a killed run left (its clone, git's lock files)."""
+    for tmp in path.parent.glob(f"{glob.escape(path.name)}.*"):
+        if tmp.is_dir() and tmp.name != path.name:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if path.is_dir():
+        stale = [path / name for name in ("packed-refs.lock", "HEAD.lock", "config.lock")]
+        stale += list((path / "refs").rglob("*.lock")) if (path / "refs").is_dir() else []
+        for lock in stale:
+            with contextlib.suppress(OSError):
+                lock.unlink()
+
+
+def _run_git(args: list[str], cwd: Path) -> None:
+    """Run git to completion; on Ctrl-C or SIGTERM stop it before anything is cleaned up.
+
+    git removes its own lock files when it gets SIGTERM, so an interrupted fetch leaves a
+    mirror the next run can use.
+    """
+    argv = [_git_exe(), *args]
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env={**os.environ, **_git_env()},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        out, err = proc.communicate()
+    except BaseException:
+        _stop(proc)
+        raise
+    if proc.returncode != 0:
+        raise git.GitCommandError(argv, proc.returncode, err, out)
+
+
+def _git_exe() -> str:
+    return str(git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    with signals.deferred():
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def _git_env() -> dict[str, str]:
@@ -234,45 +303,147 @@ def _resolve(repo: git.Repo, source: Source) -> git.Commit:
 
 
 def _extract(repo: git.Repo, treeish: str, dest: Path) -> list[str]:
-    """Unpack ``git archive`` of ``treeish`` into ``dest``; refuse anything escaping it."""
-    data = repo.git.archive("--format=tar", treeish, stdout_as_string=False)
-    return _safe_untar(io.BytesIO(data), dest)
+    """Unpack ``git archive`` of ``treeish`` into ``dest``; refuse anything escaping it.
+
+    The archive is streamed (a large repository never sits in memory whole).
+    """
+    argv = [_git_exe(), "archive", "--format=tar", treeish]
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            argv,
+            cwd=repo.git_dir,
+            env={**os.environ, **_git_env()},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=err,
+        )
+        assert proc.stdout is not None
+        try:
+            with proc.stdout:
+                warnings = _safe_untar(proc.stdout, dest)
+                while proc.stdout.read(_BLOCK):  # the archive's end padding: let git finish
+                    pass
+        except tarfile.ReadError:
+            warnings = []
+            if proc.wait() == 0:
+                raise SourceError(f"git archive of {treeish} is not a readable archive") from None
+        except BaseException:
+            _stop(proc)
+            raise
+        if proc.wait() != 0:
+            err.seek(0)
+            raise git.GitCommandError(argv, proc.returncode, err.read())
+    return [*warnings, *_submodule_warnings(dest)]
 
 
-def _safe_untar(stream: io.BytesIO, dest: Path) -> list[str]:
+def _safe_untar(stream: IO[bytes], dest: Path) -> list[str]:
+    """Extract a tar stream into ``dest``, which nothing in it may leave.
+
+    Names that are absolute or hold ``..`` are skipped. Files are created exclusively and
+    never through a symbolic link: links are made last, once every file is written, and
+    each link is then resolved with all the others in place; one that leads outside
+    ``dest`` (directly, or through another link) is removed. Devices, fifos and hard links
+    are not part of a source checkout and are skipped.
+    """
     warnings: list[str] = []
     dest = dest.resolve()
-    with tarfile.open(fileobj=stream, mode="r:") as tar:
+    links: list[tuple[Path, str, str]] = []
+    with tarfile.open(fileobj=stream, mode="r|") as tar:
         for member in tar:
             rel = PurePosixPath(member.name)
-            if rel.is_absolute() or ".." in rel.parts:
+            parts = [p for p in rel.parts if p not in ("", ".")]
+            if rel.is_absolute() or ".." in parts:
                 warnings.append(f"skipped {member.name}: path leaves the repository")
                 continue
-            target = dest.joinpath(*rel.parts) if rel.parts else dest
+            if not parts:
+                continue
+            target = dest.joinpath(*parts)
             if member.issym():
-                link = PurePosixPath(member.linkname)
-                resolved = (target.parent / member.linkname).resolve()
-                if link.is_absolute() or not resolved.is_relative_to(dest):
-                    warnings.append(
-                        f"skipped symlink {member.name} -> {member.linkname}: "
-                        "it points outside the repository"
-                    )
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.symlink_to(member.linkname)
+                links.append((target, member.linkname, member.name))
             elif member.isdir():
                 target.mkdir(parents=True, exist_ok=True)
             elif member.isfile():
-                target.parent.mkdir(parents=True, exist_ok=True)
                 src = tar.extractfile(member)
-                if src is None:
-                    continue
-                with src, open(target, "wb") as out:
-                    shutil.copyfileobj(src, out)
-                if member.mode & 0o111:
-                    target.chmod(0o755)
-            # devices, fifos and hard links are not part of a source checkout
+                if src is not None and not _write_member(src, target, member.mode, warnings):
+                    warnings.append(f"skipped {member.name}: listed twice in the archive")
+    _make_links(links, dest, warnings)
     return warnings
+
+
+def _write_member(src: IO[bytes], target: Path, mode: int, warnings: list[str]) -> bool:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(target, flags, 0o777 if mode & 0o111 else 0o666)
+    except FileExistsError:
+        return False
+    with src, os.fdopen(fd, "wb") as out:
+        shutil.copyfileobj(src, out, 1024 * 1024)
+    return True
+
+
+def _make_links(links: list[tuple[Path, str, str]], dest: Path, warnings: list[str]) -> None:
+    made: list[tuple[Path, str, str]] = []
+    for target, linkname, name in links:
+        lexical = os.path.normpath(os.path.join(target.parent, linkname))
+        if os.path.isabs(linkname) or not _within(lexical, dest):
+            warnings.append(
+                f"skipped symlink {name} -> {linkname}: it points outside the repository"
+            )
+            continue
+        if _through_link(target, dest):
+            warnings.append(f"skipped symlink {name}: its folder is itself a link")
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.symlink_to(linkname)
+        except FileExistsError:
+            warnings.append(f"skipped {name}: listed twice in the archive")
+            continue
+        made.append((target, linkname, name))
+    # With every link in place, follow each to the end: a chain of links that are each
+    # harmless alone (``a -> b/../x``, ``b -> .``) may still lead out. Repeat until no
+    # link is removed, since removing one changes where the others lead.
+    escaped = True
+    while escaped:
+        escaped = False
+        for target, linkname, name in made:
+            if os.path.islink(target) and not _within(os.path.realpath(target), dest):
+                target.unlink()
+                warnings.append(
+                    f"skipped symlink {name} -> {linkname}: it leads outside the repository"
+                )
+                escaped = True
+
+
+def _within(path: str | Path, root: Path) -> bool:
+    return Path(path) == root or Path(path).is_relative_to(root)
+
+
+def _through_link(target: Path, dest: Path) -> bool:
+    """Whether any folder between ``dest`` and ``target`` is a symbolic link."""
+    here = dest
+    for part in target.relative_to(dest).parts[:-1]:
+        here = here / part
+        if here.is_symlink():
+            return True
+    return False
+
+
+def _submodule_warnings(dest: Path) -> list[str]:
+    """Submodules are not fetched: ``git archive`` leaves their folders empty."""
+    text = ""
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        if (dest / ".gitmodules").is_file() and not (dest / ".gitmodules").is_symlink():
+            text = (dest / ".gitmodules").read_text("utf-8")
+    paths = re.findall(r"^\s*path\s*=\s*(.+?)\s*$", text, flags=re.MULTILINE)
+    if not paths:
+        return []
+    shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+    return [
+        f"git submodule(s) not fetched: {shown} (repro packs the repository's own files; "
+        "code that lives only in a submodule is not in the image)"
+    ]
 
 
 def _fetch_local(source: Source, dest: Path) -> Checkout:
@@ -301,7 +472,11 @@ def _fetch_local(source: Source, dest: Path) -> Checkout:
 
 
 def _snapshot_plain_dir(source: Source, dest: Path) -> Checkout:
-    """A directory outside git: copy it and name it by a hash of its content."""
+    """A directory outside git: copy it and name it by a hash of its content.
+
+    Files are read once, in blocks, for the copy and the hash together (a 2 GB file costs
+    no memory), and runs of zeros are left as holes, so a sparse file stays sparse.
+    """
     assert source.local_path is not None
     root = source.local_path
     digest = hashlib.sha256()
@@ -323,9 +498,13 @@ def _snapshot_plain_dir(source: Source, dest: Path) -> Checkout:
         if not path.is_file():
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target, follow_symlinks=True)
+        try:
+            file_digest = _copy_and_hash(path, target)
+        except OSError as exc:
+            warnings.append(f"skipped {rel}: cannot read it ({exc.strerror or exc})")
+            continue
         digest.update(rel.as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        digest.update(file_digest)
         newest = max(newest, path.stat().st_mtime)
     when = dt.datetime.fromtimestamp(newest or 0, tz=dt.timezone.utc)
     warnings.append(f"{root} is not a git repository: the image is named by a hash of its files")
@@ -337,3 +516,22 @@ def _snapshot_plain_dir(source: Source, dest: Path) -> Checkout:
         ref=None,
         warnings=tuple(warnings),
     )
+
+
+_BLOCK = 1024 * 1024
+_ZEROS = bytes(_BLOCK)
+
+
+def _copy_and_hash(src: Path, dst: Path) -> bytes:
+    """Copy ``src`` to ``dst`` (keeping holes and the mode); return its SHA-256."""
+    digest = hashlib.sha256()
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        while block := fin.read(_BLOCK):
+            digest.update(block)
+            if block == _ZEROS[: len(block)]:
+                fout.seek(len(block), os.SEEK_CUR)
+            else:
+                fout.write(block)
+        fout.truncate()
+    shutil.copystat(src, dst)
+    return digest.digest()

@@ -33,6 +33,7 @@ from repro import (
     pypi,
     repair,
     sbom,
+    signals,
     smoke,
     versions,
 )
@@ -116,7 +117,8 @@ def workspace() -> Iterator[Path]:
     try:
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        with signals.deferred():  # a second Ctrl-C does not leave half a workspace
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def prepare(

@@ -33,7 +33,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from repro import cache as repro_cache
-from repro import mapping
+from repro import locks, mapping
 
 PACKAGE_URL = "https://pypi.org/pypi/{name}/json"
 TIMEOUT = 20.0
@@ -265,10 +265,8 @@ class PyPIIndex:
             return known
         doc, serial = answer
         entry = condense(doc, serial=serial, fetched=_now())
-        path = repro_cache.subdir("pypi") / f"{key}.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(entry))
-        tmp.replace(path)
+        # concurrent runs share this cache: a unique temporary file renamed into place
+        locks.atomic_write_text(repro_cache.subdir("pypi") / f"{key}.json", json.dumps(entry))
         return parse_package(key, entry, "pypi")
 
     def _cached(self, key: str) -> PackageReleases | None:

@@ -1,0 +1,63 @@
+"""Files that several repro runs share: advisory locks and atomic writes.
+
+Two ``repro pack`` runs may start at once on the same repository: they share the clone
+mirror, the PyPI cache, the image tags and the artifact directory. Each shared thing is
+either guarded by a lock (``flock``: released by the kernel when the process dies, so a
+killed run never leaves a stale lock) or written atomically (a unique temporary file
+renamed over the target, so a reader sees the old content or the new, never half).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from repro import cache
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, *, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if missing) for the block.
+
+    When another process holds it, ``on_wait`` is told once and the call blocks until the
+    lock is free; a signal (Ctrl-C) still interrupts the wait.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait(f"waiting for another repro run ({path.name})")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def run_lock(
+    key: str, *, on_wait: Callable[[str], None] | None = None
+) -> contextlib.AbstractContextManager[None]:
+    """A lock named by ``key`` (e.g. a repository URL) under ``<cache>/locks``."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return file_lock(cache.subdir("locks") / f"{digest}.lock", on_wait=on_wait)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that no reader, and no concurrent writer, sees half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
