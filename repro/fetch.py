@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -378,7 +378,7 @@ def _write_member(src: IO[bytes], target: Path, mode: int, warnings: list[str]) 
     except FileExistsError:
         return False
     with src, os.fdopen(fd, "wb") as out:
-        shutil.copyfileobj(src, out, 1024 * 1024)
+        _copy_sparse(src, out)
     return True
 
 
@@ -503,7 +503,7 @@ def _snapshot_plain_dir(source: Source, dest: Path) -> Checkout:
         except OSError as exc:
             warnings.append(f"skipped {rel}: cannot read it ({exc.strerror or exc})")
             continue
-        digest.update(rel.as_posix().encode() + b"\0")
+        digest.update(os.fsencode(rel.as_posix()) + b"\0")
         digest.update(file_digest)
         newest = max(newest, path.stat().st_mtime)
     when = dt.datetime.fromtimestamp(newest or 0, tz=dt.timezone.utc)
@@ -526,12 +526,20 @@ def _copy_and_hash(src: Path, dst: Path) -> bytes:
     """Copy ``src`` to ``dst`` (keeping holes and the mode); return its SHA-256."""
     digest = hashlib.sha256()
     with open(src, "rb") as fin, open(dst, "wb") as fout:
-        while block := fin.read(_BLOCK):
-            digest.update(block)
-            if block == _ZEROS[: len(block)]:
-                fout.seek(len(block), os.SEEK_CUR)
-            else:
-                fout.write(block)
-        fout.truncate()
+        _copy_sparse(fin, fout, digest.update)
     shutil.copystat(src, dst)
     return digest.digest()
+
+
+def _copy_sparse(
+    fin: IO[bytes], fout: IO[bytes], seen: Callable[[bytes], object] | None = None
+) -> None:
+    """Copy in blocks, leaving blocks of zeros as holes (a 2 GB sparse file stays small)."""
+    while block := fin.read(_BLOCK):
+        if seen is not None:
+            seen(block)
+        if block == _ZEROS[: len(block)]:
+            fout.seek(len(block), os.SEEK_CUR)
+        else:
+            fout.write(block)
+    fout.truncate()
