@@ -33,7 +33,12 @@ def read_repo_config(root: Path) -> tuple[dict[str, Any], str]:
             doc = tomllib.loads(text)
         except (tomllib.TOMLDecodeError, ValueError):
             continue  # scan reports invalid TOML; settings are simply absent
-        table = doc.get("tool", {}).get("repro") if name == "pyproject.toml" else doc
+        tool = doc.get("tool")
+        table = (
+            (tool.get("repro") if isinstance(tool, dict) else None)
+            if name == "pyproject.toml"
+            else doc
+        )
         if name == "repro.toml" and isinstance(doc.get("tool"), dict):
             table = doc["tool"].get("repro", doc)
         if isinstance(table, dict) and table:
