@@ -8,6 +8,8 @@ BuildKit secrets: mounted for the install steps only, never written into a layer
 
 from __future__ import annotations
 
+import configparser
+import io
 import os
 import shutil
 import tempfile
@@ -82,19 +84,34 @@ def make_secrets(options: Options, tmpdir: Path) -> Secrets:
 
 
 def _pip_conf(options: Options) -> str:
-    lines: list[str] = []
+    """The pip configuration of the build: ``--pip-conf`` merged with the index options.
+
+    ``--index-url`` replaces the file's index; ``--extra-index-url`` adds to its extra
+    indexes. One parser writes the result, so no key is ever written twice (pip and
+    repro's bridge to uv both refuse a file with a duplicate key).
+    """
+    parser = configparser.RawConfigParser(strict=False, interpolation=None)
     if options.pip_conf is not None:
         if not options.pip_conf.is_file():
             raise UsageError(f"--pip-conf {options.pip_conf}: no such file")
-        lines.append(options.pip_conf.read_text())
+        try:
+            parser.read_string(options.pip_conf.read_text(), source=str(options.pip_conf))
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            raise UsageError(f"--pip-conf {options.pip_conf}: not a pip configuration") from exc
     if options.index_url or options.extra_index_urls:
-        if not lines:
-            lines.append("[global]\n")
+        if not parser.has_section("global"):
+            parser.add_section("global")
         if options.index_url:
-            lines.append(f"index-url = {options.index_url}\n")
+            parser.set("global", "index-url", options.index_url)
         if options.extra_index_urls:
-            lines.append("extra-index-url = " + "\n    ".join(options.extra_index_urls) + "\n")
-    return "".join(lines)
+            have = parser.get("global", "extra-index-url", fallback="").split()
+            urls = list(dict.fromkeys([*have, *options.extra_index_urls]))
+            parser.set("global", "extra-index-url", "\n".join(urls))
+    if not parser.sections():
+        return ""
+    out = io.StringIO()
+    parser.write(out)
+    return out.getvalue()
 
 
 def prepare_context(
