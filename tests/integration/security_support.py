@@ -58,13 +58,12 @@ def make_wheel(version: str = "1.0") -> tuple[str, bytes]:
 class PrivateIndex:
     """A PEP 503/691 index with basic auth, on the bridge gateway, in a thread."""
 
-    def __init__(self, user: str, *tokens: str, slow: bool = False) -> None:
-        self.user, self.tokens, self.slow = user, tokens, slow
+    def __init__(self, user: str, *tokens: str, slow: bool = False, version: str = "1.0") -> None:
+        self.user, self.tokens, self.slow, self.version = user, tokens, slow, version
         self.token = tokens[0]
-        self.wheel_name, self.wheel = make_wheel()
+        self.wheel_name, self.wheel = make_wheel(version)
         self.requests: list[tuple[str, str]] = []  # (path, the token it sent, or "")
         self.download_started = threading.Event()
-        self.download_dropped = threading.Event()
         self.stop = threading.Event()
         index = self
 
@@ -120,7 +119,7 @@ class PrivateIndex:
                 {
                     "meta": {"api-version": "1.1"},
                     "name": PACKAGE,
-                    "versions": ["1.0"],
+                    "versions": [self.version],
                     "files": [
                         {
                             "filename": self.wheel_name,
@@ -157,7 +156,7 @@ class PrivateIndex:
                     handler.wfile.flush()
             handler.wfile.write(self.wheel)
         except (BrokenPipeError, ConnectionResetError):
-            self.download_dropped.set()
+            pass
 
     def __enter__(self) -> PrivateIndex:
         self.thread.start()
@@ -304,6 +303,27 @@ def host_processes(needle: str) -> list[int]:
             if needle in cmdline:
                 pids.append(int(entry.name))
     return pids
+
+
+def env_processes(needle: str) -> list[int]:
+    """Host pids whose environment holds ``needle``: a build step's processes carry the
+    index settings repro's RUN exported, so a token names the processes of one build."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if needle.encode() in (entry / "environ").read_bytes():
+                    pids.append(int(entry.name))
+    return pids
+
+
+def gone(check: Callable[[], list[int]], timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
 
 
 def search_image_tar(stream: io.BufferedIOBase, needles: list[str]) -> list[str]:

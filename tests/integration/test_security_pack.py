@@ -148,7 +148,7 @@ HOSTILE_SMOKES = {
         "smoke test failed (exit 1): socket.gaierror:",
     ),
     "fork-bomb": (
-        "while true; do sleep {marker} & done",
+        "while true; do sleep {hidden} & done",
         "smoke test failed (exit 2): sh: 0: Cannot fork",  # the pids limit stopped it
     ),
     "memory": (
@@ -156,7 +156,7 @@ HOSTILE_SMOKES = {
         "smoke test failed (exit 137): [repro] the container ran out of memory",
     ),
     "forever": (
-        "sleep {marker}",
+        "sleep {hidden}",
         "smoke test failed (timed out): [repro] stopped after 20 s (timeout)",
     ),
 }
@@ -171,7 +171,10 @@ def test_hostile_smoke_commands_get_a_verdict_and_leave_nothing(
     listener = Listener()
     marker = str(3000 + uuid.uuid4().int % 6000)  # a sleep length no other process uses
     command, verdict = HOSTILE_SMOKES[attack]
-    command = command.format(gateway=GATEWAY, port=listener.port, marker=marker)
+    # the shell in the container expands {hidden} to the marker: repro's own command
+    # line never holds "sleep <marker>", the container's processes do
+    hidden = f"{marker[:2]}$(echo {marker[2:]})"
+    command = command.format(gateway=GATEWAY, port=listener.port, marker=marker, hidden=hidden)
     peak = [0]
     stop = threading.Event()
 

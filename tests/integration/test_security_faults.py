@@ -1,0 +1,366 @@
+"""Interruptions and faults leave nothing behind (docs/security.md, guarantee 6).
+
+``repro pack`` runs as its own process and gets Ctrl-C (SIGINT to its whole process
+group, as a terminal sends it) or SIGTERM (to repro alone, as ``kill`` or a CI cancel
+sends it) while it clones, fetches, builds, runs the smoke test and exports. After each:
+the exit status says so, no container made by repro exists (found by its label), no
+artifact or partial artifact exists, no temporary file or process of the run is left,
+and the next run uses the clone cache. The Docker engine going away mid-build or
+mid-smoke gives a one-line error. Two packs of one repository at once both succeed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import os
+import signal
+import subprocess
+import tarfile
+import time
+import uuid
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from repro import artifact
+from repro.engine import LABEL_MANAGED, DockerEngine
+from tests.conftest import FakeGitHub, git, make_repo, require_images
+from tests.integration.security_support import (
+    PACKAGE,
+    EngineProxy,
+    PrivateIndex,
+    ReproProcess,
+    containers,
+    env_processes,
+    gone,
+    host_processes,
+)
+
+pytestmark = [pytest.mark.docker, pytest.mark.network, pytest.mark.slow]
+
+EXIT = {"ctrl-c": 130, "term": 128 + signal.SIGTERM}
+SAID = {"ctrl-c": "repro: interrupted", "term": "repro: interrupted by SIGTERM"}
+
+
+@pytest.fixture
+def run_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a repro run: its own TMPDIR, so leftovers can be seen."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    return {**os.environ, "TMPDIR": str(tmp)}
+
+
+@pytest.fixture
+def cleanup(engine: DockerEngine) -> Iterator[list[str]]:
+    tags: list[str] = []
+    yield tags
+    for tag in tags:
+        for cid in containers(LABEL_MANAGED, ancestor=tag):  # only after a failed assertion
+            subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
+        engine.remove_image(tag)
+
+
+def tiny_src(tmp_path: Path, files: dict[str, str] | None = None) -> Path:
+    src = tmp_path / f"src-{uuid.uuid4().hex[:6]}"
+    for rel, text in (files or {"tiny.py": "import os\n"}).items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_text(text)
+    return src
+
+
+def assert_nothing_left(proc: ReproProcess, env: dict[str, str], out: Path, tag: str) -> None:
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+    tmp = Path(env["TMPDIR"])
+    deadline = time.monotonic() + 20  # processes the run started get a moment to exit
+    while host_processes(str(tmp)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert host_processes(str(tmp)) == [], "a process of the run is still running"
+    assert list(tmp.iterdir()) == [], "temporary files of the run are left"
+    assert not out.exists() or list(out.iterdir()) == [], "an artifact (or part of one) is left"
+    assert containers(LABEL_MANAGED, ancestor=tag) == []
+
+
+def assert_cache_clean(cache: Path) -> None:
+    git_dir = cache / "git"
+    if git_dir.is_dir():
+        names = [p.name for p in git_dir.iterdir() if not p.name.endswith(".lock")]
+        assert all(n.endswith(".git") for n in names), names  # no half clone
+        for mirror in git_dir.glob("*.git"):
+            assert list(mirror.rglob("*.lock")) == [], "git lock files left in the mirror"
+
+
+# --------------------------------------------------------------------------- clone and fetch
+
+
+def slow_remote(github: FakeGitHub, tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """git config that reaches the fake GitHub through a server that waits 30 s first."""
+    started = tmp_path / "upload-started"
+    server = tmp_path / "slow-upload-pack.sh"
+    server.write_text(f'#!/bin/sh\nsleep 30 &\necho $! > {started}\nwait\nexec "$1" "$2"\n')
+    server.chmod(0o755)
+    return {
+        "GIT_CONFIG_COUNT": "2",
+        "GIT_CONFIG_KEY_0": f"url.ext::{server} %S {github.root}/.insteadOf",
+        "GIT_CONFIG_VALUE_0": "https://github.com/",
+        "GIT_CONFIG_KEY_1": "protocol.ext.allow",
+        "GIT_CONFIG_VALUE_1": "always",
+    }, started
+
+
+def stop_server(started: Path) -> None:
+    """End the stand-in server's wait (it is the test's own process, not repro's)."""
+    if started.exists():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(started.read_text().strip()), signal.SIGKILL)
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "term"])
+def test_interrupted_clone_leaves_a_cache_the_next_run_uses(
+    github: FakeGitHub, tmp_path: Path, run_env: dict[str, str], how: str
+) -> None:
+    url, sha = github.publish(tiny_src(tmp_path), name=f"clone-{how}")
+    slow, started = slow_remote(github, tmp_path)
+    out = tmp_path / "out"
+    proc = ReproProcess(["pack", url, "--out", str(out)], {**run_env, **slow}, tmp_path)
+    try:
+        proc.wait_for(started.exists, "the clone to start")
+        proc.interrupt(how)
+        assert proc.finish() == EXIT[how], proc.stderr
+    finally:
+        stop_server(started)
+    assert SAID[how] in proc.stderr.splitlines()
+    assert_nothing_left(proc, run_env, out, f"repro/acme-clone-{how}:{sha[:7]}")
+    assert host_processes(f"clone --mirror -- {url}") == []
+    cache = Path(os.environ["REPRO_CACHE_DIR"])
+    assert_cache_clean(cache)
+    assert not list((cache / "git").glob("*.git"))  # the clone never completed
+
+    again = ReproProcess(["inspect", url], run_env, tmp_path)
+    assert again.finish() == 0, again.stderr
+    assert f"Commit     {sha}" in again.out
+    assert len(list((cache / "git").glob("*.git"))) == 1
+
+
+def test_interrupted_fetch_leaves_a_mirror_the_next_run_updates(
+    github: FakeGitHub, tmp_path: Path, run_env: dict[str, str]
+) -> None:
+    url, first = github.publish(tiny_src(tmp_path), name="fetch-term")
+    warm = ReproProcess(["inspect", url], run_env, tmp_path)
+    assert warm.finish() == 0, warm.stderr
+    work = github.work / "acme" / "fetch-term"
+    (work / "more.py").write_text("import json\n")
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", "more", cwd=work)
+    second = git("rev-parse", "HEAD", cwd=work)
+    git("push", "-q", str(github.root / "acme" / "fetch-term"), "main", cwd=work)
+
+    slow, started = slow_remote(github, tmp_path)
+    proc = ReproProcess(["inspect", url], {**run_env, **slow}, tmp_path)
+    try:
+        proc.wait_for(started.exists, "the fetch to start")
+        proc.interrupt("term")
+        assert proc.finish() == EXIT["term"], proc.stderr
+    finally:
+        stop_server(started)
+    assert_cache_clean(Path(os.environ["REPRO_CACHE_DIR"]))
+    again = ReproProcess(["inspect", url], run_env, tmp_path)
+    assert again.finish() == 0, again.stderr
+    assert f"Commit     {second}" in again.out and first != second
+
+
+# --------------------------------------------------------------------------- build
+
+
+def private_repo(tmp_path: Path, name: str) -> tuple[Path, str, str]:
+    """A repository needing a version of the private package no build has cached."""
+    version = f"1.0.post{uuid.uuid4().int % 10**9}"
+    src = tiny_src(tmp_path, {"requirements.txt": f"{PACKAGE}=={version}\n", "m.py": "import os\n"})
+    repo = tmp_path / name
+    return repo, make_repo(src, repo), version
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "term"])
+def test_interrupted_build_stops_the_build(
+    engine: DockerEngine,
+    tmp_path: Path,
+    run_env: dict[str, str],
+    cleanup: list[str],
+    how: str,
+) -> None:
+    require_images(engine, "python:3.11-slim")
+    repo, sha, version = private_repo(tmp_path, f"build-{how}")
+    tag = f"repro/local-build-{how}:{sha[:7]}"
+    cleanup += [tag, f"{tag}-py3.11-cpu"]
+    out = tmp_path / "out"
+    token = uuid.uuid4().hex
+    with PrivateIndex("repro", token, slow=True, version=version) as index:
+        proc = ReproProcess(
+            ["pack", str(repo), "--python", "3.11", "--extra-index-url", index.url(),
+             "--no-smoke", "--out", str(out)], run_env, tmp_path,
+        )  # fmt: skip
+        step = partial(env_processes, token)  # the install step's processes
+        proc.wait_for(lambda: index.download_started.is_set() and bool(step()), "the download")
+        proc.interrupt(how)
+        assert proc.finish() == EXIT[how], proc.stderr
+        # the engine cancelled the RUN step: none of its processes is left
+        assert gone(step), "the build went on after repro stopped"
+    assert SAID[how] in proc.stderr.splitlines()
+    assert_nothing_left(proc, run_env, out, tag)
+    assert engine.image_info(tag) is None
+
+
+def test_engine_going_away_mid_build_is_a_clear_error(
+    engine: DockerEngine, tmp_path: Path, run_env: dict[str, str], cleanup: list[str]
+) -> None:
+    require_images(engine, "python:3.11-slim")
+    repo, sha, version = private_repo(tmp_path, "engine-gone")
+    cleanup += [f"repro/local-engine-gone:{sha[:7]}"]
+    proxy = EngineProxy(tmp_path / "docker.sock")
+    token = uuid.uuid4().hex
+    with PrivateIndex("repro", token, slow=True, version=version) as index:
+        proc = ReproProcess(
+            ["pack", str(repo), "--python", "3.11", "--extra-index-url", index.url(),
+             "--no-smoke", "--out", str(tmp_path / "out")],
+            {**run_env, "DOCKER_HOST": proxy.docker_host}, tmp_path,
+        )  # fmt: skip
+        step = partial(env_processes, token)
+        proc.wait_for(lambda: index.download_started.is_set() and bool(step()), "the download")
+        proxy.kill()
+        assert proc.finish() == 1, proc.stderr
+        assert gone(step), "the build went on without a client"
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("repro: error:")]
+    assert errors == ["repro: error: the Docker engine went away during the build"], proc.stderr
+    assert_nothing_left(proc, run_env, tmp_path / "out", f"repro/local-engine-gone:{sha[:7]}")
+
+
+# --------------------------------------------------------------------------- smoke and export
+
+
+def hidden(marker: str) -> str:
+    return f"sleep {marker[:2]}$(echo {marker[2:]})"
+
+
+@pytest.fixture
+def sleeper(tmp_path: Path) -> tuple[Path, str, str]:
+    """A tiny repository whose smoke test sleeps (a marker length no other process has).
+
+    The smoke command is ``sleep 43$(echo 21)``: the shell in the container runs
+    ``sleep 4321``, a command line repro's own (``--smoke 'sleep 43$(echo 21)'``) lacks.
+    """
+    src = tiny_src(tmp_path)
+    repo = tmp_path / "sleeper"
+    sha = make_repo(src, repo)
+    return repo, f"repro/local-sleeper:{sha[:7]}", str(3000 + uuid.uuid4().int % 6000)
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "term"])
+def test_interrupted_smoke_removes_its_container(
+    engine: DockerEngine,
+    tmp_path: Path,
+    run_env: dict[str, str],
+    cleanup: list[str],
+    sleeper: tuple[Path, str, str],
+    how: str,
+) -> None:
+    require_images(engine, "python:3.11-slim")
+    repo, tag, marker = sleeper
+    cleanup += [tag, f"{tag}-py3.11-cpu"]
+    out = tmp_path / "out"
+    proc = ReproProcess(
+        ["pack", str(repo), "--python", "3.11", "--smoke", hidden(marker), "--out", str(out)],
+        run_env,
+        tmp_path,
+    )
+    proc.wait_for(lambda: bool(host_processes(f"sleep {marker}")), "the smoke container")
+    assert containers(LABEL_MANAGED, ancestor=tag) != []
+    proc.interrupt(how)
+    assert proc.finish() == EXIT[how], proc.stderr
+    assert SAID[how] in proc.stderr.splitlines()
+    assert_nothing_left(proc, run_env, out, tag)
+    assert host_processes(f"sleep {marker}") == []
+
+
+def test_engine_going_away_mid_smoke_is_a_clear_error(
+    engine: DockerEngine,
+    tmp_path: Path,
+    run_env: dict[str, str],
+    cleanup: list[str],
+    sleeper: tuple[Path, str, str],
+) -> None:
+    require_images(engine, "python:3.11-slim")
+    repo, tag, marker = sleeper
+    cleanup += [tag, f"{tag}-py3.11-cpu"]
+    proxy = EngineProxy(tmp_path / "docker.sock")
+    proc = ReproProcess(
+        ["pack", str(repo), "--python", "3.11", "--smoke", hidden(marker),
+         "--out", str(tmp_path / "out")],
+        {**run_env, "DOCKER_HOST": proxy.docker_host}, tmp_path,
+    )  # fmt: skip
+    proc.wait_for(lambda: bool(host_processes(f"sleep {marker}")), "the smoke container")
+    proxy.kill()
+    assert proc.finish() == 1, proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("repro: error:")]
+    assert len(errors) == 1, proc.stderr
+    assert errors[0].startswith("repro: error: lost the Docker engine while the container ran")
+    assert "Traceback" not in proc.stderr
+    # An engine repro cannot reach keeps what it runs: repro could not remove this
+    # container (docs/security.md); its label finds it. Here the engine is still up.
+    left = containers(LABEL_MANAGED, ancestor=tag)
+    assert len(left) == 1
+    subprocess.run(["docker", "rm", "-f", *left], capture_output=True, check=True)
+
+
+def test_interrupted_export_leaves_no_partial_artifact(
+    engine: DockerEngine,
+    tmp_path: Path,
+    run_env: dict[str, str],
+    cleanup: list[str],
+    sleeper: tuple[Path, str, str],
+) -> None:
+    require_images(engine, "python:3.11-slim")
+    repo, tag, _ = sleeper
+    cleanup += [tag, f"{tag}-py3.11-cpu"]
+    out = tmp_path / "out"
+    proc = ReproProcess(
+        ["pack", str(repo), "--python", "3.11", "--no-smoke", "--out", str(out)], run_env, tmp_path
+    )
+    proc.wait_stage("export")
+    proc.interrupt("ctrl-c")
+    assert proc.finish() == EXIT["ctrl-c"], proc.stderr
+    assert_nothing_left(proc, run_env, out, tag)
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+def test_two_packs_of_one_repository_at_once_both_succeed(
+    engine: DockerEngine, github: FakeGitHub, tmp_path: Path, cleanup: list[str]
+) -> None:
+    require_images(engine, "python:3.11-slim")
+    url, sha = github.publish(tiny_src(tmp_path), name="twice")
+    tag = f"repro/acme-twice:{sha[:7]}"
+    cleanup += [tag, f"{tag}-py3.11-cpu"]
+    out = tmp_path / "out"
+    env = dict(os.environ)
+    runs = [
+        ReproProcess(["pack", url, "--python", "3.11", "--out", str(out)], env, tmp_path)
+        for _ in range(2)
+    ]
+    codes = [run.finish(timeout=1200) for run in runs]
+    assert codes == [0, 0], "\n\n".join(run.stderr for run in runs)
+    assert any("waiting for another repro run" in run.stderr for run in runs)
+    dest = out / f"acme-twice-{sha[:7]}"
+    assert sorted(p.name for p in out.iterdir()) == [dest.name]
+    sums = artifact.read_checksums(dest)
+    assert set(sums) == {p.name for p in dest.iterdir()} - {artifact.CHECKSUMS}
+    for name, digest in sums.items():
+        assert artifact.sha256_file(dest / name) == digest
+    manifest = json.loads((dest / artifact.MANIFEST).read_text())
+    with gzip.open(dest / artifact.IMAGE_TARBALL) as gz, tarfile.open(fileobj=gz) as tar:
+        index = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+    # the tarball holds the very image the manifest describes
+    assert index[0]["Config"].removesuffix(".json") in manifest["image"]["id"]
