@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from repro import config, pipeline
@@ -379,6 +379,7 @@ def test_fuzz_conda_environment(text: str) -> None:
 
 @FUZZ
 @given(st.one_of(TEXT, VERSIONS.map(lambda v: f"python-{v}")))
+@example("\r")  # found by this fuzzer: a file of whitespace only
 def test_fuzz_python_version_files(text: str) -> None:
     count("runtime.txt / .python-version")
     _with_file("runtime.txt", text, declared.read_python_version_file)
@@ -395,6 +396,8 @@ def test_fuzz_python_source(text: str) -> None:
 
 @FUZZ
 @given(NOTEBOOK)
+@example('{"cells": [{"cell_type": "code", "source": [false]}], "nbformat": 4}')  # found here
+@example('{"worksheets": [{"cells": []}, []], "nbformat": 3}')  # found here
 def test_fuzz_notebook(text: str) -> None:
     count("notebook")
     nb = imports.read_notebook(text)
@@ -404,6 +407,7 @@ def test_fuzz_notebook(text: str) -> None:
 
 @FUZZ
 @given(pyproject_doc())
+@example({"tool": False})  # found by this fuzzer
 def test_fuzz_repo_settings(doc: dict[str, Any]) -> None:
     count("[tool.repro] settings")
     for root in _tmp_repo({"pyproject.toml": toml_text(doc)}):
