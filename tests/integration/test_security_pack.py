@@ -2,9 +2,10 @@
 
 - Repository code runs only inside containers: a hostile repository packs, its tests run
   in the smoke container, and no marker appears on the host.
-- The smoke run is contained: a command that opens a socket, forks without end, eats
-  memory or never ends gets a one-line verdict; its container is gone afterwards and
-  none of its processes is left on the host.
+- The smoke run is contained: a command that opens a socket, resolves a name, forks
+  without end, eats memory, writes as root, reads a host file or the Docker socket, or
+  never ends gets a one-line verdict; its container is gone afterwards and none of its
+  processes is left on the host.
 - Credentials never land in the image: a pack that needs a private index (token in
   ``--extra-index-url``, in ``--pip-conf``, in a netrc and in the environment) succeeds,
   and no token appears anywhere in ``docker save`` of the image, its config and history,
@@ -155,6 +156,18 @@ HOSTILE_SMOKES = {
         "python -c \"blocks = [b'x' * (128 << 20) for _ in range(1000)]  # {marker}\"",
         "smoke test failed (exit 137): [repro] the container ran out of memory",
     ),
+    "root": (
+        "touch /etc/pwned",
+        "smoke test failed (exit 1): touch: cannot touch '/etc/pwned': Permission denied",
+    ),
+    "host-files": (
+        "cat {host_file}",
+        "smoke test failed (exit 1): cat: {host_file}: No such file or directory",
+    ),
+    "docker-socket": (
+        "ls -l /var/run/docker.sock",
+        "smoke test failed (exit 2): ls: cannot access '/var/run/docker.sock': No such file",
+    ),
     "forever": (
         "sleep {hidden}",
         "smoke test failed (timed out): [repro] stopped after 20 s (timeout)",
@@ -174,7 +187,11 @@ def test_hostile_smoke_commands_get_a_verdict_and_leave_nothing(
     # the shell in the container expands {hidden} to the marker: repro's own command
     # line never holds "sleep <marker>", the container's processes do
     hidden = f"{marker[:2]}$(echo {marker[2:]})"
-    command = command.format(gateway=GATEWAY, port=listener.port, marker=marker, hidden=hidden)
+    host_file = tmp_path / "host-only.txt"  # exists on the host, must not in the container
+    host_file.write_text("host data\n")
+    values = dict(gateway=GATEWAY, port=listener.port, marker=marker, hidden=hidden)
+    command = command.format(**values, host_file=host_file)
+    verdict = verdict.format(host_file=host_file)
     peak = [0]
     stop = threading.Event()
 
