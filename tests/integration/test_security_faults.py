@@ -120,9 +120,11 @@ def stop_server(started: Path) -> None:
 
 @pytest.mark.parametrize("how", ["ctrl-c", "term"])
 def test_interrupted_clone_leaves_a_cache_the_next_run_uses(
-    github: FakeGitHub, tmp_path: Path, run_env: dict[str, str], how: str
+    github: FakeGitHub, tmp_path: Path, run_env: dict[str, str], cleanup: list[str], how: str
 ) -> None:
     url, sha = github.publish(tiny_src(tmp_path), name=f"clone-{how}")
+    tag = f"repro/acme-clone-{how}:{sha[:7]}"
+    cleanup += [tag, f"{tag}-py3.11-cpu"]  # only if the interruption failed
     slow, started = slow_remote(github, tmp_path)
     out = tmp_path / "out"
     proc = ReproProcess(["pack", url, "--out", str(out)], {**run_env, **slow}, tmp_path)
@@ -133,7 +135,7 @@ def test_interrupted_clone_leaves_a_cache_the_next_run_uses(
     finally:
         stop_server(started)
     assert SAID[how] in proc.stderr.splitlines()
-    assert_nothing_left(proc, run_env, out, f"repro/acme-clone-{how}:{sha[:7]}")
+    assert_nothing_left(proc, run_env, out, tag)
     assert host_processes(f"clone --mirror -- {url}") == []
     cache = Path(os.environ["REPRO_CACHE_DIR"])
     assert_cache_clean(cache)
@@ -218,7 +220,8 @@ def test_engine_going_away_mid_build_is_a_clear_error(
 ) -> None:
     require_images(engine, "python:3.11-slim")
     repo, sha, version = private_repo(tmp_path, "engine-gone")
-    cleanup += [f"repro/local-engine-gone:{sha[:7]}"]
+    tag = f"repro/local-engine-gone:{sha[:7]}"
+    cleanup += [tag, f"{tag}-py3.11-cpu"]  # only if the build was not stopped
     proxy = EngineProxy(tmp_path / "docker.sock")
     token = uuid.uuid4().hex
     with PrivateIndex("repro", token, slow=True, version=version) as index:
@@ -234,7 +237,7 @@ def test_engine_going_away_mid_build_is_a_clear_error(
         assert gone(step), "the build went on without a client"
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("repro: error:")]
     assert errors == ["repro: error: the Docker engine went away during the build"], proc.stderr
-    assert_nothing_left(proc, run_env, tmp_path / "out", f"repro/local-engine-gone:{sha[:7]}")
+    assert_nothing_left(proc, run_env, tmp_path / "out", tag)
 
 
 # --------------------------------------------------------------------------- smoke and export
