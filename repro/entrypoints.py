@@ -179,8 +179,10 @@ def _console_scripts(root: Path) -> list[tuple[str, str, str]]:
             doc: dict[str, Any] = tomllib.loads(text)
         except (tomllib.TOMLDecodeError, ValueError):
             doc = {}
-        scripts = doc.get("project", {}).get("scripts", {})
-        poetry = doc.get("tool", {}).get("poetry", {}).get("scripts", {})
+        project, tool = doc.get("project"), doc.get("tool")  # any TOML value, not a table
+        poetry_table = tool.get("poetry") if isinstance(tool, dict) else None
+        scripts = project.get("scripts") if isinstance(project, dict) else None
+        poetry = poetry_table.get("scripts") if isinstance(poetry_table, dict) else None
         for table, where in ((scripts, "[project.scripts]"), (poetry, "[tool.poetry.scripts]")):
             if isinstance(table, dict):
                 for name, ref in table.items():

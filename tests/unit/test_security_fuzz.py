@@ -365,6 +365,8 @@ def test_fuzz_pyproject(text: str) -> None:
 
 @FUZZ
 @given(st.one_of(st.text(max_size=20), OPS.map(lambda o: o + "1.2"), VERSIONS))
+@example("~")  # found by this fuzzer
+@example("~1.x")
 def test_fuzz_poetry_constraint(text: str) -> None:
     count("poetry constraint")
     declared.poetry_constraint(text)
@@ -449,6 +451,7 @@ def repository(draw: st.DrawFn) -> dict[str, str]:
 
 @FUZZ
 @given(repository())
+@example({"pyproject.toml": '"project" = false\n', "main.py": ""})  # found here (entry points)
 def test_fuzz_whole_inspect(files: dict[str, str]) -> None:
     """fetch → scan → infer → base image → Dockerfile: a plan, or one ReproError."""
     count("whole repository (inspect)")
