@@ -161,7 +161,8 @@ KEYS = st.sampled_from(
     ["project", "dependencies", "optional-dependencies", "requires-python", "tool", "poetry",
      "group", "dev-dependencies", "repro", "smoke", "python", "pins", "as-of", "cuda", "cpu",
      "base-image", "classifiers", "build-system", "dependency-groups", "version", "extras",
-     "git", "rev", "url", "optional", "packages", "source", "name", "requires", "dev"]
+     "git", "rev", "url", "optional", "packages", "source", "name", "requires", "dev",
+     "scripts", "callable", "entry-points", "console_scripts"]
 ) | st.text(max_size=8)  # fmt: skip
 SCALARS = st.one_of(
     st.booleans(), st.integers(-(2**40), 2**40), REQUIREMENT, VERSIONS, TEXT, st.just("^1.2")
@@ -207,7 +208,15 @@ EXPRS = st.recursive(
     max_leaves=12,
 )
 SETUP_KEYS = st.sampled_from(
-    ["install_requires", "extras_require", "python_requires", "classifiers", "name", "**kw"]
+    [
+        "install_requires",
+        "extras_require",
+        "python_requires",
+        "classifiers",
+        "name",
+        "**kw",
+        "entry_points",
+    ]
 )
 
 
@@ -224,8 +233,12 @@ def setup_py(draw: st.DrawFn) -> str:
 SETUP_CFG = (
     st.builds(
         lambda section, key, value: f"[{section}]\n{key} =\n    {value}\n",
-        st.sampled_from(["options", "options.extras_require", "metadata", "", "options"]),
-        st.sampled_from(["install_requires", "python_requires", "classifiers", "dev", "x"]),
+        st.sampled_from(
+            ["options", "options.extras_require", "metadata", "", "options.entry_points"]
+        ),
+        st.sampled_from(
+            ["install_requires", "python_requires", "classifiers", "dev", "console_scripts"]
+        ),
         lines_text(),
     )
     | TEXT
