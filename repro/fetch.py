@@ -358,19 +358,22 @@ def _safe_untar(stream: IO[bytes], dest: Path) -> list[str]:
             if not parts:
                 continue
             target = dest.joinpath(*parts)
-            if member.issym():
-                links.append((target, member.linkname, member.name))
-            elif member.isdir():
-                target.mkdir(parents=True, exist_ok=True)
-            elif member.isfile():
-                src = tar.extractfile(member)
-                if src is not None and not _write_member(src, target, member.mode, warnings):
-                    warnings.append(f"skipped {member.name}: listed twice in the archive")
+            try:
+                if member.issym():
+                    links.append((target, member.linkname, member.name))
+                elif member.isdir():
+                    target.mkdir(parents=True, exist_ok=True)
+                elif member.isfile():
+                    src = tar.extractfile(member)
+                    if src is not None and not _write_member(src, target, member.mode):
+                        warnings.append(f"skipped {member.name}: listed twice in the archive")
+            except OSError as exc:  # a name that is a file and a folder at once, and the like
+                warnings.append(f"skipped {member.name}: {exc.strerror or exc}")
     _make_links(links, dest, warnings)
     return warnings
 
 
-def _write_member(src: IO[bytes], target: Path, mode: int, warnings: list[str]) -> bool:
+def _write_member(src: IO[bytes], target: Path, mode: int) -> bool:
     target.parent.mkdir(parents=True, exist_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     try:
@@ -394,11 +397,14 @@ def _make_links(links: list[tuple[Path, str, str]], dest: Path, warnings: list[s
         if _through_link(target, dest):
             warnings.append(f"skipped symlink {name}: its folder is itself a link")
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
             target.symlink_to(linkname)
         except FileExistsError:
             warnings.append(f"skipped {name}: listed twice in the archive")
+            continue
+        except OSError as exc:
+            warnings.append(f"skipped {name}: {exc.strerror or exc}")
             continue
         made.append((target, linkname, name))
     # With every link in place, follow each to the end: a chain of links that are each

@@ -146,6 +146,9 @@ def test_archive_members_cannot_write_outside(tmp_path: Path) -> None:
         ("file", "dup", "third copy"),
         ("hard", "hard", "/etc/passwd"),
         ("fifo", "pipe", ""),
+        ("file", "both", "a file"),  # then a folder of the same name, with a file in it
+        ("dir", "both", ""),
+        ("file", "both/inner.py", "x"),
         ("file", "keep.py", "print('kept')\n"),
     )
     warnings = _safe_untar(stream, dest)
@@ -156,6 +159,7 @@ def test_archive_members_cannot_write_outside(tmp_path: Path) -> None:
     assert (dest / "keep.py").read_text() == "print('kept')\n"
     assert (dest / "dup").read_text() == "second copy" and not (dest / "dup").is_symlink()
     assert not (dest / "hard").exists() and not (dest / "pipe").exists()
+    assert (dest / "both").read_text() == "a file"
     for p in dest.rglob("*"):
         assert os.path.realpath(p).startswith(str(dest.resolve()))
     text = "\n".join(warnings)
