@@ -493,7 +493,7 @@ def _snapshot_plain_dir(source: Source, dest: Path) -> Checkout:
         if ".git" in rel.parts or "__pycache__" in rel.parts:
             continue
         if path.is_symlink():
-            resolved = path.resolve()
+            resolved = Path(os.path.realpath(path))  # never raises, even for a loop
             if not resolved.is_relative_to(root):
                 warnings.append(f"skipped symlink {rel}: it points outside the directory")
                 continue

@@ -52,6 +52,9 @@ def _linking_repo(root: Path, secret: Path) -> Path:
     (root / "a.txt").symlink_to("/".join(["zz"] * depth + [".."] * depth) + str(secret))
     (root / "zz").symlink_to(".")
     (root / "inside.txt").symlink_to("requirements.txt")
+    (root / "loop").symlink_to("loop")  # links that lead nowhere, in circles
+    (root / "ping").symlink_to("pong")
+    (root / "pong").symlink_to("ping")
     return root
 
 
