@@ -81,7 +81,7 @@ def test_links_out_of_the_repository_are_not_followed(
     leaks = [
         p.name
         for p in checkout.path.iterdir()
-        if p.is_symlink() and not p.resolve().is_relative_to(checkout.path.resolve())
+        if p.is_symlink() and not Path(os.path.realpath(p)).is_relative_to(checkout.path.resolve())
     ]
     assert leaks == []
     if form != "plain-dir":  # git keeps links that stay inside as links
