@@ -30,7 +30,9 @@ from hypothesis import strategies as st
 from repro import config, pipeline
 from repro.errors import ReproError
 from repro.models import Options, Origin
-from repro.scan import declared, imports, requirements
+from repro.scan import commands, declared, imports, requirements
+from repro.scan import hints as hint_files
+from repro.scan import locks as scan_locks
 from repro.scan.files import walk
 
 EXAMPLES = int(os.environ.get("REPRO_FUZZ_EXAMPLES", "100"))
@@ -431,6 +433,68 @@ def test_fuzz_repo_settings(doc: dict[str, Any]) -> None:
             config.merge(Options(), table, source)
 
 
+# --------------------------------------------------------------------------- prose, scripts, locks
+
+COMMAND_LINES = st.one_of(
+    st.builds(lambda r: f"pip install {r}", REQUIREMENT),
+    st.builds(lambda r: f"conda install -c pytorch {r}", REQUIREMENT),
+    st.builds(lambda o, v: f"pip install {o} {v}", OPTION, REQUIREMENT),
+    st.sampled_from(
+        [
+            "RUN pip install -r requirements.txt",
+            "FROM nvidia/cuda:10.1-cudnn7-devel",
+            "```bash",
+            "```",
+            "## Requirements",
+            "- numpy >= 1.16",
+            "* `torch` (1.4)",
+            "python setup.py develop",
+            "export PYTHONPATH=$PWD/lib:$PYTHONPATH",
+            "pip install -e .",
+            "  run: pip install 'x<2' && pytest",
+            "deps =",
+            "    pytest",
+            "ENV PYTHONPATH=/x",
+        ]
+    ),
+    TEXT,
+)
+PROSE = lines_text(COMMAND_LINES)
+
+
+def _scan_reader(rel: str, text: str, read: Callable[..., object], *extra: Any) -> None:
+    for root in _tmp_repo({rel: text}):
+        read(root, rel, {"packages": {}}, *extra)
+
+
+@FUZZ
+@given(PROSE)
+def test_fuzz_install_commands(text: str) -> None:
+    count("install commands (README, scripts, CI, Dockerfile)")
+    commands.find_commands(text)
+    known: frozenset[str] = frozenset({"requirements.txt"})
+    _scan_reader("README.md", text, hint_files.read_readme, known, lambda name: name == "numpy")
+    _scan_reader("run.sh", text, hint_files.read_script, known)
+    _scan_reader(".travis.yml", text, hint_files.read_ci, known)
+    _scan_reader("tox.ini", text, hint_files.read_ci, known)
+    _scan_reader("Dockerfile", text, hint_files.read_dockerfile, {"images": []}, known)
+
+
+LOCK_FILES = st.sampled_from(["Pipfile.lock", "poetry.lock", "uv.lock", "pdm.lock"])
+
+
+@FUZZ
+@given(TOML_TEXT, LOCK_FILES, VALUES.map(json.dumps) | TOML_TEXT, st.booleans())
+def test_fuzz_pipfile_and_locks(pipfile: str, lock: str, text: str, manifest: bool) -> None:
+    count("Pipfile and lock files")
+    files = {"Pipfile": pipfile, lock: text}
+    if manifest:
+        files["pyproject.toml"] = pipfile
+    for root in _tmp_repo(files):
+        scan_locks.read_pipfile(root, "Pipfile")
+        scan_locks.read_lock(root, lock)
+
+
 # --------------------------------------------------------------------------- whole repositories
 
 REPO_FILES: dict[str, st.SearchStrategy[str]] = {
@@ -441,14 +505,16 @@ REPO_FILES: dict[str, st.SearchStrategy[str]] = {
     "pyproject.toml": TOML_TEXT,
     "Pipfile": TOML_TEXT,
     "Pipfile.lock": VALUES.map(json.dumps) | TEXT,
+    "poetry.lock": TOML_TEXT,
+    "run.sh": PROSE,
     "environment.yml": YAML_TEXT,
     "tox.ini": SETUP_CFG,
     ".travis.yml": YAML_TEXT,
     ".github/workflows/ci.yml": YAML_TEXT,
     ".python-version": VERSIONS,
     "repro.toml": TOML_TEXT,
-    "Dockerfile": lines_text(st.sampled_from(["FROM python:3.7", "RUN pip install x"]) | TEXT),
-    "README.md": lines_text(st.sampled_from(["pip install numpy", "python 3.6"]) | TEXT),
+    "Dockerfile": PROSE,
+    "README.md": PROSE,
     "main.py": PY_SOURCE,
     "pkg/__init__.py": PY_SOURCE,
     "tests/test_x.py": PY_SOURCE,
