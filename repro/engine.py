@@ -214,9 +214,11 @@ class DockerEngine:
         self._client.ping()
 
     def alive(self) -> bool:
-        """Whether the engine answers a ping within a few seconds."""
+        """Whether the engine answers a ping within a few seconds, on a new connection
+        (a pooled one may outlive the engine's socket)."""
         api: Any = self._client.api
         try:
+            api.close()  # drops the pooled connections; the client reconnects on demand
             return bool(api._get(api._url("/_ping"), timeout=5).ok)
         except (requests.exceptions.RequestException, docker.errors.DockerException):
             return False

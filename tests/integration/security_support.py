@@ -191,6 +191,9 @@ class EngineProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
+            if not self.alive:  # accepted while being killed
+                client.close()
+                return
             upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             upstream.connect(self.target)
             self.conns += [client, upstream]
