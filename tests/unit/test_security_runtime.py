@@ -213,6 +213,9 @@ class _Gone:
                 return Container()
 
         class Api:
+            def close(self) -> None:
+                pass
+
             def _url(self, path: str) -> str:
                 return path
 
