@@ -2,8 +2,11 @@
 
 The context holds only what the image needs: the Dockerfile, repro's small files under
 ``.repro/``, the wheelhouse (when given) and the repository's committed files under
-``src/``. Credentials (a CA bundle, a pip configuration with index tokens) are passed as
-BuildKit secrets: mounted for the install steps only, never written into a layer.
+``src/`` (``git archive``: no ``.git``, nothing ignored, nothing uncommitted). Large data
+and checkpoint files are left out by default (:func:`survey_context`), through a
+``.dockerignore`` so that neither builder sends them. Credentials (a CA bundle, a pip
+configuration with index tokens) are passed as BuildKit secrets: mounted for the install
+steps only, never written into a layer.
 """
 
 from __future__ import annotations
@@ -23,9 +26,96 @@ from repro.dockerfile import CONTEXT_DIR, SECRET_CA, SECRET_PIPCONF
 from repro.engine import Engine, LogSink
 from repro.errors import UsageError
 from repro.infer import Wheel
-from repro.models import BuiltImage, Options
+from repro.models import BuildContext, BuiltImage, ContextFile, Options
 
 CA_ENV_VARS = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
+
+# What counts as a large data or checkpoint file (docs/performance.md, "Build context"):
+# a file with one of these suffixes, or any file inside a folder with one of these names,
+# larger than DATA_FILE_BYTES; and any file at all larger than LARGE_FILE_BYTES. Small
+# fixtures (a 20 kB .npy a test loads) stay: they are not what makes images heavy.
+DATA_SUFFIXES = (
+    ".pt", ".pth", ".ckpt", ".h5", ".hdf5", ".npy", ".npz", ".tar", ".tar.gz", ".tgz",
+    ".zip", ".7z", ".safetensors", ".onnx", ".pb", ".pkl", ".pickle", ".joblib", ".bin",
+    ".parquet", ".feather", ".arrow", ".tfrecord", ".tfrecords", ".mat", ".lmdb", ".mdb",
+    ".msgpack", ".caffemodel", ".params", ".weights",
+)  # fmt: skip
+DATA_DIRS = frozenset(
+    {"data", "dataset", "datasets", "checkpoint", "checkpoints", "ckpt", "ckpts", "weights",
+     "pretrained", "pretrained_models", "runs", "outputs", "logs", "wandb", "mlruns"}
+)  # fmt: skip
+CODE_SUFFIXES = (".py", ".pyx", ".pxd", ".c", ".cc", ".cpp", ".h", ".hpp", ".cu", ".cuh", ".sh")
+DATA_FILE_BYTES = 1_000_000  # SI units, as sizes are shown
+LARGE_FILE_BYTES = 50_000_000
+DOCKERIGNORE = ".dockerignore"
+
+
+def survey_context(src: Path, *, keep_large: bool = False) -> BuildContext:
+    """Walk the checkout once: what goes into the build context, and the large files.
+
+    Large data and checkpoint files are listed (path, size, why); unless ``keep_large``,
+    :func:`prepare_context` leaves them out of the context.
+    """
+    files = 0
+    total = 0
+    large: list[ContextFile] = []
+    for dirpath, dirnames, filenames in os.walk(src):
+        dirnames.sort()
+        rel_dir = Path(dirpath).relative_to(src)
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            try:
+                size = path.lstat().st_size if not path.is_symlink() else 0
+            except OSError:
+                continue
+            rel = (rel_dir / name).as_posix()
+            reason = _large_reason(rel, size)
+            if reason:
+                large.append(ContextFile(path=rel, bytes=size, reason=reason))
+                if not keep_large:
+                    continue
+            files += 1
+            total += size
+    return BuildContext(files=files, bytes=total, large=tuple(large), large_kept=keep_large)
+
+
+def _large_reason(rel: str, size: int) -> str:
+    if size > LARGE_FILE_BYTES:
+        return f"over {LARGE_FILE_BYTES // 1_000_000} MB"
+    if size <= DATA_FILE_BYTES:
+        return ""
+    lower = rel.lower()
+    suffix = next((s for s in DATA_SUFFIXES if lower.endswith(s)), "")
+    if suffix:
+        return f"checkpoint or data file ({suffix})"
+    folder = next((d for d in rel.split("/")[:-1] if d.lower() in DATA_DIRS), "")
+    if folder and not lower.endswith(CODE_SUFFIXES):
+        return f"in a data or output folder ({folder}/)"
+    return ""
+
+
+def context_warning(context: BuildContext, *, shown: int = 5) -> str:
+    """One line naming the large files and their sizes ("" when there are none)."""
+    if not context.large:
+        return ""
+    items = sorted(context.large, key=lambda f: -f.bytes)
+    names = ", ".join(f"{f.path} ({human_bytes(f.bytes)})" for f in items[:shown])
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    total = human_bytes(sum(f.bytes for f in items))
+    if context.large_kept:
+        return f"large data/checkpoint files kept in the image ({total}): {names}{more}"
+    return (
+        f"large data/checkpoint files left out of the image ({total}; --keep-large-files "
+        f"keeps them): {names}{more}"
+    )
+
+
+def human_bytes(size: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
 
 
 def find_wheels(dirs: Iterable[Path]) -> list[tuple[Wheel, Path]]:
@@ -115,10 +205,23 @@ def _pip_conf(options: Options) -> str:
 
 
 def prepare_context(
-    workdir: Path, dockerfile: str, files: Mapping[str, str], wheels: Sequence[Path]
+    workdir: Path,
+    dockerfile: str,
+    files: Mapping[str, str],
+    wheels: Sequence[Path],
+    context: BuildContext | None = None,
 ) -> Path:
-    """Write the Dockerfile and repro's files next to ``workdir/src``; return the context."""
+    """Write the Dockerfile and repro's files next to ``workdir/src``; return the context.
+
+    The large files ``context`` leaves out are named in a ``.dockerignore``: the builders
+    never read them (BuildKit transfers only what is not ignored).
+    """
     (workdir / "Dockerfile").write_text(dockerfile)
+    ignored = [] if context is None or context.large_kept else [f.path for f in context.large]
+    (workdir / DOCKERIGNORE).write_text(
+        "# Written by repro: large data and checkpoint files are not sent to the builder.\n"
+        + "".join(f"src/{_ignore_pattern(rel)}\n" for rel in ignored)
+    )
     for rel, text in files.items():
         target = workdir / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -133,6 +236,11 @@ def prepare_context(
         except OSError:
             shutil.copy2(wheel, target)
     return workdir
+
+
+def _ignore_pattern(rel: str) -> str:
+    """A path as a literal .dockerignore pattern (wildcards escaped)."""
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in rel)
 
 
 def build(

@@ -98,6 +98,11 @@ def plan_options(func: F) -> F:
             help="A folder of wheels to install from (copied into the build; repeatable).",
         ),
         click.option(
+            "--keep-large-files",
+            is_flag=True,
+            help="Keep large data and checkpoint files in the image (left out by default).",
+        ),
+        click.option(
             "-v", "--verbose", count=True, help="Show the build log; -vv also shows tracebacks."
         ),
     ]
@@ -256,6 +261,7 @@ def _options(kw: dict[str, Any]) -> Options:
         max_repairs=int(kw["max_repairs"]) if kw.get("max_repairs") is not None else 5,
         notebooks=bool(kw.get("notebooks")),
         cell_timeout=float(kw.get("cell_timeout") or 120.0),
+        keep_large_files=bool(kw.get("keep_large_files")),
     )
 
 

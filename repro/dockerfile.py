@@ -4,7 +4,18 @@ The Dockerfile is built from named fragments, each a short function returning li
 Layers are ordered by how often they change, so that editing the repository's code never
 reinstalls a package and editing one requirement never reinstalls the frameworks:
 
-    base → user → Python environment → frameworks → other requirements → lock → source
+    base → system packages → Python (venv) → user → frameworks → other requirements
+         → lock → source
+
+What the image does not need at run time stays out of it (docs/performance.md):
+
+* the resolver (uv) is installed in a stage of its own and only *mounted* into the install
+  steps (BuildKit), so no layer of the image holds it;
+* package caches live in BuildKit cache mounts (no download is repeated, nothing is left in
+  a layer); without BuildKit, pip and uv run with their caches off;
+* when something compiles against CUDA at build time only, the environment is built on the
+  devel image and copied into the runtime image (``Recipe.runtime_base``): no compiler, no
+  CUDA toolkit in the image.
 
 Credentials and CA bundles never enter a layer: they are BuildKit secrets, mounted only
 for the ``RUN`` that installs packages (see docs/security.md).
@@ -12,6 +23,7 @@ for the ``RUN`` that installs packages (see docs/security.md).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -35,9 +47,19 @@ UID = 1000
 # The resolver for Python >= 3.8, pinned so that the same plan resolves the same way; it
 # lives outside the environment (never in the lock). See docs/versions.md.
 UV_VERSION = "0.13.9"
-UV = "/opt/repro/uv/bin/uv"
-UV_ENV = "/opt/repro/uv_env.py"
+UV_DIR = "/opt/repro/uv"
+UV = f"{UV_DIR}/bin/uv"
+UV_ENV = f"{UV_DIR}/uv_env.py"
 DATE_CONSTRAINTS = "constraints-date.txt"
+# Stage names. "env": the base with Python and the virtual environment; "uv": the resolver,
+# mounted into the install steps; "deps": the installs, when they happen on a devel image.
+STAGE_ENV = "env"
+STAGE_UV = "uv"
+STAGE_DEPS = "deps"
+CACHE_NS_ARG = "REPRO_CACHE_NS"
+# Copies out of the cache mount (hard links cannot cross it); no progress bars in logs; the
+# Python of the image, never one uv would download.
+UV_ENV_VARS = "UV_LINK_MODE=copy UV_NO_PROGRESS=1 UV_PYTHON_DOWNLOADS=never"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,6 +84,21 @@ class Recipe:
     installer: str = "pip"
     exclude_newer: str = ""
     date_constraints: tuple[str, ...] = ()
+    # A runtime image to copy the built environment into (the base is then a devel image
+    # used only to build): set when code compiles against CUDA at build time only.
+    runtime_base: str = ""
+    runtime_reason: str = ""
+    # Build the repository's own extensions (``setup.py build_ext --inplace``) in the devel
+    # stage; the runtime stage then copies /app from it.
+    build_extensions: bool = False
+    # A build-cache namespace: layers and package-cache mounts shared with no other build
+    # (benchmarks' cold builds, without pruning a shared engine). "" = the shared cache.
+    cache_namespace: str = ""
+
+    @property
+    def uv_stage(self) -> bool:
+        """uv lives in a stage of its own and is mounted where it is needed (BuildKit)."""
+        return self.installer == "uv" and self.buildkit
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,14 +119,24 @@ def render(recipe: Recipe) -> Rendered:
         files[f"{CONTEXT_DIR}/uv_env.py"] = _data_file("uv_env.py")
     if recipe.installer == "pip" and recipe.date_constraints:
         files[f"{CONTEXT_DIR}/{DATE_CONSTRAINTS}"] = _lines(recipe.date_constraints)
+    multi = bool(recipe.runtime_base)
+    named = multi or recipe.uv_stage
     parts = [
         _header(recipe),
-        _from(recipe),
+        _stages_comment(recipe),
+        _from(recipe, recipe.base.name, STAGE_ENV if named else ""),
         _env(recipe),
         _system_packages(recipe),
-        _python(recipe),
-        _user(),
+        _python(recipe, venv=recipe.installer != "uv"),
+        "" if multi else _user(),
+    ]
+    if recipe.uv_stage:
+        parts += [_uv_stage(recipe), f"FROM {STAGE_ENV}" + (f" AS {STAGE_DEPS}" if multi else "")]
+    elif multi:
+        parts.append(f"FROM {STAGE_ENV} AS {STAGE_DEPS}")
+    parts += [
         _resolver(recipe),
+        _uv_venv(recipe),
         _install(
             recipe,
             "requirements-framework.txt",
@@ -100,12 +147,24 @@ def render(recipe: Recipe) -> Rendered:
         _install(
             recipe, "requirements.txt", recipe.requirements, "Everything else the code needs.", ()
         ),
-        _runtime_packages(recipe),
-        _lock(recipe),
-        _source(recipe),
     ]
+    if multi:
+        parts += [_extensions(recipe), *_runtime_stage(recipe)]
+    parts += [_runtime_packages(recipe), _lock(recipe), _source(recipe)]
     text = "\n".join(p for p in parts if p) + "\n"
     return Rendered(dockerfile=text, files=files)
+
+
+def _stages_comment(recipe: Recipe) -> str:
+    if not recipe.runtime_base:
+        return ""
+    # The reason names repository paths: one line each, whatever the file names hold.
+    why = f" ({_one_line(recipe.runtime_reason)})" if recipe.runtime_reason else ""
+    return (
+        f"# Two stages{why}:\n"
+        f"# the environment is built on {_one_line(recipe.base.name)}, then copied into\n"
+        f"# {_one_line(recipe.runtime_base)}, which carries no compiler and no CUDA toolkit.\n"
+    )
 
 
 def _import_check() -> str:
@@ -129,10 +188,15 @@ def _header(recipe: Recipe) -> str:
     )
 
 
-def _from(recipe: Recipe) -> str:
-    if not _IMAGE_REF.fullmatch(recipe.base.name):
-        raise UsageError(f"base image {recipe.base.name!r} is not an image reference")
-    return f"FROM {recipe.base.name}\n"
+def _from(recipe: Recipe, image: str, stage: str) -> str:
+    if not _IMAGE_REF.fullmatch(image):
+        raise UsageError(f"base image {image!r} is not an image reference")
+    line = f"FROM {image}" + (f" AS {stage}" if stage else "") + "\n"
+    if recipe.cache_namespace:
+        # Every RUN after this ARG has its value in its cache key: a new namespace builds
+        # every layer afresh, and the cache mounts below carry the namespace in their id.
+        line += f"ARG {CACHE_NS_ARG}={recipe.cache_namespace}\n"
+    return line
 
 
 # Strings from the repository (a [tool.repro] base image, index URLs in its requirement
@@ -161,7 +225,10 @@ def _env(recipe: Recipe) -> str:
         "LANG=C.UTF-8",
     ]
     if not recipe.buildkit:
+        # No cache mounts without BuildKit: a cache would stay in the layer.
         env.append("PIP_NO_CACHE_DIR=1")
+        if recipe.installer == "uv":
+            env.append("UV_NO_CACHE=1")
     return "ENV " + " \\\n    ".join(env) + "\n"
 
 
@@ -190,23 +257,28 @@ def _system_packages(recipe: Recipe) -> str:
     )
 
 
-def _python(recipe: Recipe) -> str:
+def _python(recipe: Recipe, *, venv: bool = True) -> str:
+    """Python on the base (when the base has none), then the virtual environment.
+
+    ``venv=False``: the interpreter only (uv makes the environment later, or a runtime
+    stage copies it in).
+    """
     base = recipe.base
     version = base.python
     lines = []
+    exe = _exe(recipe)
     if base.python_source in ("apt", "deadsnakes"):
         devel = base.cuda is not None and base.cuda.flavour == "devel"
         packages = base.cuda.python_packages if base.cuda is not None else ()
         lines.append(_install_python(version, base.python_source, devel, packages))
-        exe = f"python{version}"
-    else:
-        exe = "python"
     if version.startswith("2."):
         # Python 2 has no venv module: packages go into the image's own site-packages.
         lines.append("# Python 2 has no venv: pip installs into the interpreter's site-packages.\n")
         return "".join(lines)
     if not base.venv:
         lines.append("# The image's own Python already holds the framework: packages go into it.\n")
+        return "".join(lines)
+    if not venv:
         return "".join(lines)
     if base.python_source in ("apt", "deadsnakes"):
         lines.append(_venv_with_new_pip(recipe, exe))
@@ -293,6 +365,11 @@ def _install_python(version: str, source: str, devel: bool, packages: tuple[str,
     )
 
 
+def _exe(recipe: Recipe) -> str:
+    """The base's interpreter, before the virtual environment exists."""
+    return f"python{recipe.base.python}" if recipe.base.python_source != "image" else "python"
+
+
 def _user() -> str:
     return (
         "# An unprivileged user: the smoke test and `docker run` use it.\n"
@@ -301,15 +378,104 @@ def _user() -> str:
     )
 
 
-def _secret_env(uv: bool = False) -> str:
+def _secret_env(uv: bool = False, python: str = "python") -> str:
     # uv does not read pip's configuration: uv_env.py turns its index settings into UV_*
     # variables, exported for this RUN only (never written into a layer).
-    to_uv = f' eval "$(python {UV_ENV} /run/secrets/{SECRET_PIPCONF})";' if uv else ""
+    to_uv = f' eval "$({python} {UV_ENV} /run/secrets/{SECRET_PIPCONF})";' if uv else ""
     return (
         f"    if [ -f /run/secrets/{SECRET_CA} ]; then export"
         f" PIP_CERT=/run/secrets/{SECRET_CA} SSL_CERT_FILE=/run/secrets/{SECRET_CA}; fi; \\\n"
         f"    if [ -f /run/secrets/{SECRET_PIPCONF} ]; then"
         f" export PIP_CONFIG_FILE=/run/secrets/{SECRET_PIPCONF};{to_uv} fi; \\\n"
+    )
+
+
+def _cache_mount(recipe: Recipe, target: str) -> str:
+    """A BuildKit cache mount for a package cache: downloads are kept between builds, and
+    nothing of it is left in the layer."""
+    tool = "uv" if target.endswith("/uv") else "pip"
+    ns = f"id=repro-{tool}-{recipe.cache_namespace}," if recipe.cache_namespace else ""
+    return f"--mount=type=cache,{ns}target={target},sharing=locked"
+
+
+def _secret_mounts() -> list[str]:
+    return [f"--mount=type=secret,id={SECRET_CA}", f"--mount=type=secret,id={SECRET_PIPCONF}"]
+
+
+def _pip_uv(recipe: Recipe) -> str:
+    """The command that installs uv (pinned) under /opt/repro/uv."""
+    mounts = (
+        " ".join([*_secret_mounts(), _cache_mount(recipe, "/root/.cache/pip")]) + " \\\n"
+        if recipe.buildkit
+        else "\\\n"
+    )
+    exe = _exe(recipe)
+    install = f"-m pip install --target {UV_DIR} uv=={UV_VERSION}"
+    if recipe.base.python_source != "image":
+        # Python installed on the base has no pip of its own: a throwaway venv brings one,
+        # whose pip (Ubuntu's: too old for uv's wheels) is replaced first; see
+        # _venv_with_new_pip for the index and cache settings.
+        pip = recipe.base.cuda.pip if recipe.base.cuda is not None else "pip"
+        pip = pip if pip == "pip" else f"'{pip}'"
+        unset = "" if recipe.buildkit else "env -u PIP_NO_CACHE_DIR "
+        command = (
+            f"{exe} -m venv /tmp/pip \\\n"
+            '    && { [ -n "${PIP_CONFIG_FILE:-}${PIP_INDEX_URL:-}" ]'
+            " || export PIP_INDEX_URL=https://pypi.org/simple; } \\\n"
+            f"    && {unset}/tmp/pip/bin/python -m pip install --upgrade {pip} \\\n"
+            f"    && /tmp/pip/bin/python {install} && rm -rf /tmp/pip"
+        )
+    else:
+        command = f"{exe} {install}"
+    copy = f"COPY {CONTEXT_DIR}/uv_env.py {UV_ENV}\n"
+    return copy + f"RUN {mounts}" + _secret_env() + f"    {command}\n"
+
+
+def _uv_venv(recipe: Recipe) -> str:
+    """The virtual environment, made by uv: a fraction of a second, where ``python -m venv``
+    spends seconds installing pip. It is seeded as ensurepip would seed it (pip, and
+    setuptools before Python 3.12), with the versions of the cutoff."""
+    if recipe.installer != "uv" or not recipe.base.venv:
+        return ""
+    seed = ["pip"]
+    if tuple(int(x) for x in recipe.base.python.split(".")[:2]) < (3, 12):
+        seed.append("setuptools")
+    install = [UV, "pip", "install", "--python", f"{VENV}/bin/python"]
+    if recipe.exclude_newer:
+        install += ["--exclude-newer", recipe.exclude_newer]
+    mounts = ""
+    if recipe.buildkit:
+        bind = (
+            [f"--mount=type=bind,from={STAGE_UV},source={UV_DIR},target={UV_DIR}"]
+            if recipe.uv_stage
+            else []
+        )
+        cache = _cache_mount(recipe, "/root/.cache/uv")
+        mounts = " ".join([*_secret_mounts(), cache, *bind]) + " "
+    return (
+        "# A virtual environment keeps the image's own Python packages apart. uv makes it\n"
+        "# and seeds it as `python -m venv` would, with the versions of the cutoff.\n"
+        f"RUN {mounts}\\\n"
+        f"{_secret_env(uv=True, python=_exe(recipe))}"
+        f"    {UV} venv --python {recipe.base.python} --python-preference only-system {VENV} \\\n"
+        f"    && {' '.join([*install, *seed])}\n"
+        f"ENV VIRTUAL_ENV={VENV} PATH={VENV}/bin:$PATH\n"
+    )
+
+
+def _uv_stage(recipe: Recipe) -> str:
+    # A base with its own Python (and pip) builds uv straight from the base image, so that
+    # BuildKit runs it alongside the system packages and the user; Python installed on the
+    # base (CUDA images) must come first.
+    own = recipe.base.python_source == "image"
+    parent = (
+        _from(recipe, recipe.base.name, STAGE_UV) if own else f"FROM {STAGE_ENV} AS {STAGE_UV}\n"
+    )
+    return (
+        "# The resolver: uv, pinned, in a stage of its own. The install steps below mount it;\n"
+        "# no layer of the image holds it.\n"
+        f"{parent}"
+        f"{_pip_uv(recipe)}"
     )
 
 
@@ -323,21 +489,20 @@ def _resolver(recipe: Recipe) -> str:
             "# the newest release before it of every package it knows as constraints.\n"
             f"COPY {CONTEXT_DIR}/{DATE_CONSTRAINTS} /opt/repro/{DATE_CONSTRAINTS}\n"
         )
-    mounts = (
-        f"--mount=type=secret,id={SECRET_CA} --mount=type=secret,id={SECRET_PIPCONF} "
-        "--mount=type=cache,target=/root/.cache/pip,sharing=locked \\\n"
-        if recipe.buildkit
-        else "\\\n"
+    cutoff = (
+        "# uv resolves every install with files uploaded before"
+        f" {recipe.exclude_newer or 'the cutoff'}\n"
+        "# (the code's date), so the lock is a function of the commit, not of the day of the"
+        " build.\n"
     )
+    if recipe.uv_stage:
+        return cutoff + f"ENV {UV_ENV_VARS}\n"
     return (
-        "# The resolver: uv, pinned, outside the environment. It resolves every install\n"
-        f"# with files uploaded before {recipe.exclude_newer or 'the cutoff'} (the code's date),"
-        " so the lock\n# is a function of the commit, not of the day of the build.\n"
-        f"COPY {CONTEXT_DIR}/uv_env.py {UV_ENV}\n"
-        f"RUN {mounts}"
-        f"{_secret_env()}"
-        f"    python -m pip install --target /opt/repro/uv uv=={UV_VERSION}\n"
-        "ENV UV_LINK_MODE=copy UV_NO_PROGRESS=1\n"
+        "# The resolver: uv, pinned, outside the environment (without BuildKit it cannot be\n"
+        "# mounted from a stage of its own, so it stays in this layer).\n"
+        f"{cutoff}"
+        f"{_pip_uv(recipe)}"
+        f"ENV {UV_ENV_VARS}\n"
     )
 
 
@@ -354,16 +519,14 @@ def _install(
     uv = recipe.installer == "uv"
     mounts = []
     if recipe.buildkit:
-        cache = "/root/.cache/uv" if uv else "/root/.cache/pip"
-        mounts = [
-            f"--mount=type=secret,id={SECRET_CA}",
-            f"--mount=type=secret,id={SECRET_PIPCONF}",
-            f"--mount=type=cache,target={cache},sharing=locked",
-        ]
+        mounts = _secret_mounts()
+        mounts.append(_cache_mount(recipe, "/root/.cache/uv" if uv else "/root/.cache/pip"))
+        if recipe.uv_stage:
+            mounts.append(f"--mount=type=bind,from={STAGE_UV},source={UV_DIR},target={UV_DIR}")
         if recipe.wheelhouse:
             mounts.append(f"--mount=type=bind,source={CONTEXT_DIR}/wheels,target=/opt/repro/wheels")
     if uv:
-        args = [UV, "pip", "install", "--python", f"{VENV}/bin/python"]
+        args = [UV, "pip", "install", *_uv_target(recipe)]
         if recipe.exclude_newer:
             args += ["--exclude-newer", recipe.exclude_newer]
     else:
@@ -377,7 +540,7 @@ def _install(
         # the frameworks (exact versions) come from them first, alone; their dependencies
         # then resolve from PyPI with the cutoff (and the find-links pages, whose CUDA
         # builds of jaxlib and the like exist nowhere else).
-        no_deps = [UV, "pip", "install", "--python", f"{VENV}/bin/python", "--no-deps"]
+        no_deps = [UV, "pip", "install", *_uv_target(recipe), "--no-deps"]
         for url in extra_indexes:
             no_deps += ["--extra-index-url", _url_arg(url)]
         for url in links:
@@ -407,6 +570,58 @@ def _install(
     )
 
 
+def _uv_target(recipe: Recipe) -> list[str]:
+    """Where uv installs: the virtual environment, or the image's own Python (``--system``)
+    when the base carries the framework there."""
+    return ["--python", f"{VENV}/bin/python"] if recipe.base.venv else ["--system"]
+
+
+def _extensions(recipe: Recipe) -> str:
+    """The repository's own compiled extensions, built where the compilers are."""
+    if not recipe.build_extensions:
+        return ""
+    return (
+        "# The repository's own extensions compile here, next to the CUDA toolkit; the\n"
+        "# runtime stage copies the built tree.\n"
+        f"COPY {SOURCE_DIR}/ {APP_DIR}/\n"
+        f"RUN cd {APP_DIR} && python setup.py build_ext --inplace\n"
+    )
+
+
+def _runtime_stage(recipe: Recipe) -> list[str]:
+    """The image itself: the runtime base, Python, the user, and the environment copied in."""
+    cuda = recipe.base.cuda
+    if cuda is not None:  # the interpreter without its headers: nothing compiles here
+        cuda = dataclasses.replace(
+            cuda,
+            flavour="runtime",
+            python_packages=tuple(p for p in cuda.python_packages if not p.endswith("-dev")),
+        )
+    runtime = dataclasses.replace(recipe.base, name=recipe.runtime_base, cuda=cuda)
+    on_runtime = dataclasses.replace(recipe, base=runtime)
+    repro_files = []
+    if recipe.framework_requirements:
+        repro_files += ["requirements-framework.txt", "installed-frameworks.txt"]
+    if recipe.requirements:
+        repro_files.append("requirements.txt")
+    if recipe.installer == "pip" and recipe.date_constraints:
+        repro_files.append(DATE_CONSTRAINTS)
+    copies = " ".join(f"/opt/repro/{name}" for name in repro_files)
+    repro_copy = f"COPY --from={STAGE_DEPS} {copies} /opt/repro/\n" if copies else ""
+    return [
+        "# The image: the runtime flavour, without compilers or the CUDA toolkit.\n"
+        + _from(recipe, recipe.runtime_base, ""),
+        _env(recipe),
+        _system_packages(recipe),
+        _python(on_runtime, venv=False),
+        _user(),
+        "# The environment built above, as one layer.\n"
+        f"COPY --from={STAGE_DEPS} {VENV} {VENV}\n"
+        f"ENV VIRTUAL_ENV={VENV} PATH={VENV}/bin:$PATH\n"
+        f"{repro_copy}",
+    ]
+
+
 def _lock(recipe: Recipe) -> str:
     return (
         "# The exact versions installed, kept in the image and copied to repro.json;\n"
@@ -419,9 +634,13 @@ def _lock(recipe: Recipe) -> str:
 
 def _source(recipe: Recipe) -> str:
     path = ":".join(recipe.python_path)
+    if recipe.runtime_base and recipe.build_extensions:
+        copy = f"COPY --from={STAGE_DEPS} --chown={UID}:{UID} {APP_DIR}/ {APP_DIR}/\n"
+    else:
+        copy = f"COPY --chown={UID}:{UID} {SOURCE_DIR}/ {APP_DIR}/\n"
     return (
         "# The repository's code last: editing it rebuilds only this layer.\n"
-        f"COPY --chown={UID}:{UID} {SOURCE_DIR}/ {APP_DIR}/\n"
+        f"{copy}"
         f"WORKDIR {APP_DIR}\n"
         f"ENV PYTHONPATH={path}\n"
         f"USER {USER}\n"

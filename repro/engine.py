@@ -181,8 +181,8 @@ def _run_quiet(argv: list[str]) -> bool:
 
 def _client_version(cli: str) -> tuple[int, int] | None:
     try:
-        out = subprocess.run(
-            [cli, "version", "--format", "{{.Client.Version}}"],
+        out = subprocess.run(  # "Docker version 20.10.24, build ...": asks no daemon
+            [cli, "--version"],
             capture_output=True,
             text=True,
             timeout=20,
@@ -190,7 +190,7 @@ def _client_version(cli: str) -> tuple[int, int] | None:
         ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
-    m = re.match(r"(\d+)\.(\d+)", out.strip())
+    m = re.search(r"(\d+)\.(\d+)", out)
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 

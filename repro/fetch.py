@@ -477,8 +477,39 @@ def _fetch_local(source: Source, dest: Path) -> Checkout:
     return _checkout(source, dest, commit, warnings)
 
 
+def _plain_files(root: Path) -> list[Path]:
+    """The files of a directory outside git that git would not ignore: its .gitignore files
+    apply, as they would once it is committed (the user's global excludes do not)."""
+    with tempfile.TemporaryDirectory(prefix="repro-ignore-") as tmp:
+        git.Repo.init(tmp)
+        out = git.Git(str(root)).execute(
+            [
+                "git",
+                f"--git-dir={tmp}/.git",
+                f"--work-tree={root}",
+                "-c",
+                "core.excludesFile=/dev/null",
+                "ls-files",
+                "-z",
+                "--others",
+                "--exclude-standard",
+            ],
+            stdout_as_string=False,
+        )
+    files: list[Path] = []
+    for raw in bytes(out).split(b"\0"):  # bytes: names need not be UTF-8
+        if not raw:
+            continue
+        rel = os.fsdecode(raw)
+        if rel.endswith("/"):  # a repository nested inside: its own ignore rules apply
+            files += _plain_files(root / rel.rstrip("/"))
+        else:
+            files.append(root / rel)
+    return sorted(files)
+
+
 def _snapshot_plain_dir(source: Source, dest: Path) -> Checkout:
-    """A directory outside git: copy it and name it by a hash of its content.
+    """A directory outside git: copy what git would not ignore, named by a content hash.
 
     Files are read once, in blocks, for the copy and the hash together (a 2 GB file costs
     no memory), and runs of zeros are left as holes, so a sparse file stays sparse.
@@ -488,7 +519,7 @@ def _snapshot_plain_dir(source: Source, dest: Path) -> Checkout:
     digest = hashlib.sha256()
     newest = 0.0
     warnings: list[str] = []
-    for path in sorted(root.rglob("*")):
+    for path in _plain_files(root):
         rel = path.relative_to(root)
         if ".git" in rel.parts or "__pycache__" in rel.parts:
             continue

@@ -395,3 +395,19 @@ def _contains(spec: SpecifierSet, version: str) -> bool:
         return spec.contains(Version(version), prereleases=True)
     except InvalidVersion:
         return False
+
+
+def likely_packages(evidence: Evidence) -> list[str]:
+    """The distributions inference will most likely look up: declared and imported ones.
+
+    Used to start release-date look-ups in parallel before :func:`infer` asks for them one
+    by one; a name missing here is simply looked up later.
+    """
+    names = [d.name for d in evidence.declared if d.name and not d.optional]
+    for site in evidence.imports:
+        if site.optional or site.module.split(".")[0] in evidence.local_modules:
+            continue
+        found = mapping.lookup(site.module)
+        if found.kind == "dist":
+            names.append(found.dist)
+    return list(dict.fromkeys(names))

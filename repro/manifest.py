@@ -127,6 +127,7 @@ def build_manifest(
         if image is None
         else {"seconds": round(image.build_seconds, 2), "builder": image.builder},
         "lock": None if lock is None else list(lock),
+        "context": None if plan.context is None else plan.context.to_json(),
         "artifacts": dict(artifacts) if artifacts else None,
         "repairs": [dict(r) for r in repairs or ()],
         "sbom": dict(sbom) if sbom else None,  # the SBOM file (repro/sbom.py, docs/manifest.md)

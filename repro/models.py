@@ -419,6 +419,36 @@ class SmokeResult:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ContextFile:
+    """A large data or checkpoint file of the repository (kept out of the image by default)."""
+
+    path: str  # relative POSIX path in the repository
+    bytes: int
+    reason: str  # "checkpoint or data file (.pt)", "in a data or output folder (data/)", …
+
+    def to_json(self) -> JSON:
+        return {"path": self.path, "bytes": self.bytes, "reason": self.reason}
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildContext:
+    """What of the repository goes into the build context (docs/performance.md)."""
+
+    files: int  # files sent (the repository's, after leaving large ones out)
+    bytes: int
+    large: tuple[ContextFile, ...] = ()  # large data/checkpoint files found
+    large_kept: bool = False  # --keep-large-files: they are in the image
+
+    def to_json(self) -> JSON:
+        return {
+            "files": self.files,
+            "bytes": self.bytes,
+            "large_files": [f.to_json() for f in self.large],
+            "large_files_kept": self.large_kept,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
 class Plan:
     """Everything decided before building: what ``repro inspect`` reports."""
 
@@ -432,6 +462,7 @@ class Plan:
     labels: dict[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     smoke_plan: SmokePlan | None = None  # every strategy, in order (smoke is the first)
+    context: BuildContext | None = None
 
 
 # --------------------------------------------------------------------------- options
@@ -463,3 +494,4 @@ class Options:
     max_repairs: int = 5  # smoke-test repair rounds (0: never change the plan)
     notebooks: bool = False  # also execute the repository's notebooks
     cell_timeout: float = 120.0  # seconds per notebook cell
+    keep_large_files: bool = False  # large data/checkpoint files go into the image too

@@ -2,6 +2,10 @@
 
 fetch → scan → infer → base image → smoke discovery → Dockerfile     (``plan``)
 → build → lock → smoke run → artifact                                   (``pack``)
+
+``pack`` connects to the engine (and finds a BuildKit client) in a background thread
+while the engine-independent stages run (clone, scan, release-date look-ups, inference);
+the release-date look-ups themselves run in parallel (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from importlib import resources
@@ -25,6 +30,7 @@ from repro import (
     artifact,
     base_image,
     build,
+    cache,
     config,
     fetch,
     hostgpu,
@@ -35,6 +41,7 @@ from repro import (
     sbom,
     signals,
     smoke,
+    stages,
     versions,
 )
 from repro import dockerfile as df
@@ -44,6 +51,7 @@ from repro.manifest import build_manifest
 from repro.models import (
     JSON,
     BaseImage,
+    BuildContext,
     BuiltImage,
     Checkout,
     Environment,
@@ -109,6 +117,7 @@ class Scanned:
     evidence: Evidence
     options: Options  # with the repository's [tool.repro] settings merged in
     host_gpu: HostGpu | None = None  # the host's NVIDIA driver, when it has one
+    context: BuildContext | None = None  # what of the checkout goes to the builder
 
 
 @contextmanager
@@ -127,7 +136,7 @@ def prepare(
     workdir: Path,
     reporter: Reporter,
     *,
-    buildkit: bool = True,
+    buildkit: bool | Callable[[], bool] = True,
     probe_gpu: Callable[[], HostGpu | None] = hostgpu.probe,
 ) -> Prepared:
     """Everything up to the Dockerfile: no engine needed."""
@@ -162,22 +171,30 @@ def fetch_and_scan(
     )
 
     host_gpu = None if options.cpu or options.base_image else probe_gpu()
-    return Scanned(checkout=checkout, evidence=evidence, options=options, host_gpu=host_gpu)
+    context = build.survey_context(checkout.path, keep_large=options.keep_large_files)
+    return Scanned(
+        checkout=checkout, evidence=evidence, options=options, host_gpu=host_gpu, context=context
+    )
 
 
 def plan_for(
     scanned: Scanned,
     reporter: Reporter,
     *,
-    buildkit: bool = True,
+    buildkit: bool | Callable[[], bool] = True,
     changes: tuple[Change, ...] = (),
 ) -> Prepared:
-    """Decide everything for a scanned checkout, with the smoke test's repairs applied."""
+    """Decide everything for a scanned checkout, with the smoke test's repairs applied.
+
+    ``buildkit`` may be a callable (``pack`` passes one that waits for the engine being
+    connected in the background): it is asked only when the Dockerfile is rendered.
+    """
     checkout, evidence, options = scanned.checkout, scanned.evidence, scanned.options
     if not changes:
         reporter.stage("infer")
     found = build.find_wheels(options.find_links)
     releases = pypi.PyPIIndex(as_of=options.as_of or checkout.commit_date.date())
+    releases.prefetch(infer.likely_packages(evidence))
     python_change = repair.python_change(changes)
     if python_change is not None:
         options = dataclasses.replace(options, python=python_change.target)
@@ -222,9 +239,17 @@ def plan_for(
         options,
         wheel_names,
         bool(wheels),
-        buildkit,
+        buildkit() if callable(buildkit) else buildkit,
         src_layout,
         repair.system_packages(changes),
+    )
+    plan_stages = stages.plan_stages(base, evidence)
+    recipe = dataclasses.replace(
+        recipe,
+        runtime_base=plan_stages.runtime_base,
+        runtime_reason=plan_stages.reason,
+        build_extensions=plan_stages.build_extensions,
+        cache_namespace=cache.build_namespace(),
     )
     rendered = df.render(recipe)
     repo = f"repro/{checkout.source.slug}"
@@ -247,12 +272,14 @@ def plan_for(
         else "",
         LABEL_MANAGED: "image",
     }
+    large = build.context_warning(scanned.context) if scanned.context else ""
     warnings = (
         *checkout.warnings,
         *evidence.warnings,
         *environment.warnings,
         *environment.conflicts,
         *base.warnings,
+        *((large,) if large else ()),
     )
     plan = Plan(
         checkout=checkout,
@@ -265,6 +292,7 @@ def plan_for(
         labels=labels,
         warnings=tuple(warnings),
         smoke_plan=smoke_plan,
+        context=scanned.context,
     )
     return Prepared(plan=plan, files=rendered.files, wheels=wheels)
 
@@ -410,7 +438,8 @@ def pack(
     probe_gpu: Callable[[], HostGpu | None] = hostgpu.probe,
 ) -> PackResult:
     """Build, smoke-test (repairing the plan up to ``options.max_repairs`` times), export."""
-    engine = engine_factory()  # fail fast, before cloning, when no engine answers
+    # Connecting (and finding a BuildKit client) overlaps with clone, scan and inference.
+    connecting = _in_background(engine_factory)
     with workspace() as workdir:
         scanned = fetch_and_scan(spec, options, workdir, reporter, probe_gpu=probe_gpu)
         options = scanned.options
@@ -418,7 +447,10 @@ def pack(
         rounds: list[JSON] = []
         superseded: list[str] = []
         while True:
-            prepared = plan_for(scanned, reporter, buildkit=engine.buildkit, changes=changes)
+            prepared = plan_for(
+                scanned, reporter, buildkit=lambda: connecting.result().buildkit, changes=changes
+            )
+            engine = connecting.result()
             plan = prepared.plan
             if not rounds:
                 for warning in plan.warnings:
@@ -430,7 +462,7 @@ def pack(
                 )
             reporter.stage("build", plan.tags[0])
             context = build.prepare_context(
-                workdir, plan.dockerfile, prepared.files, prepared.wheels
+                workdir, plan.dockerfile, prepared.files, prepared.wheels, plan.context
             )
             try:
                 image, notes = build.build(
@@ -575,6 +607,15 @@ def _release_history(index: pypi.ReleaseIndex, python: str) -> ReleasesFor:
         ]
 
     return releases
+
+
+def _in_background(factory: Callable[[], Engine]) -> Future[Engine]:
+    """Start ``factory`` in a thread of its own; its errors surface at ``result()``."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="repro-engine")
+    try:
+        return pool.submit(factory)
+    finally:
+        pool.shutdown(wait=False)  # the task runs on; the thread ends with it
 
 
 def _image_facts(engine: Engine, image: str) -> ImageFacts:

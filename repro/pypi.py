@@ -19,6 +19,7 @@ import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Protocol
@@ -238,7 +239,7 @@ class PyPIIndex:
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        return tuple(self._warnings)
+        return tuple(dict.fromkeys(self._warnings))  # parallel look-ups may repeat one
 
     def get(self, name: str) -> PackageReleases | None:
         key = canonicalize_name(name)
@@ -246,9 +247,26 @@ class PyPIIndex:
             self._memo[key] = self._load(key)
         return self._memo[key]
 
+    def prefetch(self, names: Iterable[str], *, workers: int = 8) -> None:
+        """Look ``names`` up in parallel (PyPI answers one package per request); later
+        :meth:`get` calls find them in memory. Failures are remembered as for ``get``."""
+        keys = [k for k in dict.fromkeys(canonicalize_name(n) for n in names if n)]
+        missing = [k for k in keys if k not in self._memo and self._needs_network(k)]
+        if self.offline or len(missing) < 2:
+            return
+        with ThreadPoolExecutor(max_workers=min(workers, len(missing))) as pool:
+            for key, found in zip(missing, pool.map(self._load, missing), strict=True):
+                self._memo.setdefault(key, found)
+
+    def _needs_network(self, key: str) -> bool:
+        known = _shipped().get(key) or self._cached(key)
+        return known is None or known.fetched.date() < self.as_of
+
     def _load(self, key: str) -> PackageReleases | None:
         known = _shipped().get(key) or self._cached(key)
-        if known is not None and known.fetched.date() > self.as_of:
+        # Versions are chosen from releases uploaded strictly before ``as_of``: a history
+        # fetched on that day or later has them all.
+        if known is not None and known.fetched.date() >= self.as_of:
             return known
         if self.offline:
             return self._stale(key, known, "offline")

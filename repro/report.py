@@ -93,6 +93,14 @@ def plan_text(plan: Plan) -> str:
         if plan.smoke_plan.notebooks is not None:
             lines.append(f"             then {plan.smoke_plan.notebooks.reason}")
     lines.append(f"Tags       {', '.join(plan.tags)}")
+    if plan.context is not None:
+        from repro.build import human_bytes
+
+        ctx = plan.context
+        left = ""
+        if ctx.large and not ctx.large_kept:
+            left = f", {len(ctx.large)} large file(s) left out"
+        lines.append(f"Context    {ctx.files} file(s), {human_bytes(ctx.bytes)}{left}")
     if plan.warnings:
         lines.append("")
         lines.append(f"Warnings ({len(plan.warnings)})")

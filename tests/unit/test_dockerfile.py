@@ -58,6 +58,21 @@ FALLBACK = BaseImage(
     variant="py3.6-cu100",
     venv=False,
 )
+GPU_DEVEL_APT = BaseImage(
+    name="nvidia/cuda:12.6.3-devel-ubuntu22.04",
+    python="3.11",
+    python_source="apt",
+    gpu=True,
+    cuda=CudaChoice(
+        cuda="12.6",
+        cudnn=None,
+        flavour="devel",
+        min_driver="560.28.03",
+        torch_index_url="https://download.pytorch.org/whl/cu126",
+    ),
+    reasons=(),
+    variant="py3.11-cu126",
+)
 PY27 = BaseImage(
     name="python:2.7-slim",
     python="2.7",
@@ -129,6 +144,28 @@ CASES = {
         installer="uv",
         exclude_newer="2024-03-01T00:00:00Z",
         runtime_packages=("libgl1", "libglib2.0-0"),
+    ),
+    "uv-classic": Recipe(
+        base=CPU,
+        source_url="https://github.com/acme/paper",
+        commit="f" * 40,
+        requirements=("numpy<1.24",),
+        installer="uv",
+        exclude_newer="2024-03-01T00:00:00Z",
+        buildkit=False,
+    ),
+    "gpu-devel-two-stages": Recipe(
+        base=GPU_DEVEL_APT,
+        source_url="https://github.com/acme/kernels",
+        commit="9" * 40,
+        framework_requirements=("torch==2.5.1",),
+        requirements=("einops",),
+        framework_index_urls=("https://download.pytorch.org/whl/cu126",),
+        installer="uv",
+        exclude_newer="2024-11-01T00:00:00Z",
+        runtime_base="nvidia/cuda:12.6.3-runtime-ubuntu22.04",
+        runtime_reason="setup.py:12 compiles against CUDA at build time",
+        build_extensions=True,
     ),
     "py27-classic": Recipe(
         base=PY27,

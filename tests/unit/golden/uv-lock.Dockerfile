@@ -2,7 +2,7 @@
 # Build: DOCKER_BUILDKIT=1 docker build --secret id=repro-ca,src=CA_BUNDLE .
 # (the CA secret is optional; it is only needed behind a TLS-intercepting proxy)
 
-FROM python:3.11-slim
+FROM python:3.11-slim AS env
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -10,38 +10,47 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_INPUT=1 \
     LANG=C.UTF-8
 
-# A virtual environment keeps the image's own Python packages apart.
-RUN python -m venv /opt/venv
-ENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
-
 # An unprivileged user: the smoke test and `docker run` use it.
 RUN useradd --create-home --uid 1000 --shell /bin/bash repro 2>/dev/null \
     || adduser --disabled-password --gecos '' --uid 1000 repro
 
-# The resolver: uv, pinned, outside the environment. It resolves every install
-# with files uploaded before 2024-03-01T00:00:00Z (the code's date), so the lock
-# is a function of the commit, not of the day of the build.
-COPY .repro/uv_env.py /opt/repro/uv_env.py
+# The resolver: uv, pinned, in a stage of its own. The install steps below mount it;
+# no layer of the image holds it.
+FROM python:3.11-slim AS uv
+COPY .repro/uv_env.py /opt/repro/uv/uv_env.py
 RUN --mount=type=secret,id=repro-ca --mount=type=secret,id=repro-pipconf --mount=type=cache,target=/root/.cache/pip,sharing=locked \
     if [ -f /run/secrets/repro-ca ]; then export PIP_CERT=/run/secrets/repro-ca SSL_CERT_FILE=/run/secrets/repro-ca; fi; \
     if [ -f /run/secrets/repro-pipconf ]; then export PIP_CONFIG_FILE=/run/secrets/repro-pipconf; fi; \
     python -m pip install --target /opt/repro/uv uv==0.13.9
-ENV UV_LINK_MODE=copy UV_NO_PROGRESS=1
+
+FROM env
+# uv resolves every install with files uploaded before 2024-03-01T00:00:00Z
+# (the code's date), so the lock is a function of the commit, not of the day of the build.
+ENV UV_LINK_MODE=copy UV_NO_PROGRESS=1 UV_PYTHON_DOWNLOADS=never
+
+# A virtual environment keeps the image's own Python packages apart. uv makes it
+# and seeds it as `python -m venv` would, with the versions of the cutoff.
+RUN --mount=type=secret,id=repro-ca --mount=type=secret,id=repro-pipconf --mount=type=cache,target=/root/.cache/uv,sharing=locked --mount=type=bind,from=uv,source=/opt/repro/uv,target=/opt/repro/uv \
+    if [ -f /run/secrets/repro-ca ]; then export PIP_CERT=/run/secrets/repro-ca SSL_CERT_FILE=/run/secrets/repro-ca; fi; \
+    if [ -f /run/secrets/repro-pipconf ]; then export PIP_CONFIG_FILE=/run/secrets/repro-pipconf; eval "$(python /opt/repro/uv/uv_env.py /run/secrets/repro-pipconf)"; fi; \
+    /opt/repro/uv/bin/uv venv --python 3.11 --python-preference only-system /opt/venv \
+    && /opt/repro/uv/bin/uv pip install --python /opt/venv/bin/python --exclude-newer 2024-03-01T00:00:00Z pip setuptools
+ENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
 
 # Frameworks alone: the largest downloads, changed least often.
 COPY .repro/requirements-framework.txt /opt/repro/requirements-framework.txt
-RUN --mount=type=secret,id=repro-ca --mount=type=secret,id=repro-pipconf --mount=type=cache,target=/root/.cache/uv,sharing=locked \
+RUN --mount=type=secret,id=repro-ca --mount=type=secret,id=repro-pipconf --mount=type=cache,target=/root/.cache/uv,sharing=locked --mount=type=bind,from=uv,source=/opt/repro/uv,target=/opt/repro/uv \
     if [ -f /run/secrets/repro-ca ]; then export PIP_CERT=/run/secrets/repro-ca SSL_CERT_FILE=/run/secrets/repro-ca; fi; \
-    if [ -f /run/secrets/repro-pipconf ]; then export PIP_CONFIG_FILE=/run/secrets/repro-pipconf; eval "$(python /opt/repro/uv_env.py /run/secrets/repro-pipconf)"; fi; \
+    if [ -f /run/secrets/repro-pipconf ]; then export PIP_CONFIG_FILE=/run/secrets/repro-pipconf; eval "$(python /opt/repro/uv/uv_env.py /run/secrets/repro-pipconf)"; fi; \
     /opt/repro/uv/bin/uv pip install --python /opt/venv/bin/python --no-deps --extra-index-url https://download.pytorch.org/whl/cpu -r /opt/repro/requirements-framework.txt \
     && /opt/repro/uv/bin/uv pip install --python /opt/venv/bin/python --exclude-newer 2024-03-01T00:00:00Z -r /opt/repro/requirements-framework.txt \
     && python -m pip freeze > /opt/repro/installed-frameworks.txt
 
 # Everything else the code needs.
 COPY .repro/requirements.txt /opt/repro/requirements.txt
-RUN --mount=type=secret,id=repro-ca --mount=type=secret,id=repro-pipconf --mount=type=cache,target=/root/.cache/uv,sharing=locked \
+RUN --mount=type=secret,id=repro-ca --mount=type=secret,id=repro-pipconf --mount=type=cache,target=/root/.cache/uv,sharing=locked --mount=type=bind,from=uv,source=/opt/repro/uv,target=/opt/repro/uv \
     if [ -f /run/secrets/repro-ca ]; then export PIP_CERT=/run/secrets/repro-ca SSL_CERT_FILE=/run/secrets/repro-ca; fi; \
-    if [ -f /run/secrets/repro-pipconf ]; then export PIP_CONFIG_FILE=/run/secrets/repro-pipconf; eval "$(python /opt/repro/uv_env.py /run/secrets/repro-pipconf)"; fi; \
+    if [ -f /run/secrets/repro-pipconf ]; then export PIP_CONFIG_FILE=/run/secrets/repro-pipconf; eval "$(python /opt/repro/uv/uv_env.py /run/secrets/repro-pipconf)"; fi; \
     /opt/repro/uv/bin/uv pip install --python /opt/venv/bin/python --exclude-newer 2024-03-01T00:00:00Z --constraint /opt/repro/installed-frameworks.txt -r /opt/repro/requirements.txt
 
 # The exact versions installed, kept in the image and copied to repro.json;
