@@ -35,10 +35,8 @@ from repro import (
     fetch,
     hostgpu,
     infer,
-    publish,
     pypi,
     repair,
-    sbom,
     signals,
     smoke,
     stages,
@@ -553,6 +551,10 @@ def pack(
     reporter.stage("export", str(dest))
 
     created = dt.datetime.now(dt.timezone.utc)
+
+    # Imported here, not at the top: the SBOM library alone takes ~0.1 s to import, which
+    # `repro inspect` and the time until the image is built need not pay.
+    from repro import publish, sbom
 
     def manifest_for(artifacts: object) -> JSON:
         return build_manifest(
