@@ -365,10 +365,12 @@ def pack(
     Writes OUT/OWNER-NAME-SHA/ with image.tar.gz, Dockerfile, repro.json, sbom.cdx.json,
     PAPER.md and SHA256SUMS.
     """
-    from repro import publish
-
     options = _options(kw)
-    destination = publish.parse_destination(push_to) if push_to else None
+    destination = None
+    if push_to:
+        from repro import publish  # not before it is needed: the SBOM library is slow to load
+
+        destination = publish.parse_destination(push_to)
     auth = _auth(username, password_stdin) if push_to else None
     reporter = CliReporter(options.verbose)
     # Packs of one repository take turns: they share its clone, its image tags and its
@@ -392,7 +394,9 @@ def pack(
         reporter.stage("push", push_to or "")
         _push_and_print(str(result.artifact_dir), destination, auth, reporter, keep=True)
     else:
-        click.echo(f"paper     {result.artifact_dir / publish.PAPER}")
+        from repro.publish import PAPER
+
+        click.echo(f"paper     {result.artifact_dir / PAPER}")
 
 
 def _push_and_print(
