@@ -28,6 +28,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
+
 GATEWAY = os.environ.get("REPRO_TEST_BRIDGE_GATEWAY", "172.17.0.1")
 PACKAGE = "repro-fixture-private"
 MODULE = "repro_fixture_private"
@@ -168,11 +170,19 @@ class PrivateIndex:
         self.server.server_close()
 
 
+def engine_socket() -> str:
+    """The socket of the engine the tests use: $DOCKER_HOST's, else Docker's default."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if not host.startswith("unix://"):
+        pytest.skip(f"the engine proxy forwards to a unix socket; DOCKER_HOST is {host}")
+    return host[len("unix://") :]
+
+
 class EngineProxy:
     """A Unix socket that forwards every connection to the Docker socket, until killed."""
 
-    def __init__(self, path: Path, target: str = "/var/run/docker.sock") -> None:
-        self.path, self.target = path, target
+    def __init__(self, path: Path, target: str | None = None) -> None:
+        self.path, self.target = path, target or engine_socket()
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(str(path))
         self.listener.listen(64)

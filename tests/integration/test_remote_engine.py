@@ -24,17 +24,11 @@ import pytest
 
 from repro.engine import DockerEngine
 from tests.conftest import FakeGitHub, require_images
+from tests.integration.security_support import engine_socket
 
 pytestmark = [pytest.mark.docker]
 
 _REQUEST = re.compile(rb"(GET|POST|HEAD|PUT|DELETE) (/\S*) HTTP/1\.[01]\r\n")
-
-
-def _engine_socket() -> str:
-    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    if not host.startswith("unix://"):
-        pytest.skip(f"the proxy forwards to a unix socket; DOCKER_HOST is {host}")
-    return host[len("unix://") :]
 
 
 class Proxy:
@@ -87,7 +81,7 @@ class Proxy:
 @contextmanager
 def proxy_on(kind: str, tmp_path: Path) -> Iterator[tuple[str, Proxy]]:
     """A proxy to the engine on a loopback TCP port or a unix socket: (DOCKER_HOST, proxy)."""
-    upstream = _engine_socket()
+    upstream = engine_socket()
     if kind == "tcp":
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.bind(("127.0.0.1", 0))
