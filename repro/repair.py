@@ -47,6 +47,7 @@ FailureKind = Literal[
     "data",  # a file the repository does not contain
     "network",  # the smoke test has no network
     "memory",  # out of memory (limit reached)
+    "processes",  # the process limit was reached (cannot fork, no new thread)
     "timeout",  # did not finish in time
     "error",  # anything else: the code itself fails
 ]
@@ -57,7 +58,9 @@ FailureKind = Literal[
 FIXABLE: frozenset[str] = frozenset(
     {"missing-module", "missing-name", "wrong-python", "shared-library"}
 )
-EXCUSABLE: frozenset[str] = frozenset({"data", "network", "cuda", "memory", "timeout"})
+EXCUSABLE: frozenset[str] = frozenset(
+    {"data", "network", "cuda", "memory", "processes", "timeout"}
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,6 +157,12 @@ _DATA = re.compile(
     r"DatasetNotFoundError|not found in archive"
 )
 _MEMORY = re.compile(r"MemoryError|Cannot allocate memory|std::bad_alloc|out of memory")
+# A shell or Python that hit the pids limit; its lines can arrive cut short and interleaved
+# (many forks write at once), so the verdict names the limit, not the last line printed.
+_PROCESSES = re.compile(
+    r"Cannot fork|fork: retry|fork: Resource temporarily unavailable|"
+    r"can't start new thread|BlockingIOError: \[Errno 11\]"
+)
 _TIMEOUT = re.compile(r"timed out after \d+s|\[repro\] stopped after|Timeout \(>")
 
 
@@ -345,6 +354,7 @@ _RULES: tuple[Callable[[Sequence[str]], Failure | None], ...] = (
     _syntax,
     _by_pattern("network", _NETWORK),
     _by_pattern("memory", _MEMORY),
+    _by_pattern("processes", _PROCESSES),
     _by_pattern("timeout", _TIMEOUT),
     _by_pattern("data", _DATA),
 )
@@ -477,6 +487,12 @@ def diagnose(failure: Failure, context: Context) -> Diagnosis:
         return Diagnosis(
             message=f"the smoke test ran out of memory: {line}",
             hint="give a smaller smoke command (--smoke)",
+        )
+    if failure.kind == "processes":
+        return Diagnosis(
+            message=f"the smoke test reached the process limit (Cannot fork): {line}",
+            hint="smoke tests run under a process limit (the manifest's smoke.limits.pids); "
+            "give a smoke command that starts fewer processes (--smoke)",
         )
     if failure.kind == "timeout":
         return Diagnosis(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from repro.repair import classify
+from repro.repair import Context, classify, diagnose
 
 ERRORS = Path(__file__).parent / "errors"
 
@@ -118,6 +118,17 @@ def test_flags_from_the_engine() -> None:
     assert classify("FAIL module:slow  -> timed out after 60s or killed (signal 9)").kind == (
         "timeout"
     )
+
+
+def test_a_fork_bomb_is_named_by_the_process_limit_not_its_last_cut_line() -> None:
+    # many forks write at once: the last line is often cut short ("sh: 1:")
+    text = "sh: 1: Cannot fork\nsh: 1: Cannot fork\nsh: 1:\n"
+    failure = classify(text)
+    assert failure.kind == "processes" and "Cannot fork" in failure.line
+    diagnosis = diagnose(failure, Context(python="3.11"))
+    assert "process limit" in diagnosis.message and "Cannot fork" in diagnosis.message
+    threads = "RuntimeError: can't start new thread\n"
+    assert classify(threads).kind == "processes"
 
 
 def test_an_ordinary_exception_is_an_error_with_its_line() -> None:
