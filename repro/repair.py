@@ -58,9 +58,7 @@ FailureKind = Literal[
 FIXABLE: frozenset[str] = frozenset(
     {"missing-module", "missing-name", "wrong-python", "shared-library"}
 )
-EXCUSABLE: frozenset[str] = frozenset(
-    {"data", "network", "cuda", "memory", "processes", "timeout"}
-)
+EXCUSABLE: frozenset[str] = frozenset({"data", "network", "cuda", "memory", "processes", "timeout"})
 
 
 @dataclass(frozen=True, kw_only=True)
