@@ -333,8 +333,8 @@ def inspect(source: str, as_json: bool, show_dockerfile: bool, **kw: Any) -> Non
     reporter: pipeline.Reporter = (
         pipeline.QuietReporter() if as_json else CliReporter(options.verbose)
     )
-    with pipeline.workspace() as workdir:
-        prepared = pipeline.prepare(source, options, workdir, reporter)
+    with pipeline.workspace() as workdir, pipeline.memory_scratch() as memory:
+        prepared = pipeline.prepare(source, options, workdir, reporter, memory=memory)
     plan = prepared.plan
     if as_json:
         click.echo(json.dumps(build_manifest(plan), indent=2))

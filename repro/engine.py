@@ -8,6 +8,7 @@ other operation (run, inspect, tag, save, load, remove) uses the SDK, so ``DOCKE
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -19,15 +20,34 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol
 
-import docker
-import docker.errors
-import docker.types
-import requests.exceptions
-
-from repro import signals
+from repro import cache, locks, signals
 from repro.errors import BuildError, EngineError
+from repro.lazy import Deferred
+
+if TYPE_CHECKING:
+    import docker
+    import docker.errors
+    import docker.types
+    import requests.exceptions
+else:  # imported when the engine is first used: inspect and plan never pay for them
+
+    def _import_docker() -> ModuleType:
+        import docker
+        import docker.errors
+        import docker.types
+
+        return docker
+
+    def _import_requests() -> ModuleType:
+        import requests.exceptions
+
+        return requests
+
+    docker = Deferred(_import_docker)
+    requests = Deferred(_import_requests)
 
 LABEL_MANAGED = "io.github.repro.managed"  # on every container and image repro makes
 LogSink = Callable[[str], None]
@@ -151,25 +171,106 @@ def _short(exc: BaseException) -> str:
     return text[:300]
 
 
-def find_buildkit_cli() -> tuple[list[str], dict[str, str]] | None:
+BuildkitCli = tuple[list[str], dict[str, str]]
+
+
+def find_buildkit_cli() -> BuildkitCli | None:
     """A docker client that builds with BuildKit: (argv prefix, extra env), or None.
 
     ``REPRO_DOCKER_CLI`` names one explicitly. A client with the buildx plugin builds with
     ``docker buildx build --load``; a client older than 23 builds with BuildKit when
     ``DOCKER_BUILDKIT=1``; a newer client without buildx cannot.
+
+    Asking a client means starting it (``docker buildx version``, ``docker --version``):
+    0.05-0.1 s each, up to four times. The answer is kept in the cache
+    (``<cache>/engine/buildkit-cli.json``) under a key made of everything it depends on:
+    the candidate clients (path, and the identity, size and time of the file each is) and
+    the buildx plugins they could load (and the CLI configuration, which may name more
+    plugin folders). Replacing, adding or removing any of them asks the clients again.
     """
     explicit = os.environ.get("REPRO_DOCKER_CLI")
     candidates = [explicit] if explicit else []
     candidates += [c for c in (shutil.which("docker"), "/usr/bin/docker") if c]
-    for cli in dict.fromkeys(candidates):
-        if not cli or not Path(cli).exists():
-            continue
+    candidates = [c for c in dict.fromkeys(candidates) if c and Path(c).exists()]
+    key = _probe_key(candidates)
+    known = _remembered_cli(key)
+    if known is not None:
+        return known[0]
+    found = _probe_clis(candidates)
+    _remember_cli(key, found)
+    return found
+
+
+def _probe_clis(candidates: Sequence[str]) -> BuildkitCli | None:
+    for cli in candidates:
         if _run_quiet([cli, "buildx", "version"]):
             return [cli, "buildx", "build", "--load"], {}
         version = _client_version(cli)
         if version and 18 <= version[0] < 23:
             return [cli, "build"], {"DOCKER_BUILDKIT": "1"}
     return None
+
+
+# Where docker clients look for CLI plugins (docker/cli's cli-plugins/manager), besides
+# $DOCKER_CONFIG/cli-plugins.
+_PLUGIN_DIRS = (
+    "/usr/local/lib/docker/cli-plugins",
+    "/usr/local/libexec/docker/cli-plugins",
+    "/usr/lib/docker/cli-plugins",
+    "/usr/libexec/docker/cli-plugins",
+)
+
+
+def _probe_key(candidates: Sequence[str]) -> str:
+    """What the BuildKit probe's answer depends on, as one string."""
+    config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    files = [
+        *candidates,
+        str(config / "config.json"),
+        str(config / "cli-plugins" / "docker-buildx"),
+        *(f"{d}/docker-buildx" for d in _PLUGIN_DIRS),
+    ]
+    parts = [f"explicit={os.environ.get('REPRO_DOCKER_CLI', '')}"]
+    for name in files:
+        try:
+            st = os.stat(name)
+        except OSError:
+            parts.append(f"{name}:-")
+            continue
+        parts.append(f"{name}:{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}")
+    return "\n".join(parts)
+
+
+def _probe_file() -> Path:
+    return cache.cache_dir() / "engine" / "buildkit-cli.json"
+
+
+def _remembered_cli(key: str) -> tuple[BuildkitCli | None] | None:
+    """The remembered answer for ``key`` (in a 1-tuple: it may be None), else None."""
+    try:
+        doc = json.loads(_probe_file().read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("key") != key:
+        return None
+    argv, env = doc.get("argv"), doc.get("env")
+    if argv is None:
+        return (None,)
+    if (
+        isinstance(argv, list)
+        and argv
+        and all(isinstance(a, str) for a in argv)
+        and isinstance(env, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())
+    ):
+        return ((list(argv), dict(env)),)
+    return None
+
+
+def _remember_cli(key: str, found: BuildkitCli | None) -> None:
+    doc = {"key": key, "argv": found[0] if found else None, "env": found[1] if found else {}}
+    with suppress(OSError):  # a cache that cannot be written only costs the next probe
+        locks.atomic_write_text(_probe_file(), json.dumps(doc, indent=1))
 
 
 def _run_quiet(argv: list[str]) -> bool:

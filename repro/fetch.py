@@ -15,13 +15,14 @@ import hashlib
 import os
 import re
 import shutil
+import struct
 import subprocess
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path, PurePosixPath
-from typing import IO
+from pathlib import Path
+from typing import IO, Protocol
 
 import git
 
@@ -138,18 +139,24 @@ def _origin_url(repo: git.Repo) -> str | None:
 # --------------------------------------------------------------------------- fetching
 
 
-def fetch(source: Source, workdir: Path) -> Checkout:
-    """Resolve ``source`` to a commit and extract that commit's files under ``workdir``."""
+def fetch(source: Source, workdir: Path, *, memory: Path | None = None) -> Checkout:
+    """Resolve ``source`` to a commit and extract that commit's files under ``workdir``.
+
+    ``memory``: a folder on a memory file system (``pipeline.memory_scratch``) that a
+    small tree is extracted into instead (``repro inspect``: its files only need reading,
+    and writing and removing thousands of them on disk took longer than reading them).
+    A tree over the memory budget (:data:`MEMORY_BUDGET`) goes to ``workdir`` all the same.
+    """
     dest = workdir / "src"
     dest.mkdir(parents=True, exist_ok=False)
     with _git_errors(source):
         if source.local_path is not None:
-            return _fetch_local(source, dest)
+            return _fetch_local(source, dest, memory)
         with _mirror_lock(source):
             mirror = _mirror(source)
             commit = _resolve(mirror, source)
-            warnings = _extract(mirror, commit.hexsha, dest)
-        return _checkout(source, dest, commit, warnings)
+            path, warnings = _extract(mirror, commit.hexsha, dest, memory)
+        return _checkout(source, path, commit, warnings)
 
 
 def _checkout(source: Source, dest: Path, commit: git.Commit, warnings: list[str]) -> Checkout:
@@ -302,25 +309,80 @@ def _resolve(repo: git.Repo, source: Source) -> git.Commit:
         raise SourceError(f"ref {ref!r} not found in {source.url}{known}") from None
 
 
-def _extract(repo: git.Repo, treeish: str, dest: Path) -> list[str]:
+# A tree extracted into memory (``repro inspect``) may hold at most this many bytes of files,
+# and at most a quarter of the memory file system's free space; a larger one is extracted
+# to disk instead.
+MEMORY_BUDGET = 256 * 1024 * 1024
+
+
+def _extract(
+    repo: git.Repo, treeish: str, dest: Path, memory: Path | None = None
+) -> tuple[Path, list[str]]:
     """Unpack ``git archive`` of ``treeish`` into ``dest``; refuse anything escaping it.
 
-    The archive is streamed (a large repository never sits in memory whole).
+    With ``memory`` (a folder on a memory file system), a tree within the memory budget is
+    unpacked into ``memory/src`` instead, and that is where the checkout is. The archive
+    is streamed (a large repository never sits in memory whole).
     """
+    budget = _memory_budget(memory) if memory is not None else 0
+    if memory is not None and budget:
+        in_memory = memory / "src"
+        in_memory.mkdir()
+        try:
+            return in_memory, _archive(repo.git_dir, treeish, in_memory, budget)
+        except _OverBudget:
+            shutil.rmtree(in_memory, ignore_errors=True)
+    return dest, _archive(repo.git_dir, treeish, dest, None)
+
+
+def _memory_budget(memory: Path) -> int:
+    try:
+        st = os.statvfs(memory)
+    except OSError:
+        return 0
+    return min(MEMORY_BUDGET, st.f_bavail * st.f_frsize // 4)
+
+
+def _archive(
+    git_dir: str | os.PathLike[str], treeish: str, dest: Path, budget: int | None
+) -> list[str]:
+    """``git archive`` of ``treeish``, unpacked into ``dest`` (see :func:`_extract`).
+
+    The archive is read by :func:`_unpack_git_tar`, which knows the few kinds of entry
+    ``git archive`` writes; anything else it meets (it never should) sends the whole
+    archive through :mod:`tarfile` instead, into an emptied ``dest``.
+    """
+    try:
+        warnings = _run_archive(git_dir, treeish, dest, budget, _unpack_git_tar)
+    except _Unsupported:
+        shutil.rmtree(dest)
+        dest.mkdir()
+        warnings = _run_archive(git_dir, treeish, dest, budget, _safe_untar)
+    return [*warnings, *_submodule_warnings(dest)]
+
+
+def _run_archive(
+    git_dir: str | os.PathLike[str],
+    treeish: str,
+    dest: Path,
+    budget: int | None,
+    unpack: Callable[[IO[bytes], Path, int | None], list[str]],
+) -> list[str]:
     argv = [_git_exe(), "archive", "--format=tar", treeish]
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
             argv,
-            cwd=repo.git_dir,
+            cwd=git_dir,
             env={**os.environ, **_git_env()},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=err,
+            bufsize=_PIPE_BUFFER,
         )
         assert proc.stdout is not None
         try:
             with proc.stdout:
-                warnings = _safe_untar(proc.stdout, dest)
+                warnings = unpack(proc.stdout, dest, budget)
                 while proc.stdout.read(_BLOCK):  # the archive's end padding: let git finish
                     pass
         except tarfile.ReadError:
@@ -333,56 +395,335 @@ def _extract(repo: git.Repo, treeish: str, dest: Path) -> list[str]:
         if proc.wait() != 0:
             err.seek(0)
             raise git.GitCommandError(argv, proc.returncode, err.read())
-    return [*warnings, *_submodule_warnings(dest)]
-
-
-def _safe_untar(stream: IO[bytes], dest: Path) -> list[str]:
-    """Extract a tar stream into ``dest``, which nothing in it may leave.
-
-    Names that are absolute or hold ``..`` are skipped. Files are created exclusively and
-    never through a symbolic link: links are made last, once every file is written, and
-    each link is then resolved with all the others in place; one that leads outside
-    ``dest`` (directly, or through another link) is removed. Devices, fifos and hard links
-    are not part of a source checkout and are skipped.
-    """
-    warnings: list[str] = []
-    dest = dest.resolve()
-    links: list[tuple[Path, str, str]] = []
-    with tarfile.open(fileobj=stream, mode="r|") as tar:
-        for member in tar:
-            rel = PurePosixPath(member.name)
-            parts = [p for p in rel.parts if p not in ("", ".")]
-            if rel.is_absolute() or ".." in parts:
-                warnings.append(f"skipped {member.name}: path leaves the repository")
-                continue
-            if not parts:
-                continue
-            target = dest.joinpath(*parts)
-            try:
-                if member.issym():
-                    links.append((target, member.linkname, member.name))
-                elif member.isdir():
-                    target.mkdir(parents=True, exist_ok=True)
-                elif member.isfile():
-                    src = tar.extractfile(member)
-                    if src is not None and not _write_member(src, target, member.mode):
-                        warnings.append(f"skipped {member.name}: listed twice in the archive")
-            except OSError as exc:  # a name that is a file and a folder at once, and the like
-                warnings.append(f"skipped {member.name}: {exc.strerror or exc}")
-    _make_links(links, dest, warnings)
     return warnings
 
 
-def _write_member(src: IO[bytes], target: Path, mode: int) -> bool:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_PIPE_BUFFER = 256 * 1024
+
+
+class _Unsupported(Exception):
+    """The archive holds something :func:`_unpack_git_tar` does not read."""
+
+
+class _OverBudget(Exception):
+    """The tree is larger than the budget it was given."""
+
+
+class _Unpacker:
+    """Places the entries of an archive under ``dest``, which nothing may leave.
+
+    Names that are absolute or hold ``..`` are skipped. Files are created exclusively and
+    never through a symbolic link: links are made last (:meth:`finish`), once every file
+    is written, and each link is then resolved with all the others in place; one that
+    leads outside ``dest`` (directly, or through another link) is removed. Both archive
+    readers hand their entries to one of these, in archive order, so they unpack alike.
+    """
+
+    def __init__(self, dest: Path, budget: int | None) -> None:
+        self.dest = dest.resolve()
+        self.root = str(self.dest)
+        self.budget = budget
+        self.size = 0
+        self.warnings: list[str] = []
+        self.links: list[tuple[Path, str, str]] = []
+        self.folders: set[str] = set()  # folders made (or found) here: no mkdir again
+
+    def target(self, name: str) -> str | None:
+        """Where entry ``name`` goes; None when it is skipped (with a warning if it
+        leaves the repository)."""
+        parts = [p for p in name.split("/") if p not in ("", ".")]
+        if name.startswith("/") or ".." in parts:
+            self.warnings.append(f"skipped {name}: path leaves the repository")
+            return None
+        if not parts:
+            return None
+        return self.root + "/" + "/".join(parts)
+
+    def directory(self, name: str) -> None:
+        target = self.target(name)
+        if target is None:
+            return
+        try:
+            Path(target).mkdir(parents=True, exist_ok=True)
+            self.folders.add(target)
+        except OSError as exc:  # a name that is a file and a folder at once, and the like
+            self.warnings.append(f"skipped {name}: {exc.strerror or exc}")
+
+    def symlink(self, name: str, linkname: str) -> None:
+        target = self.target(name)
+        if target is not None:
+            self.links.append((Path(target), linkname, name))
+
+    def file(self, name: str, mode: int, size: int, write: Callable[[int], None]) -> None:
+        """A file of ``size`` bytes; ``write(fd)`` writes its content into ``fd`` (and is
+        not called for a file that is skipped)."""
+        target = self.target(name)
+        if target is None:
+            return
+        self.size += size
+        if self.budget is not None and self.size > self.budget:
+            raise _OverBudget
+        try:
+            parent = target.rpartition("/")[0]
+            if parent not in self.folders:
+                Path(parent).mkdir(parents=True, exist_ok=True)
+                self.folders.add(parent)
+            try:
+                fd = os.open(target, _CREATE, 0o777 if mode & 0o111 else 0o666)
+            except FileExistsError:
+                self.warnings.append(f"skipped {name}: listed twice in the archive")
+                return
+            try:
+                write(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:  # a name that is a file and a folder at once, and the like
+            self.warnings.append(f"skipped {name}: {exc.strerror or exc}")
+
+    def other(self, name: str) -> None:
+        """Devices, fifos and hard links are not part of a source checkout: skipped."""
+        self.target(name)
+
+    def finish(self) -> list[str]:
+        _make_links(self.links, self.dest, self.warnings)
+        return self.warnings
+
+
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+def _safe_untar(stream: IO[bytes], dest: Path, budget: int | None = None) -> list[str]:
+    """Extract a tar stream into ``dest``, which nothing in it may leave (see
+    :class:`_Unpacker`); any tar :mod:`tarfile` reads."""
+    unpacker = _Unpacker(dest, budget)
+    with tarfile.open(fileobj=stream, mode="r|") as tar:
+        for member in tar:
+            if member.issym():
+                unpacker.symlink(member.name, member.linkname)
+            elif member.isdir():
+                unpacker.directory(member.name)
+            elif member.isfile():
+                src = tar.extractfile(member)
+                if src is not None:
+                    unpacker.file(member.name, member.mode, member.size, _copier(src))
+            else:
+                unpacker.other(member.name)
+    return unpacker.finish()
+
+
+def _copier(src: IO[bytes]) -> Callable[[int], None]:
+    def write(fd: int) -> None:
+        with src, os.fdopen(fd, "wb", closefd=False) as out:
+            _copy_sparse(src, out)
+
+    return write
+
+
+# --------------------------------------------------------------------------- git's tar
+
+
+def _unpack_git_tar(stream: IO[bytes], dest: Path, budget: int | None = None) -> list[str]:
+    """Extract ``git archive``'s tar stream into ``dest`` as :func:`_safe_untar` would,
+    about ten times faster per entry (what a 5,000-file repository's inspect waits for).
+
+    ``git archive`` writes few kinds of entry: ustar headers for files, folders and links,
+    a pax global header with the commit id, and pax extended headers for long names,
+    long link targets and huge files. Headers are read with :mod:`tarfile`'s own field
+    functions; anything else (another entry type, a pax key that would change how the
+    entry is read, a bad header, a short stream) raises :class:`_Unsupported` and the
+    caller reads the archive again with :mod:`tarfile`.
+    """
+    unpacker = _Unpacker(dest, budget)
+    read = stream.read
+    extended: dict[str, str] | None = None  # a pax header for the next entry
+    after_global = False  # a pax global header: tarfile wants an entry after it
+    while True:
+        header = read(_TAR_BLOCK)
+        if len(header) != _TAR_BLOCK:
+            raise _Unsupported("short header")
+        if header == _ZERO_BLOCK:
+            if extended is not None or after_global:
+                raise _Unsupported("a pax header with no entry after it")
+            break  # the end of the archive
+        kind, name, mode, size, linkname = _tar_header(header)
+        padded = -(-size // _TAR_BLOCK) * _TAR_BLOCK
+        if kind == tarfile.XHDTYPE or kind == tarfile.XGLTYPE:
+            if extended is not None or (after_global and kind == tarfile.XGLTYPE):
+                raise _Unsupported("pax headers in a row")
+            record = read(padded)
+            if len(record) != padded:
+                raise _Unsupported("short pax header")
+            fields = _pax_fields(record[:size])
+            if kind == tarfile.XHDTYPE:
+                extended = fields
+            elif set(fields) - {"comment"}:
+                raise _Unsupported("global pax header")
+            else:
+                after_global = True
+            continue
+        if extended is not None:
+            name, size, linkname = _apply_pax(extended, name, size, linkname)
+            padded = -(-size // _TAR_BLOCK) * _TAR_BLOCK
+        extended, after_global = None, False
+        if kind == tarfile.REGTYPE or kind == tarfile.AREGTYPE:
+            body = _Body(stream, size, padded)
+            unpacker.file(name, mode, size, body.write)
+            body.skip()
+            continue
+        if size:  # tarfile would read the data of a folder or link as headers
+            raise _Unsupported("data in a folder or link entry")
+        if kind == tarfile.SYMTYPE:
+            unpacker.symlink(name, linkname)
+        elif kind == tarfile.DIRTYPE:
+            unpacker.directory(name)
+        else:
+            raise _Unsupported(f"entry type {kind!r}")
+    return unpacker.finish()
+
+
+_TAR_BLOCK = tarfile.BLOCKSIZE
+_ZERO_BLOCK = bytes(_TAR_BLOCK)
+_PAX_RECORD = re.compile(rb"(\d+) ([^=]+)=")
+# pax keys that change nothing this reader uses (times, owners) or that it applies itself
+_PAX_KNOWN = frozenset(
+    {"path", "linkpath", "size", "comment", "mtime", "atime", "ctime", "uid", "gid", "uname",
+     "gname"}
+)  # fmt: skip
+
+
+def _tar_header(header: bytes) -> tuple[bytes, str, int, int, str]:
+    """(type, name, mode, size, link target) of a ustar header, read as
+    ``tarfile.TarInfo.frombuf`` reads it (and refused where it refuses it)."""
+    if _number(header[148:156]) not in _checksums(header):
+        raise _Unsupported("bad checksum")
+    mode = _number(header[100:108])
+    for start, stop in ((108, 116), (116, 124), (136, 148), (329, 337), (337, 345)):
+        _number(header[start:stop])  # uid, gid, mtime, device numbers: checked, unused
+    size = _number(header[124:136])
+    kind = header[156:157]
+    name = _text(header[0:100])
+    linkname = _text(header[157:257])
+    prefix = _text(header[345:500])
+    if kind == tarfile.AREGTYPE and name.endswith("/"):
+        kind = tarfile.DIRTYPE
+    if kind == tarfile.DIRTYPE:
+        name = name.rstrip("/")
+    if prefix:
+        name = prefix + "/" + name
+    if size < 0:
+        raise _Unsupported("negative size")
+    return kind, name, mode, size, linkname
+
+
+def _text(field: bytes) -> str:
+    """A NUL-terminated name field, decoded as tarfile decodes names here."""
+    return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+
+
+def _number(field: bytes) -> int:
+    """A number field: octal digits, or GNU's base-256 (first byte 0x80 or 0xff)."""
+    if field[0] in (0o200, 0o377):
+        n = int.from_bytes(field[1:], "big")
+        return n - 256 ** (len(field) - 1) if field[0] == 0o377 else n
     try:
-        fd = os.open(target, flags, 0o777 if mode & 0o111 else 0o666)
-    except FileExistsError:
-        return False
-    with src, os.fdopen(fd, "wb") as out:
-        _copy_sparse(src, out)
-    return True
+        return int(field.split(b"\0", 1)[0].decode("ascii").strip() or "0", 8)
+    except (UnicodeDecodeError, ValueError):
+        raise _Unsupported("bad number field") from None
+
+
+def _checksums(header: bytes) -> tuple[int, int]:
+    """The header's checksum with its checksum field as spaces, bytes read unsigned and
+    signed (some tars sum signed bytes)."""
+    unsigned = 256 + sum(struct.unpack_from("148B8x356B", header))
+    signed = 256 + sum(struct.unpack_from("148b8x356b", header))
+    return unsigned, signed
+
+
+def _pax_fields(record: bytes) -> dict[str, str]:
+    """The records of a pax header, decoded as tarfile decodes them."""
+    fields: dict[str, str] = {}
+    pos = 0
+    while True:
+        m = _PAX_RECORD.match(record, pos)
+        if not m:
+            break
+        length = int(m.group(1))
+        if length == 0:
+            raise _Unsupported("empty pax record")
+        value = record[m.end(2) + 1 : m.start(1) + length - 1]
+        try:
+            keyword = m.group(2).decode("utf-8")
+        except UnicodeDecodeError:
+            raise _Unsupported("pax keyword") from None
+        if keyword not in _PAX_KNOWN:
+            raise _Unsupported(f"pax key {keyword!r}")
+        fields[keyword] = value.decode("utf-8", "surrogateescape")
+        pos += length
+    return fields
+
+
+def _apply_pax(fields: dict[str, str], name: str, size: int, linkname: str) -> tuple[str, int, str]:
+    if "path" in fields:
+        name = fields["path"].rstrip("/")
+    if "linkpath" in fields:
+        linkname = fields["linkpath"]
+    if "size" in fields:
+        try:
+            size = int(fields["size"])
+        except ValueError:
+            raise _Unsupported("pax size") from None
+        if size < 0:
+            raise _Unsupported("negative size")
+    return name, size, linkname
+
+
+class _Body:
+    """The content of one file entry in a tar stream, and the padding after it."""
+
+    def __init__(self, stream: IO[bytes], size: int, padded: int) -> None:
+        self.stream = stream
+        self.size = size
+        self.left = padded  # bytes of the stream this entry still holds
+
+    def write(self, fd: int) -> None:
+        """Copy the content into ``fd`` as :func:`_copy_sparse` does: a block of zeros
+        stays a hole."""
+        if self.size <= _BLOCK:
+            data = self._read(self.size)
+            if data == _ZEROS[: len(data)]:
+                os.ftruncate(fd, len(data))
+            else:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            return
+        with os.fdopen(fd, "wb", closefd=False) as out:
+            _copy_sparse(_Reader(self), out)
+
+    def _read(self, n: int) -> bytes:
+        n = min(n, self.size)
+        data = self.stream.read(n)
+        if len(data) != n:
+            raise _Unsupported("short file entry")
+        self.size -= n
+        self.left -= n
+        return data
+
+    def skip(self) -> None:
+        """Read what is left of the entry (all of it, when the file was skipped)."""
+        while self.left:
+            chunk = self.stream.read(min(self.left, _BLOCK))
+            if not chunk:
+                raise _Unsupported("short file entry")
+            self.left -= len(chunk)
+
+
+class _Reader:
+    def __init__(self, body: _Body) -> None:
+        self.body = body
+
+    def read(self, n: int) -> bytes:
+        return self.body._read(n) if self.body.size else b""
 
 
 def _make_links(links: list[tuple[Path, str, str]], dest: Path, warnings: list[str]) -> None:
@@ -452,7 +793,7 @@ def _submodule_warnings(dest: Path) -> list[str]:
     ]
 
 
-def _fetch_local(source: Source, dest: Path) -> Checkout:
+def _fetch_local(source: Source, dest: Path, memory: Path | None = None) -> Checkout:
     assert source.local_path is not None
     try:
         repo = git.Repo(source.local_path, search_parent_directories=True)
@@ -463,7 +804,7 @@ def _fetch_local(source: Source, dest: Path) -> Checkout:
     commit = _resolve(repo, source)
     treeish = f"{commit.hexsha}:{source.subdir}" if source.subdir else commit.hexsha
     try:
-        warnings = _extract(repo, treeish, dest)
+        path, warnings = _extract(repo, treeish, dest, memory)
     except git.GitCommandError:
         raise SourceError(
             f"{source.subdir} is not committed in {repo.working_tree_dir} at {commit.hexsha[:7]}:"
@@ -474,7 +815,7 @@ def _fetch_local(source: Source, dest: Path) -> Checkout:
             f"uncommitted changes in {source.local_path} are not packed "
             f"(packing commit {commit.hexsha[:7]})"
         )
-    return _checkout(source, dest, commit, warnings)
+    return _checkout(source, path, commit, warnings)
 
 
 def _plain_files(root: Path) -> list[Path]:
@@ -568,8 +909,12 @@ def _copy_and_hash(src: Path, dst: Path) -> bytes:
     return digest.digest()
 
 
+class _Readable(Protocol):
+    def read(self, n: int, /) -> bytes: ...
+
+
 def _copy_sparse(
-    fin: IO[bytes], fout: IO[bytes], seen: Callable[[bytes], object] | None = None
+    fin: _Readable, fout: IO[bytes], seen: Callable[[bytes], object] | None = None
 ) -> None:
     """Copy in blocks, leaving blocks of zeros as holes (a 2 GB sparse file stays small)."""
     while block := fin.read(_BLOCK):

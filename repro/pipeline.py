@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -128,6 +129,38 @@ def workspace() -> Iterator[Path]:
             shutil.rmtree(path, ignore_errors=True)
 
 
+@contextmanager
+def memory_scratch() -> Iterator[Path | None]:
+    """A private folder on a memory file system (``/dev/shm``, tmpfs), removed at the end;
+    None where there is none. ``repro inspect`` extracts a small checkout there: its files
+    are only read, and on disk writing and removing thousands of them cost more than the
+    reading (docs/performance.md, "Inspect")."""
+    base = _memory_fs()
+    path = None
+    if base is not None:
+        with suppress(OSError):
+            path = Path(tempfile.mkdtemp(prefix="repro-", dir=base))
+    try:
+        yield path
+    finally:
+        if path is not None:
+            with signals.deferred():
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def _memory_fs(mounts: Path = Path("/proc/self/mounts")) -> str | None:
+    """``/dev/shm`` when it is a tmpfs this process may write to, else None."""
+    try:
+        lines = mounts.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 2 and fields[1] == "/dev/shm" and fields[2] == "tmpfs":
+            return "/dev/shm" if os.access("/dev/shm", os.W_OK | os.X_OK) else None
+    return None
+
+
 def prepare(
     spec: str,
     options: Options,
@@ -136,9 +169,11 @@ def prepare(
     *,
     buildkit: bool | Callable[[], bool] = True,
     probe_gpu: Callable[[], HostGpu | None] = hostgpu.probe,
+    memory: Path | None = None,
 ) -> Prepared:
-    """Everything up to the Dockerfile: no engine needed."""
-    scanned = fetch_and_scan(spec, options, workdir, reporter, probe_gpu=probe_gpu)
+    """Everything up to the Dockerfile: no engine needed. ``memory``: see
+    :func:`fetch_and_scan`."""
+    scanned = fetch_and_scan(spec, options, workdir, reporter, probe_gpu=probe_gpu, memory=memory)
     return plan_for(scanned, reporter, buildkit=buildkit)
 
 
@@ -149,12 +184,15 @@ def fetch_and_scan(
     reporter: Reporter,
     *,
     probe_gpu: Callable[[], HostGpu | None] = hostgpu.probe,
+    memory: Path | None = None,
 ) -> Scanned:
     """Fetch and read the checkout; ``probe_gpu`` reads the host's NVIDIA driver (when
-    there is one) for the GPU base image's driver check."""
+    there is one) for the GPU base image's driver check. With ``memory``
+    (:func:`memory_scratch`), a small checkout is extracted there rather than into
+    ``workdir``: for commands that only read it, never for a build context."""
     source = fetch.parse_source(spec, options.ref)
     reporter.stage("fetch", source.url)
-    checkout = fetch.fetch(source, workdir)
+    checkout = fetch.fetch(source, workdir, memory=memory)
     reporter.info(f"commit {checkout.commit[:12]} ({checkout.commit_date:%Y-%m-%d})")
     for warning in checkout.warnings:
         reporter.warn(warning)

@@ -17,13 +17,24 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
-
+from repro.lazy import Deferred
 from repro.models import DeclaredRequirement, EvidenceKind, Hint, Origin, PythonHint
 from repro.scan import requirements as reqs
 from repro.scan.files import read_text
+
+if TYPE_CHECKING:
+    import yaml
+else:  # imported when a YAML file is read (most repositories have none)
+
+    def _import_yaml() -> ModuleType:
+        import yaml
+
+        return yaml
+
+    yaml = Deferred(_import_yaml)
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -13,12 +13,23 @@ import configparser
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from repro.lazy import Deferred
 from repro.models import Origin, PythonHint
 from repro.scan.files import RepoFiles, read_text
+
+if TYPE_CHECKING:
+    import yaml
+else:  # imported when a YAML file is read (most repositories have none)
+
+    def _import_yaml() -> ModuleType:
+        import yaml
+
+        return yaml
+
+    yaml = Deferred(_import_yaml)
 
 if sys.version_info >= (3, 11):
     import tomllib
