@@ -15,6 +15,7 @@ import configparser
 import io
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -59,16 +60,17 @@ def survey_context(src: Path, *, keep_large: bool = False) -> BuildContext:
     files = 0
     total = 0
     large: list[ContextFile] = []
-    for dirpath, dirnames, filenames in os.walk(src):
+    top = str(src)
+    for dirpath, dirnames, filenames in os.walk(top):
         dirnames.sort()
-        rel_dir = Path(dirpath).relative_to(src)
+        prefix = "" if dirpath == top else dirpath[len(top) + 1 :] + "/"
         for name in sorted(filenames):
-            path = Path(dirpath) / name
             try:
-                size = path.lstat().st_size if not path.is_symlink() else 0
+                st = os.lstat(os.path.join(dirpath, name))
             except OSError:
                 continue
-            rel = (rel_dir / name).as_posix()
+            size = 0 if stat.S_ISLNK(st.st_mode) else st.st_size
+            rel = prefix + name
             reason = _large_reason(rel, size)
             if reason:
                 large.append(ContextFile(path=rel, bytes=size, reason=reason))

@@ -317,6 +317,8 @@ def _wheels_for(wheels: Sequence[Wheel], python: str) -> dict[str, tuple[str, ..
 
 def _wheelhouse_pythons(evidence: Evidence, wheels: Sequence[Wheel]) -> dict[str, str]:
     """Pythons for which the wheelhouse holds a framework the code imports or declares."""
+    if not any(wheel.name in FRAMEWORKS for wheel in wheels):
+        return {}  # (no need to map every import)
     needed = {d.name for d in evidence.declared if not d.optional}
     for site in evidence.imports:
         found = mapping.lookup(site.module)

@@ -135,8 +135,7 @@ def test_files(evidence: Evidence) -> frozenset[str]:
         s.origin.path for s in evidence.imports if s.module.split(".")[0] in _TEST_FRAMEWORKS
     }
     out = set()
-    for site in evidence.imports:
-        path = site.origin.path
+    for path in {site.origin.path for site in evidence.imports}:  # each file once
         parts = path.split("/")
         name = parts[-1]
         if (
@@ -328,11 +327,17 @@ def _imports(
     tests = test_files(evidence)
     import_counts: dict[str, set[str]] = {}
     resolved: dict[str, tuple[mapping.Mapped, str | None]] = {}
+    # Requirements that hold MAX_IMPORT_ORIGINS import origins already, and those whose
+    # reasons say "imported" already: both only grow, so a repository's thousands of
+    # imports of one package skip re-counting them (held here by id, and kept alive).
+    full: dict[int, Merged] = {}
+    said: dict[int, Merged] = {}
     for site in evidence.imports:
         top = site.module.split(".")[0]
         if top in evidence.local_modules:
             continue
-        if site.origin.path.rsplit("/", 1)[-1] == "setup.py":
+        path = site.origin.path
+        if path == "setup.py" or path.endswith("/setup.py"):
             continue  # build machinery: its install_requires are read, not its imports
         if not site.optional and site.origin.path in tests:
             # needed to run the tests, not the code: the smoke test adds its own runner
@@ -357,17 +362,22 @@ def _imports(
         seen = import_counts.get(key, set())
         import_counts[key] = seen
         seen.add(site.origin.path)
-        if (
-            site.origin not in draft.origins[-2:]  # ``from x import a, b``: one line, one origin
-            and sum(1 for o in draft.origins if o.kind in ("import", "notebook"))
-            < MAX_IMPORT_ORIGINS
-        ):
-            draft.origins.append(site.origin)
+        # ``from x import a, b``: one line, one origin
+        if id(draft) not in full and site.origin not in draft.origins[-2:]:
+            if sum(1 for o in draft.origins if o.kind in ("import", "notebook")) < (
+                MAX_IMPORT_ORIGINS
+            ):
+                draft.origins.append(site.origin)
+            else:
+                full[id(draft)] = draft
         if not site.optional and draft.optional:
             draft.optional = False
             draft.reasons.append(f"imported as {site.module} ({site.origin})")
-        elif not site.optional and not any(r.startswith("imported") for r in draft.reasons):
-            draft.reasons.append(f"imported as {site.module} ({site.origin})")
+            said[id(draft)] = draft
+        elif not site.optional and id(draft) not in said:
+            if not any(r.startswith("imported") for r in draft.reasons):
+                draft.reasons.append(f"imported as {site.module} ({site.origin})")
+            said[id(draft)] = draft
     for key, paths in import_counts.items():
         if len(paths) > MAX_IMPORT_ORIGINS:
             drafts[key].reasons.append(

@@ -114,6 +114,7 @@ class ReleaseIndex(Protocol):
     def warnings(self) -> tuple[str, ...]: ...
 
 
+@cache  # releases repeat the same Requires-Python; parsing it is the costly part
 def _python_allowed(python: str, requires: str) -> bool:
     try:
         spec = SpecifierSet(requires)

@@ -182,8 +182,8 @@ def _notebooks(
 
 
 def _is_test(rel: str) -> bool:
-    p = PurePosixPath(rel)
-    return p.name.startswith("test_") or p.name.endswith("_test.py")
+    name = rel.rpartition("/")[2]  # PurePosixPath(rel).name, without making a path
+    return name.startswith("test_") or name.endswith("_test.py")
 
 
 def _test_root(rel: str) -> str:
@@ -209,7 +209,9 @@ def import_targets(python_files: list[str]) -> list[str]:
             targets.append(f"module:{package}")
         else:
             targets.append(f"script:{rel}")
-    return targets[:MAX_IMPORT_TARGETS]
+        if len(targets) == MAX_IMPORT_TARGETS:
+            break  # the rest would be cut off
+    return targets
 
 
 def _package_path(p: PurePosixPath, present: set[str]) -> str:

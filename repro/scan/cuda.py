@@ -116,8 +116,10 @@ def _jit(root: Path, rel: str) -> Hint | None:
 
 def _build_files(root: Path, files: RepoFiles) -> list[str]:
     """Makefiles and CMake files at the top and next to the code (not a second full walk)."""
-    dirs = {PurePosixPath(".")} | {PurePosixPath(p).parent for p in files.python}
-    dirs |= {PurePosixPath(p).parent for p in files.cuda_sources}
+    # each folder once (a path's parent, as PurePosixPath(p).parent, is its text before
+    # the last "/", or "."), then as paths: they sort by their parts
+    parents = {p.rpartition("/")[0] or "." for p in [*files.python, *files.cuda_sources]}
+    dirs = {PurePosixPath(".")} | {PurePosixPath(d) for d in parents}
     found = []
     for d in sorted(dirs):
         for name in _BUILD_FILES:

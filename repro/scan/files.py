@@ -166,10 +166,11 @@ def _is_requirements_file(rel: str, lower: str) -> bool:
     return lower.endswith(".in") and "requirement" in lower
 
 
-def read_text(path: Path) -> str | None:
+def read_text(path: Path | str) -> str | None:
     """A text file's content, or None for binary or unreadable files."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read()
     except OSError:
         return None
     if b"\0" in data[:8192]:

@@ -27,6 +27,7 @@ import posixpath
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from repro.models import ImportSite, Origin
@@ -158,18 +159,18 @@ def _pieces(source: str, rel: str, out: FileImports) -> list[tuple[ast.Module, i
     for pos in positions:
         end = text.find("\n", pos + 1)
         line = text[pos + 1 : end if end >= 0 else len(text)]
-        m = _SIMPLE_IMPORT.fullmatch(line.rstrip()) if line[:1] in ("i", "f") else None
-        if m is None:
+        found = _simple(line.rstrip()) if line[:1] in ("i", "f") else None
+        if found is None:
             rest.append(pos)
             continue
         line_no += text.count("\n", line_pos, pos + 1)
         line_pos = pos + 1
         handled.add(pos)
-        _record(m, Origin(kind="import", path=rel, line=line_no), out)
+        _record(found, Origin(kind="import", path=rel, line=line_no), out)
     if not rest:
         return []
     # chunk starts, as offsets into ``text`` pointing at the newline before each line
-    starts = [0, *(m.start() for m in _TOP_LEVEL.finditer(text) if m.start() > 0)]
+    starts = [0, *[m.start() for m in _TOP_LEVEL.finditer(text, 1)]]
     # (a chunk that starts with a line read above holds nothing else but comments)
     indexes = {bisect.bisect_right(starts, pos) - 1 for pos in rest}
     chosen = sorted(i for i in indexes if starts[i] not in handled)
@@ -238,19 +239,19 @@ def _body_imports(chunk: str, text: str, start: int, rel: str, out: FileImports)
     lines = chunk.split("\n")
     if not _HEADER.fullmatch(lines[0]) or "\\\n" in chunk or ";" in chunk or _DYNAMIC.search(chunk):
         return False
-    found: list[tuple[int, re.Match[str]]] = []
+    found: list[tuple[int, _Simple]] = []
     for i, line in enumerate(lines):
         if not _BODY_IMPORT.match(line):
             continue
-        m = _SIMPLE_IMPORT.fullmatch(line.strip())
-        if m is None or not _under_blocks(lines, i):
+        simple = _simple(line.strip())
+        if simple is None or not _under_blocks(lines, i):
             return False
-        found.append((i, m))
+        found.append((i, simple))
     if not found:
         return False
     first = text.count("\n", 0, start + 1)
-    for i, m in found:
-        _record(m, Origin(kind="import", path=rel, line=first + i), out)
+    for i, simple in found:
+        _record(simple, Origin(kind="import", path=rel, line=first + i), out)
     return True
 
 
@@ -283,34 +284,58 @@ def _simple_import(chunk: str, text: str, start: int, rel: str, out: FileImports
         line = lines[0]
     else:
         line = chunk
-    m = _SIMPLE_IMPORT.fullmatch(line.rstrip())
-    if m is None:
+    simple = _simple(line.rstrip())
+    if simple is None:
         return False
     number = text.count("\n", 0, start + 1)
-    _record(m, Origin(kind="import", path=rel, line=number), out)
+    _record(simple, Origin(kind="import", path=rel, line=number), out)
     return True
 
 
-def _record(m: re.Match[str], origin: Origin, out: FileImports) -> None:
-    """The sites (and the names bound) of one plain import line matched by _SIMPLE_IMPORT."""
+# A plain import line read: the modules it imports and the (name, meaning) pairs it binds.
+_Simple = tuple[tuple[str, ...], tuple[tuple[str, str], ...]]
+
+
+@lru_cache(maxsize=8192)
+def _simple(line: str) -> _Simple | None:
+    """A plain import line matched by _SIMPLE_IMPORT, read; None when it is not one.
+
+    Remembered by text: code repeats its import lines (``import numpy as np``) from file
+    to file, and a repository of thousands of files reads the same few hundred lines.
+    """
+    m = _SIMPLE_IMPORT.fullmatch(line)
+    if m is None:
+        return None
+    modules: list[str] = []
+    aliases: list[tuple[str, str]] = []
     if m.group("names"):
         for part in m.group("names").split(","):
             words = part.split()
-            out.sites.append(ImportSite(module=words[0], origin=origin))
+            modules.append(words[0])
             if len(words) == 3:
-                out.aliases[words[2]] = words[0]
+                aliases.append((words[2], words[0]))
             else:
-                out.aliases[words[0].split(".")[0]] = words[0].split(".")[0]
-        return
+                aliases.append((words[0].split(".")[0], words[0].split(".")[0]))
+        return tuple(modules), tuple(aliases)
     module = m.group("module")
     if module == "__future__":
-        return
-    out.sites.append(ImportSite(module=module, origin=origin))
+        return (), ()
+    modules.append(module)
     for item in m.group("items").split(","):
         words = item.split()
         if words[0] != "*":
-            out.sites.append(ImportSite(module=f"{module}.{words[0]}", origin=origin))
-            out.aliases[words[-1]] = f"{module}.{words[0]}"
+            modules.append(f"{module}.{words[0]}")
+            aliases.append((words[-1], f"{module}.{words[0]}"))
+    return tuple(modules), tuple(aliases)
+
+
+def _record(simple: _Simple, origin: Origin, out: FileImports) -> None:
+    """The sites (and the names bound) of one plain import line."""
+    modules, aliases = simple
+    for module in modules:
+        out.sites.append(ImportSite(module=module, origin=origin))
+    for name, meaning in aliases:
+        out.aliases[name] = meaning
 
 
 _BLOCKS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.With, ast.AsyncWith)
