@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from repro.cli import cli
-from repro.fetch import _safe_untar, fetch, parse_source
+from repro.fetch import _safe_untar, _unpack_git_tar, _Unsupported, fetch, parse_source
 from tests.conftest import FakeGitHub, git, make_repo
 
 SECRET = "host-secret-7c1e9b"
@@ -168,6 +170,102 @@ def test_archive_members_cannot_write_outside(tmp_path: Path) -> None:
     text = "\n".join(warnings)
     assert "../evil.py: path leaves" in text and "sub/../../evil2.py: path leaves" in text
     assert "listed twice" in text
+
+
+# The fast reader of ``git archive`` output (``_unpack_git_tar``) must unpack exactly as the
+# tarfile reader does, or hand the archive back (``_Unsupported``) for tarfile to read.
+
+_HOSTILE_GIT_KINDS = (
+    ("file", "../evil.py", "x"),
+    ("file", "sub/../../evil2.py", "x"),
+    ("link", "out", "OUTSIDE"),
+    ("file", "out/through.py", "x"),
+    ("link", "ok", "sub"),
+    ("dir", "sub", ""),
+    ("file", "ok/via-link.py", "x"),
+    ("link", "dup", "sub"),
+    ("file", "dup", "second copy"),
+    ("file", "dup", "third copy"),
+    ("file", "both", "a file"),
+    ("dir", "both", ""),
+    ("file", "both/inner.py", "x"),
+    ("file", "d/" + "long-name-" * 20 + ".py", "a pax path"),
+    ("link", "far", "../" * 3 + "x" * 120),
+    ("file", "keep.py", "print('kept')\n"),
+)
+
+
+def _tree(root: Path) -> dict[str, str]:
+    found = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if p.is_symlink():
+            found[rel] = "-> " + os.readlink(p)
+        elif p.is_file():
+            found[rel] = p.read_text(errors="replace")
+        else:
+            found[rel] = "/"
+    return found
+
+
+def _both_readers(tmp_path: Path, members: tuple[tuple[str, str, str], ...]) -> tuple:
+    outcomes = []
+    for name, reader in (("tarfile", _safe_untar), ("fast", _unpack_git_tar)):
+        dest = tmp_path / name / "src"
+        dest.mkdir(parents=True)
+        warnings = reader(_tar(*members), dest)
+        outcomes.append((_tree(dest), [w.replace(str(tmp_path / name), "") for w in warnings]))
+    return tuple(outcomes)
+
+
+def test_the_fast_archive_reader_unpacks_a_hostile_archive_as_tarfile_does(
+    tmp_path: Path,
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    members = tuple((k, n, d.replace("OUTSIDE", str(outside))) for k, n, d in _HOSTILE_GIT_KINDS)
+    by_tarfile, fast = _both_readers(tmp_path, members)
+    assert fast == by_tarfile
+    tree, warnings = fast
+    assert list(outside.iterdir()) == []
+    assert tree["keep.py"] == "print('kept')\n" and not tree.get("out", "").startswith("->")
+    assert tree["d/" + "long-name-" * 20 + ".py"] == "a pax path"
+    assert any("../evil.py: path leaves" in w for w in warnings)
+
+
+@pytest.mark.parametrize("kind", ["hard", "fifo"])
+def test_the_fast_archive_reader_hands_back_entries_git_never_writes(
+    tmp_path: Path, kind: str
+) -> None:
+    with pytest.raises(_Unsupported):
+        _unpack_git_tar(_tar(("file", "a.py", "x"), (kind, "odd", "/etc/passwd")), tmp_path)
+
+
+def test_the_fast_archive_reader_hands_back_a_cut_archive(tmp_path: Path) -> None:
+    whole = _tar(("file", "a.py", "x" * 3000)).getvalue()
+    with pytest.raises(_Unsupported):
+        _unpack_git_tar(io.BytesIO(whole[:1500]), tmp_path)
+
+
+_NAMES = st.sampled_from(["a", "b", "a/b", "b/a", "..", "../a", "a/../..", "/abs", "c d", "é"])
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["file", "dir", "link"]), _NAMES, _NAMES),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_the_fast_archive_reader_agrees_with_tarfile_on_any_git_kinds(
+    tmp_path_factory: pytest.TempPathFactory, members: list[tuple[str, str, str]]
+) -> None:
+    tmp_path = tmp_path_factory.mktemp("fuzz")
+    by_tarfile, fast = _both_readers(tmp_path, tuple(members))
+    assert fast == by_tarfile
 
 
 def test_crafted_git_tree_with_a_link_and_a_folder_of_one_name(tmp_path: Path) -> None:
