@@ -18,6 +18,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from repro import compat as cdata
 from repro import mapping, merge, versions
 from repro.errors import UsageError
 from repro.models import (
@@ -165,20 +166,40 @@ def infer(
     }
     unresolved = list(found.unresolved)
     _apply_pins(drafts, options.pins)
-    merged = _merge(drafts, evidence, options, index, wheels)
+    merged = _pair_pinned(_merge(drafts, evidence, options, index, wheels))
+    # Companions whose version follows torch's once torch's is decided: they do not steer
+    # the Python (torch does), and they are decided after it.
+    followers = _followers(merged)
     python, py_conflicts = choose_python(
         evidence.python_hints,
         as_of=as_of,
         override=options.python,
         prefer=prefer,
-        merged=merged,
+        merged={k: m for k, m in merged.items() if k not in followers},
         major=python.major,
     )
     usable = _wheels_for(wheels, python.version)
     merged = {k: _with_wheelhouse(m, usable) for k, m in merged.items()}
     choices, pinned, version_conflicts = versions.decide(
-        merged, python=python.version, as_of=as_of, as_of_reason=as_of_reason
+        {k: m for k, m in merged.items() if k not in followers},
+        python=python.version,
+        as_of=as_of,
+        as_of_reason=as_of_reason,
     )
+    if followers:
+        merged, notes = _pair_followers(merged, followers, pinned.get("torch"))
+        more_choices, more_pinned, more_conflicts = versions.decide(
+            {k: merged[k] for k in followers},
+            python=python.version,
+            as_of=as_of,
+            as_of_reason=as_of_reason,
+        )
+        for key, note in notes.items():
+            choice = more_choices[key]
+            more_choices[key] = dataclasses.replace(choice, chain=(*choice.chain, note))
+        choices.update(more_choices)
+        pinned.update(more_pinned)
+        version_conflicts += more_conflicts
     for name, item in merged.items():
         draft = drafts[name]
         draft.specs += [b.specifier for b in item.kept if b.kind == "api"]
@@ -271,6 +292,109 @@ def _merge(
             )
         out[key] = merged
     return out
+
+
+# --------------------------------------------------------------------------- torch companions
+
+# torchvision and torchaudio are built against one torch release each: their versions come
+# from torch's row in repro/data/compat.json (pytorch/vision's and pytorch/audio's tables),
+# on CPU and GPU images alike, never from the commit date on their own.
+TORCH_COMPANIONS = ("torchvision", "torchaudio")
+_PAIR_SOURCE = "repro/data/compat.json"
+
+
+def _exact(item: versions.Merged) -> str | None:
+    """The one version a package's kept bounds allow, when they name one (``==1.8.1``)."""
+    try:
+        spec = SpecifierSet(item.specifier)
+    except InvalidSpecifier:
+        return None
+    pins = [s.version for s in spec if s.operator in ("==", "===") and "*" not in s.version]
+    return pins[0] if len(pins) == 1 else None
+
+
+def _with_bound(item: versions.Merged, bound: versions.Bound) -> versions.Merged:
+    wanted = dataclasses.replace(item.wanted, bounds=(*item.wanted.bounds, bound))
+    return versions.merge(wanted, item.history)
+
+
+def _pair_pinned(merged: dict[str, versions.Merged]) -> dict[str, versions.Merged]:
+    """Bounds that tie torch and its companions when one of them names an exact version:
+    the companions follow a pinned torch; an unpinned torch follows a pinned companion."""
+    torch = merged.get("torch")
+    if torch is None:
+        return merged
+    data = cdata.load()
+    out = dict(merged)
+    version = _exact(torch)
+    if version is not None:
+        release = data.torch_release(version)
+        for name in TORCH_COMPANIONS:
+            item = out.get(name)
+            paired = getattr(release, name) if release is not None else None
+            if item is None or paired is None:
+                continue
+            own = _exact(item)
+            if own is None:
+                why = f"{name} {paired} goes with torch {version} ({_PAIR_SOURCE})"
+                out[name] = _with_bound(
+                    item, versions.Bound(specifier=f"=={paired}", why=why, kind="paired")
+                )
+            elif own.split("+")[0] != paired:
+                clash = (
+                    f"{name} {own} does not go with torch {version} ({name} {paired} does, "
+                    f"{_PAIR_SOURCE}): both are pinned, both are installed as pinned"
+                )
+                out[name] = dataclasses.replace(item, conflicts=(*item.conflicts, clash))
+        return out
+    for name in TORCH_COMPANIONS:
+        item = out.get(name)
+        own = _exact(item) if item is not None else None
+        found = data.torch_by_companion(name, own) if own is not None else None
+        if found is None:
+            continue
+        why = f"torch {found.torch} goes with {name} {own} ({_PAIR_SOURCE})"
+        out["torch"] = _with_bound(
+            torch, versions.Bound(specifier=f"=={found.torch}", why=why, kind="paired")
+        )
+        break
+    return out
+
+
+def _followers(merged: Mapping[str, versions.Merged]) -> frozenset[str]:
+    """Companions of a torch whose version is not known yet (chosen by date)."""
+    if "torch" not in merged:
+        return frozenset()
+    return frozenset(
+        name
+        for name in TORCH_COMPANIONS
+        if name in merged
+        and _exact(merged[name]) is None
+        and merged[name].wanted.forced is None
+        and not merged[name].wanted.exact_pin
+    )
+
+
+def _pair_followers(
+    merged: dict[str, versions.Merged], followers: frozenset[str], torch: str | None
+) -> tuple[dict[str, versions.Merged], dict[str, str]]:
+    """The followers bound to the torch version decided; notes where no pairing is known."""
+    out = dict(merged)
+    notes: dict[str, str] = {}
+    release = cdata.load().torch_release(torch) if torch else None
+    for name in sorted(followers):
+        paired = getattr(release, name) if release is not None else None
+        if paired is None:
+            if torch:
+                notes[name] = (
+                    f"repro's compatibility data pairs no {name} with torch {torch}: chosen by date"
+                )
+            continue
+        why = f"{name} {paired} goes with torch {torch} ({_PAIR_SOURCE})"
+        out[name] = _with_bound(
+            out[name], versions.Bound(specifier=f"=={paired}", why=why, kind="paired")
+        )
+    return out, notes
 
 
 def _pin_name(pin: str) -> str:

@@ -47,7 +47,9 @@ class Bound:
 
     specifier: str
     why: str  # "requirements.txt:3 declares <2", "code uses tf.contrib (model.py:12) → <2"
-    kind: Literal["user", "declared", "api"]
+    # "paired": torch and its companions (torchvision, torchaudio) go together as the
+    # compatibility data pairs them, whichever of them is pinned
+    kind: Literal["user", "declared", "paired", "api"]
     strength: Literal["hard", "soft"] = "hard"
 
 
@@ -81,8 +83,10 @@ class Merged:
 
     @property
     def dated(self) -> bool:
-        """Whether the date rule applies (not to versions the user forced)."""
-        return self.wanted.forced is None and not self.wanted.exact_pin
+        """Whether the date rule applies (not to versions the user forced, nor to a
+        companion's version that follows torch's)."""
+        paired = any(b.kind == "paired" and "==" in b.specifier for b in self.kept)
+        return self.wanted.forced is None and not self.wanted.exact_pin and not paired
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,7 +156,7 @@ def _contains(spec: SpecifierSet, version: str) -> bool:
 
 def merge(wanted: Wanted, history: PackageReleases | None) -> Merged:
     """Intersect the bounds strongest first; a bound no release satisfies gives way."""
-    order = {"user": 0, "declared": 1, "api": 2}
+    order = {"user": 0, "declared": 1, "paired": 2, "api": 3}
     bounds = sorted(wanted.bounds, key=lambda b: (order[b.kind], b.strength != "hard"))
     spec = ""
     kept: list[Bound] = []
@@ -398,7 +402,8 @@ def decide(
                     f"with wheels for Python {python}: {chosen.version} ({chosen.date.isoformat()})"
                 )
             elif chosen is not None:
-                chain.append(f"{wanted.name} {chosen.version} as pinned")
+                if not any(b.kind == "paired" for b in item.kept):  # its why says it all
+                    chain.append(f"{wanted.name} {chosen.version} as pinned")
             else:
                 chosen = _oldest_after(item.history, item.specifier, python) or _oldest_after(
                     item.history, item.specifier, None

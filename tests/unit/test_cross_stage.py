@@ -1,0 +1,130 @@
+"""Decisions that cross stages: infer ↔ base image ↔ Dockerfile must tell one story."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from repro import base_image, pipeline
+from repro.infer import infer
+from repro.models import DeclaredRequirement, Evidence, ImportSite, Options, Origin
+
+LATE = dt.datetime(2025, 9, 1, tzinfo=dt.timezone.utc)  # torchvision 0.23.0 is the newest then
+
+
+def _decl(text: str, name: str, line: int) -> DeclaredRequirement:
+    return DeclaredRequirement(
+        requirement=text,
+        name=name,
+        origin=Origin(kind="requirements", path="requirements.txt", line=line),
+    )
+
+
+def _torch_family(torch: str = "torch", vision: str = "torchvision") -> Evidence:
+    names = ("torch", "torchvision", "torchaudio")
+    texts = (torch, vision, "torchaudio")
+    return Evidence(
+        declared=tuple(
+            _decl(t, n, i + 1) for i, (t, n) in enumerate(zip(texts, names, strict=True))
+        ),
+        imports=tuple(
+            ImportSite(module=n, origin=Origin(kind="import", path="train.py", line=i + 1))
+            for i, n in enumerate(names)
+        ),
+    )
+
+
+def _versions(evidence: Evidence, options: Options) -> dict[str, str | None]:
+    env = infer(evidence, options, commit_date=LATE)
+    return {r.name: r.version for r in env.requirements}
+
+
+# ----------------------------------------------------------------- torch companions
+
+
+def test_companions_follow_a_pinned_torch_not_the_commit_date() -> None:
+    got = _versions(_torch_family("torch==1.8.1"), Options())
+    # pytorch/vision's table (repro/data/compat.json): 1.8.1 ↔ 0.9.1, torchaudio 0.8.1
+    assert got == {"torch": "1.8.1", "torchvision": "0.9.1", "torchaudio": "0.8.1"}
+
+
+def test_companions_follow_a_pin_on_the_command_line() -> None:
+    got = _versions(_torch_family(), Options(pins=("torch==1.8.1",)))
+    assert got["torchvision"] == "0.9.1" and got["torchaudio"] == "0.8.1"
+
+
+def test_companions_follow_a_torch_chosen_by_date() -> None:
+    # before 2.6.0 (2025-01-29): torch 2.5.1, and torchvision must be its 0.20.1
+    env = infer(
+        _torch_family(), Options(), commit_date=dt.datetime(2025, 1, 20, tzinfo=dt.timezone.utc)
+    )
+    got = {r.name: r for r in env.requirements}
+    assert got["torch"].version == "2.5.1"
+    assert got["torchvision"].version == "0.20.1" and got["torchaudio"].version == "2.5.1"
+    assert any("goes with torch 2.5.1" in r for r in got["torchvision"].reasons)
+
+
+def test_torch_follows_a_pinned_companion() -> None:
+    got = _versions(_torch_family(vision="torchvision==0.5.0"), Options())
+    assert got["torch"] == "1.4.0"  # torchvision 0.5.0 was made for torch 1.4.0
+
+
+def test_a_declared_companion_range_that_excludes_the_pair_is_reported() -> None:
+    env = infer(_torch_family("torch==1.8.1", "torchvision>=0.10"), Options(), commit_date=LATE)
+    vision = next(r for r in env.requirements if r.name == "torchvision")
+    assert vision.version != "0.9.1"
+    assert any("torchvision" in c and "0.9.1" in c for c in env.conflicts)
+
+
+def test_python_reasons_do_not_cite_a_companion_version_that_is_not_installed() -> None:
+    env = infer(_torch_family("torch==1.8.1"), Options(), commit_date=LATE)
+    assert not any("torchvision 0.23" in r for r in env.python.reasons)
+
+
+def _git_repo(root: Path, files: dict[str, str], date: str) -> Path:
+    root.mkdir()
+    for name, text in files.items():
+        (root / name).write_text(text)
+    env = {
+        "GIT_AUTHOR_DATE": date,
+        "GIT_COMMITTER_DATE": date,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.org",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(root),
+    }
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "x"]):
+        subprocess.run(["git", *args], cwd=root, env=env, check=True)
+    return root
+
+
+def _plan(root: Path, options: Options, tmp_path: Path) -> pipeline.Prepared:
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    return pipeline.prepare(
+        str(root), options, work, pipeline.QuietReporter(), probe_gpu=lambda: None
+    )
+
+
+@pytest.mark.parametrize("cpu", [True, False], ids=["cpu", "gpu"])
+def test_cpu_and_gpu_images_install_the_same_companions(tmp_path: Path, cpu: bool) -> None:
+    root = _git_repo(
+        tmp_path / "repo",
+        {
+            "requirements.txt": "torch==1.8.1\ntorchvision\n",
+            "train.py": "import torch\nimport torchvision\n",
+        },
+        "2025-09-01T12:00:00+00:00",
+    )
+    prepared = _plan(root, Options(cpu=cpu), tmp_path)
+    plan = prepared.plan
+    installed = prepared.files[".repro/requirements-framework.txt"]
+    assert "torchvision==0.9.1" in installed  # +cuXYZ on the GPU image
+    assert "0.23.0" not in installed
+    assert not any("chosen by date" in r for r in plan.base.reasons)
+    assert base_image.gpu_frameworks(plan.environment) == ["torch", "torchvision"]
