@@ -81,6 +81,7 @@ def choose_python(
     prefer: Mapping[str, str] | None = None,
     merged: Mapping[str, versions.Merged] | None = None,
     major: int | None = None,
+    avoid: Mapping[str, str] | None = None,
 ) -> tuple[PythonChoice, list[str]]:
     """The Python version, its reasons, and the hints that had to be overruled."""
     releases = python_releases()
@@ -95,6 +96,7 @@ def choose_python(
         prefer=prefer,
         merged=merged,
         major=major,
+        avoid=avoid,
     )
 
 
@@ -135,7 +137,10 @@ def infer(
     commit_date: dt.datetime,
     wheelhouse: Sequence[Wheel] | None = None,
     releases: ReleaseIndex | None = None,
+    avoid_python: Mapping[str, str] | None = None,
 ) -> Environment:
+    """What the image must contain. ``avoid_python``: Pythons no base image serves for this
+    repository (Python → why), passed over while the evidence allows another."""
     as_of = options.as_of or commit_date.date()
     as_of_reason = (
         f"as of {as_of.isoformat()} (--as-of or as-of in [tool.repro])"
@@ -177,6 +182,7 @@ def infer(
         prefer=prefer,
         merged={k: m for k, m in merged.items() if k not in followers},
         major=python.major,
+        avoid=avoid_python,
     )
     usable = _wheels_for(wheels, python.version)
     merged = {k: _with_wheelhouse(m, usable) for k, m in merged.items()}

@@ -45,7 +45,7 @@ from repro import (
 )
 from repro import dockerfile as df
 from repro.engine import LABEL_MANAGED, DockerEngine, Engine, RunLimits
-from repro.errors import BuildError, EngineError, SmokeFailure
+from repro.errors import BuildError, EngineError, InferenceError, SmokeFailure
 from repro.manifest import build_manifest
 from repro.models import (
     JSON,
@@ -234,34 +234,56 @@ def plan_for(
     python_change = repair.python_change(changes)
     if python_change is not None:
         options = dataclasses.replace(options, python=python_change.target)
-    environment = infer.infer(
-        evidence,
-        options,
-        commit_date=checkout.commit_date,
-        wheelhouse=[w for w, _ in found],
-        releases=releases,
-    )
-    if python_change is not None:
-        environment = repair.with_python(environment, python_change)
-    environment = repair.apply_changes(
-        environment,
-        changes,
-        _wheelhouse_versions(found, environment.python.version),
-        _dated(releases, environment),
-    )
-    smoke_plan = smoke.discover(evidence, options, environment.python.version, checkout.path)
-    smoke_cmd = smoke.first_command(smoke_plan)
-    environment = _with_smoke_requirements(environment, smoke_plan)
-    wheel_names = frozenset(
-        canonicalize_name(w.name) for w, _ in found if w.supports(environment.python.version)
-    )
-    base = base_image.select(
-        environment,
-        options,
-        wheelhouse_names=wheel_names,
-        evidence=evidence,
-        host=scanned.host_gpu,
-    )
+    # Python is chosen before the base image. When no base image fits that Python alone
+    # (e.g. CUDA 10.1's stand-in images have Python 3.6/3.7 only) and nobody fixed the
+    # Python, the next Python the evidence allows is tried, in infer's own order.
+    may_move = options.python is None and not options.base_image
+    avoid: dict[str, str] = {}
+    first_error: InferenceError | None = None
+    while True:
+        environment = infer.infer(
+            evidence,
+            options,
+            commit_date=checkout.commit_date,
+            wheelhouse=[w for w, _ in found],
+            releases=releases,
+            avoid_python=avoid,
+        )
+        if python_change is not None:
+            environment = repair.with_python(environment, python_change)
+        environment = repair.apply_changes(
+            environment,
+            changes,
+            _wheelhouse_versions(found, environment.python.version),
+            _dated(releases, environment),
+        )
+        smoke_plan = smoke.discover(evidence, options, environment.python.version, checkout.path)
+        smoke_cmd = smoke.first_command(smoke_plan)
+        environment = _with_smoke_requirements(environment, smoke_plan)
+        wheel_names = frozenset(
+            canonicalize_name(w.name) for w, _ in found if w.supports(environment.python.version)
+        )
+        python = environment.python.version
+        if first_error is not None and python in avoid:  # no other Python left to try
+            raise first_error
+        try:
+            base = base_image.select(
+                environment,
+                options,
+                wheelhouse_names=wheel_names,
+                evidence=evidence,
+                host=scanned.host_gpu,
+            )
+        except InferenceError as exc:
+            if not may_move:
+                raise
+            first_error = first_error or exc
+            avoid[python] = f"no GPU base image fits it ({_dead_end_why(exc)})"
+            continue
+        break
+    if avoid and not changes:
+        moved = ", ".join(avoid)
+        reporter.info(f"no GPU base image fits Python {moved}: Python {python} instead")
     if not changes:
         reporter.info(f"Python {environment.python.version}, base image {base.name}")
 
@@ -331,6 +353,14 @@ def plan_for(
         context=scanned.context,
     )
     return Prepared(plan=plan, files=rendered.files, wheels=wheels)
+
+
+def _dead_end_why(exc: InferenceError) -> str:
+    """The reasons of a base-image dead end, on one line."""
+    lines = [ln.removeprefix("- ").strip() for ln in exc.detail.splitlines() if ln.strip()]
+    if lines:
+        return "; ".join(lines[:2])
+    return exc.message.partition(": ")[2] or exc.message
 
 
 def _dated(index: pypi.ReleaseIndex, environment: Environment) -> repair.Dated:

@@ -286,8 +286,13 @@ def choose_python(
     prefer: Mapping[str, str] | None = None,
     merged: Mapping[str, Merged] | None = None,
     major: int | None = None,
+    avoid: Mapping[str, str] | None = None,
 ) -> tuple[PythonChoice, list[str]]:
-    """The Python version, its reasons, and the evidence that had to be overruled."""
+    """The Python version, its reasons, and the evidence that had to be overruled.
+
+    ``avoid`` maps Pythons a later stage cannot serve (no base image has them) to why: they
+    are passed over while another Python the evidence allows remains.
+    """
     hints = list(hints)
     candidates, reasons, conflicts = filter_by_hints(hints, releases)
     if override:
@@ -314,6 +319,10 @@ def choose_python(
             "within the bounds found; chose Python as if they were unconstrained"
         )
         usable = candidates
+    avoided = [v for v in usable if v in (avoid or {})]
+    if avoided and len(avoided) < len(usable):
+        usable = [v for v in usable if v not in avoided]
+        reasons += [f"not {v}: {(avoid or {})[v]}" for v in reversed(avoided)]
     preferred = [v for v in usable if v in (prefer or {})]
     released = [v for v in usable if releases[v] <= as_of]
     mature = [v for v in usable if releases[v] + WHEEL_LAG <= as_of]

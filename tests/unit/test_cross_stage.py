@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from repro import base_image, pipeline
+from repro import base_image, pipeline, versions
+from repro.errors import InferenceError
 from repro.infer import infer
-from repro.models import DeclaredRequirement, Evidence, ImportSite, Options, Origin
+from repro.models import DeclaredRequirement, Evidence, ImportSite, Options, Origin, PythonHint
 
 LATE = dt.datetime(2025, 9, 1, tzinfo=dt.timezone.utc)  # torchvision 0.23.0 is the newest then
 
@@ -128,3 +129,49 @@ def test_cpu_and_gpu_images_install_the_same_companions(tmp_path: Path, cpu: boo
     assert "0.23.0" not in installed
     assert not any("chosen by date" in r for r in plan.base.reasons)
     assert base_image.gpu_frameworks(plan.environment) == ["torch", "torchvision"]
+
+
+# ----------------------------------------------------------------- Python ↔ base image
+
+MONOREPO = Path(__file__).parents[2] / "fixtures" / "corpus" / "monorepo-experiments"
+
+
+def test_python_moves_when_only_the_python_keeps_a_gpu_base_out(tmp_path: Path) -> None:
+    # torch 1.4.0 + tensorflow 2.3.0 need CUDA 10.1, whose nvidia/cuda tags were deleted;
+    # the stand-in images have Python 3.6/3.7, and both frameworks have wheels for 3.7.
+    plan = _plan(MONOREPO, Options(), tmp_path).plan
+    assert plan.environment.python.version == "3.7"
+    assert plan.base.name.startswith("pytorch/pytorch:1.4-cuda10.1")
+    assert any(
+        r.startswith("not 3.8: no GPU base image fits it") and "CUDA 10.1" in r
+        for r in plan.environment.python.reasons
+    )
+    # the versions are decided for the Python installed, not the one passed over
+    chains = [c for v in plan.environment.choices for c in v.chain]
+    assert not any("Python 3.8" in c for c in chains)
+
+
+def test_a_python_the_user_chose_is_not_moved(tmp_path: Path) -> None:
+    with pytest.raises(InferenceError, match=r"no GPU base image fits .*Python 3\.8"):
+        _plan(MONOREPO, Options(python="3.8"), tmp_path)
+
+
+def test_a_dead_end_no_python_fixes_is_reported_for_the_first_choice(tmp_path: Path) -> None:
+    # CUDA 12.6 fits no torch 1.4.0 build, whatever the Python: the error names the Python
+    # infer chose, not the last one tried.
+    with pytest.raises(InferenceError, match=r"Python 3\.8 \+ --cuda 12\.6"):
+        _plan(MONOREPO, Options(cuda="12.6"), tmp_path)
+
+
+def test_avoided_pythons_are_passed_over_only_while_another_remains() -> None:
+    releases = {"3.6": dt.date(2016, 12, 23), "3.7": dt.date(2018, 6, 27)}
+    releases |= {"3.8": dt.date(2019, 10, 14)}
+    hint = PythonHint(specifier=">=3.7", origin=Origin(kind="setup.py", path="setup.py"))
+    choice, _ = versions.choose_python(
+        [hint], releases=releases, as_of=dt.date(2022, 1, 1), avoid={"3.8": "no image"}
+    )
+    assert choice.version == "3.7" and "not 3.8: no image" in choice.reasons
+    every, _ = versions.choose_python(
+        [hint], releases=releases, as_of=dt.date(2022, 1, 1), avoid={"3.8": "x", "3.7": "y"}
+    )
+    assert every.version == "3.8"  # nothing else the evidence allows: not moved
