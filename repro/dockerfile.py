@@ -188,6 +188,21 @@ def _header(recipe: Recipe) -> str:
     )
 
 
+def external_images(dockerfile: str) -> tuple[str, ...]:
+    """The images a rendered Dockerfile starts from (not its own stages), in order."""
+    stages: set[str] = set()
+    images: list[str] = []
+    for line in dockerfile.splitlines():
+        words = line.split()
+        if len(words) < 2 or words[0].upper() != "FROM":
+            continue
+        if words[1] not in stages:
+            images.append(words[1])
+        if len(words) >= 4 and words[2].upper() == "AS":
+            stages.add(words[3])
+    return tuple(dict.fromkeys(images))
+
+
 def _from(recipe: Recipe, image: str, stage: str) -> str:
     if not _IMAGE_REF.fullmatch(image):
         raise UsageError(f"base image {image!r} is not an image reference")

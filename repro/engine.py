@@ -92,6 +92,7 @@ class Engine(Protocol):
 
     def ping(self) -> None: ...
     def image_info(self, ref: str) -> ImageInfo | None: ...
+    def pull(self, ref: str) -> None: ...
     def build(
         self,
         context: Path,
@@ -340,6 +341,15 @@ class DockerEngine:
             labels=dict((attrs.get("Config") or {}).get("Labels") or {}),
             created=str(attrs.get("Created", "")),
         )
+
+    def pull(self, ref: str) -> None:
+        """Pull ``ref`` from its registry; :class:`EngineError` names why it could not."""
+        try:
+            with _engine_call(f"pulling {ref}"):
+                self._client.images.pull(ref)
+        except docker.errors.APIError as exc:
+            reason = str(exc.explanation or "") if exc.explanation else _short(exc)
+            raise EngineError(f"cannot pull {ref}: {pull_reason(reason)}") from exc
 
     # ----------------------------------------------------------------- build
 
@@ -680,6 +690,19 @@ def _terminate(proc: subprocess.Popen[str]) -> None:
 
 _STEP = re.compile(r"^#(\d+) \[(?:[\w-]+ )?\s*(\d+/\d+)\] (.*)$")
 _STEP_CLASSIC = re.compile(r"^Step (\d+/\d+) : (.*)$")
+
+
+def pull_reason(text: str) -> str:
+    """The engine's answer to a failed pull, as one short clause."""
+    first = " ".join(text.split())[:200]
+    lower = first.lower()
+    if "no such host" in lower or "dial tcp" in lower or "timeout" in lower:
+        return f"no registry is reachable from the engine ({first})"
+    if "unauthorized" in lower or "denied" in lower or "authentication" in lower:
+        return f"the registry refused ({first}); docker login may help"
+    if "not found" in lower or "manifest unknown" in lower:
+        return f"the registry has no such image ({first})"
+    return first
 
 
 def _build_failure(lines: list[str]) -> BuildError:

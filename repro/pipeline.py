@@ -44,7 +44,7 @@ from repro import (
     versions,
 )
 from repro import dockerfile as df
-from repro.engine import LABEL_MANAGED, DockerEngine, Engine, RunLimits
+from repro.engine import LABEL_MANAGED, DockerEngine, Engine, ImageInfo, RunLimits
 from repro.errors import BuildError, EngineError, InferenceError, SmokeFailure
 from repro.manifest import build_manifest
 from repro.models import (
@@ -521,11 +521,7 @@ def pack(
             if not rounds:
                 for warning in plan.warnings:
                     reporter.warn(warning)
-            base_info = engine.image_info(plan.base.name)
-            if base_info is None and not rounds:
-                reporter.warn(
-                    f"base image {plan.base.name} is not on this engine: the build will pull it"
-                )
+            base_info = _ensure_base_images(engine, plan, reporter)
             reporter.stage("build", plan.tags[0])
             context = build.prepare_context(
                 workdir, plan.dockerfile, prepared.files, prepared.wheels, plan.context
@@ -658,6 +654,49 @@ def pack(
     )
 
 
+def _ensure_base_images(engine: Engine, plan: Plan, reporter: Reporter) -> ImageInfo | None:
+    """Every image the Dockerfile starts from is on the engine, pulled if need be, before
+    the build: a missing one is one line naming it and why, not a failed build step.
+    Returns what the engine knows of the base image."""
+    for ref in df.external_images(plan.dockerfile):
+        if engine.image_info(ref) is not None:
+            continue
+        reporter.info(f"base image {ref} is not on this engine: pulling it")
+        try:
+            engine.pull(ref)
+        except EngineError as exc:
+            reason = exc.message.removeprefix(f"cannot pull {ref}: ")
+            raise BuildError(
+                f"base image {ref} is not on this engine and cannot be pulled: {reason}",
+                step=f"FROM {ref}",
+                hint=_missing_base_hint(engine, plan, ref),
+            ) from exc
+    return engine.image_info(plan.base.name)
+
+
+def _missing_base_hint(engine: Engine, plan: Plan, ref: str) -> str:
+    python = plan.environment.python.version
+    major, minor = (int(p) for p in python.split("."))
+    here = [v for v in _local_pythons(engine) if v.split(".")[0] == str(major) and v != python]
+    choices = []
+    if ref == base_image.compat().python_image.format(python=python) and here:
+        # the nearest Python with a base here, the older one on a tie
+        near = min(here, key=lambda v: (abs(int(v.split(".")[1]) - minor), int(v.split(".")[1])))
+        local = ", ".join(f"python:{v}-slim" for v in here)
+        choices.append(f"--python {near} uses a base image this engine has ({local})")
+    choices += [
+        f"docker pull {ref} where a registry is reachable, or make a local stand-in "
+        "(scripts/standin-images.sh, docs/standins.md)",
+        "--base-image IMAGE names another base",
+    ]
+    return "; ".join(choices)
+
+
+def _local_pythons(engine: Engine) -> tuple[str, ...]:
+    known = sorted(infer.python_releases(), key=lambda v: tuple(int(p) for p in v.split(".")))
+    return tuple(v for v in known if engine.image_info(f"python:{v}-slim") is not None)
+
+
 def _release_history(index: pypi.ReleaseIndex, python: str) -> ReleasesFor:
     """Releases of a package that install on ``python``, from issue-4's release index."""
 
@@ -720,8 +759,7 @@ def _remove_superseded(engine: Engine, images: list[str], *, keep: str) -> None:
 def _pythons(engine: Engine) -> tuple[str, ...]:
     """Pythons a repair may switch to: those with a base image here, else all repro knows."""
     known = sorted(infer.python_releases(), key=lambda v: tuple(int(p) for p in v.split(".")))
-    local = tuple(v for v in known if engine.image_info(f"python:{v}-slim") is not None)
-    return local or tuple(known)
+    return _local_pythons(engine) or tuple(known)
 
 
 def _repair_context(

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from repro import base_image, pipeline, versions
-from repro.errors import InferenceError
+from repro import base_image, dockerfile, pipeline, versions
+from repro.engine import ImageInfo
+from repro.errors import BuildError, EngineError, InferenceError
 from repro.infer import infer
 from repro.models import DeclaredRequirement, Evidence, ImportSite, Options, Origin, PythonHint
 
@@ -175,3 +176,66 @@ def test_avoided_pythons_are_passed_over_only_while_another_remains() -> None:
         [hint], releases=releases, as_of=dt.date(2022, 1, 1), avoid={"3.8": "x", "3.7": "y"}
     )
     assert every.version == "3.8"  # nothing else the evidence allows: not moved
+
+
+# ----------------------------------------------------------------- a base image the engine lacks
+
+
+class _NoRegistryEngine:
+    """An engine that has only python:3.11-slim and reaches no registry."""
+
+    buildkit = True
+
+    def __init__(self) -> None:
+        self.pulled: list[str] = []
+        self.built = False
+
+    def image_info(self, ref: str) -> ImageInfo | None:
+        if ref != "python:3.11-slim":
+            return None
+        return ImageInfo(id="sha256:" + "1" * 64, repo_digests=(), size=1, labels={}, created="")
+
+    def pull(self, ref: str) -> None:
+        self.pulled.append(ref)
+        raise EngineError(
+            f"cannot pull {ref}: no registry is reachable from the engine (lookup: no such host)"
+        )
+
+    def build(self, *args: object, **kwargs: object) -> tuple[str, float, str]:
+        self.built = True
+        raise AssertionError("the build must not start")
+
+
+def test_a_base_image_that_cannot_be_pulled_is_one_line_before_the_build(tmp_path: Path) -> None:
+    root = _git_repo(tmp_path / "repo", {"main.py": "import json\n"}, "2024-06-01T12:00:00+00:00")
+    engine = _NoRegistryEngine()
+    out = tmp_path / "out"
+    with pytest.raises(BuildError) as caught:
+        pipeline.pack(
+            str(root),
+            Options(python="3.13", out=out),
+            pipeline.QuietReporter(),
+            engine_factory=lambda: engine,  # type: ignore[arg-type,return-value]
+            probe_gpu=lambda: None,
+        )
+    error = caught.value
+    assert error.message == (
+        "base image python:3.13-slim is not on this engine and cannot be pulled: "
+        "no registry is reachable from the engine (lookup: no such host)"
+    )
+    assert "\n" not in error.message and "unknown step" not in error.message
+    assert "--python 3.11 uses a base image this engine has (python:3.11-slim)" in error.hint
+    assert "scripts/standin-images.sh" in error.hint and "--base-image" in error.hint
+    assert engine.pulled == ["python:3.13-slim"] and not engine.built
+    assert not out.exists()
+
+
+def test_the_images_a_dockerfile_starts_from_are_not_its_stages() -> None:
+    text = (
+        "FROM nvidia/cuda:12.6.3-devel-ubuntu22.04 AS env\nRUN x\nFROM env AS uv\n"
+        "FROM env AS deps\nFROM nvidia/cuda:12.6.3-runtime-ubuntu22.04\nCOPY --from=deps / /\n"
+    )
+    assert dockerfile.external_images(text) == (
+        "nvidia/cuda:12.6.3-devel-ubuntu22.04",
+        "nvidia/cuda:12.6.3-runtime-ubuntu22.04",
+    )
