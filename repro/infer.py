@@ -63,11 +63,7 @@ def _vkey(version: str) -> tuple[int, ...]:
 
 def satisfies(python: str, specifier: str) -> bool:
     """Whether some release of ``python`` (X.Y) is allowed by ``specifier``."""
-    try:
-        spec = SpecifierSet(specifier)
-    except InvalidSpecifier:
-        return True
-    return any(spec.contains(f"{python}.{patch}", prereleases=True) for patch in (0, 99))
+    return versions.python_allows(python, specifier)
 
 
 # --------------------------------------------------------------------------- python

@@ -248,11 +248,23 @@ def _vkey(version: str) -> tuple[int, ...]:
 
 
 def python_allows(python: str, specifier: str) -> bool:
-    """Whether some release of ``python`` (X.Y) is allowed by ``specifier``."""
+    """Whether some release of ``python`` (X.Y) is allowed by ``specifier``.
+
+    The releases tried are X.Y.0, X.Y.99 and each patch the specifier names (with its
+    neighbours), so that a patch-level pin (conda's ``python=3.8.5``, ``==3.7.4``) allows
+    its X.Y rather than contradicting every Python repro builds."""
     spec = _spec(specifier)
     if spec is None:
         return True
-    return any(spec.contains(f"{python}.{patch}", prereleases=True) for patch in (0, 99))
+    patches = {0, 99}
+    for item in spec:
+        try:
+            named = Version(item.version.rstrip(".*"))
+        except InvalidVersion:
+            continue
+        if ".".join(str(p) for p in named.release[:2]) == python and len(named.release) > 2:
+            patches |= {named.micro, named.micro + 1, max(named.micro - 1, 0)}
+    return any(spec.contains(f"{python}.{patch}", prereleases=True) for patch in sorted(patches))
 
 
 def filter_by_hints(
