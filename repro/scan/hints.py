@@ -321,6 +321,8 @@ def _bullet(line: str, rel: str, number: int, out: decl.Declared, known_name: An
         return
     raw, op, version, suffix = m.group(1), m.group(2) or "", m.group(3) or "", m.group(4) or ""
     origin = Origin(kind="readme", path=rel, line=number, detail=line.strip()[:60])
+    if op == "<" and version == "3" and not suffix and line[m.start(2) : m.end(3)] == "<3":
+        op, version = "", ""  # "- [numpy](...) <3": a heart, not a bound
     if op == "≥" or suffix == "+":
         op = ">="
     if raw.lower() == "python":

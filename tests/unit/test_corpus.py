@@ -59,6 +59,9 @@ def test_corpus_case(case: str) -> None:
     assert {u.module for u in env.unresolved} == set(expected.get("unresolved", []))
     for name in expected.get("conflicts", []):
         assert any(c.startswith(f"{name}:") for c in env.conflicts), env.conflicts
+    for name, spec in expected.get("specifiers", {}).items():
+        req = next(r for r in env.requirements if key(r) == canonicalize_name(name))
+        assert req.specifier == spec, (name, req.specifier)
     if "python_below" in expected:
         assert Version(env.python.version) < Version(expected["python_below"])
     # provenance: every requirement says which file (and line) it came from
