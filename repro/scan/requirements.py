@@ -23,6 +23,11 @@ from repro.scan.files import read_text
 _OPTIONAL_FILE = re.compile(
     r"(^|[-_./])(dev|test|tests|testing|docs?|lint|style|ci)([-_.]|$)", re.I
 )
+# The same requirements for a platform the image is not (requirements-tpu.txt beside
+# requirements.txt, requirements-macos.txt): alternatives, not additions.
+_PLATFORM_FILE = re.compile(
+    r"(^|[-_./])(tpu|rocm|mac|macos|osx|apple|m1|mps|windows|win|win32|win64)([-_.]|$)", re.I
+)
 _EGG = re.compile(r"#(?:.*&)?egg=([A-Za-z0-9_.\-\[\],]+)")
 _INDEX_OPTIONS = {"-i", "--index-url", "--extra-index-url", "-f", "--find-links"}
 _IGNORED_OPTIONS_WITH_VALUE = {
@@ -51,8 +56,11 @@ class RequirementsResult:
 
 
 def is_optional_file(rel: str) -> bool:
-    """requirements-dev.txt, docs/requirements.txt, ... : not needed to run the code."""
-    return bool(_OPTIONAL_FILE.search(rel.lower().replace("requirements", "")))
+    """requirements-dev.txt, docs/requirements.txt, ... : not needed to run the code;
+    requirements-tpu.txt, requirements-macos.txt, ...: for a platform the image is not."""
+    rest = rel.lower().replace("requirements", "")
+    name = PurePosixPath(rel).name.lower().replace("requirements", "")
+    return bool(_OPTIONAL_FILE.search(rest) or _PLATFORM_FILE.search(name))
 
 
 def parse_file(
@@ -183,6 +191,8 @@ def _parse_option(
         else:
             result.hints.append(Hint(topic="install-local", value=value, origin=origin))
     elif opt in _INDEX_OPTIONS:
+        if optional:  # the index of a file not installed (a TPU wheel index, a dev mirror)
+            return
         topic = "find-links" if opt in ("-f", "--find-links") else "index-url"
         result.hints.append(Hint(topic=topic, value=value, origin=origin))
     elif opt in _IGNORED_OPTIONS_WITH_VALUE or opt.startswith("--"):

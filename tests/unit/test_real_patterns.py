@@ -42,3 +42,19 @@ def test_a_conda_python_patch_pin_is_obeyed_not_ignored(tmp_path: Path) -> None:
     env = infer(scan(root), Options(), commit_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
     assert env.python.version == "3.8"
     assert not any("python=3.8.5" in c for c in env.conflicts)
+
+
+# google-research/vision_transformer: requirements-tpu.txt beside requirements.txt
+
+CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "corpus"
+
+
+def test_a_platform_variant_file_adds_no_extras_and_no_index() -> None:
+    env = infer(
+        scan(CORPUS / "platform-requirement-variants"),
+        Options(),
+        commit_date=dt.datetime(2024, 5, 1, tzinfo=dt.UTC),
+    )
+    jax = next(r for r in env.requirements if r.name == "jax")
+    assert jax.extras == () and "tpu" not in jax.pip_line()
+    assert env.index_urls == ()
