@@ -361,7 +361,7 @@ def _tf_need(reqs: dict[str, Requirement], ctx: _Ctx) -> Need | str | None:
     data = ctx.data
     name = canonicalize_name(req.name)
     version = _exact(req)
-    why = f"pinned ({_origin(req)})" if version else ""
+    why = _how_fixed(req, version)
     if version is None:
         gpu_last = Version(data.tensorflow_gpu_last + ".999")
         candidates = [
@@ -440,7 +440,7 @@ def _jax_need(reqs: dict[str, Requirement], ctx: _Ctx) -> Need | str | None:
     main = jax or jaxlib
     assert main is not None
     version = _exact(main)
-    why = f"pinned ({_origin(main)})" if version else ""
+    why = _how_fixed(main, version)
     if version is None:
         candidates = [(v, d, r.python) for r in data.jax for v, d in r.versions.items()]
         version, how = _pick(candidates, main, ctx)
@@ -464,6 +464,17 @@ def _jax_need(reqs: dict[str, Requirement], ctx: _Ctx) -> Need | str | None:
     if local.startswith("cuda"):
         major = local[4:].split(".")[0][:2]
         builds = [b for b in builds if major_of(b.cuda) == major]
+    if not builds and wanted and jax is not None and _declared(jax) is None:
+        # jax[cuda11_...] asked for, and the version chosen by date has no CUDA 11 build
+        # any more (0.4.26 dropped it): the newest older release that still has one.
+        older = _older_jax_with(data, wanted, public, main, ctx)
+        if older is not None:
+            extra = ", ".join(sorted(wanted))
+            why = (
+                f"{why} was {public}, which has no build for jax[{extra}]; {older[0]} is the "
+                "newest release that has one"
+            )
+            public, release, builds = older
     if not builds:
         raise _Clash(f"jax {public}: no CUDA build for {', '.join(sorted(wanted)) or local}")
     options = []
@@ -505,6 +516,36 @@ def _jax_need(reqs: dict[str, Requirement], ctx: _Ctx) -> Need | str | None:
         builds=tuple(options),
         reasons=(f"jax {public}: {why}; CUDA builds {extras_list}{unverified}",),
     )
+
+
+def _older_jax_with(
+    data: Compat, wanted: set[str], newest: str, req: Requirement, ctx: _Ctx
+) -> tuple[str, cdata.JaxRelease, list[cdata.JaxBuild]] | None:
+    """The newest jax release up to ``newest`` that has a build for the wanted extras."""
+    found: list[tuple[Version, str, cdata.JaxRelease, list[cdata.JaxBuild]]] = []
+    for release in data.jax:
+        if ctx.python not in release.python:
+            continue
+        fitting = [b for b in release.builds if b.extra in wanted]
+        fitting = fitting or _same_major_builds(list(release.builds), wanted)
+        if not fitting:
+            continue
+        for version in release.versions:
+            if Version(version) <= Version(newest) and _allows(req, version):
+                found.append((Version(version), version, release, fitting))
+    if not found:
+        return None
+    _, version, release, fitting = max(found, key=lambda f: f[0])
+    return version, release, fitting
+
+
+def _how_fixed(req: Requirement, version: str | None) -> str:
+    """Why a framework has ``version`` before the data is asked: pinned, or chosen by date."""
+    if version is None:
+        return ""
+    if _declared(req) is not None:
+        return f"pinned ({_origin(req)})"
+    return "the version chosen for the code's date"
 
 
 def _same_major_builds(builds: list[cdata.JaxBuild], wanted: set[str]) -> list[cdata.JaxBuild]:

@@ -14,7 +14,7 @@ Every decision keeps its evidence chain; every bound that had to give way is rep
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -268,9 +268,16 @@ def python_allows(python: str, specifier: str) -> bool:
 
 
 def filter_by_hints(
-    hints: Iterable[PythonHint], releases: Mapping[str, dt.date]
+    hints: Iterable[PythonHint],
+    releases: Mapping[str, dt.date],
+    *,
+    blocked: Callable[[str], list[str]] | None = None,
+    why_blocked: str = "",
 ) -> tuple[list[str], list[str], list[str]]:
-    """Candidates every hint allows (strongest first), reasons, and overruled hints."""
+    """Candidates every hint allows (strongest first), reasons, and overruled hints.
+
+    With ``blocked`` (Python → the packages without wheels for it), a weak hint (classifiers,
+    CI matrices, tox, READMEs) that would leave only blocked Pythons is overruled too."""
     candidates = sorted(releases, key=_vkey)
     reasons: list[str] = []
     conflicts: list[str] = []
@@ -283,6 +290,15 @@ def filter_by_hints(
                 + ("; ".join(reasons) or "the Pythons repro builds")
             )
             continue
+        if blocked is not None and hint.strength == "hint":
+            stuck = [blocked(v) for v in kept]
+            if all(stuck):
+                names = ", ".join(sorted({n for s in stuck for n in s}))
+                conflicts.append(
+                    f"ignored Python {hint.specifier} from {hint.origin}: no release of "
+                    f"{names} within its bounds has wheels for it{why_blocked}"
+                )
+                continue
         if kept != candidates:
             reasons.append(f"Python {hint.specifier} ({hint.origin})")
         candidates = kept
@@ -324,6 +340,22 @@ def choose_python(
         candidates = [v for v in candidates if _vkey(v)[0] == major]
     merged = merged or {}
     usable = [v for v in candidates if not feasible(merged, v, as_of)]
+    if merged and not usable and any(h.strength == "hint" for h in hints):
+        # Weak hints (a stale classifier, a CI matrix) give way to the requirements: keep
+        # those that leave a Python every required package has wheels for.
+        def stuck(v: str) -> list[str]:
+            if major is not None and _vkey(v)[0] != major:
+                return ["(another major Python)"]
+            return feasible(merged, v, as_of)
+
+        again, why, overruled = filter_by_hints(
+            hints, releases, blocked=stuck, why_blocked=f" as of {as_of.isoformat()}"
+        )
+        if major is not None and any(_vkey(v)[0] == major for v in again):
+            again = [v for v in again if _vkey(v)[0] == major]
+        if any(not feasible(merged, v, as_of) for v in again):
+            candidates, reasons, conflicts = again, why, overruled
+            usable = [v for v in candidates if not feasible(merged, v, as_of)]
     if merged and not usable:
         worst = sorted({n for v in candidates for n in feasible(merged, v, as_of)})
         conflicts.append(

@@ -58,3 +58,67 @@ def test_a_platform_variant_file_adds_no_extras_and_no_index() -> None:
     jax = next(r for r in env.requirements if r.name == "jax")
     assert jax.extras == () and "tpu" not in jax.pip_line()
     assert env.index_urls == ()
+
+
+# google-research/vision_transformer: one stale classifier (3.7) against jax>=0.4.2 and a
+# CI matrix that tests 3.10
+
+
+def _vit_like(root: Path, ci: bool = True, requires: str = "") -> Path:
+    setup = (
+        "from setuptools import setup\n"
+        "setup(name='vit', install_requires=['jax>=0.4.2', 'numpy'],"
+        + (f" python_requires='{requires}'," if requires else "")
+        + " classifiers=['Programming Language :: Python :: 3.7'])\n"
+    )
+    files = {"setup.py": setup, "vit/__init__.py": "", "vit/model.py": "import jax\n"}
+    if ci:
+        files[".github/workflows/build.yml"] = (
+            "jobs:\n  build:\n    strategy:\n      matrix:\n"
+            "        python-version: ['3.10']\n"
+            "    steps:\n      - run: pip install .\n"
+        )
+    return _write(root, files)
+
+
+MAY_2024 = dt.datetime(2024, 5, 21, tzinfo=dt.UTC)
+
+
+def test_a_stale_classifier_gives_way_to_what_the_requirements_can_install(tmp_path: Path) -> None:
+    env = infer(scan(_vit_like(tmp_path)), Options(), commit_date=MAY_2024)
+    assert env.python.version == "3.10"  # the CI matrix, which jax 0.4.x has wheels for
+    assert any(
+        c.startswith(
+            "ignored Python >=3.7,<3.8 from setup.py (classifiers: 3.7): no release of jax"
+        )
+        for c in env.conflicts
+    )
+    jax = next(r for r in env.requirements if r.name == "jax")
+    assert jax.version is not None and not any("took the closest" in c for c in env.conflicts)
+
+
+def test_without_other_hints_the_newest_installable_python_is_taken(tmp_path: Path) -> None:
+    env = infer(scan(_vit_like(tmp_path, ci=False)), Options(), commit_date=MAY_2024)
+    assert env.python.version not in ("3.7", "3.8")
+
+
+def test_a_declared_python_requires_is_not_overruled_by_wheels(tmp_path: Path) -> None:
+    env = infer(scan(_vit_like(tmp_path, requires="<3.8")), Options(), commit_date=MAY_2024)
+    assert env.python.version == "3.7"  # the repository says so: its own contradiction
+    assert any("as if they were unconstrained" in c for c in env.conflicts)
+
+
+def test_jax_with_a_cuda11_extra_takes_the_last_release_built_for_cuda11() -> None:
+    from repro import base_image
+    from tests.unit.gpu_helpers import env as gpu_env
+
+    env = gpu_env("3.10", "jax[cuda11_cudnn86]>=0.4.2", versions={"jax": "0.4.28"})
+    base = base_image.select(env, Options())
+    line = base_image.framework_lines(base)["jax"]
+    assert line == "jax[cuda11_pip]==0.4.25"
+    assert any(
+        "the version chosen for the code's date was 0.4.28, which has no build for "
+        "jax[cuda11_cudnn86]; 0.4.25 is the newest release that has one" in r
+        for r in base.reasons
+    )
+    assert not any("pinned" in r for r in base.reasons)
