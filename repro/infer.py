@@ -334,6 +334,14 @@ def _pair_pinned(merged: dict[str, versions.Merged]) -> dict[str, versions.Merge
         for name in TORCH_COMPANIONS:
             item = out.get(name)
             paired = getattr(release, name) if release is not None else None
+            if item is not None and paired is None and release is not None:
+                last = _last_with(data, name)
+                if last is not None and Version(last.torch) < Version(release.torch):
+                    clash = (
+                        f"{name}: no release goes with torch {version} (the newest, "
+                        f"{getattr(last, name)}, goes with torch {last.torch}; {_PAIR_SOURCE})"
+                    )
+                    out[name] = dataclasses.replace(item, conflicts=(*item.conflicts, clash))
             if item is None or paired is None:
                 continue
             own = _exact(item)
@@ -359,8 +367,27 @@ def _pair_pinned(merged: dict[str, versions.Merged]) -> dict[str, versions.Merge
         out["torch"] = _with_bound(
             torch, versions.Bound(specifier=f"=={found.torch}", why=why, kind="paired")
         )
-        break
+        return out
+    # A companion the code needs that stopped being released (torchaudio after torch 2.11)
+    # caps torch: a newer torch would have no companion to install beside it.
+    for name in TORCH_COMPANIONS:
+        last = _last_with(data, name) if name in out else None
+        if last is None or Version(last.torch) >= Version(data.torch[-1].torch):
+            continue
+        why = (
+            f"{name} is needed and its newest release, {getattr(last, name)}, goes with torch "
+            f"{last.torch}; no {name} goes with a newer torch ({_PAIR_SOURCE})"
+        )
+        out["torch"] = _with_bound(
+            out["torch"], versions.Bound(specifier=f"<={last.torch}", why=why, kind="paired")
+        )
     return out
+
+
+def _last_with(data: cdata.Compat, name: str) -> cdata.TorchRelease | None:
+    """The newest torch release the data pairs a ``name`` release with."""
+    paired = [r for r in data.torch if getattr(r, name)]
+    return max(paired, key=lambda r: Version(r.torch)) if paired else None
 
 
 def _followers(merged: Mapping[str, versions.Merged]) -> frozenset[str]:

@@ -86,6 +86,23 @@ def test_python_reasons_do_not_cite_a_companion_version_that_is_not_installed() 
     assert not any("torchvision 0.23" in r for r in env.python.reasons)
 
 
+def test_a_companion_that_stopped_caps_torch() -> None:
+    # mlfoundations/open_clip: torch>=2.6 and torchaudio; no torchaudio exists after 2.11.0
+    later = dt.datetime(2026, 6, 27, tzinfo=dt.timezone.utc)
+    env = infer(_torch_family("torch>=2.6"), Options(), commit_date=later)
+    got = {r.name: r.version for r in env.requirements}
+    assert got == {"torch": "2.11.0", "torchvision": "0.26.0", "torchaudio": "2.11.0"}
+    torch = next(c for c in env.choices if c.name == "torch")
+    assert any("no torchaudio goes with a newer torch" in c for c in torch.chain)
+
+
+def test_a_pinned_torch_no_companion_goes_with_is_reported() -> None:
+    env = infer(_torch_family("torch==2.12.1"), Options(), commit_date=LATE)
+    assert any(
+        c.startswith("torchaudio: no release goes with torch 2.12.1") for c in env.conflicts
+    )
+
+
 def _git_repo(root: Path, files: dict[str, str], date: str) -> Path:
     root.mkdir()
     for name, text in files.items():
