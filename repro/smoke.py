@@ -131,6 +131,22 @@ def discover(
                 "fresh interpreter (scripts: their imports only)",
             )
         )
+    elif evidence.notebooks:
+        # A repository of notebooks only: its notebooks are not run without --notebooks,
+        # but what they import must import in the image.
+        modules = notebook_imports(evidence, python)
+        if modules:
+            candidates.append(
+                SmokeCommand(
+                    argv=("python", IMPORT_CHECK, *(f"module:{m}" for m in modules)),
+                    kind="import",
+                    reason=f"import check of the {len(modules)} module(s) the notebooks "
+                    "import, each in a fresh interpreter (the notebooks are not run; "
+                    "--notebooks runs them)",
+                )
+            )
+        else:
+            considered.append(("import", "no Python modules, and the notebooks import none"))
     else:
         considered.append(("import", "no Python modules to import"))
     return SmokePlan(
@@ -212,6 +228,22 @@ def import_targets(python_files: list[str]) -> list[str]:
         if len(targets) == MAX_IMPORT_TARGETS:
             break  # the rest would be cut off
     return targets
+
+
+def notebook_imports(evidence: Evidence, python: str) -> list[str]:
+    """Top-level modules the notebooks import that a distribution provides, sorted (a
+    ``from X import Y`` site names ``X.Y``, which may be a name rather than a module)."""
+    from repro import mapping
+
+    found: set[str] = set()
+    for site in evidence.imports:
+        if site.optional or not site.origin.path.endswith(".ipynb"):
+            continue
+        if site.module.split(".")[0] in evidence.local_modules:
+            continue
+        if mapping.lookup(site.module, python=python).kind == "dist":
+            found.add(site.module.split(".")[0])
+    return sorted(found)[:MAX_IMPORT_TARGETS]
 
 
 def _package_path(p: PurePosixPath, present: set[str]) -> str:

@@ -164,3 +164,18 @@ def test_python2_scripts_are_read_as_text(tmp_path: Path) -> None:
         },
     )
     assert [e.spec for e in find(tmp_path, paths)] == ["script:train.py"]
+
+
+def test_a_notebook_only_repository_gets_an_import_check_of_what_its_notebooks_import() -> None:
+    # karpathy/nn-zero-to-hero: lectures as notebooks, no .py file; smoke was "none"
+    from repro.scan import scan
+
+    root = Path(__file__).resolve().parents[2] / "fixtures" / "corpus" / "notebook-only"
+    plan = discover(scan(root), Options(), "3.11", root)
+    cmd = first_command(plan)
+    assert cmd.kind == "import"
+    assert cmd.argv[:2] == ("python", "/opt/repro/import_check.py")
+    modules = [a.removeprefix("module:") for a in cmd.argv[2:]]
+    assert modules == sorted(modules) and "pandas" in modules
+    assert all("." not in m for m in modules)  # top-level modules, never `from X import Name`
+    assert "the notebooks are not run" in cmd.reason
