@@ -156,10 +156,17 @@ def fetch(source: Source, workdir: Path, *, memory: Path | None = None) -> Check
             mirror = _mirror(source)
             commit = _resolve(mirror, source)
             path, warnings = _extract(mirror, commit.hexsha, dest, memory)
-        return _checkout(source, path, commit, warnings)
+            code_date = _code_date(mirror, commit.hexsha, source.subdir)
+        return _checkout(source, path, commit, warnings, code_date)
 
 
-def _checkout(source: Source, dest: Path, commit: git.Commit, warnings: list[str]) -> Checkout:
+def _checkout(
+    source: Source,
+    dest: Path,
+    commit: git.Commit,
+    warnings: list[str],
+    code_date: dt.datetime | None = None,
+) -> Checkout:
     return Checkout(
         source=source,
         path=dest,
@@ -167,7 +174,31 @@ def _checkout(source: Source, dest: Path, commit: git.Commit, warnings: list[str
         commit_date=commit.committed_datetime.astimezone(dt.timezone.utc),
         ref=source.ref,
         warnings=tuple(warnings),
+        code_date=code_date,
     )
+
+
+# What a change to which tells what the code needs: its code, notebooks and dependency
+# declarations. A commit touching only other files (README, docs, CI, images) does not.
+CODE_PATHS = (
+    "*.py", "*.pyx", "*.ipynb", "*requirements*.txt", "*requirements*.in", "setup.cfg",
+    "pyproject.toml", "Pipfile", "Pipfile.lock", "poetry.lock", "uv.lock", "pdm.lock",
+    "environment*.yml", "environment*.yaml", ".python-version", "runtime.txt",
+)  # fmt: skip
+
+
+def _code_date(repo: git.Repo, sha: str, subdir: str = "") -> dt.datetime | None:
+    """The committer date of the newest commit up to ``sha`` that changed code or a
+    dependency declaration (``None`` when none did, or git cannot tell)."""
+    prefix = f"{subdir.rstrip('/')}/" if subdir else ""
+    specs = [f"{prefix}{p}" for p in CODE_PATHS]
+    try:
+        out = repo.git.log("-1", "--format=%ct", sha, "--", *specs).strip()
+    except git.GitCommandError:
+        return None
+    if not out:
+        return None
+    return dt.datetime.fromtimestamp(int(out), tz=dt.timezone.utc)
 
 
 @contextmanager
@@ -815,7 +846,7 @@ def _fetch_local(source: Source, dest: Path, memory: Path | None = None) -> Chec
             f"uncommitted changes in {source.local_path} are not packed "
             f"(packing commit {commit.hexsha[:7]})"
         )
-    return _checkout(source, path, commit, warnings)
+    return _checkout(source, path, commit, warnings, _code_date(repo, commit.hexsha, source.subdir))
 
 
 def _plain_files(root: Path) -> list[Path]:

@@ -134,15 +134,13 @@ def infer(
     wheelhouse: Sequence[Wheel] | None = None,
     releases: ReleaseIndex | None = None,
     avoid_python: Mapping[str, str] | None = None,
+    code_date: dt.datetime | None = None,
 ) -> Environment:
     """What the image must contain. ``avoid_python``: Pythons no base image serves for this
-    repository (Python → why), passed over while the evidence allows another."""
-    as_of = options.as_of or commit_date.date()
-    as_of_reason = (
-        f"as of {as_of.isoformat()} (--as-of or as-of in [tool.repro])"
-        if options.as_of
-        else f"last commit {commit_date:%Y-%m-%d}"
-    )
+    repository (Python → why), passed over while the evidence allows another.
+    ``code_date``: when code or a dependency file last changed (``Checkout.code_date``);
+    unpinned versions are as of it, not of a later commit that touched only the README."""
+    as_of, as_of_reason = as_of_date(options, commit_date, code_date)
     index = releases if releases is not None else ShippedIndex()
     wheels = tuple(wheelhouse or ())
     prefer = _wheelhouse_pythons(evidence, wheels)
@@ -237,6 +235,7 @@ def infer(
         unresolved=tuple(unresolved),
         conflicts=tuple(conflicts),
         as_of=as_of,
+        as_of_reason=as_of_reason,
         index_urls=index_urls,
         warnings=tuple(index.warnings),
         choices=tuple(choices[k] for k in sorted(choices)),
@@ -244,6 +243,23 @@ def infer(
         lock_reasons=tuple(lock_reasons),
         date_constraints=constraints_for_pip,
     )
+
+
+def as_of_date(
+    options: Options, commit_date: dt.datetime, code_date: dt.datetime | None = None
+) -> tuple[dt.date, str]:
+    """The date unpinned versions are resolved as of, and why."""
+    if options.as_of:
+        return (
+            options.as_of,
+            f"as of {options.as_of.isoformat()} (--as-of or as-of in [tool.repro])",
+        )
+    if code_date is not None and code_date.date() < commit_date.date():
+        return code_date.date(), (
+            f"last change to code or requirements {code_date:%Y-%m-%d} (the commits since, "
+            f"up to {commit_date:%Y-%m-%d}, change other files only)"
+        )
+    return commit_date.date(), f"last commit {commit_date:%Y-%m-%d}"
 
 
 def _merge(

@@ -56,6 +56,9 @@ class Checkout:
     commit_date: dt.datetime  # committer date (UTC); for a plain directory, newest mtime
     ref: str | None  # the ref name the commit was resolved from
     warnings: tuple[str, ...] = ()
+    # committer date of the newest commit (up to this one) that changed code, notebooks or
+    # dependency files; None when not known (a plain directory). Versions are as of it.
+    code_date: dt.datetime | None = None
 
     @property
     def short_sha(self) -> str:
@@ -281,6 +284,7 @@ class Environment:
     unresolved: tuple[Unresolved, ...] = ()
     conflicts: tuple[str, ...] = ()
     as_of: dt.date | None = None  # release-date cutoff used for unpinned packages
+    as_of_reason: str = ""  # why that date ("last commit 2020-04-18", "--as-of", ...)
     index_urls: tuple[str, ...] = ()  # extra indexes the repo declares
     warnings: tuple[str, ...] = ()
     choices: tuple[VersionChoice, ...] = ()  # frameworks and API-bounded packages, explained

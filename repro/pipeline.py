@@ -229,7 +229,8 @@ def plan_for(
     if not changes:
         reporter.stage("infer")
     found = build.find_wheels(options.find_links)
-    releases = pypi.PyPIIndex(as_of=options.as_of or checkout.commit_date.date())
+    as_of, _ = infer.as_of_date(options, checkout.commit_date, checkout.code_date)
+    releases = pypi.PyPIIndex(as_of=as_of)
     releases.prefetch(infer.likely_packages(evidence))
     python_change = repair.python_change(changes)
     if python_change is not None:
@@ -248,6 +249,7 @@ def plan_for(
             wheelhouse=[w for w, _ in found],
             releases=releases,
             avoid_python=avoid,
+            code_date=checkout.code_date,
         )
         if python_change is not None:
             environment = repair.with_python(environment, python_change)

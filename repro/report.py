@@ -48,7 +48,8 @@ def plan_text(plan: Plan) -> str:
         for url in (*c.index_urls, *c.find_links):
             lines.append(f"             from {url}")
     if env.as_of:
-        lines.append(f"As of      {env.as_of.isoformat()}")
+        why = f" ({env.as_of_reason})" if env.as_of_reason else ""
+        lines.append(f"As of      {env.as_of.isoformat()}{why}")
     if env.lock_cutoff:
         lines.append(f"Lock       files uploaded before {env.lock_cutoff.isoformat()}")
         lines += [f"             {r}" for r in env.lock_reasons[1:]]

@@ -98,9 +98,7 @@ def test_a_companion_that_stopped_caps_torch() -> None:
 
 def test_a_pinned_torch_no_companion_goes_with_is_reported() -> None:
     env = infer(_torch_family("torch==2.12.1"), Options(), commit_date=LATE)
-    assert any(
-        c.startswith("torchaudio: no release goes with torch 2.12.1") for c in env.conflicts
-    )
+    assert any(c.startswith("torchaudio: no release goes with torch 2.12.1") for c in env.conflicts)
 
 
 def _git_repo(root: Path, files: dict[str, str], date: str) -> Path:

@@ -122,3 +122,62 @@ def test_jax_with_a_cuda11_extra_takes_the_last_release_built_for_cuda11() -> No
         for r in base.reasons
     )
     assert not any("pinned" in r for r in base.reasons)
+
+
+# openai/gpt-2 (code last changed 2020-12, last commit 2024-01: a README edit),
+# karpathy/nn-zero-to-hero, karpathy/llama2.c, karpathy/nanoGPT: versions must be as of
+# the code, not of a later commit that touched only other files
+
+
+def _commit(root: Path, files: dict[str, str], date: str) -> None:
+    import subprocess
+
+    _write(root, files)
+    env = {
+        "GIT_AUTHOR_DATE": date,
+        "GIT_COMMITTER_DATE": date,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.org",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(root),
+    }
+    if not (root / ".git").exists():
+        subprocess.run(["git", "init", "-q"], cwd=root, env=env, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=root, env=env, check=True)
+    subprocess.run(["git", "commit", "-qm", "x"], cwd=root, env=env, check=True)
+
+
+def test_versions_are_as_of_the_last_change_to_code_not_to_the_readme(tmp_path: Path) -> None:
+    from repro import fetch
+
+    root = tmp_path / "repo"
+    root.mkdir()
+    _commit(root, {"main.py": "import numpy\n", "README.md": "old\n"}, "2020-12-02T12:00:00Z")
+    _commit(root, {"README.md": "new\n", "docs/index.md": "x\n"}, "2024-01-26T12:00:00Z")
+    (tmp_path / "work").mkdir()
+    checkout = fetch.fetch(fetch.parse_source(str(root), None), tmp_path / "work")
+    assert checkout.commit_date.date() == dt.date(2024, 1, 26)
+    assert checkout.code_date is not None and checkout.code_date.date() == dt.date(2020, 12, 2)
+    env = infer(
+        scan(checkout.path),
+        Options(),
+        commit_date=checkout.commit_date,
+        code_date=checkout.code_date,
+    )
+    assert env.as_of == dt.date(2020, 12, 2) and env.lock_cutoff == dt.date(2020, 12, 2)
+    assert env.as_of_reason.startswith("last change to code or requirements 2020-12-02")
+    # a later change to a requirements file counts
+    _commit(root, {"requirements.txt": "numpy\n"}, "2024-03-01T12:00:00Z")
+    (tmp_path / "work2").mkdir()
+    again = fetch.fetch(fetch.parse_source(str(root), None), tmp_path / "work2")
+    assert again.code_date is not None and again.code_date.date() == dt.date(2024, 3, 1)
+    # --as-of still wins
+    forced = infer(
+        scan(checkout.path),
+        Options(as_of=dt.date(2019, 1, 1)),
+        commit_date=checkout.commit_date,
+        code_date=checkout.code_date,
+    )
+    assert forced.as_of == dt.date(2019, 1, 1)
