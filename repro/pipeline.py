@@ -259,7 +259,10 @@ def plan_for(
             _wheelhouse_versions(found, environment.python.version),
             _dated(releases, environment),
         )
-        smoke_plan = smoke.discover(evidence, options, environment.python.version, checkout.path)
+        missing = {u.module: u.reason for u in environment.unresolved}
+        smoke_plan = smoke.discover(
+            evidence, options, environment.python.version, checkout.path, missing=missing
+        )
         smoke_cmd = smoke.first_command(smoke_plan)
         environment = _with_smoke_requirements(environment, smoke_plan)
         wheel_names = frozenset(
@@ -429,7 +432,7 @@ def _recipe(
 ) -> df.Recipe:
     needed = [r for r in environment.requirements if not r.optional]
     # On a GPU base the frameworks install as the base image chose them (CUDA build, index).
-    chosen = base_image.framework_lines(base)
+    chosen = base_image.framework_lines(base) if base.gpu else base_image.cpu_lines(environment)
     line = {id(r): chosen.get(canonicalize_name(r.name), r.pip_line()) for r in needed}
     # an empty line: the base image's choice installs it under another name
     framework = tuple(line[id(r)] for r in needed if r.layer == "framework" and line[id(r)])

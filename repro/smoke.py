@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -75,9 +75,18 @@ _SKIP_PARTS = {
 
 
 def discover(
-    evidence: Evidence, options: Options, python: str, root: Path | None = None
+    evidence: Evidence,
+    options: Options,
+    python: str,
+    root: Path | None = None,
+    *,
+    missing: Mapping[str, str] | None = None,
 ) -> SmokePlan:
-    """Every strategy that has something to run, in order; ``root`` is the checkout."""
+    """Every strategy that has something to run, in order; ``root`` is the checkout.
+
+    ``missing`` maps imports repro cannot install (unresolved: not on PyPI, or nothing
+    maps them) to why: files that import one are left out of the smoke test, and said so,
+    rather than failing it for a module no repair can add."""
     if options.no_smoke:
         return SmokePlan(candidates=(), considered=(("none", "--no-smoke"),))
     notebooks, nb_note = _notebooks(root, options, python)
@@ -90,22 +99,32 @@ def discover(
         return SmokePlan(candidates=(user,), notebooks=notebooks, considered=tuple(considered))
     considered.append(("user", "no --smoke and no [tool.repro] smoke"))
     candidates: list[SmokeCommand] = []
+    blocked = _blocked_files(evidence, missing or {})
+    left_out = (
+        "; left out, importing what repro cannot install: "
+        + ", ".join(f"{path} ({module})" for path, module in sorted(blocked.items()))
+        if blocked
+        else ""
+    )
+    paths = [p for p in evidence.python_paths if p not in blocked]
     tests = [p for p in evidence.python_paths if _is_test(p)]
     if tests:
         test_dirs = sorted({_test_root(p) for p in tests})
         pytest_req = "pytest<5" if python.startswith("2.") else "pytest"
+        ignored = tuple(f"--ignore={p}" for p in tests if p in blocked)
         candidates.append(
             SmokeCommand(
-                argv=(*PYTEST, "-m", DESELECT, *test_dirs),
+                argv=(*PYTEST, "-m", DESELECT, *ignored, *test_dirs),
                 kind="pytest",
                 reason=f"the repository has {len(tests)} test file(s) under "
-                f"{', '.join(test_dirs)}: collect them, run up to {MAX_TESTS}",
+                f"{', '.join(test_dirs)}: collect them, run up to {MAX_TESTS}"
+                + (left_out if ignored else ""),
                 extra_requirements=(pytest_req,),
             )
         )
     else:
         considered.append(("pytest", "no test files (test_*.py, *_test.py)"))
-    programs = entrypoints.find(root, evidence.python_paths) if root is not None else []
+    programs = entrypoints.find(root, tuple(paths)) if root is not None else []
     if programs:
         absl = [p.spec for p in programs if p.absl]
         candidates.append(
@@ -114,21 +133,22 @@ def discover(
                 kind="entry-point",
                 reason=f"{len(programs)} program(s) run with --help: "
                 + ", ".join(f"{p.spec.split(':', 1)[1]} ({p.origin})" for p in programs)
-                + (f"; absl flags exit 1 after --help: {', '.join(absl)}" if absl else ""),
+                + (f"; absl flags exit 1 after --help: {', '.join(absl)}" if absl else "")
+                + left_out,
             )
         )
     else:
         considered.append(
             ("entry-point", "no console scripts, python -m packages or command-line scripts")
         )
-    targets = import_targets(list(evidence.python_paths))
+    targets = import_targets(paths)
     if targets:
         candidates.append(
             SmokeCommand(
                 argv=("python", IMPORT_CHECK, *targets),
                 kind="import",
                 reason=f"import check of {len(targets)} module(s) and script(s), each in a "
-                "fresh interpreter (scripts: their imports only)",
+                "fresh interpreter (scripts: their imports only)" + left_out,
             )
         )
     elif evidence.notebooks:
@@ -228,6 +248,18 @@ def import_targets(python_files: list[str]) -> list[str]:
         if len(targets) == MAX_IMPORT_TARGETS:
             break  # the rest would be cut off
     return targets
+
+
+def _blocked_files(evidence: Evidence, missing: Mapping[str, str]) -> dict[str, str]:
+    """Python files that import (not optionally) a module repro cannot install → it."""
+    out: dict[str, str] = {}
+    for site in evidence.imports:
+        if site.optional or not site.origin.path.endswith(".py"):
+            continue
+        for module in missing:
+            if site.module == module or site.module.startswith(module + "."):
+                out.setdefault(site.origin.path, module)
+    return out
 
 
 def notebook_imports(evidence: Evidence, python: str) -> list[str]:

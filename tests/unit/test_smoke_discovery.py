@@ -179,3 +179,33 @@ def test_a_notebook_only_repository_gets_an_import_check_of_what_its_notebooks_i
     assert modules == sorted(modules) and "pandas" in modules
     assert all("." not in m for m in modules)  # top-level modules, never `from X import Name`
     assert "the notebooks are not run" in cmd.reason
+
+
+def test_files_importing_what_repro_cannot_install_are_left_out_and_named(tmp_path: Path) -> None:
+    # karpathy/neuraltalk: py_caffe_feat_extract.py imports caffe (built with Caffe, not on
+    # PyPI); the pack failed on it although the other programs work
+    from repro.scan import scan
+
+    write(
+        tmp_path,
+        {
+            "driver.py": "import argparse\nimport numpy\n"
+            "if __name__ == '__main__':\n    argparse.ArgumentParser().parse_args()\n",
+            "caffe_features.py": "import argparse\nimport caffe\n"
+            "if __name__ == '__main__':\n    argparse.ArgumentParser().parse_args()\n",
+            "tests/test_caffe.py": "import caffe\n",
+            "tests/test_driver.py": "import driver\n",
+        },
+    )
+    missing = {"caffe": "Caffe's Python bindings are built with Caffe"}
+    plan = discover(scan(tmp_path), Options(), "3.11", tmp_path, missing=missing)
+    pytest_cmd, help_cmd, import_cmd = plan.candidates
+    assert "--ignore=tests/test_caffe.py" in pytest_cmd.argv
+    assert "script:caffe_features.py" not in help_cmd.argv
+    assert "script:driver.py" in help_cmd.argv
+    assert not any("caffe_features" in a for a in import_cmd.argv)
+    assert "left out, importing what repro cannot install: caffe_features.py (caffe)" in (
+        help_cmd.reason
+    )
+    everything = discover(scan(tmp_path), Options(), "3.11", tmp_path)
+    assert "script:caffe_features.py" in everything.candidates[1].argv
