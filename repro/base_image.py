@@ -23,6 +23,7 @@ Every result carries its chain of reasons; a dead end raises one line naming the
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -105,6 +106,13 @@ def _cpu(
             reasons.append(
                 "CUDA code was found but no GPU framework: use --cuda X.Y for a CUDA devel image"
             )
+    for req in environment.requirements:
+        dropped = _gpu_extras(req.name, req.extras) if not req.optional else []
+        if dropped:
+            reasons.append(
+                f"{req.name} without its GPU extras ({', '.join(dropped)}): a CPU image "
+                "installs no CUDA wheels"
+            )
     return BaseImage(
         name=compat().python_image.format(python=python),
         python=python,
@@ -114,6 +122,30 @@ def _cpu(
         reasons=tuple(reasons),
         variant=f"py{python}-cpu",
     )
+
+
+def _gpu_extras(name: str, extras: Sequence[str]) -> list[str]:
+    """The extras of a framework requirement that only bring CUDA (or TPU) support:
+    ``jax[cuda12]``, ``jax[tpu]``, ``tensorflow[and-cuda]`` (as in gpu_needs)."""
+    key = canonicalize_name(name)
+    if key in ("jax", "jaxlib"):
+        return [e for e in extras if e.startswith(("cuda", "tpu"))]
+    if key.startswith("tensorflow"):
+        gpu = {e for r in compat().tensorflow for e in r.extras}
+        return [e for e in extras if e in gpu]
+    return []
+
+
+def cpu_lines(environment: Environment) -> dict[str, str]:
+    """Canonical name -> pip line on a CPU image where it differs from the requirement's own:
+    GPU-only extras are dropped (a CPU image installs no CUDA wheels)."""
+    out: dict[str, str] = {}
+    for req in environment.requirements:
+        dropped = _gpu_extras(req.name, req.extras) if not req.optional else []
+        if dropped:
+            kept = tuple(e for e in req.extras if e not in dropped)
+            out[canonicalize_name(req.name)] = dataclasses.replace(req, extras=kept).pip_line()
+    return out
 
 
 def cpu_index_urls(environment: Environment, wheelhouse: frozenset[str]) -> tuple[str, ...]:

@@ -181,3 +181,20 @@ def test_versions_are_as_of_the_last_change_to_code_not_to_the_readme(tmp_path: 
         code_date=checkout.code_date,
     )
     assert forced.as_of == dt.date(2019, 1, 1)
+
+
+def test_a_cpu_image_installs_jax_and_tensorflow_without_their_cuda_extras() -> None:
+    # google-research/vision_transformer declares jax[cuda11_cudnn86]; --cpu installed it
+    from repro import base_image
+    from tests.unit.gpu_helpers import env as gpu_env
+
+    env = gpu_env(
+        "3.10",
+        "jax[cuda11_cudnn86]>=0.4.2",
+        "tensorflow[and-cuda]>=2.15",
+        "numpy",
+        versions={"jax": "0.4.25", "tensorflow": "2.16.1"},
+    )
+    assert base_image.cpu_lines(env) == {"jax": "jax==0.4.25", "tensorflow": "tensorflow==2.16.1"}
+    base = base_image.select(env, Options(cpu=True))
+    assert any("jax without its GPU extras (cuda11_cudnn86)" in r for r in base.reasons)
