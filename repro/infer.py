@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -135,6 +136,7 @@ def infer(
     releases: ReleaseIndex | None = None,
     avoid_python: Mapping[str, str] | None = None,
     code_date: dt.datetime | None = None,
+    source_url: str = "",
 ) -> Environment:
     """What the image must contain. ``avoid_python``: Pythons no base image serves for this
     repository (Python → why), passed over while the evidence allows another.
@@ -164,6 +166,7 @@ def infer(
         for m in found.requirements
     }
     unresolved = list(found.unresolved)
+    own_notes = _drop_own_repository(drafts, source_url)
     _apply_pins(drafts, options.pins)
     merged = _pair_pinned(_merge(drafts, evidence, options, index, wheels))
     # Companions whose version follows torch's once torch's is decided: they do not steer
@@ -237,12 +240,45 @@ def infer(
         as_of=as_of,
         as_of_reason=as_of_reason,
         index_urls=index_urls,
-        warnings=tuple(index.warnings),
+        warnings=(*own_notes, *index.warnings),
         choices=tuple(choices[k] for k in sorted(choices)),
         lock_cutoff=cutoff,
         lock_reasons=tuple(lock_reasons),
         date_constraints=constraints_for_pip,
     )
+
+
+def _repository_key(url: str) -> str:
+    """``git+https://github.com/Owner/Repo.git@main#egg=x`` → ``github.com/owner/repo``."""
+    text = url.strip().split("#")[0]
+    text = re.sub(r"^(git|hg|svn|bzr)\+", "", text)
+    text = re.sub(r"^[a-z]+://(?:[^@/]+@)?", "", text)
+    text = re.sub(r"^git@([^:]+):", r"\1/", text)
+    host, _, path = text.partition("/")
+    parts = [p for p in path.split("@")[0].split("/") if p][:2]
+    if len(parts) < 2:
+        return ""
+    repo = re.sub(r"\.git$", "", parts[1])
+    return f"{host.removeprefix('www.').lower()}/{parts[0].lower()}/{repo.lower()}"
+
+
+def _drop_own_repository(drafts: dict[str, _Draft], source_url: str) -> list[str]:
+    """URL requirements that install the packed repository itself (a Colab notebook's
+    ``!pip install git+https://github.com/OWNER/REPO``): its code is at /app at the packed
+    commit already; installing the branch head instead would change what is packed."""
+    own = _repository_key(source_url) if source_url else ""
+    notes: list[str] = []
+    if not own:
+        return notes
+    for key, draft in list(drafts.items()):
+        if draft.url and _repository_key(draft.url) == own:
+            where = ", ".join(str(o) for o in draft.origins[:2])
+            notes.append(
+                f"{draft.url} ({where}) installs this repository itself: its code is in the "
+                "image at the packed commit, so it is not installed again"
+            )
+            del drafts[key]
+    return notes
 
 
 def as_of_date(

@@ -250,6 +250,7 @@ def plan_for(
             releases=releases,
             avoid_python=avoid,
             code_date=checkout.code_date,
+            source_url=checkout.source.url,
         )
         if python_change is not None:
             environment = repair.with_python(environment, python_change)

@@ -198,3 +198,33 @@ def test_a_cpu_image_installs_jax_and_tensorflow_without_their_cuda_extras() -> 
     assert base_image.cpu_lines(env) == {"jax": "jax==0.4.25", "tensorflow": "tensorflow==2.16.1"}
     base = base_image.select(env, Options(cpu=True))
     assert any("jax without its GPU extras (cuda11_cudnn86)" in r for r in base.reasons)
+
+
+def test_a_notebook_installing_the_repository_itself_from_github_is_not_an_install(
+    tmp_path: Path,
+) -> None:
+    # google-research/vision_transformer: lit.ipynb runs
+    # `!pip install git+https://github.com/google-research/vision_transformer`
+    import json
+
+    cell = {
+        "cell_type": "code",
+        "metadata": {},
+        "outputs": [],
+        "execution_count": None,
+        "source": [
+            "!pip install -q git+https://github.com/Lab/Paper.git@main\n",
+            "!pip install git+https://github.com/other/flaxformer\n",
+        ],
+    }
+    notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    root = _write(tmp_path, {"demo.ipynb": json.dumps(notebook), "paper/__init__.py": ""})
+    env = infer(
+        scan(root),
+        Options(),
+        commit_date=MAY_2024,
+        source_url="https://github.com/lab/paper",
+    )
+    urls = [r.url for r in env.requirements if r.url]
+    assert urls == ["git+https://github.com/other/flaxformer"]
+    assert any("installs this repository itself" in w for w in env.warnings)
