@@ -567,7 +567,9 @@ def _install(
     for url in (*extra_indexes, *recipe.index_urls):
         args += ["--extra-index-url", _url_arg(url)]
     if filename == "requirements.txt" and recipe.framework_requirements:
-        # Keep the frameworks installed above: the rest may not move them.
+        # Keep the frameworks installed above: the rest may not move them. (Only the
+        # frameworks: their dependencies, resolved alone to their newest, may move for the
+        # rest, as datasets needs an older fsspec than torch's newest.)
         args += ["--constraint", "/opt/repro/installed-frameworks.txt"]
     if not uv and recipe.date_constraints:
         args += ["--constraint", f"/opt/repro/{DATE_CONSTRAINTS}"]
@@ -575,7 +577,11 @@ def _install(
     run = "RUN " + " ".join(mounts) + " \\\n" if mounts else "RUN \\\n"
     freeze = ""
     if filename == "requirements-framework.txt":
-        freeze = " \\\n    && python -m pip freeze > /opt/repro/installed-frameworks.txt"
+        pattern = "|".join(_name_pattern(n) for n in _framework_names(items))
+        freeze = (
+            f" \\\n    && python -m pip freeze | {{ grep -i -E '^({pattern})(==| @ )' || true; }}"
+            " > /opt/repro/installed-frameworks.txt"
+        )
     return (
         f"# {comment}\n"
         f"COPY {CONTEXT_DIR}/{filename} {target}\n"
@@ -583,6 +589,26 @@ def _install(
         f"{_secret_env(uv)}"
         f"    {first}{' '.join(args)}{freeze}\n"
     )
+
+
+def _framework_names(lines: tuple[str, ...]) -> list[str]:
+    """The distributions the framework lines install, canonical, sorted."""
+    from packaging.requirements import InvalidRequirement
+    from packaging.requirements import Requirement as PReq
+    from packaging.utils import canonicalize_name
+
+    names = set()
+    for line in lines:
+        try:
+            names.add(canonicalize_name(PReq(line).name))
+        except InvalidRequirement:
+            continue
+    return sorted(names)
+
+
+def _name_pattern(name: str) -> str:
+    """A canonical name as ``pip freeze`` may spell it (``tensorflow_gpu``, ``Jinja2``)."""
+    return "[-_.]".join(re.escape(part) for part in name.split("-"))
 
 
 def _uv_target(recipe: Recipe) -> list[str]:

@@ -59,7 +59,7 @@ RUN --mount=type=secret,id=repro-ca --mount=type=secret,id=repro-pipconf --mount
     if [ -f /run/secrets/repro-pipconf ]; then export PIP_CONFIG_FILE=/run/secrets/repro-pipconf; eval "$(python /opt/repro/uv/uv_env.py /run/secrets/repro-pipconf)"; fi; \
     /opt/repro/uv/bin/uv pip install --python /opt/venv/bin/python --no-deps --extra-index-url https://download.pytorch.org/whl/cu126 -r /opt/repro/requirements-framework.txt \
     && /opt/repro/uv/bin/uv pip install --python /opt/venv/bin/python --exclude-newer 2024-11-01T00:00:00Z -r /opt/repro/requirements-framework.txt \
-    && python -m pip freeze > /opt/repro/installed-frameworks.txt
+    && python -m pip freeze | { grep -i -E '^(torch)(==| @ )' || true; } > /opt/repro/installed-frameworks.txt
 
 # Everything else the code needs.
 COPY .repro/requirements.txt /opt/repro/requirements.txt

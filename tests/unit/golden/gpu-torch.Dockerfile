@@ -41,7 +41,7 @@ RUN --mount=type=secret,id=repro-ca --mount=type=secret,id=repro-pipconf --mount
     if [ -f /run/secrets/repro-ca ]; then export PIP_CERT=/run/secrets/repro-ca SSL_CERT_FILE=/run/secrets/repro-ca; fi; \
     if [ -f /run/secrets/repro-pipconf ]; then export PIP_CONFIG_FILE=/run/secrets/repro-pipconf; fi; \
     python -m pip install --extra-index-url https://download.pytorch.org/whl/cu121 -r /opt/repro/requirements-framework.txt \
-    && python -m pip freeze > /opt/repro/installed-frameworks.txt
+    && python -m pip freeze | { grep -i -E '^(torch|torchvision)(==| @ )' || true; } > /opt/repro/installed-frameworks.txt
 
 # Everything else the code needs.
 COPY .repro/requirements.txt /opt/repro/requirements.txt
