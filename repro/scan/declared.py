@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from repro.lazy import Deferred
 from repro.models import DeclaredRequirement, EvidenceKind, Hint, Origin, PythonHint
 from repro.scan import requirements as reqs
-from repro.scan.files import read_text
+from repro.scan.files import read_text, relative_inside
 
 if TYPE_CHECKING:
     import yaml
@@ -382,7 +382,7 @@ def _read_named_files(
     read_any = False
     for name in names:
         for candidate in ((base / name).as_posix(), name):
-            target = _normal(candidate)
+            target = relative_inside(candidate) or None
             if target and (root / target).is_file():
                 result = reqs.RequirementsResult()
                 reqs.parse_file(root, target, result)
@@ -402,20 +402,6 @@ def _read_named_files(
                 read_any = True
                 break
     return read_any
-
-
-def _normal(path: str) -> str | None:
-    parts: list[str] = []
-    for part in path.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if not parts:
-                return None
-            parts.pop()
-        else:
-            parts.append(part)
-    return "/".join(parts) or None
 
 
 def _requirement_files_named(root: Path, rel: str, text: str, out: Declared) -> None:

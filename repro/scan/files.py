@@ -179,3 +179,19 @@ def read_text(path: Path | str) -> str | None:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return data.decode("latin-1")
+
+
+def relative_inside(path: str) -> str | None:
+    """``path`` (POSIX, relative to the repository root) without ``.``/``..`` parts: ``""``
+    for the root itself, None when it leaves the repository."""
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                return None
+            parts.pop()
+        else:
+            parts.append(part)
+    return "/".join(parts)

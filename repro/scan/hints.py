@@ -17,7 +17,7 @@ from repro.models import DeclaredRequirement, EvidenceKind, Hint, Origin, Python
 from repro.scan import declared as decl
 from repro.scan import requirements as reqs
 from repro.scan.commands import InstallCommand, find_commands
-from repro.scan.files import read_text
+from repro.scan.files import read_text, relative_inside
 
 
 def read_commands(
@@ -82,7 +82,7 @@ def _included_file(
     """``pip install -r deps.txt`` names a requirements file: read it as declared."""
     base = PurePosixPath(rel).parent
     for candidate in (base / name, PurePosixPath(name)):
-        target = _normal(candidate.as_posix())
+        target = relative_inside(candidate.as_posix()) or None
         if target is None or target in known_files:
             continue
         if (root / target).is_file():
@@ -92,20 +92,6 @@ def _included_file(
             out.hints += result.hints
             out.warnings += result.warnings
             return
-
-
-def _normal(path: str) -> str | None:
-    parts: list[str] = []
-    for part in path.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if not parts:
-                return None
-            parts.pop()
-        else:
-            parts.append(part)
-    return "/".join(parts) or None
 
 
 # --------------------------------------------------------------------------- Dockerfiles

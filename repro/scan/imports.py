@@ -31,6 +31,7 @@ from functools import lru_cache
 from typing import Any
 
 from repro.models import ImportSite, Origin
+from repro.scan.files import relative_inside
 
 # Exceptions whose handler makes the imports of a ``try:`` body optional.
 _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
@@ -458,9 +459,9 @@ class _Walker:
                 if not rel_dir.startswith("<file>"):
                     candidates.append(rel_dir)  # relative to the working directory
                 for cand in candidates:
-                    normal = _normalise(cand.replace("<file>/", "").replace("<file>", ""))
+                    normal = relative_inside(cand.replace("<file>/", "").replace("<file>", ""))
                     if normal is not None:
-                        self.out.sys_path_dirs.append(normal)
+                        self.out.sys_path_dirs.append(normal or ".")
 
 
 def _sys_path_entries(node: ast.expr) -> list[str]:
@@ -525,21 +526,6 @@ def _dirname(path: str) -> str:
     if path.endswith("__self__"):
         return path[: -len("/__self__")]
     return posixpath.join(path, "..")
-
-
-def _normalise(path: str) -> str | None:
-    """A relative POSIX path without ``.``/``..``; None when it leaves the repository."""
-    parts: list[str] = []
-    for part in path.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if not parts:
-                return None
-            parts.pop()
-        else:
-            parts.append(part)
-    return "/".join(parts) or "."
 
 
 def _catches_import_error(handler: ast.ExceptHandler) -> bool:

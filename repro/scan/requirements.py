@@ -18,7 +18,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from repro.models import DeclaredRequirement, Hint, Origin
-from repro.scan.files import read_text
+from repro.scan.files import read_text, relative_inside
 
 _OPTIONAL_FILE = re.compile(
     r"(^|[-_./])(dev|test|tests|testing|docs?|lint|style|ci)([-_.]|$)", re.I
@@ -176,7 +176,7 @@ def _parse_option(
     opt, value = parts[0], " ".join(parts[1:])
     origin = Origin(kind="requirements", path=rel, line=lineno)
     if opt in ("-r", "--requirement", "-c", "--constraint"):
-        target = _normalise((PurePosixPath(rel).parent / value).as_posix())
+        target = relative_inside((PurePosixPath(rel).parent / value).as_posix()) or None
         if target is None or not (root / target).is_file():
             result.warnings.append(f"{rel}:{lineno}: included file {value!r} not found, skipped")
             return
@@ -199,17 +199,3 @@ def _parse_option(
         return
     else:
         result.warnings.append(f"{rel}:{lineno}: unknown option {opt!r}, skipped")
-
-
-def _normalise(path: str) -> str | None:
-    parts: list[str] = []
-    for part in path.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if not parts:
-                return None
-            parts.pop()
-        else:
-            parts.append(part)
-    return "/".join(parts)
