@@ -38,13 +38,20 @@ def git(*args: str, cwd: Path, date: str = FIXED_DATE) -> str:
     return out.stdout.strip()
 
 
+def commit_all(root: Path, *, date: str = FIXED_DATE, message: str = "x") -> str:
+    """Commit everything under ``root`` (made a repository first if it is not one) at
+    ``date``; return the commit sha."""
+    if not (root / ".git").exists():
+        git("init", "-q", "-b", "main", cwd=root)
+    git("add", "-A", cwd=root)
+    git("commit", "-q", "-m", message, cwd=root, date=date)
+    return git("rev-parse", "HEAD", cwd=root)
+
+
 def make_repo(src: Path, dest: Path, *, date: str = FIXED_DATE) -> str:
     """Copy ``src`` into a new git repository at ``dest``; return the commit sha."""
     shutil.copytree(src, dest, ignore=shutil.ignore_patterns("expected.json", "__pycache__"))
-    git("init", "-q", "-b", "main", cwd=dest)
-    git("add", "-A", cwd=dest)
-    git("commit", "-q", "-m", "initial", cwd=dest, date=date)
-    return git("rev-parse", "HEAD", cwd=dest)
+    return commit_all(dest, date=date, message="initial")
 
 
 class FakeGitHub:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import subprocess
 import zipfile
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from click.testing import CliRunner
 
 from repro.cli import cli
 from repro.engine import DockerEngine
-from tests.conftest import require_images
+from tests.conftest import commit_all, require_images
 
 pytestmark = [pytest.mark.docker, pytest.mark.network]
 
@@ -54,18 +53,7 @@ def _repo(root: Path) -> Path:
     root.mkdir()
     (root / "requirements.txt").write_text("torch\nsix<1.16\n")
     (root / "main.py").write_text("import six\nimport torch\n")
-    env = {
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.org",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.org",
-        "GIT_AUTHOR_DATE": "2025-06-01T12:00:00Z",
-        "GIT_COMMITTER_DATE": "2025-06-01T12:00:00Z",
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(root),
-    }
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "paper"]):
-        subprocess.run(["git", *args], cwd=root, env=env, check=True)
+    commit_all(root, date="2025-06-01T12:00:00Z", message="paper")
     return root
 
 

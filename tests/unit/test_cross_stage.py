@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from repro.engine import ImageInfo
 from repro.errors import BuildError, EngineError, InferenceError
 from repro.infer import infer
 from repro.models import DeclaredRequirement, Evidence, ImportSite, Options, Origin, PythonHint
+from tests.conftest import commit_all
 
 LATE = dt.datetime(2025, 9, 1, tzinfo=dt.timezone.utc)  # torchvision 0.23.0 is the newest then
 
@@ -105,18 +105,7 @@ def _git_repo(root: Path, files: dict[str, str], date: str) -> Path:
     root.mkdir()
     for name, text in files.items():
         (root / name).write_text(text)
-    env = {
-        "GIT_AUTHOR_DATE": date,
-        "GIT_COMMITTER_DATE": date,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.org",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.org",
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(root),
-    }
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "x"]):
-        subprocess.run(["git", *args], cwd=root, env=env, check=True)
+    commit_all(root, date=date)
     return root
 
 

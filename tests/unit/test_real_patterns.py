@@ -10,6 +10,7 @@ from repro import versions
 from repro.infer import infer
 from repro.models import Options
 from repro.scan import scan
+from tests.conftest import commit_all
 
 
 def _write(root: Path, files: dict[str, str]) -> Path:
@@ -130,23 +131,8 @@ def test_jax_with_a_cuda11_extra_takes_the_last_release_built_for_cuda11() -> No
 
 
 def _commit(root: Path, files: dict[str, str], date: str) -> None:
-    import subprocess
-
     _write(root, files)
-    env = {
-        "GIT_AUTHOR_DATE": date,
-        "GIT_COMMITTER_DATE": date,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.org",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.org",
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(root),
-    }
-    if not (root / ".git").exists():
-        subprocess.run(["git", "init", "-q"], cwd=root, env=env, check=True)
-    subprocess.run(["git", "add", "-A"], cwd=root, env=env, check=True)
-    subprocess.run(["git", "commit", "-qm", "x"], cwd=root, env=env, check=True)
+    commit_all(root, date=date)
 
 
 def test_versions_are_as_of_the_last_change_to_code_not_to_the_readme(tmp_path: Path) -> None:
