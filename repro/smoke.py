@@ -100,6 +100,10 @@ def discover(
     considered.append(("user", "no --smoke and no [tool.repro] smoke"))
     candidates: list[SmokeCommand] = []
     blocked = _blocked_files(evidence, missing or {})
+    if blocked and all(p in blocked for p in evidence.python_paths):
+        # nothing else would run: the smoke test runs them and fails with the diagnosis
+        # (an image that cannot run any of the code is not a working image)
+        blocked = {}
     left_out = (
         "; left out, importing what repro cannot install: "
         + ", ".join(f"{path} ({module})" for path, module in sorted(blocked.items()))

@@ -209,3 +209,16 @@ def test_files_importing_what_repro_cannot_install_are_left_out_and_named(tmp_pa
     )
     everything = discover(scan(tmp_path), Options(), "3.11", tmp_path)
     assert "script:caffe_features.py" in everything.candidates[1].argv
+
+
+def test_when_every_file_imports_what_repro_cannot_install_none_is_left_out(
+    tmp_path: Path,
+) -> None:
+    # leaving them all out would pass a pack whose image runs none of the code
+    from repro.scan import scan
+
+    write(tmp_path, {"analysis.py": "import labtools_internal\nprint('ok')\n"})
+    missing = {"labtools_internal": "no known distribution provides it"}
+    plan = discover(scan(tmp_path), Options(), "3.11", tmp_path, missing=missing)
+    assert plan.candidates and "script:analysis.py" in " ".join(plan.candidates[0].argv)
+    assert not any("left out" in c.reason for c in plan.candidates)
