@@ -24,6 +24,7 @@ def build_manifest(
     base_info: Mapping[str, Any] | None = None,
     smoke: SmokeResult | None = None,
     lock: Sequence[str] | None = None,
+    system: Mapping[str, Any] | None = None,
     artifacts: Mapping[str, Mapping[str, Any]] | None = None,
     created: dt.datetime | None = None,
     smoke_extra: Mapping[str, Any] | None = None,
@@ -129,6 +130,7 @@ def build_manifest(
         if image is None
         else {"seconds": round(image.build_seconds, 2), "builder": image.builder},
         "lock": None if lock is None else list(lock),
+        "system": None if system is None else dict(system),
         "context": None if plan.context is None else plan.context.to_json(),
         "artifacts": dict(artifacts) if artifacts else None,
         "repairs": [dict(r) for r in repairs or ()],

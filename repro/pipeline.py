@@ -484,6 +484,8 @@ class ImageFacts:
     lock: tuple[str, ...]
     modules: dict[str, str]  # top-level module → distribution
     os_codename: str
+    os_release: tuple[tuple[str, str], ...] = ()  # (id, version_id, version_codename) pairs
+    system: tuple[tuple[str, str, str], ...] = ()  # dpkg: (name, version, architecture)
 
     @property
     def installed(self) -> dict[str, str]:
@@ -634,11 +636,12 @@ def pack(
             base_info=base_json,
             smoke=result,
             lock=facts.lock,
+            system=_system_json(facts),
             artifacts=artifacts,  # type: ignore[arg-type]
             smoke_extra=smoke_extra,
             repairs=rounds,
             created=created,
-            sbom=sbom.summary(facts.lock),
+            sbom=sbom.summary(facts.lock, _system_json(facts)),
         )
 
     artifact.write(
@@ -749,7 +752,21 @@ def _image_facts(engine: Engine, image: str) -> ImageFacts:
         lock=tuple(str(x) for x in doc.get("lock", [])),
         modules={str(k): str(v) for k, v in (doc.get("modules") or {}).items()},
         os_codename=str((doc.get("os") or {}).get("version_codename", "")),
+        os_release=tuple(sorted((str(k), str(v)) for k, v in (doc.get("os") or {}).items())),
+        system=tuple(
+            (str(p[0]), str(p[1]), str(p[2]))
+            for p in doc.get("system") or []
+            if isinstance(p, list) and len(p) == 3
+        ),
     )
+
+
+def _system_json(facts: ImageFacts) -> JSON:
+    """The manifest's ``system``: the image's OS release and its installed system packages."""
+    return {
+        "os": dict(facts.os_release),
+        "packages": [{"name": n, "version": v, "arch": a} for n, v, a in facts.system],
+    }
 
 
 def _remove_superseded(engine: Engine, images: list[str], *, keep: str) -> None:

@@ -1,8 +1,9 @@
 """The software bill of materials of a packed image: CycloneDX JSON from the manifest (pure).
 
 The SBOM lists what the final environment is made of: the base image, the repository at
-its commit, and every Python distribution of the lock (``pip freeze --all`` taken inside
-the built image), each with a package URL (purl). It is made with cyclonedx-python-lib,
+its commit, every Python distribution of the lock (``pip freeze --all`` taken inside the
+built image) and every installed system package of the image (dpkg's status file, read
+inside it), each with a package URL (purl). It is made with cyclonedx-python-lib,
 the CycloneDX project's own library, so the document follows the schema rather than our
 reading of it. Every value comes from the manifest, so the same manifest gives the same
 bytes (the serial number is derived from the image id and the creation time).
@@ -39,13 +40,14 @@ def render(manifest: Mapping[str, Any]) -> str:
     return JsonV1Dot6(bom(manifest)).output_as_string(indent=2) + "\n"
 
 
-def summary(lock: Sequence[str]) -> dict[str, Any]:
+def summary(lock: Sequence[str], system: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The manifest's ``sbom`` field: where the SBOM is and how many packages it lists."""
     return {
         "file": FILENAME,
         "format": FORMAT,
         "spec_version": SPEC_VERSION,
         "packages": len(_packages(list(lock))),
+        "system_packages": len(_system_packages(system or {})),
     }
 
 
@@ -75,7 +77,9 @@ def bom(manifest: Mapping[str, Any]) -> Bom:
     )
     base_component = _image_component(str(base.get("name") or ""), base)
     code = _source_component(source)
-    packages = _packages(manifest.get("lock") or [])
+    packages = _packages(manifest.get("lock") or []) + _system_packages(
+        manifest.get("system") or {}
+    )
 
     tools = ToolRepository(
         components=[Component(type=ComponentType.APPLICATION, name="repro", version=__version__)]
@@ -112,6 +116,41 @@ def _packages(lock: list[Any]) -> list[Component]:
         version = pinned[0] if pinned else None
         out.setdefault(
             canonicalize_name(req.name), _package(req.name, version, line if req.url else "")
+        )
+    return [out[k] for k in sorted(out)]
+
+
+def _system_packages(system: Mapping[str, Any]) -> list[Component]:
+    """One component per installed system package (dpkg), with a ``pkg:deb`` purl whose
+    namespace is the distribution (``debian``, ``ubuntu``) and whose ``distro`` qualifier
+    names its release (``debian-12``)."""
+    os_release = system.get("os") or {}
+    vendor = str(os_release.get("id") or "debian").lower()
+    release = str(os_release.get("version_id") or "")
+    distro = f"{vendor}-{release}" if release else ""
+    out: dict[str, Component] = {}
+    for entry in system.get("packages") or []:
+        if not isinstance(entry, Mapping) or not entry.get("name"):
+            continue
+        name, version = str(entry["name"]), str(entry.get("version") or "")
+        arch = str(entry.get("arch") or "")
+        qualifiers = {k: v for k, v in (("arch", arch), ("distro", distro)) if v}
+        ref = f"deb:{name}:{arch}" if arch else f"deb:{name}"
+        out.setdefault(
+            ref,
+            Component(
+                type=ComponentType.LIBRARY,
+                name=name,
+                version=version or None,
+                purl=PackageURL(
+                    type="deb",
+                    namespace=vendor,
+                    name=name,
+                    version=version or None,
+                    qualifiers=qualifiers or None,
+                ),
+                bom_ref=ref,
+            ),
         )
     return [out[k] for k in sorted(out)]
 

@@ -69,6 +69,11 @@ def test_pack_push_records_the_digest_the_registry_serves(
         assert "pkg:docker/python@3.11-slim" in purls
         assert f"pkg:github/acme/cli-tool@{sha}" in purls
         assert manifest["sbom"]["packages"] == len(manifest["lock"])
+        # ... and the image's system packages, read from dpkg inside it
+        assert manifest["system"]["os"]["id"] == "debian"
+        debs = {c["name"]: c["purl"] for c in doc["components"] if c["bom-ref"].startswith("deb:")}
+        assert debs["base-files"].startswith("pkg:deb/debian/base-files@")
+        assert len(debs) == manifest["sbom"]["system_packages"] > 20
 
         # the rewritten artifact still verifies: every file, PAPER.md included, is covered
         assert set(manifest["artifacts"]) == {

@@ -162,6 +162,61 @@ def test_the_sbom_is_valid_cyclonedx_listing_the_lock_and_the_base() -> None:
     assert sbom.summary(manifest()["lock"])["packages"] == 4
 
 
+SYSTEM = {
+    "os": {"id": "ubuntu", "version_id": "22.04", "version_codename": "jammy"},
+    "packages": [
+        {"name": "libc6", "version": "2.35-0ubuntu3.8", "arch": "amd64"},
+        {"name": "libc6", "version": "2.35-0ubuntu3.8", "arch": "i386"},  # multiarch
+        {"name": "tzdata", "version": "2024a-0ubuntu0.22.04", "arch": "all"},
+        {"name": "libcudnn8", "version": "8.9.7.29-1+cuda12.2", "arch": "amd64"},
+    ],
+}
+
+
+def test_the_sbom_lists_the_images_system_packages_with_deb_purls() -> None:
+    text = sbom.render(manifest(system=SYSTEM))
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
+    doc = json.loads(text)
+    debs = sorted(c["purl"] for c in doc["components"] if c["purl"].startswith("pkg:deb/"))
+    assert debs == [
+        "pkg:deb/ubuntu/libc6@2.35-0ubuntu3.8?arch=amd64&distro=ubuntu-22.04",
+        "pkg:deb/ubuntu/libc6@2.35-0ubuntu3.8?arch=i386&distro=ubuntu-22.04",
+        "pkg:deb/ubuntu/libcudnn8@8.9.7.29-1%2Bcuda12.2?arch=amd64&distro=ubuntu-22.04",
+        "pkg:deb/ubuntu/tzdata@2024a-0ubuntu0.22.04?arch=all&distro=ubuntu-22.04",
+    ]
+    (deps,) = [d for d in doc["dependencies"] if d["ref"] == "image"]
+    assert len(deps["dependsOn"]) == 2 + 4 + 4
+    counts = sbom.summary(manifest()["lock"], SYSTEM)
+    assert (counts["packages"], counts["system_packages"]) == (4, 4)
+    # a manifest without the field (an older repro.json) still renders, with no debs
+    assert not [
+        c for c in json.loads(sbom.render(manifest()))["components"] if "deb" in c.get("purl", "")
+    ]
+
+
+def test_the_image_facts_script_reads_dpkgs_installed_packages_only() -> None:
+    from importlib import resources
+
+    script = resources.files("repro.data").joinpath("image_facts.py").read_text("utf-8")
+    status = (
+        "Package: base-files\nStatus: install ok installed\nArchitecture: amd64\n"
+        "Version: 12.4+deb12u5\nDescription: Debian base system\n multi-line\n continued\n\n"
+        "Package: removed-pkg\nStatus: deinstall ok config-files\nArchitecture: amd64\n"
+        "Version: 1.0\n\n"
+        "Package: tzdata\nStatus: install ok installed\nArchitecture: all\nVersion: 2024a\n"
+    )
+    namespace: dict[str, Any] = {"__name__": "image_facts", "open": _no_files}
+    exec(compile(script, "image_facts.py", "exec"), namespace)  # defines dpkg_installed
+    assert namespace["dpkg_installed"](status) == [
+        ["base-files", "12.4+deb12u5", "amd64"],
+        ["tzdata", "2024a", "all"],
+    ]
+
+
+def _no_files(*args: object, **kwargs: object) -> None:
+    raise OSError("not in an image")
+
+
 def test_the_sbom_is_the_same_for_the_same_manifest() -> None:
     assert sbom.render(manifest()) == sbom.render(manifest())
     other = manifest(image={"id": "sha256:" + "ef" * 32})
