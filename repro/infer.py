@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -101,15 +101,9 @@ def choose_python(
 
 
 @dataclass
-class _Draft:
-    name: str
-    specs: list[str] = field(default_factory=list)
-    extras: set[str] = field(default_factory=set)
-    markers: list[str] = field(default_factory=list)
-    url: str = ""
-    origins: list[Origin] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
-    optional: bool = True
+class _Draft(merge.Merged):
+    """A merged requirement, and the version repro/versions.py chose for it (frameworks)."""
+
     version: str | None = None
 
 
@@ -153,16 +147,7 @@ def infer(
     )
     found = merge.merge(evidence, python.version)
     drafts: dict[str, _Draft] = {
-        canonicalize_name(m.name) if m.name else m.url: _Draft(
-            name=m.name,
-            specs=m.specs,
-            extras=m.extras,
-            markers=m.markers,
-            url=m.url,
-            origins=m.origins,
-            reasons=m.reasons,
-            optional=m.optional,
-        )
+        canonicalize_name(m.name) if m.name else m.url: _Draft(**vars(m))
         for m in found.requirements
     }
     unresolved = list(found.unresolved)
