@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from repro.lazy import Deferred
 from repro.models import DeclaredRequirement, EvidenceKind, Hint, Origin, PythonHint
 from repro.scan import requirements as reqs
-from repro.scan.files import read_text, relative_inside
+from repro.scan.files import read_or_warn, read_text, relative_inside
 
 if TYPE_CHECKING:
     import yaml
@@ -136,9 +136,8 @@ _EXTENSION_CALLS = ("Extension", "CUDAExtension", "CppExtension", "Pybind11Exten
 def read_setup_py(root: Path, rel: str) -> Declared:
     """setup.py by AST: literals, names, list mutations, helpers reading requirement files."""
     out = Declared()
-    text = read_text(root / rel)
+    text = read_or_warn(root, rel, out.warnings)
     if text is None:
-        out.warnings.append(f"{rel}: not a readable text file, skipped")
         return out
     try:
         tree = ast.parse(text, filename=rel)
@@ -428,9 +427,8 @@ def _setup_by_pattern(root: Path, rel: str, text: str, out: Declared) -> None:
 
 def read_setup_cfg(root: Path, rel: str) -> Declared:
     out = Declared()
-    text = read_text(root / rel)
+    text = read_or_warn(root, rel, out.warnings)
     if text is None:
-        out.warnings.append(f"{rel}: not a readable text file, skipped")
         return out
     parser = configparser.ConfigParser(interpolation=None, strict=False)
     try:
@@ -506,9 +504,8 @@ def read_pyproject(root: Path, rel: str) -> Declared:
     """PEP 621 with setuptools' ``dynamic`` files, Poetry, PDM, Flit (old metadata), Hatch
     environments, and PEP 735 dependency groups."""
     out = Declared()
-    text = read_text(root / rel)
+    text = read_or_warn(root, rel, out.warnings)
     if text is None:
-        out.warnings.append(f"{rel}: not a readable text file, skipped")
         return out
     try:
         doc = tomllib.loads(text)
@@ -782,9 +779,8 @@ def poetry_constraint(text: str) -> str:
 def read_conda(root: Path, rel: str, conda_map: dict[str, Any]) -> Declared:
     """environment.yml: conda names mapped to PyPI names, ``pip:`` lines, ``python=``."""
     out = Declared()
-    text = read_text(root / rel)
+    text = read_or_warn(root, rel, out.warnings)
     if text is None:
-        out.warnings.append(f"{rel}: not a readable text file, skipped")
         return out
     try:
         doc = yaml.safe_load(text)

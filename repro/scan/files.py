@@ -195,3 +195,12 @@ def relative_inside(path: str) -> str | None:
         else:
             parts.append(part)
     return "/".join(parts)
+
+
+def read_or_warn(root: Path, rel: str, warnings: list[str]) -> str | None:
+    """:func:`read_text` of ``root/rel``; when it cannot be read, a warning saying it was
+    skipped is added to ``warnings`` and the answer is None."""
+    text = read_text(root / rel)
+    if text is None:
+        warnings.append(f"{rel}: not a readable text file, skipped")
+    return text

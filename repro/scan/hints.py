@@ -17,7 +17,7 @@ from repro.models import DeclaredRequirement, EvidenceKind, Hint, Origin, Python
 from repro.scan import declared as decl
 from repro.scan import requirements as reqs
 from repro.scan.commands import InstallCommand, find_commands
-from repro.scan.files import read_text, relative_inside
+from repro.scan.files import read_or_warn, relative_inside
 
 
 def read_commands(
@@ -108,9 +108,8 @@ def read_dockerfile(
     known_files: frozenset[str],
 ) -> decl.Declared:
     out = decl.Declared()
-    text = read_text(root / rel)
+    text = read_or_warn(root, rel, out.warnings)
     if text is None:
-        out.warnings.append(f"{rel}: not a readable text file, skipped")
         return out
     for number, line in enumerate(text.splitlines(), start=1):
         m = _FROM.match(line)
@@ -212,9 +211,8 @@ def read_script(
     root: Path, rel: str, conda_map: dict[str, Any], known_files: frozenset[str]
 ) -> decl.Declared:
     out = decl.Declared()
-    text = read_text(root / rel)
+    text = read_or_warn(root, rel, out.warnings)
     if text is None:
-        out.warnings.append(f"{rel}: not a readable text file, skipped")
         return out
     read_commands(root, rel, text, "script", out, conda_map, known_files=known_files)
     for number, line in enumerate(text.splitlines(), start=1):
@@ -247,9 +245,8 @@ def read_readme(
     """``pip install``/``conda install`` in code (fenced, indented, inline, ``$`` prompts)
     and ``- PyTorch >= 1.4`` bullets under a Requirements/Installation heading."""
     out = decl.Declared()
-    text = read_text(root / rel)
+    text = read_or_warn(root, rel, out.warnings)
     if text is None:
-        out.warnings.append(f"{rel}: not a readable text file, skipped")
         return out
     lines = text.splitlines()
     in_fence = False
@@ -345,9 +342,8 @@ def read_ci(
     """Install commands in a CI configuration and tox ``deps``. (The Pythons a CI matrix
     or a tox envlist tests are read by repro/scan/pyhints.py.)"""
     out = decl.Declared()
-    text = read_text(root / rel)
+    text = read_or_warn(root, rel, out.warnings)
     if text is None:
-        out.warnings.append(f"{rel}: not a readable text file, skipped")
         return out
     read_commands(root, rel, text, "ci", out, conda_map, known_files=known_files)
     if rel.lower().endswith("tox.ini"):

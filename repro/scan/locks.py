@@ -20,7 +20,7 @@ from typing import Any
 from repro.models import DeclaredRequirement, Hint, Origin, PythonHint
 from repro.scan import requirements as reqs
 from repro.scan.declared import Declared, Lines, poetry_constraint
-from repro.scan.files import read_text
+from repro.scan.files import read_or_warn
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -72,9 +72,8 @@ def _add(
 
 def read_pipfile(root: Path, rel: str) -> Declared:
     out = Declared()
-    text = read_text(root / rel)
+    text = read_or_warn(root, rel, out.warnings)
     if text is None:
-        out.warnings.append(f"{rel}: not a readable text file, skipped")
         return out
     doc = _load_toml(text, rel, out)
     if doc is None:
@@ -140,9 +139,8 @@ def _pipfile_requirement(name: str, spec: Any) -> str:
 def read_lock(root: Path, rel: str) -> Declared:
     """Any supported lock file, its role decided by whether its manifest is beside it."""
     out = Declared()
-    text = read_text(root / rel)
+    text = read_or_warn(root, rel, out.warnings)
     if text is None:
-        out.warnings.append(f"{rel}: not a readable text file, skipped")
         return out
     name = PurePosixPath(rel).name.lower()
     manifest = PurePosixPath(rel).parent / _MANIFEST.get(name, "")

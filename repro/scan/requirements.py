@@ -18,7 +18,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from repro.models import DeclaredRequirement, Hint, Origin
-from repro.scan.files import read_text, relative_inside
+from repro.scan.files import read_or_warn, relative_inside
 
 _OPTIONAL_FILE = re.compile(
     r"(^|[-_./])(dev|test|tests|testing|docs?|lint|style|ci)([-_.]|$)", re.I
@@ -70,9 +70,8 @@ def parse_file(
     if rel in result.visited:
         return
     result.visited.add(rel)
-    text = read_text(root / rel)
+    text = read_or_warn(root, rel, result.warnings)
     if text is None:
-        result.warnings.append(f"{rel}: not a readable text file, skipped")
         return
     optional = is_optional_file(rel)
     for lineno, line in _logical_lines(text):
