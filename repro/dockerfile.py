@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -248,25 +249,26 @@ def _env(recipe: Recipe) -> str:
 
 
 def _runtime_packages(recipe: Recipe) -> str:
-    if not recipe.runtime_packages:
-        return ""
-    pkgs = " ".join(sorted(recipe.runtime_packages))
-    return (
+    return _apt_install(
+        recipe.runtime_packages,
         "# Shared libraries the code loads at run time (added by the smoke test's repair),\n"
-        "# after the Python packages so that adding one rebuilds no pip layer.\n"
-        "RUN apt-get update \\\n"
-        f" && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {pkgs} \\\n"
-        " && rm -rf /var/lib/apt/lists/*\n"
+        "# after the Python packages so that adding one rebuilds no pip layer.\n",
     )
 
 
 def _system_packages(recipe: Recipe) -> str:
-    if not recipe.system_packages:
+    return _apt_install(
+        recipe.system_packages, "# System libraries the Python packages load at run time.\n"
+    )
+
+
+def _apt_install(packages: Iterable[str], comment: str) -> str:
+    """A commented layer installing Debian ``packages`` (none: no layer)."""
+    pkgs = " ".join(sorted(packages))
+    if not pkgs:
         return ""
-    pkgs = " ".join(sorted(recipe.system_packages))
     return (
-        "# System libraries the Python packages load at run time.\n"
-        "RUN apt-get update \\\n"
+        comment + "RUN apt-get update \\\n"
         f" && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends {pkgs} \\\n"
         " && rm -rf /var/lib/apt/lists/*\n"
     )
