@@ -175,8 +175,10 @@ def test_hostile_smoke_commands_get_a_verdict_and_leave_nothing(
     marker = str(3000 + uuid.uuid4().int % 6000)  # a sleep length no other process uses
     command, status, words = HOSTILE_SMOKES[attack]
     # the shell in the container expands {hidden} to the marker: repro's own command
-    # line never holds "sleep <marker>", the container's processes do
-    hidden = f"{marker[:2]}$(echo {marker[2:]})"
+    # line never holds "sleep <marker>", the container's processes do. A parameter
+    # expansion, not $(...): that would fork once more per sleep, and under the pids
+    # limit most of the bomb's processes would be shells that never became a sleep
+    hidden = f"{marker[:2]}${{m:-{marker[2:]}}}"
     host_file = tmp_path / "host-only.txt"  # exists on the host, must not in the container
     host_file.write_text("host data\n")
     values = dict(gateway=GATEWAY, port=listener.port, marker=marker, hidden=hidden)
@@ -185,7 +187,7 @@ def test_hostile_smoke_commands_get_a_verdict_and_leave_nothing(
     stop = threading.Event()
 
     def watch() -> None:  # how many of the bomb's processes the host ever sees
-        while not stop.wait(0.5):
+        while not stop.wait(0.01):  # the bomb lives for well under a second
             peak[0] = max(peak[0], len(host_processes(f"sleep {marker}")))
 
     watcher = threading.Thread(target=watch, daemon=True)
@@ -207,7 +209,10 @@ def test_hostile_smoke_commands_get_a_verdict_and_leave_nothing(
     assert host_processes(f"sleep {marker}") == []
     if attack == "fork-bomb":
         print(f"fork bomb: at most {peak[0]} of its processes seen on the host")
-        assert 100 < peak[0] <= 1024, peak[0]  # it did fork, up to the pids limit only
+        # "Cannot fork" in the verdict says the bomb hit a limit; the host saw its sleeps
+        # (so the bound is not vacuous), never more than the pids limit. How many it
+        # catches depends on the host's load (270 to 990 here), so no lower bound on that
+        assert 0 < peak[0] <= 1024, peak[0]
 
 
 # --------------------------------------------------------------------------- credentials
