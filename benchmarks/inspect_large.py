@@ -209,6 +209,10 @@ def main() -> int:
             sys.executable, "-m", "pipreqs.pipreqs", "--use-local", "--print", str(repo),
         ],
     }  # fmt: skip
+    # repro's bytecode, compiled as pip compiles an installation (an editable install run
+    # with PYTHONDONTWRITEBYTECODE=1, as on this machine, would compile it at every start)
+    package = Path(__file__).resolve().parents[1] / "repro"
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True)
     print("warm-up: one `repro inspect` (fills the release-history cache; not timed)")
     subprocess.run([*repro, "inspect", "--json", str(repo)], capture_output=True)
     stages(repo)

@@ -499,6 +499,9 @@ def main() -> int:
     if cli is None:
         print("no BuildKit-capable docker client found", file=sys.stderr)
         return 2
+    # repro's bytecode, compiled as pip compiles an installation (an editable install run
+    # with PYTHONDONTWRITEBYTECODE=1, as on this machine, would compile it at every start)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "repro")], check=True)
     engine = DockerEngine()
     if engine.image_info(BASE) is None:
         print(f"{BASE} is not on the engine (scripts/standin-images.sh)", file=sys.stderr)

@@ -3,7 +3,9 @@
 Builds go through the docker CLI with BuildKit when a BuildKit-capable client is found
 (cache mounts, build secrets); the docker SDK's classic builder is the fallback. Every
 other operation (run, inspect, tag, save, load, remove) uses the SDK, so ``DOCKER_HOST``
-(including ``ssh://``) works as it does for the docker CLI.
+(including ``ssh://``) works as it does for the docker CLI; the one exception is an image
+inspected before the SDK has connected (:meth:`DockerEngine.deferred`), which that same
+CLI answers.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -296,17 +299,82 @@ def _client_version(cli: str) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
+def _image_info(attrs: Mapping[str, Any]) -> ImageInfo:
+    """An image's facts from the engine's inspect document (SDK and CLI read the same)."""
+    return ImageInfo(
+        id=str(attrs.get("Id", "")),
+        repo_digests=tuple(attrs.get("RepoDigests") or ()),
+        size=int(attrs.get("Size") or 0),
+        labels=dict((attrs.get("Config") or {}).get("Labels") or {}),
+        created=str(attrs.get("Created", "")),
+    )
+
+
+def _inspect_with_cli(cli: str, ref: str) -> tuple[bool | None, dict[str, Any]]:
+    """Ask the docker CLI about ``ref``: (True, its inspect document), (False, {}) when the
+    engine has no such image, (None, {}) when the CLI could not say (no engine, an
+    unexpected answer): the caller then asks through the SDK, which explains failures."""
+    try:
+        proc = subprocess.run(
+            [cli, "image", "inspect", "--format", "{{json .}}", ref],
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None, {}
+    if proc.returncode != 0:
+        return (False, {}) if "no such image" in proc.stderr.lower() else (None, {})
+    try:
+        doc = json.loads(proc.stdout)
+    except ValueError:
+        return None, {}
+    return (True, doc) if isinstance(doc, dict) and doc.get("Id") else (None, {})
+
+
 class DockerEngine:
     """The real engine: docker SDK, plus the docker CLI for BuildKit builds."""
 
-    def __init__(self, *, use_buildkit: bool | None = None) -> None:
-        self._client = _client()
+    def __init__(self, *, use_buildkit: bool | None = None, connect: bool = True) -> None:
+        """``connect=False`` leaves the SDK's connection for later (see :meth:`deferred`);
+        otherwise an engine that does not answer is an :class:`EngineError` here."""
+        self._sdk: docker.DockerClient | None = _client() if connect else None
+        self._connecting: Future[docker.DockerClient] | None = None
         self._cli = find_buildkit_cli() if use_buildkit is not False else None
         if use_buildkit and self._cli is None:
             raise EngineError(
                 "BuildKit was asked for but no docker client here can build with it",
                 hint="install the buildx plugin, or set REPRO_DOCKER_CLI to a client older than 23",
             )
+
+    @classmethod
+    def deferred(cls) -> DockerEngine:
+        """An engine whose docker SDK connects on first use, or while a BuildKit build runs.
+
+        Importing the SDK (with requests) costs about 0.1 s of Python, which, on a thread
+        of its own, would still take turns with clone, scan and inference. Before the
+        build ``pack`` needs only :meth:`image_info`, which the docker CLI answers when
+        there is one; the SDK then connects while the CLI builds, off the way to a built
+        image (docs/performance.md, "Start-up"). A missing engine is still one clear
+        :class:`EngineError`, raised by the first call that needs it.
+        """
+        return cls(connect=False)
+
+    @property
+    def _client(self) -> docker.DockerClient:
+        """The SDK's client, connected now if no connection is on its way already."""
+        if self._sdk is None:
+            self._sdk = self._connecting.result() if self._connecting else _client()
+        return self._sdk
+
+    def _connect_soon(self) -> None:
+        """Start connecting the SDK on a thread of its own, unless it is (being) done."""
+        if self._sdk is None and self._connecting is None:
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="repro-sdk")
+            self._connecting = pool.submit(_client)
+            pool.shutdown(wait=False)  # the thread ends with its one task
 
     @property
     def buildkit(self) -> bool:
@@ -326,6 +394,10 @@ class DockerEngine:
             return False
 
     def image_info(self, ref: str) -> ImageInfo | None:
+        if self._sdk is None and self._connecting is None and self._cli is not None:
+            found, attrs = _inspect_with_cli(self._cli[0][0], ref)
+            if found is not None:  # the CLI answered (it reads the same API document)
+                return _image_info(attrs) if found else None
         try:
             with _engine_call(f"inspecting {ref}"):
                 image = self._client.images.get(ref)
@@ -333,14 +405,7 @@ class DockerEngine:
             return None
         except docker.errors.APIError as exc:
             raise EngineError(f"cannot inspect image {ref}: {_short(exc)}") from exc
-        attrs: dict[str, Any] = image.attrs
-        return ImageInfo(
-            id=str(image.id),
-            repo_digests=tuple(attrs.get("RepoDigests") or ()),
-            size=int(attrs.get("Size") or 0),
-            labels=dict((attrs.get("Config") or {}).get("Labels") or {}),
-            created=str(attrs.get("Created", "")),
-        )
+        return _image_info(image.attrs)
 
     def pull(self, ref: str) -> None:
         """Pull ``ref`` from its registry; :class:`EngineError` names why it could not."""
@@ -365,6 +430,7 @@ class DockerEngine:
         """Build ``context`` (with its Dockerfile); return (image id, seconds, log tail)."""
         start = time.monotonic()
         if self._cli is not None:
+            self._connect_soon()  # the SDK is wanted right after; the CLI leaves the GIL free
             image_id, tail = self._build_cli(context, tags, labels, secrets, on_line)
         else:
             image_id, tail = self._build_sdk(context, tags, labels, on_line)

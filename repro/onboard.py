@@ -61,7 +61,7 @@ def resolve(
     *,
     engine: Engine,
     repack: bool = False,
-    engine_factory: Callable[[], Engine] = DockerEngine,
+    engine_factory: Callable[[], Engine] = DockerEngine.deferred,
 ) -> Target:
     """The image for TARGET (see the module docstring for the order), packing if needed."""
     path = Path(target).expanduser()

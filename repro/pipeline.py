@@ -3,9 +3,10 @@
 fetch → scan → infer → base image → smoke discovery → Dockerfile     (``plan``)
 → build → lock → smoke run → artifact                                   (``pack``)
 
-``pack`` connects to the engine (and finds a BuildKit client) in a background thread
-while the engine-independent stages run (clone, scan, release-date look-ups, inference);
-the release-date look-ups themselves run in parallel (docs/performance.md).
+``pack`` makes its engine (finds a BuildKit client) in a background thread while the
+engine-independent stages run (clone, scan, release-date look-ups, inference); the
+default engine connects its docker SDK only while BuildKit builds, and the release-date
+look-ups run in parallel (docs/performance.md, "Work that overlaps", "Start-up").
 """
 
 from __future__ import annotations
@@ -507,12 +508,12 @@ def pack(
     options: Options,
     reporter: Reporter,
     *,
-    engine_factory: Callable[[], Engine] = DockerEngine,
+    engine_factory: Callable[[], Engine] = DockerEngine.deferred,
     releases: ReleasesFor | None = None,
     probe_gpu: Callable[[], HostGpu | None] = hostgpu.probe,
 ) -> PackResult:
     """Build, smoke-test (repairing the plan up to ``options.max_repairs`` times), export."""
-    # Connecting (and finding a BuildKit client) overlaps with clone, scan and inference.
+    # Making the engine (finding a BuildKit client) overlaps with clone, scan and inference.
     connecting = _in_background(engine_factory)
     with workspace() as workdir:
         scanned = fetch_and_scan(spec, options, workdir, reporter, probe_gpu=probe_gpu)
@@ -667,8 +668,11 @@ def _ensure_base_images(engine: Engine, plan: Plan, reporter: Reporter) -> Image
     """Every image the Dockerfile starts from is on the engine, pulled if need be, before
     the build: a missing one is one line naming it and why, not a failed build step.
     Returns what the engine knows of the base image."""
+    found: dict[str, ImageInfo] = {}
     for ref in df.external_images(plan.dockerfile):
-        if engine.image_info(ref) is not None:
+        info = engine.image_info(ref)
+        if info is not None:
+            found[ref] = info
             continue
         reporter.info(f"base image {ref} is not on this engine: pulling it")
         try:
@@ -680,7 +684,7 @@ def _ensure_base_images(engine: Engine, plan: Plan, reporter: Reporter) -> Image
                 step=f"FROM {ref}",
                 hint=_missing_base_hint(engine, plan, ref),
             ) from exc
-    return engine.image_info(plan.base.name)
+    return found.get(plan.base.name) or engine.image_info(plan.base.name)
 
 
 def _missing_base_hint(engine: Engine, plan: Plan, ref: str) -> str:

@@ -111,6 +111,7 @@ def _pack(url: str, out: Path, env: dict[str, str]) -> subprocess.CompletedProce
 
 
 def _assert_everything_went_through(proxy: Proxy) -> None:
+    assert proxy.saw(r"^GET /v[\d.]+/images/python:3\.11-slim/json"), proxy.requests  # base
     assert proxy.saw(r"^POST /v[\d.]+/build\?"), proxy.requests  # the docker CLI's build
     assert proxy.saw(r"^POST /v[\d.]+/containers/create"), proxy.requests  # SDK: smoke
     assert proxy.saw(r"^GET /v[\d.]+/images/get\?"), proxy.requests  # SDK: export
@@ -167,3 +168,14 @@ def _pack_in_context(
     ]
     done = _pack(url, tmp_path / "out", {**env, "DOCKER_CONTEXT": "lab-gpu"})
     assert done.returncode == 0, done.stderr
+
+
+def test_before_the_sdk_connects_the_cli_answers_as_the_sdk_would(engine: DockerEngine) -> None:
+    """``pack`` asks about its base image before the SDK has connected (the SDK connects
+    while the build runs): the docker CLI's answer is the SDK's, field for field."""
+    require_images(engine, "python:3.11-slim")
+    deferred = DockerEngine.deferred()
+    assert deferred.buildkit
+    assert deferred.image_info("python:3.11-slim") == engine.image_info("python:3.11-slim")
+    assert deferred.image_info("repro-test/never-made:nothing") is None
+    assert deferred._sdk is None and deferred._connecting is None  # the CLI answered both

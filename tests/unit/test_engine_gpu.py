@@ -46,7 +46,8 @@ class FakeClient:
 
 def engine_with(client: FakeClient) -> DockerEngine:
     engine = DockerEngine.__new__(DockerEngine)  # no daemon: the client is the fake
-    engine._client = client  # type: ignore[assignment]
+    engine._sdk = client  # type: ignore[assignment]
+    engine._connecting = None
     engine._cli = None
     return engine
 

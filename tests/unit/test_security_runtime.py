@@ -228,7 +228,8 @@ class _Gone:
 
 def _engine(client: _Gone) -> DockerEngine:
     engine = DockerEngine.__new__(DockerEngine)
-    engine._client = client  # type: ignore[assignment]
+    engine._sdk = client  # type: ignore[assignment]
+    engine._connecting = None
     engine._cli = None
     return engine
 
