@@ -487,6 +487,9 @@ class ImageFacts:
     os_codename: str
     os_release: tuple[tuple[str, str], ...] = ()  # (id, version_id, version_codename) pairs
     system: tuple[tuple[str, str, str], ...] = ()  # dpkg: (name, version, architecture)
+    # declared licences: canonical distribution name / dpkg package name → licence names
+    python_licenses: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    system_licenses: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
     @property
     def installed(self) -> dict[str, str]:
@@ -638,11 +641,12 @@ def pack(
             smoke=result,
             lock=facts.lock,
             system=_system_json(facts),
+            licenses=_licenses_json(facts),
             artifacts=artifacts,  # type: ignore[arg-type]
             smoke_extra=smoke_extra,
             repairs=rounds,
             created=created,
-            sbom=sbom.summary(facts.lock, _system_json(facts)),
+            sbom=sbom.summary(facts.lock, _system_json(facts), _licenses_json(facts)),
         )
 
     artifact.write(
@@ -762,7 +766,31 @@ def _image_facts(engine: Engine, image: str) -> ImageFacts:
             for p in doc.get("system") or []
             if isinstance(p, list) and len(p) == 3
         ),
+        python_licenses=_licenses(doc, "python", canonicalize_name),
+        system_licenses=_licenses(doc, "system", str),
     )
+
+
+def _licenses(doc: JSON, kind: str, key: Callable[[str], str]) -> dict[str, tuple[str, ...]]:
+    """``licenses.<kind>`` of the image's answer: package → licence names, as strings, at
+    most 20 names of 200 characters each (the answer comes from packages' own metadata)."""
+    section = doc.get("licenses")
+    found = section.get(kind) if isinstance(section, dict) else None
+    if not isinstance(found, dict):
+        return {}
+    out: dict[str, tuple[str, ...]] = {}
+    for name, names in found.items():
+        if isinstance(names, list) and names:
+            out[key(str(name))] = tuple(str(n)[:200] for n in names[:20])
+    return dict(sorted(out.items()))
+
+
+def _licenses_json(facts: ImageFacts) -> JSON:
+    """The manifest's ``licenses``: what each installed package declares."""
+    return {
+        "python": {k: list(v) for k, v in facts.python_licenses.items()},
+        "system": {k: list(v) for k, v in facts.system_licenses.items()},
+    }
 
 
 def _system_json(facts: ImageFacts) -> JSON:

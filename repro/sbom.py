@@ -3,7 +3,8 @@
 The SBOM lists what the final environment is made of: the base image, the repository at
 its commit, every Python distribution of the lock (``pip freeze --all`` taken inside the
 built image) and every installed system package of the image (dpkg's status file, read
-inside it), each with a package URL (purl). It is made with cyclonedx-python-lib,
+inside it), each with a package URL (purl) and the licences it declares (the manifest's
+``licenses``: package metadata, Debian copyright files). It is made with cyclonedx-python-lib,
 the CycloneDX project's own library, so the document follows the schema rather than our
 reading of it. Every value comes from the manifest, so the same manifest gives the same
 bytes (the serial number is derived from the image id and the creation time).
@@ -17,12 +18,18 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from cyclonedx.exception.factory import InvalidSpdxLicenseException
 from cyclonedx.model import ExternalReference, ExternalReferenceType, Property, XsUri
 from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.component import Component, ComponentType
 from cyclonedx.model.tool import ToolRepository
 from cyclonedx.output.json import JsonV1Dot6
 from packageurl import PackageURL
+
+try:  # its home since cyclonedx-python-lib 11.x; earlier releases have only the old one
+    from cyclonedx.contrib.license.factories import LicenseFactory
+except ImportError:  # pragma: no cover - cyclonedx-python-lib < 11.x
+    from cyclonedx.factory.license import LicenseFactory  # type: ignore[no-redef,unused-ignore]
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
@@ -40,14 +47,22 @@ def render(manifest: Mapping[str, Any]) -> str:
     return JsonV1Dot6(bom(manifest)).output_as_string(indent=2) + "\n"
 
 
-def summary(lock: Sequence[str], system: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The manifest's ``sbom`` field: where the SBOM is and how many packages it lists."""
+def summary(
+    lock: Sequence[str],
+    system: Mapping[str, Any] | None = None,
+    licenses: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The manifest's ``sbom`` field: where the SBOM is, how many packages it lists and how
+    many of them name a licence."""
+    python = _packages(list(lock), licenses)
+    debs = _system_packages(system or {}, licenses)
     return {
         "file": FILENAME,
         "format": FORMAT,
         "spec_version": SPEC_VERSION,
-        "packages": len(_packages(list(lock))),
-        "system_packages": len(_system_packages(system or {})),
+        "packages": len(python),
+        "system_packages": len(debs),
+        "with_licenses": len([c for c in python + debs if c.licenses]),
     }
 
 
@@ -77,8 +92,9 @@ def bom(manifest: Mapping[str, Any]) -> Bom:
     )
     base_component = _image_component(str(base.get("name") or ""), base)
     code = _source_component(source)
-    packages = _packages(manifest.get("lock") or []) + _system_packages(
-        manifest.get("system") or {}
+    licenses = manifest.get("licenses") or {}
+    packages = _packages(manifest.get("lock") or [], licenses) + _system_packages(
+        manifest.get("system") or {}, licenses
     )
 
     tools = ToolRepository(
@@ -95,8 +111,9 @@ def bom(manifest: Mapping[str, Any]) -> Bom:
     return doc
 
 
-def _packages(lock: list[Any]) -> list[Component]:
+def _packages(lock: list[Any], licenses: Mapping[str, Any] | None = None) -> list[Component]:
     """One component per line of ``pip freeze --all``; a purl for every pinned one."""
+    declared = (licenses or {}).get("python") or {}
     out: dict[str, Component] = {}
     for raw in lock:
         line = str(raw).strip()
@@ -106,7 +123,7 @@ def _packages(lock: list[Any]) -> list[Component]:
             m = re.search(r"#egg=([A-Za-z0-9_.-]+)", line)
             if m:
                 name = canonicalize_name(m.group(1))
-                out.setdefault(name, _package(m.group(1), None, line))
+                out.setdefault(name, _package(m.group(1), None, line, declared.get(name)))
             continue
         try:
             req = Requirement(line)
@@ -114,16 +131,20 @@ def _packages(lock: list[Any]) -> list[Component]:
             continue
         pinned = [s.version for s in req.specifier if s.operator in ("==", "===")]
         version = pinned[0] if pinned else None
+        name = canonicalize_name(req.name)
         out.setdefault(
-            canonicalize_name(req.name), _package(req.name, version, line if req.url else "")
+            name, _package(req.name, version, line if req.url else "", declared.get(name))
         )
     return [out[k] for k in sorted(out)]
 
 
-def _system_packages(system: Mapping[str, Any]) -> list[Component]:
+def _system_packages(
+    system: Mapping[str, Any], licenses: Mapping[str, Any] | None = None
+) -> list[Component]:
     """One component per installed system package (dpkg), with a ``pkg:deb`` purl whose
     namespace is the distribution (``debian``, ``ubuntu``) and whose ``distro`` qualifier
     names its release (``debian-12``)."""
+    declared = (licenses or {}).get("system") or {}
     os_release = system.get("os") or {}
     vendor = str(os_release.get("id") or "debian").lower()
     release = str(os_release.get("version_id") or "")
@@ -150,12 +171,32 @@ def _system_packages(system: Mapping[str, Any]) -> list[Component]:
                     qualifiers=qualifiers or None,
                 ),
                 bom_ref=ref,
+                licenses=_licenses(declared.get(name)),
             ),
         )
     return [out[k] for k in sorted(out)]
 
 
-def _package(name: str, version: str | None, direct: str) -> Component:
+def _licenses(names: Any) -> list[Any]:
+    """CycloneDX licences for the names a package declares: one SPDX expression as an
+    expression; otherwise one licence each, by SPDX id where the name is one (``MIT``,
+    ``mit``), else by name (``BSD License``, Debian's ``GPL-2+``)."""
+    if not isinstance(names, list) or not names:
+        return []
+    factory = LicenseFactory()
+    if len(names) == 1:
+        return [factory.make_from_string(str(names[0]))]
+
+    def one(name: str) -> Any:  # several: a list may not hold expressions
+        try:
+            return factory.make_with_id(name)
+        except InvalidSpdxLicenseException:
+            return factory.make_with_name(name)
+
+    return [one(str(n)) for n in names]
+
+
+def _package(name: str, version: str | None, direct: str, licenses: Any = None) -> Component:
     canonical = canonicalize_name(name)
     purl = PackageURL(type="pypi", name=canonical, version=version) if version else None
     return Component(
@@ -165,6 +206,7 @@ def _package(name: str, version: str | None, direct: str) -> Component:
         purl=purl,
         bom_ref=f"pypi:{canonical}",
         properties=_properties({"repro:lock-line": direct}),
+        licenses=_licenses(licenses),
     )
 
 

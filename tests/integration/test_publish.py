@@ -74,6 +74,13 @@ def test_pack_push_records_the_digest_the_registry_serves(
         debs = {c["name"]: c["purl"] for c in doc["components"] if c["bom-ref"].startswith("deb:")}
         assert debs["base-files"].startswith("pkg:deb/debian/base-files@")
         assert len(debs) == manifest["sbom"]["system_packages"] > 20
+        # ... with the licences they declare (package metadata, Debian copyright files)
+        assert manifest["licenses"]["python"]["pip"] == ["MIT"]
+        assert "GPL-3+" in manifest["licenses"]["system"]["bash"]
+        named = {c["name"]: c.get("licenses") for c in doc["components"]}
+        assert named["pip"] == [{"license": {"id": "MIT"}}]
+        assert {"license": {"name": "GPL-3+"}} in named["bash"]
+        assert manifest["sbom"]["with_licenses"] > 20
 
         # the rewritten artifact still verifies: every file, PAPER.md included, is covered
         assert set(manifest["artifacts"]) == {

@@ -41,8 +41,11 @@ def test_inspect_json_is_the_manifest_schema(github: FakeGitHub) -> None:
     data = json.loads(out)
     assert data["schema_version"] == 1
     assert data["source"]["commit"] == sha
-    assert data["image"] is None and data["lock"] is None
+    assert data["image"] is None and data["lock"] is None and data["licenses"] is None
     assert {r["name"] for r in data["requirements"]} >= {"numpy", "scipy", "pytest"}
+    # every field is documented in the schema's table
+    table = (Path(__file__).parents[2] / "docs" / "manifest.md").read_text()
+    assert [k for k in data if f"| `{k}` |" not in table] == []
 
 
 def test_inspect_dockerfile(github: FakeGitHub) -> None:

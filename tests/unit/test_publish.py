@@ -213,6 +213,82 @@ def test_the_image_facts_script_reads_dpkgs_installed_packages_only() -> None:
     ]
 
 
+def _image_facts_functions() -> dict[str, Any]:
+    from importlib import resources
+
+    script = resources.files("repro.data").joinpath("image_facts.py").read_text("utf-8")
+    namespace: dict[str, Any] = {"__name__": "image_facts", "open": _no_files}
+    exec(compile(script, "image_facts.py", "exec"), namespace)
+    return namespace
+
+
+def _metadata(text: str) -> Any:
+    from email.parser import Parser
+
+    return Parser().parsestr(text)
+
+
+def test_the_image_facts_script_reads_the_licences_packages_declare() -> None:
+    declared = _image_facts_functions()["declared_licenses"]
+    classifiers = (
+        "Classifier: License :: OSI Approved :: BSD License\n"
+        "Classifier: License :: OSI Approved :: BSD License\n"
+        "Classifier: Programming Language :: Python\n"
+    )
+    # an SPDX expression wins over everything else
+    assert declared(
+        _metadata("Name: a\nLicense-Expression: MIT OR Apache-2.0\nLicense: MIT\n")
+    ) == ["MIT OR Apache-2.0"]
+    # a short License field is the licence; a whole licence text pasted there is not
+    assert declared(_metadata(f"Name: b\nLicense: BSD-3-Clause\n{classifiers}")) == ["BSD-3-Clause"]
+    long_text = "Copyright (c) 2005-2024, NumPy Developers.\n        All rights reserved."
+    assert declared(_metadata(f"Name: c\nLicense: {long_text}\n{classifiers}")) == ["BSD License"]
+    assert declared(_metadata("Name: d\nLicense: UNKNOWN\n")) == []
+    assert declared(
+        _metadata("Name: e\nClassifier: License :: OSI Approved\nClassifier: License :: Freeware\n")
+    ) == ["Freeware"]
+
+
+def test_the_image_facts_script_reads_debians_machine_readable_copyright_files() -> None:
+    read = _image_facts_functions()["copyright_licenses"]
+    dep5 = (
+        "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"
+        "Upstream-Name: zlib\n\n"
+        "Files: *\nCopyright: 1995-2022 Jean-loup Gailly and Mark Adler\nLicense: Zlib\n\n"
+        "Files: debian/*\nCopyright: 2004 Mark Brown\nLicense: GPL-2+\n\n"
+        "License: Zlib\n This software is provided 'as-is', ...\n"
+    )
+    assert read(dep5) == ["Zlib", "GPL-2+"]
+    old_format = "Format: http://dep.debian.net/deps/dep5\n\nFiles: *\nLicense: MIT\n"
+    assert read(old_format) == ["MIT"]
+    # free-form copyright files name no licence field to trust
+    assert read("This is the Debian package of foo.\nLicense: see below\n") == []
+
+
+def test_the_sbom_names_each_packages_licences() -> None:
+    licenses = {
+        "python": {"numpy": ["BSD-3-Clause"], "pillow": ["HPND"], "pip": ["MIT OR Apache-2.0"]},
+        "system": {"libc6": ["LGPL-2.1+", "GPL-2+", "mit"], "tzdata": ["public-domain"]},
+    }
+    text = sbom.render(manifest(system=SYSTEM, licenses=licenses))
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
+    found = {c["bom-ref"]: c.get("licenses") for c in json.loads(text)["components"]}
+    assert found["pypi:numpy"] == [{"license": {"id": "BSD-3-Clause"}}]
+    assert found["pypi:pip"] == [{"expression": "MIT OR Apache-2.0"}]
+    assert found["pypi:torch"] is None  # declared nothing: no guess
+    assert sorted(found["deb:libc6:amd64"], key=json.dumps) == sorted(
+        [
+            {"license": {"id": "LGPL-2.1+"}},  # an SPDX id (a deprecated one)
+            {"license": {"name": "GPL-2+"}},  # Debian's short name, not SPDX's
+            {"license": {"id": "MIT"}},  # "mit", as SPDX spells it
+        ],
+        key=json.dumps,
+    )
+    assert found["deb:tzdata:all"] == [{"license": {"name": "public-domain"}}]
+    counts = sbom.summary(manifest()["lock"], SYSTEM, licenses)
+    assert counts["with_licenses"] == 3 + 3  # numpy, Pillow, pip; libc6 twice, tzdata
+
+
 def _no_files(*args: object, **kwargs: object) -> None:
     raise OSError("not in an image")
 
