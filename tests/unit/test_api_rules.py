@@ -74,6 +74,26 @@ def test_call_keywords_and_calls() -> None:
     assert not any(r == "torch-fft-call" and line == 6 for r, _, line in found)
 
 
+def test_tf1_keyword_arguments_date_the_code_but_their_tf2_spellings_do_not() -> None:
+    found = uses(
+        "import tensorflow as tf\n"
+        "a = tf.reduce_sum(x, reduction_indices=[1], keep_dims=True)\n"
+        "b = tf.math.reduce_mean(x, axis=[1], keepdims=True)\n"
+        "c = tf.argmax(x, dimension=1)\n"
+        "d = tf.nn.softmax(x, dim=-1)\n"
+        "e = tf.compat.v1.reduce_sum(x, keep_dims=True)\n"
+    )
+    rules = {(r, line) for r, _, line in found}
+    assert {
+        ("tf-reduce-reduction-indices", 2),
+        ("tf-reduce-keep-dims", 2),
+        ("tf-argmax-dimension", 4),
+        ("tf-softmax-dim", 5),
+    } <= rules
+    assert not [line for _, line in rules if line == 3]  # TF 2's own keywords
+    assert [r for r, line in rules if line == 6] == ["tf-compat-v1"]  # v1 keeps keep_dims
+
+
 def test_uses_are_capped_per_rule_and_file() -> None:
     source = "import numpy as np\n" + "".join(f"x{i} = np.float\n" for i in range(50))
     assert len(uses(source)) == 3
