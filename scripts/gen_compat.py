@@ -287,6 +287,48 @@ def _torch_build(cuda: str, row: dict[str, Any], era: dict[str, Any] | None) -> 
     }
 
 
+def _torch_arch(src: dict[str, Any], torch: dict[str, Any]) -> dict[str, Any]:
+    """One row per torch range x CUDA build: its sm_ kernels and whether PTX comes along.
+
+    Every row must name a CUDA build some torch release in the range has, and no build of
+    a release may fall under two rows (so that a lookup has one answer).
+    """
+    variants = []
+    for row in src["variants"]:
+        spec = SpecifierSet(row["torch"])
+        for cuda in row["cuda"]:
+            covered = [
+                r["torch"]
+                for r in torch["releases"]
+                if Version(r["torch"]) in spec and any(b["cuda"] == cuda for b in r["builds"])
+            ]
+            if not covered:
+                raise ValueError(f"torch_arch: no torch {row['torch']} has a CUDA {cuda} build")
+            variants.append(
+                {
+                    "torch": row["torch"],
+                    "cuda": cuda,
+                    "tag": _cu(cuda),
+                    "sm": [f"sm_{s.strip()}" for s in str(row["sm"]).split(",")],
+                    "ptx": row.get("ptx"),
+                    "measured": row.get("measured"),
+                    "sources": row["src"],
+                    "verified": row.get("verified", True),
+                }
+            )
+    for release in torch["releases"]:
+        version = Version(release["torch"])
+        for build in release["builds"]:
+            rows = [
+                v["torch"]
+                for v in variants
+                if v["cuda"] == build["cuda"] and version in SpecifierSet(v["torch"])
+            ]
+            if len(rows) > 1:
+                raise ValueError(f"torch_arch: {release['torch']}+{build['tag']} is in {rows}")
+    return {"sources": src["sources"], "variants": variants}
+
+
 def _tensorflow(src: dict[str, Any], pypi: dict[str, dict[str, str]]) -> dict[str, Any]:
     rules = [(SpecifierSet(r["tf"]), r) for r in src["gpu_package"]]
     releases = []
@@ -377,6 +419,7 @@ def build(src: dict[str, Any], pypi_snapshot: dict[str, Any]) -> dict[str, Any]:
     pypi = pypi_snapshot.get("projects", {})
     sources = [{"id": key, **value} for key, value in src["sources"].items()]
     packages = _packages(src["packages"])
+    torch = _torch(src["torch"], pypi)
     return {
         "schema_version": SCHEMA_VERSION,
         "generated": src["snapshot"],
@@ -399,7 +442,8 @@ def build(src: dict[str, Any], pypi_snapshot: dict[str, Any]) -> dict[str, Any]:
         "drivers": _drivers(src["drivers"]),
         "nvidia_cuda": _nvidia_cuda(src["nvidia_cuda"]),
         "ubuntu_python": _ubuntu_python(src["ubuntu_python"]),
-        "torch": _torch(src["torch"], pypi),
+        "torch": torch,
+        "torch_arch": _torch_arch(src["torch_arch"], torch),
         "tensorflow": _tensorflow(src["tensorflow"], pypi),
         "jax": _jax(src["jax"], pypi),
         "packages": packages,
