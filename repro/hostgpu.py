@@ -20,6 +20,7 @@ QUERY = (
     "--format=csv,noheader",
 )
 _DRIVER = re.compile(r"^\d+\.\d+(\.\d+)?$")
+_CAPABILITY = re.compile(r"^\d+\.\d+$")
 
 Runner = Callable[[Sequence[str]], str | None]
 
@@ -43,9 +44,11 @@ def probe(run: Runner = _run) -> HostGpu | None:
 
 
 def parse(text: str) -> HostGpu | None:
-    """``560.35.03, NVIDIA A100-SXM4-40GB, 8.0`` per GPU -> HostGpu (the lowest driver)."""
+    """``560.35.03, NVIDIA A100-SXM4-40GB, 8.0`` per GPU -> HostGpu (the lowest driver, and
+    each GPU's compute capability where it reports one)."""
     drivers: list[str] = []
     gpus: list[str] = []
+    capabilities: list[str] = []
     for line in text.splitlines():
         cells = [c.strip() for c in line.split(",")]
         if not cells or not _DRIVER.match(cells[0]):
@@ -54,7 +57,9 @@ def parse(text: str) -> HostGpu | None:
         name = cells[1] if len(cells) > 1 else "GPU"
         cap = f" ({cells[2]})" if len(cells) > 2 and cells[2] not in ("", "[N/A]") else ""
         gpus.append(f"{name}{cap}")
+        if len(cells) > 2 and _CAPABILITY.match(cells[2]):
+            capabilities.append(cells[2])
     if not drivers:
         return None
     lowest = min(drivers, key=lambda d: tuple(int(p) for p in d.split(".")))
-    return HostGpu(driver=lowest, gpus=tuple(gpus))
+    return HostGpu(driver=lowest, gpus=tuple(gpus), capabilities=tuple(capabilities))

@@ -304,6 +304,7 @@ class HostGpu:
 
     driver: str  # "560.35.03"
     gpus: tuple[str, ...] = ()  # "NVIDIA A100-SXM4-40GB (8.0)"
+    capabilities: tuple[str, ...] = ()  # compute capability of each GPU that reports one: "8.0"
 
 
 @dataclass(frozen=True, kw_only=True)
