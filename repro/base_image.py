@@ -226,7 +226,15 @@ def _gpu(
     if host is not None:
         driver_allowed = {m for m in allowed if _driver_ok(data.min_driver(m), host.driver)}
     tried = _Tried()
-    pick = _resolve(needs, python, devel, driver_allowed, tried, options.cuda)
+    pick = None
+    arch_needs = _arch_needs(needs, host)
+    if arch_needs is not None:  # first the builds with kernels for the host's GPUs
+        arch_tried = _Tried()
+        pick = _resolve(arch_needs, python, devel, driver_allowed, arch_tried, options.cuda)
+        if pick is not None:
+            tried = arch_tried
+    if pick is None:
+        pick = _resolve(needs, python, devel, driver_allowed, tried, options.cuda)
     driver_ok: bool | None = None if host is None else True
     warnings: list[str] = []
     if pick is None and host is not None and driver_allowed != allowed:
@@ -242,8 +250,10 @@ def _gpu(
     if pick is None:
         raise _dead_end(needs, python, options, host, devel, tried)
     passed_over = _passed_over(needs, pick, tried, host, driver_allowed)
+    arch = _arch_verdict(needs, pick, host, driver_allowed)
     return _base(environment, options, needs, notes + passed_over, pick, devel, devel_why,
-                 source_built, host, driver_ok, warnings, wheelhouse)  # fmt: skip
+                 source_built, host, driver_ok, [*warnings, *arch.warnings], wheelhouse,
+                 arch)  # fmt: skip
 
 
 def _passed_over(
@@ -265,6 +275,124 @@ def _passed_over(
     why += tried.summary()
     labels = ", ".join(b.label for b in first if b not in pick.combo)
     return [f"{labels} set aside: {'; '.join(why)}"] if why else []
+
+
+# --------------------------------------------------------------------------- GPU kernels
+
+
+@dataclass(frozen=True)
+class _Arch:
+    """Whether the chosen torch build has kernels for the host's GPUs, and why."""
+
+    ok: bool | None  # None: not checked
+    reasons: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def _sm(capability: str) -> str:
+    """``"8.6"`` -> ``"sm_86"``."""
+    return "sm_" + capability.replace(".", "")
+
+
+def _gpu_names(host: HostGpu, capability: str) -> str:
+    names = [g.removesuffix(f" ({capability})") for g in host.gpus if g.endswith(f"({capability})")]
+    return f"{' and '.join(dict.fromkeys(names)) or 'GPU'} ({_sm(capability)})"
+
+
+def _torch_arch(build: Build) -> cdata.TorchArch | None:
+    """The kernel list of a torch CUDA build, None for other frameworks or without data."""
+    if build.fallback_key is None or build.fallback_key[0] != "torch" or build.cuda is None:
+        return None
+    return compat().torch_arch_for(build.fallback_key[1], build.cuda)
+
+
+def _misses(build: Build, host: HostGpu) -> list[str] | None:
+    """The host's compute capabilities a torch build has no kernels for; None: unknown."""
+    arch = _torch_arch(build)
+    if arch is None:
+        return None
+    return [c for c in dict.fromkeys(host.capabilities) if not arch.covers(c)]
+
+
+def _arch_needs(needs: list[Need], host: HostGpu | None) -> list[Need] | None:
+    """The needs without the torch builds that lack kernels for a host GPU (those known to
+    have them first), or None when that changes nothing or would leave no build."""
+    if host is None or not host.capabilities:
+        return None
+    out = []
+    for need in needs:
+        verdicts = [(b, _misses(b, host)) for b in need.builds]
+        kept = [b for b, miss in verdicts if miss == []] + [b for b, m in verdicts if m is None]
+        if not kept:
+            return None
+        out.append(dataclasses.replace(need, builds=tuple(kept)))
+    return None if out == needs else out
+
+
+def _arch_verdict(
+    needs: list[Need], pick: _Pick, host: HostGpu | None, driver_allowed: set[str]
+) -> _Arch:
+    """Check every host GPU against the kernels of the chosen torch build (torch only)."""
+    torch_builds = [b for b in pick.combo if b.fallback_key and b.fallback_key[0] == "torch"]
+    if host is None or not host.capabilities or not torch_builds:
+        return _Arch(ok=None)
+    data = compat()
+    ok: bool | None = True
+    reasons: list[str] = []
+    warnings: list[str] = []
+    for build in torch_builds:
+        arch = _torch_arch(build)
+        if arch is None:
+            if ok:
+                ok = None
+            reasons.append(
+                f"{build.label}: no kernel list in the data, so the host GPU's architecture "
+                "is not checked"
+            )
+            continue
+        unverified = "" if arch.verified else " (kernel list not confirmed by a primary source)"
+        ptx = "" if arch.ptx else " (no PTX)"
+        missing = [c for c in dict.fromkeys(host.capabilities) if not arch.covers(c)]
+        if not missing:
+            # PyPI's build (the need's first) lacking the kernels is why this one was taken
+            first = next((n.builds[0] for n in needs if build in n.builds), build)
+            first_misses = _misses(first, host) if first != build else None
+            if first_misses:
+                names = ", ".join(_gpu_names(host, c) for c in first_misses)
+                reasons.append(
+                    f"{first.label} set aside: no kernels for the host's {names}; "
+                    f"{build.label} has them"
+                )
+            gpus = ", ".join(_gpu_names(host, c) for c in dict.fromkeys(host.capabilities))
+            reasons.append(f"{build.label} has kernels for the host's {gpus}{unverified}")
+            continue
+        ok = False
+        siblings = next((n.builds for n in needs if build in n.builds), ())
+        for capability in missing:
+            covering = data.first_covering(capability)
+            hint = (
+                f"the first torch with them is {covering[0]}+{covering[1]}"
+                if covering
+                else "no torch build in the data has them"
+            )
+            other = next((b for b in siblings if _misses(b, host) == []), None)
+            if other is not None:  # a build of this torch has them but could not be used
+                why = (
+                    f"the host driver {host.driver} is older than CUDA {other.cuda} needs"
+                    if other.cuda not in driver_allowed
+                    else "no base image fits it"
+                )
+                hint = f"{other.label} has them, but {why}"
+            reasons.append(
+                f"{build.label} has no kernels for the host's {_gpu_names(host, capability)}: "
+                f"it has {arch.label}{ptx}{unverified}; {hint}"
+            )
+            warnings.append(
+                f"{build.label} has no kernels for the host's {_gpu_names(host, capability)}: "
+                "CUDA code in the image will fail on this GPU ('no kernel image is available') "
+                f"and the smoke test runs on the CPU; {hint}"
+            )
+    return _Arch(ok=ok, reasons=tuple(reasons), warnings=tuple(warnings))
 
 
 def _driver_ok(needed: str | None, have: str) -> bool:
@@ -533,6 +661,7 @@ def _base(
     driver_ok: bool | None,
     warnings: list[str],
     wheelhouse: frozenset[str],
+    arch: _Arch,
 ) -> BaseImage:
     data = compat()
     python = environment.python.version
@@ -561,6 +690,7 @@ def _base(
     if host is not None:
         verdict = "suffices" if driver_ok else "is too old"
         reasons.append(f"host driver {host.driver} (nvidia-smi) {verdict} for CUDA {pick.minor}")
+    reasons += arch.reasons
     lines = [line for build in pick.combo for line in build.lines]
     index_urls = tuple(dict.fromkeys(ln.index_url for ln in lines if ln.index_url))
     find_links = tuple(dict.fromkeys(ln.find_links for ln in lines if ln.find_links))
@@ -590,6 +720,7 @@ def _base(
         fallback=pick.fallback,
         host_driver=host.driver if host else None,
         driver_ok=driver_ok,
+        arch_ok=arch.ok,
     )
     suffix = "-devel" if devel else ""
     return BaseImage(

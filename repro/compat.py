@@ -2,8 +2,9 @@
 
 The data says which CUDA builds each framework release has and how to install them, which
 CUDA and cuDNN a TensorFlow release needs in the image, which ``nvidia/cuda`` tags exist
-(and which were deleted, with the images used instead), the driver each CUDA needs, and
-where an Ubuntu release gets each Python. ``scripts/gen_compat.py`` regenerates it from
+(and which were deleted, with the images used instead), the driver each CUDA needs, the GPU
+architectures each torch CUDA build has kernels for, and where an Ubuntu release gets each
+Python. ``scripts/gen_compat.py`` regenerates it from
 the sources it names. This module only reads and looks up; ``base_image`` decides.
 """
 
@@ -84,6 +85,47 @@ class TorchRelease:
     sources: tuple[str, ...]
     verified: bool
     inherited_from: str | None = None
+
+
+def capability_key(capability: str) -> tuple[int, int]:
+    """``"8.6"`` or ``"sm_86"`` -> ``(8, 6)`` (a compute capability's major and minor)."""
+    if capability.startswith("sm_"):
+        digits = capability[3:]
+        return int(digits[:-1]), int(digits[-1])
+    major, _, minor = capability.partition(".")
+    return int(major), int(minor)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TorchArch:
+    """The GPU architectures one torch CUDA build has kernels for."""
+
+    torch: str  # a version specifier: ">=1.9.1,<1.12"
+    cuda: str  # "11.1"
+    tag: str  # "cu111"
+    sm: tuple[str, ...]  # SASS: ("sm_35", ..., "sm_86")
+    ptx: bool | None  # PTX of the newest sm_ included; None: the source does not say
+    measured: str | None  # "pip", "conda", None (carried over from neighbouring rows)
+    sources: tuple[str, ...]
+    verified: bool
+
+    def covers(self, capability: str) -> bool:
+        """Whether a GPU of ``capability`` ("8.0") can run these kernels.
+
+        SASS for sm_XY runs on devices of major X and minor >= Y; PTX (of the newest
+        architecture) is JIT-compiled by the driver for any newer device. Unknown PTX
+        counts as absent.
+        """
+        major, minor = capability_key(capability)
+        built = [capability_key(s) for s in self.sm]
+        if any(m == major and n <= minor for m, n in built):
+            return True
+        return bool(self.ptx) and bool(built) and max(built) <= (major, minor)
+
+    @property
+    def label(self) -> str:
+        ptx = f" + PTX {self.sm[-1].replace('sm_', 'compute_')}" if self.ptx and self.sm else ""
+        return f"{', '.join(self.sm)}{ptx}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,6 +244,7 @@ class Compat:
     ubuntu: dict[str, UbuntuPython]
     torch: tuple[TorchRelease, ...]
     torch_companion_local: dict[str, bool]  # whether a companion's line carries +cuXYZ
+    torch_arch: tuple[TorchArch, ...]
     tensorflow: tuple[TfRelease, ...]
     tensorflow_gpu_last: str
     jax: tuple[JaxRelease, ...]
@@ -240,6 +283,26 @@ class Compat:
         for release in self.torch:
             if getattr(release, name) == public:
                 return release
+        return None
+
+    def torch_arch_for(self, version: str, cuda: str) -> TorchArch | None:
+        """The kernels of torch ``version`` (a local label is ignored) built for ``cuda``."""
+        try:
+            public = Version(version.split("+")[0])
+        except InvalidVersion:
+            return None
+        for arch in self.torch_arch:
+            if arch.cuda == cuda and public in SpecifierSet(arch.torch):
+                return arch
+        return None
+
+    def first_covering(self, capability: str) -> tuple[str, str] | None:
+        """The oldest torch release and CUDA build with kernels for ``capability``."""
+        for release in self.torch:
+            for build in sorted(release.builds, key=lambda b: minor_key(b.cuda)):
+                arch = self.torch_arch_for(release.torch, build.cuda)
+                if arch is not None and arch.covers(capability):
+                    return release.torch, build.tag
         return None
 
     def tf_release(self, version: str) -> TfRelease | None:
@@ -292,6 +355,7 @@ def parse(data: dict[str, Any]) -> Compat:
         },
         torch=tuple(_torch(r) for r in data["torch"]["releases"]),
         torch_companion_local=dict(data["torch"]["companion_local"]),
+        torch_arch=tuple(_arch(v) for v in data["torch_arch"]["variants"]),
         tensorflow=tuple(_tf(r) for r in data["tensorflow"]["releases"]),
         tensorflow_gpu_last=data["tensorflow"]["tensorflow_gpu_last"],
         jax=tuple(_jax(r) for r in data["jax"]["releases"]),
@@ -330,6 +394,19 @@ def _torch(r: dict[str, Any]) -> TorchRelease:
         sources=tuple(r["sources"]),
         verified=r["verified"],
         inherited_from=r.get("inherited_from"),
+    )
+
+
+def _arch(v: dict[str, Any]) -> TorchArch:
+    return TorchArch(
+        torch=v["torch"],
+        cuda=v["cuda"],
+        tag=v["tag"],
+        sm=tuple(v["sm"]),
+        ptx=v["ptx"],
+        measured=v["measured"],
+        sources=tuple(v["sources"]),
+        verified=v["verified"],
     )
 
 

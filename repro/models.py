@@ -327,6 +327,9 @@ class CudaChoice:
     fallback: bool = False  # the nvidia/cuda tags were deleted: another image stands in
     host_driver: str | None = None
     driver_ok: bool | None = None  # None: no GPU on this host to check against
+    # Whether the torch build has kernels for every host GPU's compute capability; None: not
+    # checked (no host GPU or capability, no torch, or no kernel list in the data).
+    arch_ok: bool | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

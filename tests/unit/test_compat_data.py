@@ -8,11 +8,14 @@ is a listed fallback), satisfies every constraint, and is the same when asked ag
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 from repro import base_image, compat
 from repro.compat import major_of, minor_key, minor_of
@@ -68,6 +71,44 @@ def test_deleted_releases_have_no_tags_but_fallbacks_do_not_overlap() -> None:
             assert minor not in tag_minors, minor
     for fb in DATA.fallbacks:
         assert fb.cuda in DATA.deleted and fb.cuda not in tag_minors, fb.image
+
+
+SM = re.compile(r"^sm_[1-9][0-9]?[0-9]$")
+
+
+def test_torch_arch_rows_are_well_formed_and_name_real_builds() -> None:
+    raw = json.loads((ROOT / "repro" / "data" / "compat.json").read_text())
+    ids = {s["id"] for s in raw["sources"]}
+    assert DATA.torch_arch
+    for row in DATA.torch_arch:
+        where = f"{row.torch} {row.tag}"
+        assert row.sm and all(SM.match(s) for s in row.sm), where
+        keys = [compat.capability_key(s) for s in row.sm]
+        assert keys == sorted(set(keys)), where  # ascending, no repeats
+        assert row.tag == "cu" + row.cuda.replace(".", ""), where
+        assert row.ptx in (True, False, None) and row.measured in ("pip", "conda", None), where
+        assert row.verified == (row.measured is not None), where  # carried-over rows are not
+        assert row.sources and set(row.sources) <= ids, where
+        spec = SpecifierSet(row.torch)
+        named = [
+            r.torch
+            for r in DATA.torch
+            if Version(r.torch) in spec and any(b.cuda == row.cuda for b in r.builds)
+        ]
+        assert named, f"{where} names no torch CUDA build in the data"
+
+
+def test_each_torch_build_has_at_most_one_kernel_list() -> None:
+    for release in DATA.torch:
+        for build in release.builds:
+            rows = [
+                a
+                for a in DATA.torch_arch
+                if a.cuda == build.cuda and Version(release.torch) in SpecifierSet(a.torch)
+            ]
+            assert len(rows) <= 1, (release.torch, build.tag)
+            if Version(release.torch) >= Version("1.0"):  # 0.4 is not in the sources
+                assert rows, (release.torch, build.tag)
 
 
 def test_every_torch_build_is_installable_as_described() -> None:
@@ -244,3 +285,42 @@ def test_tags_for_orders_newest_patch_then_newest_ubuntu(minor: str) -> None:
     keys = [t.sort_key() for t in tags]
     assert keys == sorted(keys, reverse=True)
     assert all(minor_of(t.cuda) == minor for t in tags)
+
+
+CAPABILITIES = ["3.7", "5.2", "6.1", "7.0", "7.5", "8.0", "8.6", "8.9", "9.0", "10.0", "12.0"]
+NEWEST_DRIVER = DRIVERS[-1]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    release=torch_case,
+    data=st.data(),
+    caps=st.lists(st.sampled_from(CAPABILITIES), min_size=1, max_size=2),
+)
+def test_torch_picks_say_truly_whether_the_host_gpu_runs_them(release, data, caps) -> None:  # type: ignore[no-untyped-def]
+    python = data.draw(st.sampled_from(release.python))
+    host = HostGpu(
+        driver=NEWEST_DRIVER, gpus=tuple(f"GPU ({c})" for c in caps), capabilities=tuple(caps)
+    )
+    try:
+        base = base_image.select(env(python, f"torch=={release.torch}"), Options(), host=host)
+    except InferenceError:
+        return
+    assert base.cuda is not None
+    chosen = next(r for r in base.reasons if r.startswith("chosen: torch "))
+    tag = chosen.split()[2].split("+")[1]  # "chosen: torch 1.7.1+cu110 (...)"
+    cuda = next(b.cuda for b in release.builds if b.tag == tag)
+    arch = DATA.torch_arch_for(release.torch, cuda)
+    if arch is None:
+        assert base.cuda.arch_ok is None
+        return
+    runs = all(arch.covers(c) for c in caps)
+    assert base.cuda.arch_ok is runs
+    assert any("has no kernels" in w for w in base.warnings) is (not runs)
+    if not runs:  # then no other build of this release runs on every GPU and has an image
+        for build in release.builds:
+            other = DATA.torch_arch_for(release.torch, build.cuda)
+            if build.tag != tag and other and all(other.covers(c) for c in caps):
+                pinned = env(python, f"torch=={release.torch}+{build.tag}")
+                with pytest.raises(InferenceError):
+                    base_image.select(pinned, Options(), host=host)
