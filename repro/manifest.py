@@ -121,6 +121,7 @@ def build_manifest(
             "find_links": list(base.cuda.find_links),
             "host_driver": base.cuda.host_driver,
             "driver_ok": base.cuda.driver_ok,
+            "arch_ok": base.cuda.arch_ok,
             "reasons": list(base.cuda.reasons),
         },
         "tags": list(plan.tags),

@@ -562,15 +562,22 @@ def pack(
                 result: SmokeResult | None = None
                 smoke_extra: JSON = {}
                 break
-            # GPUs only when the engine has them and the host driver can start the image
+            # GPUs only when the engine has them, the host driver can start the image and
+            # the torch build has kernels for the host's GPUs
             driver_ok = plan.base.cuda is None or plan.base.cuda.driver_ok is not False
-            gpu = plan.base.gpu and driver_ok and engine.gpu_available()
+            arch_ok = plan.base.cuda is None or plan.base.cuda.arch_ok is not False
+            gpu = plan.base.gpu and driver_ok and arch_ok and engine.gpu_available()
             runner = smoke.Runner(
                 engine=engine, image=image.id, gpu=gpu, timeout=options.smoke_timeout
             )
             reporter.stage("smoke", smoke.first_command(smoke_plan).kind)
             if plan.base.gpu and not gpu:
-                why = "the host driver is too old" if not driver_ok else "no GPU on this engine"
+                if not driver_ok:
+                    why = "the host driver is too old"
+                elif not arch_ok:
+                    why = "the torch build has no kernels for the host's GPU (see the reasons)"
+                else:
+                    why = "no GPU on this engine"
                 reporter.info(f"{why}: the smoke test runs on the CPU")
             outcome = dataclasses.replace(
                 smoke.execute(runner, smoke_plan, info=reporter.info),

@@ -64,12 +64,28 @@ def gpu_repo(tmp_path: Path) -> Path:
     return repo
 
 
+class Infos(pipeline.QuietReporter):
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, message: str) -> None:
+        self.lines.append(message)
+
+
+RTX5090 = HostGpu(
+    driver="570.124.06", gpus=("NVIDIA GeForce RTX 5090 (12.0)",), capabilities=("12.0",)
+)
+A100 = HostGpu(driver="560.35.03", gpus=("NVIDIA A100-SXM4-40GB (8.0)",), capabilities=("8.0",))
+
+
 @pytest.mark.parametrize(
-    ("engine_gpus", "host", "asked", "driver_ok"),
+    ("engine_gpus", "host", "asked", "driver_ok", "arch_ok"),
     [
-        (True, HostGpu(driver="560.35.03"), True, True),
-        (False, None, False, None),  # no GPU: runs on the CPU
-        (True, HostGpu(driver="470.82.01"), False, False),  # the image would not start
+        (True, HostGpu(driver="560.35.03"), True, True, None),
+        (True, A100, True, True, True),
+        (False, None, False, None, None),  # no GPU: runs on the CPU
+        (True, HostGpu(driver="470.82.01"), False, False, None),  # the image would not start
+        (True, RTX5090, False, True, False),  # torch 2.5.1 has no Blackwell kernels
     ],
 )
 def test_smoke_requests_gpus_only_when_they_can_be_used(
@@ -79,13 +95,15 @@ def test_smoke_requests_gpus_only_when_they_can_be_used(
     host: HostGpu | None,
     asked: bool,
     driver_ok: bool | None,
+    arch_ok: bool | None,
 ) -> None:
     engine = FakeEngine(engine_gpus)
     options = Options(smoke="python train.py", out=tmp_path / "out", python="3.11")
+    reporter = Infos()
     result = pipeline.pack(
         str(gpu_repo),
         options,
-        pipeline.QuietReporter(),
+        reporter,
         engine_factory=lambda: engine,  # type: ignore[arg-type,return-value]
         probe_gpu=lambda: host,
     )
@@ -96,10 +114,18 @@ def test_smoke_requests_gpus_only_when_they_can_be_used(
     assert manifest["smoke"]["gpu"] is asked
     assert manifest["base_image"]["gpu"] is True
     assert manifest["cuda"]["driver_ok"] is driver_ok
+    assert manifest["cuda"]["arch_ok"] is arch_ok
     assert manifest["cuda"]["requirements"]["torch"].startswith("torch==2.5.1")
     assert "FROM nvidia/cuda:" in engine.dockerfile
     if driver_ok is False:
         assert any("470.82.01 is older than CUDA" in w for w in manifest["warnings"])
+    if arch_ok is False:
+        assert (
+            "the torch build has no kernels for the host's GPU (see the reasons): "
+            "the smoke test runs on the CPU"
+        ) in reporter.lines
+        assert any("no kernels for the host's NVIDIA GeForce RTX 5090" in w
+                   for w in manifest["warnings"])  # fmt: skip
 
 
 def test_tensorflow_gpu_declared_and_tensorflow_imported_install_once(tmp_path: Path) -> None:
