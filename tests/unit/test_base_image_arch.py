@@ -77,9 +77,9 @@ CASES = {
         "torch==1.13.1",
         False,
         reasons=("(sm_90): it has sm_37", "sm_86 (no PTX)"),
-        warning="the first torch with them is 2.0.1+cu118",
+        warning="the first torch with them is 2.0.0+cu118",
     ),
-    # PyPI's torch 2.0.1 is the cu117 build; its cu118 build is the first with sm_90.
+    # PyPI's torch 2.0.1 is the cu117 build; its cu118 build has sm_90.
     "H100 + torch 2.0.1: cu118 over PyPI's cu117": Case(
         env("3.10", "torch==2.0.1"),
         H100,
@@ -219,6 +219,6 @@ def test_first_covering_build_per_generation() -> None:
     data = compat.load()
     assert data.first_covering("8.0") == ("1.7.0", "cu110")
     assert data.first_covering("8.6") == ("1.7.0", "cu110")  # sm_80 SASS runs on sm_86
-    assert data.first_covering("9.0") == ("2.0.1", "cu118")
+    assert data.first_covering("9.0") == ("2.0.0", "cu118")  # S23, verified: false
     assert data.first_covering("12.0") == ("2.7.0", "cu128")
     assert data.first_covering("10.0") == ("2.7.0", "cu128")
