@@ -461,20 +461,37 @@ def _short(smoke: Any) -> str:
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--keep", is_flag=True, help="Keep the loaded image in the engine afterwards.")
+@click.option(
+    "--clean-engine",
+    is_flag=True,
+    help="Load and run in a dockerd of its own with empty storage, removed after (needs root).",
+)
 @click.option("-v", "--verbose", count=True, help="-vv shows tracebacks.")
 @handle_errors
-def verify(path: Path, keep: bool, verbose: int) -> None:
+def verify(path: Path, keep: bool, clean_engine: bool, verbose: int) -> None:
     """Check an artifact and rerun its smoke test: exit 1 on any drift or tampering.
 
     PATH is an artifact directory written by repro pack, or the image.tar.gz in it.
     """
     from repro.engine import DockerEngine
-    from repro.errors import VerifyError
+    from repro.errors import UsageError, VerifyError
+    from repro.verify import locate
     from repro.verify import verify as run_verify
 
     reporter = CliReporter(verbose)
-    engine = DockerEngine()
-    result = run_verify(path, engine, keep=keep, info=reporter.info)
+    if clean_engine:
+        if keep:
+            raise UsageError("--keep and --clean-engine do not go together: the clean engine "
+                             "and everything in it are removed after the check")  # fmt: skip
+        from repro.clean_engine import temporary_engine
+
+        locate(path)  # a wrong path is one line before any engine starts
+        with temporary_engine(reporter.info) as host:
+            engine = DockerEngine(host=host, use_buildkit=False)
+            result = run_verify(path, engine, info=reporter.info)
+        click.echo("engine    clean: a dockerd of its own with empty storage, removed after")
+    else:
+        result = run_verify(path, DockerEngine(), keep=keep, info=reporter.info)
     for check in result.checks:
         click.echo(f"{check.name:<10}{'ok' if check.ok else 'DRIFT'}  {check.detail}")
     if not result.ok:

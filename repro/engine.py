@@ -118,14 +118,17 @@ class Engine(Protocol):
 # --------------------------------------------------------------------------- docker
 
 
-def _client() -> docker.DockerClient:
+def _client(host: str | None = None) -> docker.DockerClient:
+    """A connected client: for ``host`` when given, else for the engine the CLI would use."""
     try:
-        client = _client_from_environment()
+        client = (
+            docker.DockerClient(base_url=host, timeout=600) if host else _client_from_environment()
+        )
         client.ping()
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        host = os.environ.get("DOCKER_HOST", "the local socket")
+        where = host or os.environ.get("DOCKER_HOST", "the local socket")
         raise EngineError(
-            f"cannot reach a Docker engine at {host}: {_short(exc)}",
+            f"cannot reach a Docker engine at {where}: {_short(exc)}",
             hint="start dockerd (or Docker Desktop), or set DOCKER_HOST",
         ) from exc
     return client
@@ -337,12 +340,19 @@ def _inspect_with_cli(cli: str, ref: str) -> tuple[bool | None, dict[str, Any]]:
 class DockerEngine:
     """The real engine: docker SDK, plus the docker CLI for BuildKit builds."""
 
-    def __init__(self, *, use_buildkit: bool | None = None, connect: bool = True) -> None:
+    def __init__(
+        self, *, use_buildkit: bool | None = None, connect: bool = True, host: str | None = None
+    ) -> None:
         """``connect=False`` leaves the SDK's connection for later (see :meth:`deferred`);
-        otherwise an engine that does not answer is an :class:`EngineError` here."""
-        self._sdk: docker.DockerClient | None = _client() if connect else None
+        otherwise an engine that does not answer is an :class:`EngineError` here. ``host``
+        names an engine (``unix:///…``) instead of the one the docker CLI would use; the
+        BuildKit CLI would not follow it, so it goes with ``use_buildkit=False``."""
+        if host and use_buildkit:
+            raise ValueError("an engine named by host builds without the BuildKit CLI")
+        self._host = host
+        self._sdk: docker.DockerClient | None = _client(host) if connect else None
         self._connecting: Future[docker.DockerClient] | None = None
-        self._cli = find_buildkit_cli() if use_buildkit is not False else None
+        self._cli = find_buildkit_cli() if use_buildkit is not False and not host else None
         if use_buildkit and self._cli is None:
             raise EngineError(
                 "BuildKit was asked for but no docker client here can build with it",
@@ -366,14 +376,14 @@ class DockerEngine:
     def _client(self) -> docker.DockerClient:
         """The SDK's client, connected now if no connection is on its way already."""
         if self._sdk is None:
-            self._sdk = self._connecting.result() if self._connecting else _client()
+            self._sdk = self._connecting.result() if self._connecting else _client(self._host)
         return self._sdk
 
     def _connect_soon(self) -> None:
         """Start connecting the SDK on a thread of its own, unless it is (being) done."""
         if self._sdk is None and self._connecting is None:
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="repro-sdk")
-            self._connecting = pool.submit(_client)
+            self._connecting = pool.submit(_client, self._host)
             pool.shutdown(wait=False)  # the thread ends with its one task
 
     @property

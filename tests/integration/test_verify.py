@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -43,6 +45,33 @@ def forget(engine: DockerEngine, tags: list[str]) -> None:
     for tag in tags:
         engine.remove_image(tag)
     assert engine.image_info(tags[0]) is None
+
+
+def test_a_clean_engine_of_its_own_loads_and_reruns_the_artifact_then_goes(
+    engine: DockerEngine, github: FakeGitHub, tmp_path: Path, cleanup_images: list[str]
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("--clean-engine starts a dockerd, which needs root")
+    dest, tags = packed(engine, github, tmp_path, cleanup_images)
+    manifest = json.loads((dest / "repro.json").read_text())
+    forget(engine, tags)
+    before = {p.name for p in Path(tempfile.gettempdir()).glob("repro-engine-*")}
+
+    done = subprocess.run(
+        [sys.executable, "-m", "repro", "verify", "--clean-engine", str(dest)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "starting a clean engine (dockerd with empty storage in" in done.stderr
+    assert "engine    clean: a dockerd of its own with empty storage, removed after" in done.stdout
+    assert f"image     ok  {manifest['image']['id'][:19]} as recorded" in done.stdout
+    assert "smoke     ok  passed again" in done.stdout
+    # it ran in the other engine: the usual one never got the image; nothing is left over
+    assert engine.image_info(tags[0]) is None
+    assert {p.name for p in Path(tempfile.gettempdir()).glob("repro-engine-*")} == before
+    leftover = subprocess.run(["pgrep", "-f", "dockerd --config-file .*repro-engine-"],
+                              capture_output=True, text=True, check=False)  # fmt: skip
+    assert leftover.stdout.strip() == ""
 
 
 def test_a_fresh_artifact_verifies_and_the_engine_is_left_as_it_was(

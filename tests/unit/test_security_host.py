@@ -99,7 +99,7 @@ _FORBIDDEN_CALLS = {
 }
 # Modules allowed to start processes, and the programs they start: git (fetch), the docker
 # client (engine, and `repro shell` in cli), nvidia-smi (host GPU probe).
-_SUBPROCESS_ALLOWED = {"fetch.py", "engine.py", "cli.py", "hostgpu.py"}
+_SUBPROCESS_ALLOWED = {"fetch.py", "engine.py", "cli.py", "hostgpu.py", "clean_engine.py"}
 
 
 def _package_files() -> list[Path]:
