@@ -1,10 +1,13 @@
 """A Docker engine of its own, for one command: ``repro verify --clean-engine`` (edge).
 
 ``temporary_engine()`` starts ``dockerd`` with empty storage in a new temporary folder (its
-own data root, state folder, socket and containerd), no network bridge and no firewall
-rules, and a configuration of its own, so that nothing of the machine's usual engine is
-visible: no image, no layer, no build cache. It yields the engine's ``DOCKER_HOST``; on the
-way out (also on Ctrl-C or an error) it stops the engine and deletes the folder.
+own data root, state folder, socket and containerd) and a configuration of its own, so that
+nothing of the machine's usual engine is visible: no image, no layer, no build cache. It
+runs in a network namespace of its own (``unshare --net``), with no bridge and no firewall
+rules: a dockerd without a bridge deletes the interface named ``docker0`` where it runs,
+which in the machine's namespace is the usual engine's. It yields the engine's
+``DOCKER_HOST`` (a unix socket: a path, reachable from any network namespace); on the way
+out (also on Ctrl-C or an error) it stops the engine and deletes the folder.
 
 What a clean engine proves: the artifact's tarball alone holds everything the image needs,
 since the engine had nothing before ``docker load``. It needs root (dockerd does) and a
@@ -45,9 +48,10 @@ def daemon_config(host_config: str | None) -> dict[str, Any]:
     return {"runtimes": runtimes} if isinstance(runtimes, dict) and runtimes else {}
 
 
-def dockerd_argv(dockerd: str, root: Path) -> list[str]:
-    """dockerd with everything of its own under ``root`` and no networking to set up."""
+def dockerd_argv(unshare: str, dockerd: str, root: Path) -> list[str]:
+    """dockerd in a network namespace of its own, everything of its own under ``root``."""
     return [
+        unshare, "--net", "--",
         dockerd,
         "--config-file", str(root / "daemon.json"),
         "--data-root", str(root / "data"),
@@ -71,6 +75,11 @@ def temporary_engine(
     if dockerd is None:
         raise UsageError("--clean-engine starts a dockerd of its own, and none is installed here",
                          hint=f"install docker.io (or Docker Engine); or {_HINT}")  # fmt: skip
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        raise UsageError("--clean-engine runs its dockerd in a network namespace of its own, "
+                         "and unshare is not installed here",
+                         hint=f"install util-linux; or {_HINT}")  # fmt: skip
     if os.geteuid() != 0:
         raise UsageError("--clean-engine starts a dockerd of its own, which needs root",
                          hint=f"run it as root; or {_HINT}")  # fmt: skip
@@ -86,7 +95,7 @@ def temporary_engine(
     try:
         say(f"starting a clean engine (dockerd with empty storage in {root})")
         proc = subprocess.Popen(
-            dockerd_argv(dockerd, root),
+            dockerd_argv(unshare, dockerd, root),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -56,6 +56,7 @@ def test_a_clean_engine_of_its_own_loads_and_reruns_the_artifact_then_goes(
     manifest = json.loads((dest / "repro.json").read_text())
     forget(engine, tags)
     before = {p.name for p in Path(tempfile.gettempdir()).glob("repro-engine-*")}
+    interfaces = sorted(os.listdir("/sys/class/net"))  # docker0 of the usual engine among them
 
     done = subprocess.run(
         [sys.executable, "-m", "repro", "verify", "--clean-engine", str(dest)],
@@ -69,6 +70,7 @@ def test_a_clean_engine_of_its_own_loads_and_reruns_the_artifact_then_goes(
     # it ran in the other engine: the usual one never got the image; nothing is left over
     assert engine.image_info(tags[0]) is None
     assert {p.name for p in Path(tempfile.gettempdir()).glob("repro-engine-*")} == before
+    assert sorted(os.listdir("/sys/class/net")) == interfaces  # the machine's network as it was
     leftover = subprocess.run(["pgrep", "-f", "dockerd --config-file .*repro-engine-"],
                               capture_output=True, text=True, check=False)  # fmt: skip
     assert leftover.stdout.strip() == ""

@@ -31,7 +31,11 @@ def test_only_the_usual_engines_runtimes_are_carried_over() -> None:
 
 
 def test_the_engine_keeps_everything_under_its_own_folder(tmp_path: Path) -> None:
-    argv = clean_engine.dockerd_argv("/usr/bin/dockerd", tmp_path)
+    argv = clean_engine.dockerd_argv("/usr/bin/unshare", "/usr/bin/dockerd", tmp_path)
+    # a network namespace of its own: without a bridge, dockerd deletes "docker0" where it
+    # runs, which in the machine's namespace is the usual engine's bridge
+    assert argv[:4] == ["/usr/bin/unshare", "--net", "--", "/usr/bin/dockerd"]
+    argv = argv[3:]
     pairs = dict(zip(argv[1::2], argv[2::2], strict=False))
     for option in ("--config-file", "--data-root", "--exec-root", "--pidfile"):
         assert pairs[option].startswith(f"{tmp_path}/"), option
