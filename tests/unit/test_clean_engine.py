@@ -57,46 +57,49 @@ def _engine_folders(tmp: Path) -> list[Path]:
     return sorted(tmp.glob("repro-engine-*"))
 
 
-def test_a_dockerd_that_stops_at_start_is_one_error_and_leaves_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def engine_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temporary folder, where the engine's own folder goes too; root only."""
     if os.geteuid() != 0:
         pytest.skip("the clean engine refuses to start without root")
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where mkdtemp makes folders
-    seen = tmp_path / "seen"
+    return tmp_path
+
+
+def test_a_dockerd_that_stops_at_start_is_one_error_and_leaves_nothing(
+    engine_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = engine_tmp / "seen"
     failing = f'dirname "$8" > {seen}; echo "failed to start daemon: no space left" >&2; exit 1'
-    _fake_dockerd(tmp_path / "bin", failing, monkeypatch)
+    _fake_dockerd(engine_tmp / "bin", failing, monkeypatch)
     with (
         pytest.raises(EngineError, match="stopped at start, exit 1") as raised,
         clean_engine.temporary_engine(),
     ):
         pass
     assert "no space left" in (raised.value.detail or "")
-    assert Path(seen.read_text().strip()).parent == tmp_path  # it had a folder there...
-    assert _engine_folders(tmp_path) == []  # ... which is gone
+    assert Path(seen.read_text().strip()).parent == engine_tmp  # it had a folder there...
+    assert _engine_folders(engine_tmp) == []  # ... which is gone
 
 
 def test_the_engine_is_stopped_and_its_folder_removed_after_use(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    engine_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("the clean engine refuses to start without root")
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where mkdtemp makes folders
-    pids = tmp_path / "pids"
+    pids = engine_tmp / "pids"
     monkeypatch.setattr(clean_engine, "START_TIMEOUT", 10.0)
     # a dockerd that makes its socket ($8 is its pid file, in the engine's folder) and waits
     _fake_dockerd(
-        tmp_path / "bin",
+        engine_tmp / "bin",
         f'echo $$ >> {pids}\nroot=$(dirname "$8")\ntouch "$root/docker.sock"\nexec sleep 300',
         monkeypatch,
     )
     with clean_engine.temporary_engine(ready=lambda _host: True) as host:
-        (folder,) = _engine_folders(tmp_path)
+        (folder,) = _engine_folders(engine_tmp)
         assert host == f"unix://{folder}/docker.sock"
         assert json.loads((folder / "daemon.json").read_text()) == {}
     pid = int(pids.read_text().split()[0])
     assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
-    assert _engine_folders(tmp_path) == []
+    assert _engine_folders(engine_tmp) == []
 
 
 def test_without_root_or_without_dockerd_it_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
