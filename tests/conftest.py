@@ -38,6 +38,18 @@ def git(*args: str, cwd: Path, date: str = FIXED_DATE) -> str:
     return out.stdout.strip()
 
 
+def write_files(root: Path, files: dict[str, str] | dict[str, str | bytes]) -> Path:
+    """Write each relative path's text (or bytes) under ``root``, making folders; ``root``."""
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, bytes):
+            path.write_bytes(data)
+        else:
+            path.write_text(data)
+    return root
+
+
 def commit_all(root: Path, *, date: str = FIXED_DATE, message: str = "x") -> str:
     """Commit everything under ``root`` (made a repository first if it is not one) at
     ``date``; return the commit sha."""

@@ -15,16 +15,9 @@ from repro.merge import compatible, url_name
 from repro.models import Environment, Options, Requirement
 from repro.scan import scan
 from repro.scan.commands import find_commands
+from tests.conftest import write_files
 
 WHEN = dt.datetime(2021, 6, 1, tzinfo=dt.timezone.utc)
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
 
 
 def env_of(root: Path) -> Environment:
@@ -36,7 +29,7 @@ def by_name(env: Environment) -> dict[str, Requirement]:
 
 
 def test_stronger_declaration_wins_a_conflict_and_the_conflict_is_shown(tmp_path: Path) -> None:
-    write(
+    write_files(
         tmp_path,
         {
             "requirements.txt": "scipy==1.4.1\n",
@@ -51,7 +44,7 @@ def test_stronger_declaration_wins_a_conflict_and_the_conflict_is_shown(tmp_path
 
 
 def test_a_hint_gives_a_version_only_where_the_declaration_leaves_it_open(tmp_path: Path) -> None:
-    write(
+    write_files(
         tmp_path,
         {
             "requirements.txt": "scipy\nnumpy==1.19.5\n",
@@ -68,7 +61,7 @@ def test_a_hint_gives_a_version_only_where_the_declaration_leaves_it_open(tmp_pa
 
 
 def test_an_uncorroborated_hint_is_listed_not_installed(tmp_path: Path) -> None:
-    write(
+    write_files(
         tmp_path,
         {
             "Dockerfile": "FROM python:3.7\nRUN pip install jupyterlab gunicorn\n",
@@ -84,7 +77,7 @@ def test_an_uncorroborated_hint_is_listed_not_installed(tmp_path: Path) -> None:
 def test_an_import_corroborates_the_declared_provider_instead_of_adding_one(
     tmp_path: Path,
 ) -> None:
-    write(
+    write_files(
         tmp_path,
         {
             "requirements.txt": "opencv-python-headless==4.5.1.48\n",
@@ -97,7 +90,7 @@ def test_an_import_corroborates_the_declared_provider_instead_of_adding_one(
 
 
 def test_lock_pins_only_what_was_found_elsewhere(tmp_path: Path) -> None:
-    write(
+    write_files(
         tmp_path,
         {
             "pyproject.toml": "[project]\nname='x'\ndependencies=['requests']\n",
@@ -143,7 +136,7 @@ def test_install_commands_in_prose_and_scripts() -> None:
 
 
 def test_readme_prose_is_not_read_but_code_is(tmp_path: Path) -> None:
-    write(
+    write_files(
         tmp_path,
         {
             "README.md": (
@@ -158,7 +151,7 @@ def test_readme_prose_is_not_read_but_code_is(tmp_path: Path) -> None:
 
 
 def test_dockerfile_base_image_names_the_framework_and_python(tmp_path: Path) -> None:
-    write(
+    write_files(
         tmp_path,
         {
             "Dockerfile": "FROM tensorflow/tensorflow:1.12.0-gpu-py3\n",

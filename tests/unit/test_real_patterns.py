@@ -10,16 +10,7 @@ from repro import versions
 from repro.infer import infer
 from repro.models import Options
 from repro.scan import scan
-from tests.conftest import commit_all
-
-
-def _write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
-
+from tests.conftest import commit_all, write_files
 
 # CompVis/taming-transformers: environment.yaml says python=3.8.5
 
@@ -33,7 +24,7 @@ def test_a_patch_level_python_pin_allows_its_minor() -> None:
 
 
 def test_a_conda_python_patch_pin_is_obeyed_not_ignored(tmp_path: Path) -> None:
-    root = _write(
+    root = write_files(
         tmp_path,
         {
             "environment.yaml": "name: x\ndependencies:\n  - python=3.8.5\n  - numpy\n",
@@ -79,7 +70,7 @@ def _vit_like(root: Path, ci: bool = True, requires: str = "") -> Path:
             "        python-version: ['3.10']\n"
             "    steps:\n      - run: pip install .\n"
         )
-    return _write(root, files)
+    return write_files(root, files)
 
 
 MAY_2024 = dt.datetime(2024, 5, 21, tzinfo=dt.UTC)
@@ -131,7 +122,7 @@ def test_jax_with_a_cuda11_extra_takes_the_last_release_built_for_cuda11() -> No
 
 
 def _commit(root: Path, files: dict[str, str], date: str) -> None:
-    _write(root, files)
+    write_files(root, files)
     commit_all(root, date=date)
 
 
@@ -204,7 +195,7 @@ def test_a_notebook_installing_the_repository_itself_from_github_is_not_an_insta
         ],
     }
     notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    root = _write(tmp_path, {"demo.ipynb": json.dumps(notebook), "paper/__init__.py": ""})
+    root = write_files(tmp_path, {"demo.ipynb": json.dumps(notebook), "paper/__init__.py": ""})
     env = infer(
         scan(root),
         Options(),

@@ -10,14 +10,7 @@ import pytest
 from repro.errors import NothingToPackError
 from repro.scan import scan
 from repro.scan.imports import scan_source
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
+from tests.conftest import write_files
 
 
 def declared(root: Path) -> dict[str, str]:
@@ -25,7 +18,7 @@ def declared(root: Path) -> dict[str, str]:
 
 
 def test_requirements_includes_markers_hashes_and_urls(tmp_path: Path) -> None:
-    write(
+    write_files(
         tmp_path,
         {
             "requirements.txt": (
@@ -56,13 +49,15 @@ def test_requirements_includes_markers_hashes_and_urls(tmp_path: Path) -> None:
 
 
 def test_dev_requirement_files_are_optional(tmp_path: Path) -> None:
-    write(tmp_path, {"requirements-dev.txt": "pytest\n", "requirements.txt": "numpy\n", "a.py": ""})
+    write_files(
+        tmp_path, {"requirements-dev.txt": "pytest\n", "requirements.txt": "numpy\n", "a.py": ""}
+    )
     ev = scan(tmp_path)
     assert {d.name: d.optional for d in ev.declared} == {"numpy": False, "pytest": True}
 
 
 def test_setup_py_read_statically_from_names_and_files(tmp_path: Path) -> None:
-    write(
+    write_files(
         tmp_path,
         {
             "setup.py": (
@@ -83,7 +78,7 @@ def test_setup_py_read_statically_from_names_and_files(tmp_path: Path) -> None:
 
 
 def test_setup_py_reading_a_requirements_file(tmp_path: Path) -> None:
-    write(
+    write_files(
         tmp_path,
         {
             "setup.py": (
@@ -98,7 +93,7 @@ def test_setup_py_reading_a_requirements_file(tmp_path: Path) -> None:
 
 
 def test_pyproject_pep621_and_poetry(tmp_path: Path) -> None:
-    write(
+    write_files(
         tmp_path,
         {
             "pyproject.toml": (
@@ -118,13 +113,13 @@ def test_pyproject_pep621_and_poetry(tmp_path: Path) -> None:
 
 
 def test_invalid_toml_is_a_warning_not_a_crash(tmp_path: Path) -> None:
-    write(tmp_path, {"pyproject.toml": "[project\nname=", "a.py": "import numpy\n"})
+    write_files(tmp_path, {"pyproject.toml": "[project\nname=", "a.py": "import numpy\n"})
     ev = scan(tmp_path)
     assert any("invalid TOML" in w for w in ev.warnings)
 
 
 def test_conda_environment(tmp_path: Path) -> None:
-    write(
+    write_files(
         tmp_path,
         {
             "environment.yml": (
@@ -186,7 +181,7 @@ def test_notebook_imports_and_pip_lines(tmp_path: Path) -> None:
         ],
         "nbformat": 4,
     }
-    write(tmp_path, {"analysis.ipynb": json.dumps(nb), "broken.ipynb": "{not json"})
+    write_files(tmp_path, {"analysis.ipynb": json.dumps(nb), "broken.ipynb": "{not json"})
     ev = scan(tmp_path)
     assert {s.module for s in ev.imports} == {"einops", "seaborn"}
     assert declared(tmp_path) == {"einops": "einops==0.3.0"}
@@ -194,7 +189,7 @@ def test_notebook_imports_and_pip_lines(tmp_path: Path) -> None:
 
 
 def test_local_modules_include_script_folders_not_package_internals(tmp_path: Path) -> None:
-    write(
+    write_files(
         tmp_path,
         {
             "train.py": "import utils\nimport models\n",
@@ -220,12 +215,12 @@ def test_binary_py_file_is_skipped_with_a_warning(tmp_path: Path) -> None:
 
 
 def test_repo_without_python_is_refused(tmp_path: Path) -> None:
-    write(tmp_path, {"README.md": "# nothing here", "data.csv": "a,b\n"})
+    write_files(tmp_path, {"README.md": "# nothing here", "data.csv": "a,b\n"})
     with pytest.raises(NothingToPackError):
         scan(tmp_path)
 
 
 def test_syntax_floors_become_python_hints(tmp_path: Path) -> None:
-    write(tmp_path, {"a.py": "x = f'{1}'\nif (n := 3):\n    pass\n"})
+    write_files(tmp_path, {"a.py": "x = f'{1}'\nif (n := 3):\n    pass\n"})
     specs = sorted(h.specifier for h in scan(tmp_path).python_hints)
     assert specs == [">=3.6", ">=3.8"]

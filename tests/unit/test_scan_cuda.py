@@ -7,14 +7,7 @@ from pathlib import Path
 import pytest
 
 from repro.scan import scan
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
+from tests.conftest import write_files
 
 
 def compile_hints(root: Path) -> list[tuple[str, int | None, str]]:
@@ -102,7 +95,7 @@ __global__ void twice(float *a) { a[threadIdx.x] *= 2; }
 def test_cuda_compilation_is_found_with_its_origin(
     tmp_path: Path, files: dict[str, str], expected: tuple[str, int | None, str]
 ) -> None:
-    write(tmp_path, files)
+    write_files(tmp_path, files)
     assert expected in compile_hints(tmp_path)
 
 
@@ -116,5 +109,5 @@ def test_cuda_compilation_is_found_with_its_origin(
     ],
 )
 def test_no_cuda_compilation_no_hint(tmp_path: Path, files: dict[str, str]) -> None:
-    write(tmp_path, files)
+    write_files(tmp_path, files)
     assert compile_hints(tmp_path) == []

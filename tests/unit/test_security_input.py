@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from repro.cli import cli
-from tests.conftest import FakeGitHub, git, make_repo
+from tests.conftest import FakeGitHub, git, make_repo, write_files
 
 
 def inspect(*args: str) -> tuple[int, str]:
@@ -26,17 +26,6 @@ def inspect(*args: str) -> tuple[int, str]:
     assert "Traceback" not in out and "internal error" not in out, out
     assert result.exception is None or isinstance(result.exception, SystemExit), out
     return result.exit_code, out
-
-
-def write(root: Path, files: dict[str, str | bytes]) -> Path:
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(data, bytes):
-            path.write_bytes(data)
-        else:
-            path.write_text(data)
-    return root
 
 
 BROKEN: dict[str, dict[str, str | bytes]] = {
@@ -101,7 +90,7 @@ BROKEN: dict[str, dict[str, str | bytes]] = {
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
 def test_broken_files_are_skipped_with_a_warning(case: str, tmp_path: Path) -> None:
-    root = write(tmp_path / "repo", BROKEN[case])
+    root = write_files(tmp_path / "repo", BROKEN[case])
     code, out = inspect(str(root))
     assert code == 0, out
     assert "Python " in out  # a plan was made from what could be read
@@ -113,7 +102,7 @@ def test_each_broken_file_is_named_in_a_warning(tmp_path: Path) -> None:
         files.update(BROKEN[case])
     files["setup.py"] = BROKEN["setup.py that is not Python"]["setup.py"]
     files["binary.py"] = BROKEN["binary and non-UTF-8 .py files"]["binary.py"]
-    code, out = inspect(str(write(tmp_path / "repo", files)))
+    code, out = inspect(str(write_files(tmp_path / "repo", files)))
     assert code == 0, out
     for expected in (
         "requirements.txt:1: cannot parse 'numpy>=1,<<2'",
@@ -137,7 +126,7 @@ def test_bad_repo_settings_are_a_clear_usage_error(tmp_path: Path) -> None:
         ("base-image = 'python:3.11\\nRUN --mount=type=secret,id=x cat /run/secrets/x'",
          "is not an image reference"),
     )):  # fmt: skip
-        root = write(
+        root = write_files(
             tmp_path / f"case{n}",
             {"pyproject.toml": f"[tool.repro]\n{table}\n", "a.py": "import os\n"},
         )
@@ -148,7 +137,7 @@ def test_bad_repo_settings_are_a_clear_usage_error(tmp_path: Path) -> None:
 
 
 def test_index_urls_from_the_repository_cannot_inject_shell(tmp_path: Path) -> None:
-    root = write(
+    root = write_files(
         tmp_path / "repo",
         {
             "requirements.txt": (
@@ -184,7 +173,7 @@ def test_empty_repositories(make: str, message: str, tmp_path: Path, github: Fak
         git("init", "-q", "--bare", cwd=bare)
         spec = "https://github.com/acme/empty"
     elif make == "only-data":
-        write(root, {"data.csv": "a,b\n1,2\n", "README.md": "# data\n"})
+        write_files(root, {"data.csv": "a,b\n1,2\n", "README.md": "# data\n"})
     code, out = inspect(spec)
     assert code == 2, out
     assert message in out and "repro: error:" in out
@@ -194,7 +183,7 @@ def test_empty_repositories(make: str, message: str, tmp_path: Path, github: Fak
 def test_a_2gb_file_costs_neither_memory_nor_disk(tmp_path: Path) -> None:
     """Sparse files: nothing writes 2 GB here; repro must not read one into memory."""
     root = tmp_path / "repo"
-    write(root, {"main.py": "import numpy\n", "requirements.txt": "numpy\n"})
+    write_files(root, {"main.py": "import numpy\n", "requirements.txt": "numpy\n"})
     for name in ("weights.py", "data.bin"):
         with open(root / name, "wb") as fh:
             fh.truncate(2 * 1024**3)
@@ -277,7 +266,7 @@ def _inspect_many_files(github: FakeGitHub) -> None:
 def test_a_file_that_cannot_be_read(tmp_path: Path) -> None:
     if os.geteuid() == 0:
         pytest.skip("root reads every file")
-    root = write(tmp_path / "repo", {"main.py": "import numpy\n", "secret.py": "x = 1\n"})
+    root = write_files(tmp_path / "repo", {"main.py": "import numpy\n", "secret.py": "x = 1\n"})
     (root / "secret.py").chmod(0)
     code, out = inspect(str(root))
     assert code == 0, out
@@ -289,7 +278,7 @@ def test_same_repository_as_git_and_plain_folder_agree_on_bad_input(
 ) -> None:
     files: dict[str, str | bytes] = dict(BROKEN["invalid notebooks"])
     files.update(BROKEN["binary and non-UTF-8 .py files"])
-    src = write(tmp_path / "src", files)
+    src = write_files(tmp_path / "src", files)
     make_repo(src, tmp_path / "as-git")
     plain_code, plain = inspect(str(src))
     git_code, in_git = inspect(str(tmp_path / "as-git"))
