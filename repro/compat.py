@@ -37,6 +37,17 @@ def major_of(version: str) -> str:
     return version.split(".")[0]
 
 
+def exact_version(specifier: str) -> str | None:
+    """The one version a specifier pins (``==1.8.1``, ``===2.0``), or None: no pin, two,
+    a wildcard (``==1.8.*``) or a specifier that does not parse."""
+    try:
+        spec = SpecifierSet(specifier)
+    except InvalidSpecifier:
+        return None
+    pins = [s.version for s in spec if s.operator in ("==", "===") and "*" not in s.version]
+    return pins[0] if len(pins) == 1 else None
+
+
 def driver_key(driver: str) -> tuple[int, ...]:
     return tuple(int(p) for p in driver.split(".") if p.isdigit())
 
@@ -398,16 +409,7 @@ def _torch(r: dict[str, Any]) -> TorchRelease:
 
 
 def _arch(v: dict[str, Any]) -> TorchArch:
-    return TorchArch(
-        torch=v["torch"],
-        cuda=v["cuda"],
-        tag=v["tag"],
-        sm=tuple(v["sm"]),
-        ptx=v["ptx"],
-        measured=v["measured"],
-        sources=tuple(v["sources"]),
-        verified=v["verified"],
-    )
+    return TorchArch(**{**v, "sm": tuple(v["sm"]), "sources": tuple(v["sources"])})
 
 
 def _tf(r: dict[str, Any]) -> TfRelease:

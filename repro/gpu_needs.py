@@ -120,14 +120,7 @@ class _Ctx:
 
 def _exact(req: Requirement) -> str | None:
     """The one version a requirement allows, if it names one (``==1.4.0``, or chosen)."""
-    if req.version:
-        return req.version
-    try:
-        spec = SpecifierSet(req.specifier)
-    except InvalidSpecifier:
-        return None
-    pins = [s.version for s in spec if s.operator in ("==", "===") and "*" not in s.version]
-    return pins[0] if len(pins) == 1 else None
+    return req.version or cdata.exact_version(req.specifier)
 
 
 def _declared(req: Requirement | None) -> str | None:

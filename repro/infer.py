@@ -344,12 +344,7 @@ _PAIR_SOURCE = "repro/data/compat.json"
 
 def _exact(item: versions.Merged) -> str | None:
     """The one version a package's kept bounds allow, when they name one (``==1.8.1``)."""
-    try:
-        spec = SpecifierSet(item.specifier)
-    except InvalidSpecifier:
-        return None
-    pins = [s.version for s in spec if s.operator in ("==", "===") and "*" not in s.version]
-    return pins[0] if len(pins) == 1 else None
+    return cdata.exact_version(item.specifier)
 
 
 def _with_bound(item: versions.Merged, bound: versions.Bound) -> versions.Merged:
