@@ -339,25 +339,33 @@ def choose_python(
     if major is not None and any(_vkey(v)[0] == major for v in candidates):
         candidates = [v for v in candidates if _vkey(v)[0] == major]
     merged = merged or {}
-    usable = [v for v in candidates if not feasible(merged, v, as_of)]
+    found: dict[str, list[str]] = {}
+
+    def blocked_by(v: str) -> list[str]:
+        """The packages with no release for Python ``v`` (each Python worked out once)."""
+        if v not in found:
+            found[v] = feasible(merged, v, as_of)
+        return found[v]
+
+    usable = [v for v in candidates if not blocked_by(v)]
     if merged and not usable and any(h.strength == "hint" for h in hints):
         # Weak hints (a stale classifier, a CI matrix) give way to the requirements: keep
         # those that leave a Python every required package has wheels for.
         def stuck(v: str) -> list[str]:
             if major is not None and _vkey(v)[0] != major:
                 return ["(another major Python)"]
-            return feasible(merged, v, as_of)
+            return blocked_by(v)
 
         again, why, overruled = filter_by_hints(
             hints, releases, blocked=stuck, why_blocked=f" as of {as_of.isoformat()}"
         )
         if major is not None and any(_vkey(v)[0] == major for v in again):
             again = [v for v in again if _vkey(v)[0] == major]
-        if any(not feasible(merged, v, as_of) for v in again):
+        if any(not blocked_by(v) for v in again):
             candidates, reasons, conflicts = again, why, overruled
-            usable = [v for v in candidates if not feasible(merged, v, as_of)]
+            usable = [v for v in candidates if not blocked_by(v)]
     if merged and not usable:
-        worst = sorted({n for v in candidates for n in feasible(merged, v, as_of)})
+        worst = sorted({n for v in candidates for n in blocked_by(v)})
         conflicts.append(
             f"no Python repro builds has wheels of {', '.join(worst)} as of {as_of.isoformat()} "
             "within the bounds found; chose Python as if they were unconstrained"
@@ -389,7 +397,7 @@ def choose_python(
         version = usable[0]
         reasons.append(f"oldest allowed Python; none was released by {as_of.isoformat()}")
     newer = [v for v in candidates if _vkey(v) > _vkey(version) and releases[v] <= as_of]
-    blocked = feasible(merged, newer[0], as_of) if newer else []
+    blocked = blocked_by(newer[0]) if newer else []
     if blocked:
         reasons.append(
             f"not {newer[0]}: no release of {', '.join(blocked)} within its bounds before "
