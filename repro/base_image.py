@@ -36,7 +36,15 @@ from repro import gpu_needs
 from repro.compat import Compat, CudaTag, Fallback, major_of, minor_key, minor_of
 from repro.errors import InferenceError, UsageError
 from repro.gpu_needs import Build, Need
-from repro.models import BaseImage, CudaChoice, Environment, Evidence, HostGpu, Options
+from repro.models import (
+    BaseImage,
+    CudaChoice,
+    Environment,
+    Evidence,
+    HostGpu,
+    Options,
+    Requirement,
+)
 
 
 def compat() -> Compat:
@@ -106,13 +114,11 @@ def _cpu(
             reasons.append(
                 "CUDA code was found but no GPU framework: use --cuda X.Y for a CUDA devel image"
             )
-    for req in environment.requirements:
-        dropped = _gpu_extras(req.name, req.extras) if not req.optional else []
-        if dropped:
-            reasons.append(
-                f"{req.name} without its GPU extras ({', '.join(dropped)}): a CPU image "
-                "installs no CUDA wheels"
-            )
+    for req, dropped in _gpu_only_extras(environment):
+        reasons.append(
+            f"{req.name} without its GPU extras ({', '.join(dropped)}): a CPU image "
+            "installs no CUDA wheels"
+        )
     return BaseImage(
         name=compat().python_image.format(python=python),
         python=python,
@@ -136,15 +142,19 @@ def _gpu_extras(name: str, extras: Sequence[str]) -> list[str]:
     return []
 
 
+def _gpu_only_extras(environment: Environment) -> list[tuple[Requirement, list[str]]]:
+    """Each installed requirement that asks for GPU-only extras, with those extras."""
+    found = [(r, _gpu_extras(r.name, r.extras)) for r in environment.requirements if not r.optional]
+    return [(req, dropped) for req, dropped in found if dropped]
+
+
 def cpu_lines(environment: Environment) -> dict[str, str]:
     """Canonical name -> pip line on a CPU image where it differs from the requirement's own:
     GPU-only extras are dropped (a CPU image installs no CUDA wheels)."""
     out: dict[str, str] = {}
-    for req in environment.requirements:
-        dropped = _gpu_extras(req.name, req.extras) if not req.optional else []
-        if dropped:
-            kept = tuple(e for e in req.extras if e not in dropped)
-            out[canonicalize_name(req.name)] = dataclasses.replace(req, extras=kept).pip_line()
+    for req, dropped in _gpu_only_extras(environment):
+        kept = tuple(e for e in req.extras if e not in dropped)
+        out[canonicalize_name(req.name)] = dataclasses.replace(req, extras=kept).pip_line()
     return out
 
 
