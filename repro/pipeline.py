@@ -261,7 +261,7 @@ def plan_for(
             _wheelhouse_versions(found, environment.python.version),
             _dated(releases, environment),
         )
-        missing = {u.module: u.reason for u in environment.unresolved}
+        missing = frozenset(u.module for u in environment.unresolved)
         smoke_plan = smoke.discover(
             evidence, options, environment.python.version, checkout.path, missing=missing
         )
@@ -639,6 +639,9 @@ def pack(
     # `repro inspect` and the time until the image is built need not pay.
     from repro import publish, sbom
 
+    system, licenses = _system_json(facts), _licenses_json(facts)
+    sbom_summary = sbom.summary(facts.lock, system, licenses)
+
     def manifest_for(artifacts: object) -> JSON:
         return build_manifest(
             plan,
@@ -647,13 +650,13 @@ def pack(
             base_info=base_json,
             smoke=result,
             lock=facts.lock,
-            system=_system_json(facts),
-            licenses=_licenses_json(facts),
+            system=system,
+            licenses=licenses,
             artifacts=artifacts,  # type: ignore[arg-type]
             smoke_extra=smoke_extra,
             repairs=rounds,
             created=created,
-            sbom=sbom.summary(facts.lock, _system_json(facts), _licenses_json(facts)),
+            sbom=sbom_summary,
         )
 
     artifact.write(
@@ -703,10 +706,10 @@ def _missing_base_hint(engine: Engine, plan: Plan, ref: str) -> str:
     major, minor = (int(p) for p in python.split("."))
     here = [v for v in _local_pythons(engine) if v.split(".")[0] == str(major) and v != python]
     choices = []
-    if ref == base_image.compat().python_image.format(python=python) and here:
+    if ref == _python_image(python) and here:
         # the nearest Python with a base here, the older one on a tie
         near = min(here, key=lambda v: (abs(int(v.split(".")[1]) - minor), int(v.split(".")[1])))
-        local = ", ".join(f"python:{v}-slim" for v in here)
+        local = ", ".join(_python_image(v) for v in here)
         choices.append(f"--python {near} uses a base image this engine has ({local})")
     choices += [
         f"docker pull {ref} where a registry is reachable, or make a local stand-in "
@@ -716,9 +719,19 @@ def _missing_base_hint(engine: Engine, plan: Plan, ref: str) -> str:
     return "; ".join(choices)
 
 
+def _python_image(python: str) -> str:
+    """The CPU base image of a Python (``python:3.11-slim``), as base_image names it."""
+    return base_image.compat().python_image.format(python=python)
+
+
+def _known_pythons() -> tuple[str, ...]:
+    """Every Python repro knows, oldest first."""
+    return tuple(sorted(infer.python_releases(), key=lambda v: tuple(int(p) for p in v.split("."))))
+
+
 def _local_pythons(engine: Engine) -> tuple[str, ...]:
-    known = sorted(infer.python_releases(), key=lambda v: tuple(int(p) for p in v.split(".")))
-    return tuple(v for v in known if engine.image_info(f"python:{v}-slim") is not None)
+    """The Pythons whose CPU base image this engine has."""
+    return tuple(v for v in _known_pythons() if engine.image_info(_python_image(v)) is not None)
 
 
 def _release_history(index: pypi.ReleaseIndex, python: str) -> ReleasesFor:
@@ -820,8 +833,7 @@ def _remove_superseded(engine: Engine, images: list[str], *, keep: str) -> None:
 
 def _pythons(engine: Engine) -> tuple[str, ...]:
     """Pythons a repair may switch to: those with a base image here, else all repro knows."""
-    known = sorted(infer.python_releases(), key=lambda v: tuple(int(p) for p in v.split(".")))
-    return _local_pythons(engine) or tuple(known)
+    return _local_pythons(engine) or _known_pythons()
 
 
 def _repair_context(

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -80,13 +80,13 @@ def discover(
     python: str,
     root: Path | None = None,
     *,
-    missing: Mapping[str, str] | None = None,
+    missing: Collection[str] = (),
 ) -> SmokePlan:
     """Every strategy that has something to run, in order; ``root`` is the checkout.
 
-    ``missing`` maps imports repro cannot install (unresolved: not on PyPI, or nothing
-    maps them) to why: files that import one are left out of the smoke test, and said so,
-    rather than failing it for a module no repair can add."""
+    ``missing``: imports repro cannot install (unresolved: not on PyPI, or nothing maps
+    them): files that import one are left out of the smoke test, and said so, rather than
+    failing it for a module no repair can add."""
     if options.no_smoke:
         return SmokePlan(candidates=(), considered=(("none", "--no-smoke"),))
     notebooks, nb_note = _notebooks(root, options, python)
@@ -99,7 +99,7 @@ def discover(
         return SmokePlan(candidates=(user,), notebooks=notebooks, considered=tuple(considered))
     considered.append(("user", "no --smoke and no [tool.repro] smoke"))
     candidates: list[SmokeCommand] = []
-    blocked = _blocked_files(evidence, missing or {})
+    blocked = _blocked_files(evidence, missing)
     if blocked and all(p in blocked for p in evidence.python_paths):
         # nothing else would run: the smoke test runs them and fails with the diagnosis
         # (an image that cannot run any of the code is not a working image)
@@ -254,7 +254,7 @@ def import_targets(python_files: list[str]) -> list[str]:
     return targets
 
 
-def _blocked_files(evidence: Evidence, missing: Mapping[str, str]) -> dict[str, str]:
+def _blocked_files(evidence: Evidence, missing: Collection[str]) -> dict[str, str]:
     """Python files that import (not optionally) a module repro cannot install → it."""
     out: dict[str, str] = {}
     for site in evidence.imports:
