@@ -38,7 +38,6 @@ import argparse
 import datetime as dt
 import importlib.metadata
 import importlib.util
-import io
 import json
 import re
 import ssl
@@ -53,77 +52,15 @@ from pathlib import Path, PurePosixPath
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "repro" / "data"
 HERE = Path(__file__).resolve().parent / "data"
+sys.path.insert(0, str(ROOT))
 
-# Top-level folders that sloppy wheels ship but nobody imports from them.
-JUNK = frozenset(
-    {"tests", "test", "testing", "docs", "doc", "examples", "example", "benchmarks", "benchmark",
-     "scripts", "bin", "build", "dist", "tools", "share", "include", "lib", "licenses", "data"}
-)  # fmt: skip
-EXTENSION = re.compile(r"^([A-Za-z_][\w]*)(?:\.[\w\-]+)?\.(?:so|pyd)$")
+from repro import distfiles  # noqa: E402
+from repro.httpget import Unreachable, ca_file  # noqa: E402
+from repro.toplevel import JUNK, claims, importable_files  # noqa: E402
 
 
 def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-# --------------------------------------------------------------------------- file lists → modules
-
-
-def importable_files(paths: Iterable[str]) -> list[str]:
-    """Paths of a distribution's files as they sit in site-packages (``.data/purelib``
-    folded in, metadata and scripts dropped)."""
-    out = []
-    for path in paths:
-        parts = PurePosixPath(path).parts
-        if not parts or parts[0] == ".." or parts[0].endswith((".dist-info", ".egg-info")):
-            continue
-        if parts[0].endswith(".data"):
-            if len(parts) > 2 and parts[1] in ("purelib", "platlib"):
-                parts = parts[2:]
-            else:
-                continue
-        if "__pycache__" in parts:
-            continue
-        out.append("/".join(parts))
-    return out
-
-
-def claims(files: list[str]) -> dict[str, set[str]]:
-    """Import paths a distribution provides → the files below each one.
-
-    A module file or a folder with ``__init__.py`` is claimed by its own name; a folder
-    without one is a namespace, and what lies below it is claimed by its dotted path.
-    """
-    is_pkg = {str(PurePosixPath(f).parent) for f in files if PurePosixPath(f).name == "__init__.py"}
-    has_code = set()
-    for f in files:
-        if f.endswith((".py", ".pyi")) or EXTENSION.match(PurePosixPath(f).name):
-            for parent in PurePosixPath(f).parents:
-                has_code.add(str(parent))
-    result: dict[str, set[str]] = defaultdict(set)
-    for f in files:
-        parts = PurePosixPath(f).parts
-        name = parts[-1]
-        # find the shallowest regular package or module on the path
-        for depth in range(1, len(parts) + 1):
-            prefix = "/".join(parts[:depth])
-            last = depth == len(parts)
-            if last:
-                m = EXTENSION.match(name)
-                mod = name[:-3] if name.endswith(".py") else (m.group(1) if m else None)
-                if mod and mod != "__init__" and mod.isidentifier():
-                    dotted = ".".join([*parts[: depth - 1], mod])
-                    if all(p.isidentifier() for p in parts[: depth - 1]):
-                        result[dotted].add(f)
-                break
-            if not parts[depth - 1].isidentifier():
-                break
-            if prefix in is_pkg:
-                result[prefix.replace("/", ".")].add(f)
-                break
-            if prefix not in has_code:
-                break
-    return {k: v for k, v in result.items() if k.split(".")[0] not in JUNK}
 
 
 # --------------------------------------------------------------------------- sources of file lists
@@ -173,56 +110,6 @@ def from_installed() -> Iterable[tuple[str, str, list[str]]]:
         yield name, f"installed {dist.version}", files
 
 
-class RangeFile(io.RawIOBase):
-    """A read-only, seekable view of a remote file, fetched in ranges as zipfile asks."""
-
-    def __init__(self, url: str, size: int, context: ssl.SSLContext) -> None:
-        self.url, self.size, self.pos, self.context = url, size, 0, context
-        self.cache: dict[int, bytes] = {}
-        self.requests = 0
-
-    def seekable(self) -> bool:
-        return True
-
-    def readable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self.pos, 2: self.size}[whence]
-        self.pos = max(0, min(self.size, base + offset))
-        return self.pos
-
-    def read(self, n: int = -1) -> bytes:
-        if n < 0:
-            n = self.size - self.pos
-        end = min(self.size, self.pos + n)
-        if end <= self.pos:
-            return b""
-        block = 1 << 16
-        chunks = []
-        for start in range(self.pos - self.pos % block, end, block):
-            if start not in self.cache:
-                stop = min(self.size, start + block) - 1
-                req = urllib.request.Request(self.url, headers={"Range": f"bytes={start}-{stop}"})
-                with urllib.request.urlopen(req, context=self.context, timeout=60) as resp:
-                    self.cache[start] = resp.read()
-                self.requests += 1
-            chunks.append(self.cache[start])
-        data = b"".join(chunks)
-        offset = self.pos - (self.pos - self.pos % block)
-        out = data[offset : offset + (end - self.pos)]
-        self.pos = end
-        return out
-
-    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-
 def _default_json_api() -> str:
     """pip's default index, as pip itself names it (its JSON API lives under /pypi)."""
     from pip._internal.models.index import PyPI
@@ -247,7 +134,7 @@ def _pick_wheel(files: list[dict[str, object]]) -> dict[str, object] | None:
 def from_index(names: list[str], api: str, cache: Path) -> Iterable[tuple[str, str, list[str]]]:
     """File lists of the newest wheels of ``names``; kept in ``cache`` so that a second
     run asks the index nothing."""
-    context = ssl.create_default_context()
+    context = ssl.create_default_context(cafile=ca_file())
     cache.mkdir(parents=True, exist_ok=True)
     for name in names:
         cached = cache / f"{canonical(name)}.json"
@@ -266,15 +153,14 @@ def from_index(names: list[str], api: str, cache: Path) -> Iterable[tuple[str, s
             print(f"  skip {name}: no wheel in its newest release", file=sys.stderr)
             continue
         url = urllib.parse.urljoin(f"{api}/{name}/json", str(wheel["url"]))
-        remote = RangeFile(url, int(str(wheel["size"])), context)
         try:
-            with zipfile.ZipFile(io.BufferedReader(remote, buffer_size=1 << 16)) as zf:
-                files = zf.namelist()
-        except (zipfile.BadZipFile, OSError) as exc:
+            listing = distfiles.list_files(url, str(wheel["filename"]), read_top_level=False)
+        except (distfiles.ListingError, Unreachable) as exc:
             print(f"  skip {name}: {exc}", file=sys.stderr)
             continue
+        files = list(listing.files)
         version = info.get("info", {}).get("version", "")
-        print(f"  {name} {version}: {len(files)} files, {remote.requests} range request(s)")
+        print(f"  {name} {version}: {len(files)} files, {listing.requests} range request(s)")
         display = str(info.get("info", {}).get("name") or name)
         entry = {"name": display, "source": f"index {version}", "files": files}
         cached.write_text(json.dumps(entry))
