@@ -10,15 +10,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from repro import locks, signals
+from repro import faults, locks, signals, stale
 from repro.engine import Engine
 from repro.errors import ReproError
 
@@ -36,36 +34,58 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+PARTIAL = "partial"  # .<name>.partial-<host>-<pid>-<random>: being written
+OLD = "old"  # .<name>.old-<host>-<pid>-<random>: the artifact being replaced
+
+
+def staged_name(dest: Path, kind: str) -> Path:
+    """A fresh hidden name beside ``dest`` that names its owner (:mod:`repro.stale`)."""
+    return dest.with_name(stale.owned_name(f".{dest.name}.{kind}"))
+
+
 @contextmanager
 def staging(dest: Path) -> Iterator[Path]:
-    """A temporary directory that becomes ``dest`` only if the block succeeds."""
+    """A temporary directory that becomes ``dest`` only if the block succeeds.
+
+    The clean-up is armed before the directory exists: its name is chosen first and it
+    is made inside the ``try``, and everything after the block (the lock, the rename)
+    runs inside it too, so a signal at any point removes it. Only SIGKILL can leave it:
+    its name says which process of which host made it, and the next run that writes
+    beside it removes it once that process is gone (:func:`sweep`).
+    """
     dest = dest.resolve()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.partial-", dir=dest.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the artifact is for sharing
+    tmp = staged_name(dest, PARTIAL)
     try:
+        tmp.mkdir(mode=0o777)  # less the umask, as for any folder: the artifact is shared
+        faults.checkpoint("export.staged")
         yield tmp
+        faults.checkpoint("export.written")
+        # the swap takes a lock: two runs finishing at once each put a whole artifact in
+        # place. The rename is the point of no return: a signal after it (held by
+        # ``deferred`` until the swap is done) leaves the complete artifact
+        with locks.run_lock(f"artifact:{dest}"), signals.deferred():
+            _swap(tmp, dest)
     except BaseException:
         with signals.deferred():
             shutil.rmtree(tmp, ignore_errors=True)
         raise
-    # the swap takes a lock: two runs finishing at once each put a whole artifact in place
-    with locks.run_lock(f"artifact:{dest}"), signals.deferred():
-        old = None
-        if dest.exists():
-            old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-            dest.rename(old)
-        try:
-            tmp.rename(dest)
-        except OSError as exc:
-            if old is not None:
-                old.rename(dest)
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise ReproError(f"cannot write {dest}: {exc.strerror or exc}") from exc
+
+
+def _swap(tmp: Path, dest: Path) -> None:
+    """Put ``tmp`` in the place of ``dest`` (a directory, or nothing yet)."""
+    old = None
+    if dest.exists():
+        old = staged_name(dest, OLD)
+        dest.rename(old)
+    try:
+        tmp.rename(dest)
+    except OSError as exc:
         if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+            old.rename(dest)
+        raise ReproError(f"cannot write {dest}: {exc.strerror or exc}") from exc
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def save_image(engine: Engine, refs: Sequence[str], path: Path, level: int = 3) -> None:
@@ -74,7 +94,22 @@ def save_image(engine: Engine, refs: Sequence[str], path: Path, level: int = 3) 
         open(path, "wb") as raw,
         gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=level, mtime=0) as gz,
     ):
-        engine.save(refs, gz)
+        engine.save(refs, _FirstWrite(gz) if faults.wanted("export.saving") else gz)
+
+
+class _FirstWrite:
+    """A sink that stops at the ``export.saving`` fault point after its first write."""
+
+    def __init__(self, sink: gzip.GzipFile) -> None:
+        self.sink, self.first = sink, True
+
+    def write(self, data: bytes, /) -> object:
+        written = self.sink.write(data)
+        if self.first:
+            self.first = False
+            self.sink.flush()
+            faults.checkpoint("export.saving")
+        return written
 
 
 def write(

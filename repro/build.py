@@ -16,13 +16,13 @@ import io
 import os
 import shutil
 import stat
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
+from repro import stale
 from repro.dockerfile import CONTEXT_DIR, SECRET_CA, SECRET_PIPCONF
 from repro.engine import Engine, LogSink
 from repro.errors import UsageError
@@ -255,8 +255,8 @@ def build(
     on_line: LogSink,
 ) -> tuple[BuiltImage, tuple[str, ...]]:
     """Build the context; return the image and notes about the secrets used."""
-    with tempfile.TemporaryDirectory(prefix="repro-secrets-") as tmp:
-        secrets = make_secrets(options, Path(tmp))
+    with stale.private_dir("repro-secrets") as tmp:
+        secrets = make_secrets(options, tmp)
         image_id, seconds, tail = engine.build(
             context, tags=tags, labels=labels, secrets=secrets.files, on_line=on_line
         )

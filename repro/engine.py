@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -26,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from repro import cache, locks, signals
+from repro import cache, faults, locks, signals, stale
 from repro.errors import BuildError, EngineError
 from repro.lazy import Deferred
 
@@ -456,8 +455,8 @@ class DockerEngine:
     ) -> tuple[str, str]:
         assert self._cli is not None
         prefix, extra_env = self._cli
-        with tempfile.TemporaryDirectory(prefix="repro-build-") as tmp:
-            iidfile = Path(tmp) / "iid"
+        with stale.private_dir("repro-build") as tmp:
+            iidfile = tmp / "iid"
             argv = [*prefix, "--progress=plain", "--iidfile", str(iidfile)]
             for tag in tags:
                 argv += ["--tag", tag]
@@ -468,19 +467,14 @@ class DockerEngine:
             argv.append(str(context))
             env = {**os.environ, **extra_env}
             tail: deque[str] = deque(maxlen=400)
+            proc: subprocess.Popen[str] | None = None
             try:
-                proc = subprocess.Popen(
-                    argv,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                    text=True,
-                    errors="replace",
-                    start_new_session=True,
-                )
-            except OSError as exc:
-                raise EngineError(f"cannot run {argv[0]}: {_short(exc)}") from exc
-            try:
+                # the build runs in a session of its own (Ctrl-C reaches repro, not it):
+                # a signal while it starts is held until ``proc`` is known, so the
+                # ``except`` below can stop it
+                with signals.deferred():
+                    proc = _start_build(argv, env)
+                faults.checkpoint("build.started")
                 assert proc.stdout is not None
                 for line in proc.stdout:
                     line = line.rstrip("\n")
@@ -488,8 +482,9 @@ class DockerEngine:
                     on_line(line)
                 code = proc.wait()
             except BaseException:
-                with signals.deferred():
-                    _terminate(proc)
+                if proc is not None:
+                    with signals.deferred():
+                        _terminate(proc)
                 raise
             lines = list(tail)
             if code != 0:
@@ -595,6 +590,7 @@ class DockerEngine:
 
     def _start_and_wait(self, container: Any, limits: RunLimits, start: float) -> RunResult:
         container.start()
+        faults.checkpoint("smoke.running")
         timed_out = False
         try:
             status = container.wait(timeout=limits.timeout)
@@ -659,6 +655,51 @@ class DockerEngine:
                 return  # already gone (ImageNotFound is an APIError: test it first)
             except docker.errors.APIError as exc:
                 raise EngineError(f"cannot remove {ref}: {_short(exc)}") from exc
+
+    # ----------------------------------------------------------------- housekeeping
+
+    def labelled(
+        self, kind: str, label: str, *, dangling: bool = False
+    ) -> list[tuple[str, dict[str, str]]]:
+        """(id, labels) of the containers (``kind="containers"``; stopped ones too) or
+        images (``"images"``; with ``dangling``, only those no tag names) that carry
+        ``label`` (``KEY`` or ``KEY=VALUE``)."""
+        filters: dict[str, Any] = {"label": label}
+        try:
+            with _engine_call(f"listing {kind}"):
+                if kind == "containers":
+                    found = self._client.containers.list(all=True, filters=filters)
+                    return [(str(c.id), dict(c.labels or {})) for c in found]
+                if dangling:
+                    filters["dangling"] = True
+                images = self._client.images.list(filters=filters)
+                return [(str(i.id), dict(i.labels or {})) for i in images]
+        except docker.errors.APIError as exc:
+            raise EngineError(f"cannot list {kind}: {_short(exc)}") from exc
+
+    def remove_container(self, container_id: str) -> None:
+        """Stop and remove a container (gone already: nothing to do)."""
+        with _engine_call("removing a container"), signals.deferred():
+            try:
+                self._client.api.remove_container(container_id, force=True)
+            except docker.errors.NotFound:
+                return
+            except docker.errors.APIError as exc:
+                raise EngineError(
+                    f"cannot remove container {container_id[:12]}: {_short(exc)}"
+                ) from exc
+
+    def remove_unused_image(self, image_id: str) -> bool:
+        """Remove an image no container uses (unlike :meth:`remove_image`, never forced);
+        whether it is gone."""
+        with _engine_call("removing an image"):
+            try:
+                self._client.api.remove_image(image_id, force=False)
+            except docker.errors.ImageNotFound:
+                return True
+            except docker.errors.APIError:
+                return False  # a container uses it, or a tag came back: keep it
+        return True
 
     def push(self, ref: str, *, auth: Mapping[str, str] | None, on_line: LogSink) -> str:
         """Push ``ref`` (``REPOSITORY:TAG``) to its registry; return the manifest digest.
@@ -752,6 +793,21 @@ def shell_argv(
     for key, value in (env or {}).items():
         argv += ["--env", f"{key}={value}"]
     return [*argv, image, *command]
+
+
+def _start_build(argv: list[str], env: Mapping[str, str]) -> subprocess.Popen[str]:
+    try:
+        return subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise EngineError(f"cannot run {argv[0]}: {_short(exc)}") from exc
 
 
 def _terminate(proc: subprocess.Popen[str]) -> None:

@@ -26,7 +26,7 @@ from typing import IO, Protocol
 
 import git
 
-from repro import cache, locks, signals
+from repro import cache, faults, locks, signals, stale
 from repro.errors import SourceError, UsageError
 from repro.models import Checkout, Source
 
@@ -235,8 +235,9 @@ def _mirror(source: Source) -> git.Repo:
         ):
             _run_git(["fetch", "--prune", "--tags", "origin", "+refs/heads/*:refs/heads/*"], path)
         return git.Repo(path)
-    tmp = Path(tempfile.mkdtemp(prefix=path.name + ".", dir=root))
+    tmp = root / stale.owned_name(f"{path.name}.partial")  # made in the ``try``: no leak
     try:
+        tmp.mkdir()
         _run_git(["clone", "--mirror", "--", source.url, str(tmp)], root)
         tmp.rename(path)
     except BaseException:
@@ -276,18 +277,22 @@ def _run_git(args: list[str], cwd: Path) -> None:
     mirror the next run can use.
     """
     argv = [_git_exe(), *args]
-    proc = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env={**os.environ, **_git_env()},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc: subprocess.Popen[bytes] | None = None
     try:
+        with signals.deferred():  # a signal while git starts waits until ``proc`` is known
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env={**os.environ, **_git_env()},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        faults.checkpoint("fetch.cloning")
         out, err = proc.communicate()
     except BaseException:
-        _stop(proc)
+        if proc is not None:
+            _stop(proc)
         raise
     if proc.returncode != 0:
         raise git.GitCommandError(argv, proc.returncode, err, out)
@@ -852,7 +857,7 @@ def _fetch_local(source: Source, dest: Path, memory: Path | None = None) -> Chec
 def _plain_files(root: Path) -> list[Path]:
     """The files of a directory outside git that git would not ignore: its .gitignore files
     apply, as they would once it is committed (the user's global excludes do not)."""
-    with tempfile.TemporaryDirectory(prefix="repro-ignore-") as tmp:
+    with stale.private_dir("repro-ignore") as tmp:
         git.Repo.init(tmp)
         out = git.Git(str(root)).execute(
             [

@@ -16,10 +16,9 @@ import datetime as dt
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -34,6 +33,7 @@ from repro import (
     build,
     cache,
     config,
+    faults,
     fetch,
     hostgpu,
     infer,
@@ -42,6 +42,8 @@ from repro import (
     signals,
     smoke,
     stages,
+    stale,
+    sweep,
     versions,
 )
 from repro import dockerfile as df
@@ -120,14 +122,9 @@ class Scanned:
     context: BuildContext | None = None  # what of the checkout goes to the builder
 
 
-@contextmanager
-def workspace() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="repro-"))
-    try:
-        yield path
-    finally:
-        with signals.deferred():  # a second Ctrl-C does not leave half a workspace
-            shutil.rmtree(path, ignore_errors=True)
+def workspace() -> AbstractContextManager[Path]:
+    """The run's scratch folder in ``$TMPDIR``, removed at the end (even on a signal)."""
+    return stale.private_dir("repro")
 
 
 @contextmanager
@@ -137,11 +134,14 @@ def memory_scratch() -> Iterator[Path | None]:
     are only read, and on disk writing and removing thousands of them cost more than the
     reading (docs/performance.md, "Inspect")."""
     base = _memory_fs()
-    path = None
-    if base is not None:
-        with suppress(OSError):
-            path = Path(tempfile.mkdtemp(prefix="repro-", dir=base))
+    # named first and made inside the ``try``: no signal falls between making and guarding
+    path = None if base is None else Path(base) / stale.owned_name("repro")
     try:
+        if path is not None:
+            try:
+                path.mkdir(mode=0o700)
+            except OSError:
+                path = None
         yield path
     finally:
         if path is not None:
@@ -556,6 +556,7 @@ def pack(
                     reporter.info(note)
             reporter.info(f"built {image.id[:19]} in {image.build_seconds:.1f} s ({image.builder})")
             _remove_superseded(engine, superseded, keep=image.id)
+            sweep.untagged_images(engine, plan.checkout.source.url, keep=image.id)  # re-packs
             facts = _image_facts(engine, image.id)
             smoke_plan = plan.smoke_plan or SmokePlan(candidates=())
             if not smoke_plan.candidates:
@@ -632,6 +633,7 @@ def pack(
     )
     dest = artifact_path(options.out, plan.checkout)
     reporter.stage("export", str(dest))
+    faults.checkpoint("export.start")
 
     created = dt.datetime.now(dt.timezone.utc)
 

@@ -276,11 +276,24 @@ class ReproProcess:
             lambda: any(ln.startswith(f"==> {name}") for ln in self.lines), f"stage {name}", timeout
         )
 
+    def wait_point(self, name: str, timeout: float = 600) -> None:
+        """Wait until the run stops at fault point ``name`` (``$REPRO_FAULT_POINT``,
+        repro/faults.py): a signal sent now lands exactly there."""
+        marker = f"repro: fault point {name} reached (pid {self.proc.pid})"
+        self.wait_for(lambda: marker in self.lines, f"fault point {name}", timeout)
+
+    def resume(self) -> None:
+        """Let a run stopped at a fault point go on."""
+        os.kill(self.proc.pid, signal.SIGUSR1)
+
     def interrupt(self, how: str) -> None:
         """``ctrl-c``: SIGINT to the whole job, as a terminal does; ``term``: SIGTERM to
-        repro alone, as ``kill PID`` or a CI runner's cancel does."""
+        repro alone, as ``kill PID`` or a CI runner's cancel does; ``kill``: SIGKILL to
+        the whole job (the OOM killer, ``kill -9``): no clean-up code runs."""
         if how == "ctrl-c":
             os.killpg(self.proc.pid, signal.SIGINT)
+        elif how == "kill":
+            os.killpg(self.proc.pid, signal.SIGKILL)
         else:
             os.kill(self.proc.pid, signal.SIGTERM)
 

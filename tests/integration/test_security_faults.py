@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from repro import artifact
+from repro import artifact, faults
 from repro.engine import LABEL_MANAGED, DockerEngine
 from tests.conftest import FakeGitHub, git, make_repo, require_images
 from tests.integration.security_support import (
@@ -317,21 +317,34 @@ def test_engine_going_away_mid_smoke_is_a_clear_error(
     subprocess.run(["docker", "rm", "-f", *left], capture_output=True, check=True)
 
 
+EXPORT_POINTS = ["export.start", "export.staged", "export.saving", "export.written"]
+
+
+@pytest.mark.parametrize("point", EXPORT_POINTS)
 def test_interrupted_export_leaves_no_partial_artifact(
     engine: DockerEngine,
     tmp_path: Path,
     run_env: dict[str, str],
     cleanup: list[str],
     sleeper: tuple[Path, str, str],
+    point: str,
 ) -> None:
+    """Ctrl-C at each step of the export: before the partial folder exists, once it
+    exists, with the tarball half written, and with every file written (before the
+    rename). The run stops at the fault point and the signal lands there, not at a time."""
     require_images(engine, "python:3.11-slim")
     repo, tag, _ = sleeper
     cleanup += [tag, f"{tag}-py3.11-cpu"]
     out = tmp_path / "out"
     proc = ReproProcess(
-        ["pack", str(repo), "--python", "3.11", "--no-smoke", "--out", str(out)], run_env, tmp_path
+        ["pack", str(repo), "--python", "3.11", "--no-smoke", "--out", str(out)],
+        {**run_env, faults.ENV: point},
+        tmp_path,
     )
-    proc.wait_stage("export")
+    proc.wait_point(point)
+    partial = [p.name for p in out.iterdir()] if out.exists() else []
+    if point != "export.start":  # the folder the clean-up must remove is there
+        assert len(partial) == 1 and ".partial-" in partial[0], partial
     proc.interrupt("ctrl-c")
     assert proc.finish() == EXIT["ctrl-c"], proc.stderr
     assert_nothing_left(proc, run_env, out, tag)

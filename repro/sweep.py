@@ -1,0 +1,49 @@
+"""Clean up what earlier runs left behind on the Docker engine.
+
+A re-pack of a commit builds a new image (its ``org.opencontainers.image.created`` label
+differs) and moves the tags to it; the old image, named by no tag, would stay on the
+engine as one more ``<none>`` image per run. After each build, repro removes its own
+images of the same source that no tag names any more, never forcing: an image that a
+container still uses stays. Packs of one repository take turns (``cli.pack``'s lock,
+``pack-many``'s per-repository lock), so no other run of that source is using one.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from typing import Protocol, runtime_checkable
+
+from repro.engine import LABEL_MANAGED
+from repro.errors import EngineError
+
+SOURCE_LABEL = "org.opencontainers.image.source"
+
+
+@runtime_checkable
+class Housekeeping(Protocol):
+    """The engine calls clean-up needs (the docker engine has them; test fakes may not)."""
+
+    def labelled(
+        self, kind: str, label: str, *, dangling: bool = False
+    ) -> list[tuple[str, dict[str, str]]]: ...
+    def remove_container(self, container_id: str) -> None: ...
+    def remove_unused_image(self, image_id: str) -> bool: ...
+
+
+def untagged_images(engine: object, source_url: str, *, keep: str) -> list[str]:
+    """Remove repro's images of ``source_url`` that no tag names (all but ``keep``);
+    return the ids removed. An engine that cannot list them is left as it is."""
+    if not isinstance(engine, Housekeeping):
+        return []
+    try:
+        found = engine.labelled("images", f"{SOURCE_LABEL}={source_url}", dangling=True)
+    except EngineError:
+        return []
+    removed = []
+    for image_id, labels in found:
+        if image_id == keep or labels.get(LABEL_MANAGED) != "image":
+            continue
+        with suppress(EngineError):
+            if engine.remove_unused_image(image_id):
+                removed.append(image_id)
+    return removed
