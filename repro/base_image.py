@@ -575,19 +575,24 @@ def _tier_fallback(
         return None
     acceptable = _acceptable(combo, allowed)
     keys = {b.fallback_key for b in combo if b.fallback_key}
+    loads_cuda = any(b.image_libs for b in combo)
 
-    def rank(fb: Fallback) -> tuple[int, int]:
+    def rank(fb: Fallback) -> tuple[int, bool, int]:
         exact = any(fb.framework == k[0] and fb.version == k[1] for k in keys)
         same_minor = any(
             fb.framework == k[0] and minor_of(fb.version) == minor_of(k[1]) for k in keys
         )
-        return (0 if exact else 1 if same_minor else 2, data.fallbacks.index(fb))
+        same = any(fb.framework == k[0] for k in keys)
+        order = 0 if exact else 1 if same_minor else 2 if same else 3
+        return (order, not fb.verified, data.fallbacks.index(fb))
 
     for fb in sorted(data.fallbacks, key=rank):
         if fb.cuda not in acceptable or fb.cuda in data.tag_minors():
             continue
         if cudnn is not None and major_of(cudnn) != major_of(fb.cudnn):
             continue
+        if loads_cuda and not fb.system_cuda and not any(k[0] == fb.framework for k in keys):
+            continue  # CUDA in conda's environment only: no use to another framework
         name = fb.devel if devel else fb.image
         if name is None:
             tried.add(f"{fb.image} has no devel image to compile CUDA code with")
@@ -595,12 +600,12 @@ def _tier_fallback(
         if fb.python != python:
             tried.fallback_pythons.setdefault(fb.cuda, set()).add(fb.python)
             continue
-        unverified = (
-            "" if fb.verified_python else " (its Python is not confirmed by a primary source)"
-        )
+        unverified = "" if fb.verified_python else "; its Python not confirmed by a source"
+        unverified += "" if fb.verified else "; the tag follows its neighbours' naming, not seen"
         reasons = (
             f"the nvidia/cuda tags of CUDA {fb.cuda} were deleted ({data.deleted_date}): "
-            f"{name} stands in (CUDA {fb.cuda}, cuDNN {fb.cudnn}, Python {fb.python}{unverified})",
+            f"{name}, the framework's own image, stands in (CUDA {fb.cuda}, cuDNN {fb.cudnn}, "
+            f"Python {fb.python}{unverified})",
             f"packages go into the image's own Python, which holds {fb.framework} {fb.version}",
         )
         return _Pick(

@@ -82,6 +82,18 @@ class TorchBuild:
     local: str | None  # "+cu118", "" for PyPI's own wheel, None: no install recipe known
     index_url: str | None
     find_links: str | None
+    # before the per-CUDA wheel pages (CUDA 7.5 builds of 0.1-0.3): the wheel's URL, with
+    # {abi} for the Python ("cp36-cp36m"; Python 2.7's is py2_abi)
+    url: str | None = None
+    py2_abi: str | None = None
+
+    def wheel_url(self, python: str) -> str | None:
+        """The wheel URL of this build for ``python``, when it is installed by URL."""
+        if self.url is None:
+            return None
+        digits = python.replace(".", "")
+        abi = self.py2_abi if python.startswith("2.") else f"cp{digits}-cp{digits}m"
+        return self.url.format(abi=abi)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,6 +108,12 @@ class TorchRelease:
     sources: tuple[str, ...]
     verified: bool
     inherited_from: str | None = None
+    wheel: str | None = None  # the file version of a post release ("0.3.0.post4")
+
+    @property
+    def wheel_version(self) -> str:
+        """The version pip must be asked for (a post release's own)."""
+        return self.wheel or self.torch
 
 
 def capability_key(capability: str) -> tuple[int, int]:
@@ -149,6 +167,31 @@ class TfRelease:
     extras: tuple[str, ...]  # ("and-cuda",) when CUDA comes as pip wheels
     bundled: bool
     versions: dict[str, str]  # release -> first upload date
+    verified: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class JaxlibBuild:
+    """One CUDA build of a jaxlib 0.1.x release (CUDA and cuDNN from the image)."""
+
+    cuda: str  # "10.1"
+    tag: str  # "cuda101"
+    cudnn: str  # "7.0"
+    serves_newer: bool  # the one cuda111 wheel of 0.1.66+ serves CUDA 11.1 and newer
+    local: str | None = None  # "+cuda101": installed as jaxlib==V+cuda101 -f find_links
+    find_links: str | None = None
+    url: str | None = None  # else a wheel URL with {python} ("cp37")
+
+    def wheel_url(self, python: str) -> str | None:
+        return self.url.format(python="cp" + python.replace(".", "")) if self.url else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class JaxlibRelease:
+    jaxlib: str
+    released: str  # ISO date
+    python: tuple[str, ...]
+    builds: tuple[JaxlibBuild, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,6 +211,7 @@ class JaxRelease:
     builds: tuple[JaxBuild, ...]
     verified: bool
     versions: dict[str, str]
+    jaxlib_labelled: bool = False  # builds come from the jaxlib release (jaxlib 0.1.x)
 
     def contains(self, version: str) -> bool:
         try:
@@ -201,6 +245,12 @@ class Fallback:
     cudnn: str
     python: str
     verified_python: bool
+    verified: bool = False  # the tag was seen (else it follows its neighbours' naming)
+    ubuntu: str | None = None
+    # CUDA and cuDNN in the system library paths: builds of other frameworks that load
+    # CUDA from the image can use it (tensorflow/tensorflow; not pytorch/pytorch's conda)
+    system_cuda: bool = False
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -259,6 +309,7 @@ class Compat:
     tensorflow: tuple[TfRelease, ...]
     tensorflow_gpu_last: str
     jax: tuple[JaxRelease, ...]
+    jaxlib: tuple[JaxlibRelease, ...]
     packages: dict[str, CudaPackage]  # canonical name ->
     paddle: Paddle
     fallbacks: tuple[Fallback, ...]
@@ -324,6 +375,29 @@ class Compat:
         public = version.split("+")[0]
         return next((r for r in self.jax if r.contains(public)), None)
 
+    def off_pypi(self, name: str) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+        """Releases PyPI no longer has but the data knows, with their date and Pythons:
+        torch before 1.0 (download.pytorch.org) and jaxlib 0.1 (JAX's own bucket)."""
+        key = canonicalize_name(name)
+        if key == "torch":
+            return tuple(
+                (r.torch, r.released, r.python)
+                for r in self.torch
+                if r.released and Version(r.torch) < Version("1.0")
+            )
+        if key == "jaxlib":
+            return tuple((r.jaxlib, r.released, r.python) for r in self.jaxlib)
+        return ()
+
+    def jaxlib_release(self, version: str) -> JaxlibRelease | None:
+        public = version.split("+")[0]
+        return next((r for r in self.jaxlib if r.jaxlib == public), None)
+
+    def jaxlib_as_of(self, date: str) -> JaxlibRelease | None:
+        """The newest jaxlib 0.1.x released on or before ``date`` (ISO)."""
+        out = [r for r in self.jaxlib if r.released <= date]
+        return max(out, key=lambda r: Version(r.jaxlib)) if out else None
+
 
 @cache
 def load() -> Compat:
@@ -370,6 +444,7 @@ def parse(data: dict[str, Any]) -> Compat:
         tensorflow=tuple(_tf(r) for r in data["tensorflow"]["releases"]),
         tensorflow_gpu_last=data["tensorflow"]["tensorflow_gpu_last"],
         jax=tuple(_jax(r) for r in data["jax"]["releases"]),
+        jaxlib=tuple(_jaxlib(r) for r in data["jax"]["jaxlib"]["releases"]),
         packages={
             canonicalize_name(name): CudaPackage(
                 name=name,
@@ -389,7 +464,10 @@ def parse(data: dict[str, Any]) -> Compat:
             cudnn=dict(data["paddle"]["cudnn"]),
             find_links=data["paddle"]["find_links"],
         ),
-        fallbacks=tuple(Fallback(**f) for f in data["fallbacks"]["images"]),
+        fallbacks=tuple(
+            Fallback(**{**f, "sources": tuple(f.get("sources", ()))})
+            for f in data["fallbacks"]["images"]
+        ),
     )
 
 
@@ -405,6 +483,7 @@ def _torch(r: dict[str, Any]) -> TorchRelease:
         sources=tuple(r["sources"]),
         verified=r["verified"],
         inherited_from=r.get("inherited_from"),
+        wheel=r.get("wheel"),
     )
 
 
@@ -422,6 +501,7 @@ def _tf(r: dict[str, Any]) -> TfRelease:
         extras=tuple(r["extras"]),
         bundled=r["bundled"],
         versions=dict(r["versions"]),
+        verified=r.get("verified", True),
     )
 
 
@@ -432,4 +512,14 @@ def _jax(r: dict[str, Any]) -> JaxRelease:
         builds=tuple(JaxBuild(**b) for b in r["builds"]),
         verified=r["verified"],
         versions=dict(r["versions"]),
+        jaxlib_labelled=r.get("jaxlib_labelled", False),
+    )
+
+
+def _jaxlib(r: dict[str, Any]) -> JaxlibRelease:
+    return JaxlibRelease(
+        jaxlib=r["jaxlib"],
+        released=r["released"],
+        python=tuple(r["python"]),
+        builds=tuple(JaxlibBuild(**b) for b in r["builds"]),
     )

@@ -309,11 +309,15 @@ def _torch_line(
         return Line(name=name, text=req.pip_line())
     extras = f"[{','.join(req.extras)}]" if req.extras else ""
     marker = f"; {req.marker}" if req.marker else ""
+    url = build.wheel_url(ctx.python) if name == "torch" else None
+    if url is not None and name not in ctx.wheelhouse:
+        # CUDA 7.5 builds (torch 0.1-0.3) predate the wheel pages: the file's own URL
+        return Line(name=name, text=f"{req.name}{extras} @ {url}{marker}")
     if req.version and "+" in req.version:  # from the wheelhouse or a pin: as it is
         text = req.pip_line()
     else:
         paired = {
-            "torch": release.torch if not inherited else (_exact(req) or release.torch),
+            "torch": release.wheel_version if not inherited else (_exact(req) or release.torch),
             "torchvision": release.torchvision if not inherited else _exact(req),
             "torchaudio": release.torchaudio if not inherited else _exact(req),
         }[name]
@@ -448,6 +452,8 @@ def _jax_need(reqs: dict[str, Requirement], ctx: _Ctx) -> Need | str | None:
     release = data.jax_release(public)
     if release is None:
         raise _Clash(f"jax {public} is not in repro's compatibility data: pass --cuda X.Y")
+    if release.jaxlib_labelled:
+        return _jaxlib_need(jax, jaxlib, public, release, why, ctx)
     if ctx.python not in release.python:
         raise ctx.python_clash(f"jax {public}", release.python)
     builds = list(release.builds)
@@ -508,6 +514,87 @@ def _jax_need(reqs: dict[str, Requirement], ctx: _Ctx) -> Need | str | None:
         summary=f"jax {public} ({extras_list})",
         builds=tuple(options),
         reasons=(f"jax {public}: {why}; CUDA builds {extras_list}{unverified}",),
+    )
+
+
+def _jaxlib_need(
+    jax: Requirement | None,
+    jaxlib: Requirement | None,
+    public: str,
+    release: cdata.JaxRelease,
+    why: str,
+    ctx: _Ctx,
+) -> Need:
+    """jax before 0.2.24: the CUDA build is a jaxlib 0.1.x wheel of one CUDA release (a
+    ``+cudaXYZ`` label on the find-links page, or before late 2020 a wheel URL per CUDA
+    folder), which loads CUDA and cuDNN from the image."""
+    data = ctx.data
+    pinned = _exact(jaxlib) if jaxlib is not None else None
+    if pinned:
+        found = data.jaxlib_release(pinned)
+        if found is None:
+            raise _Clash(f"jaxlib {pinned} is not in repro's compatibility data: pass --cuda X.Y")
+        how = f"jaxlib {found.jaxlib}: pinned ({_origin(jaxlib)})" if jaxlib else ""
+    else:
+        dated = release.versions.get(public) or ctx.as_of or ""
+        found = data.jaxlib_as_of(dated) if dated else None
+        if found is None:
+            found = min(data.jaxlib, key=lambda r: Version(r.jaxlib))
+            how = f"jaxlib {found.jaxlib}: the oldest jaxlib in the data"
+        else:
+            how = f"jaxlib {found.jaxlib} ({found.released}): the newest by jax {public}'s release"
+    if ctx.python not in found.python:
+        raise ctx.python_clash(f"jaxlib {found.jaxlib}", found.python)
+    local = _local(pinned or "")
+    builds = sorted(found.builds, key=lambda b: minor_key(b.cuda), reverse=True)
+    if local.startswith("cuda"):
+        builds = [b for b in builds if b.tag == local]
+        if not builds:
+            raise _Clash(f"jaxlib {found.jaxlib}: no CUDA build {local} in the data")
+    options = []
+    for b in builds:
+        lines = []
+        if jax is not None:
+            lines.append(Line(name="jax", text=f"jax=={public}"))
+        url = b.wheel_url(ctx.python)
+        if "jaxlib" in ctx.wheelhouse:
+            lines.append(Line(name="jaxlib", text=f"jaxlib=={found.jaxlib}"))
+        elif url is not None:
+            lines.append(Line(name="jaxlib", text=f"jaxlib @ {url}"))
+        else:
+            text = f"jaxlib=={found.jaxlib}{b.local}"
+            lines.append(Line(name="jaxlib", text=text, find_links=b.find_links))
+        accepts = (
+            frozenset(
+                m
+                for m in data.known_minors()
+                if major_of(m) == major_of(b.cuda) and minor_key(m) >= minor_key(b.cuda)
+            )
+            if b.serves_newer
+            else frozenset({b.cuda})
+        )
+        options.append(
+            Build(
+                label=f"jaxlib {found.jaxlib}+{b.tag}",
+                cuda=b.cuda,
+                accepts=accepts,
+                image_libs=True,
+                cudnn=b.cudnn,
+                lines=tuple(lines),
+                note=(
+                    f"jaxlib {found.jaxlib}+{b.tag} loads CUDA {b.cuda} and cuDNN {b.cudnn} from "
+                    "the image (JAX's README of the day; not confirmed by a primary source)"
+                ),
+            )
+        )
+    cudas = ", ".join(sorted((b.cuda for b in found.builds), key=minor_key))
+    return Need(
+        summary=f"jax {public} + jaxlib {found.jaxlib} (CUDA {cudas})",
+        builds=tuple(options),
+        reasons=(
+            f"jax {public}: {why}; {how}; its CUDA builds {cudas} are wheels outside PyPI "
+            "(jaxlib 0.1 is no longer on PyPI)",
+        ),
     )
 
 

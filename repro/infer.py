@@ -32,7 +32,7 @@ from repro.models import (
     PythonHint,
     Requirement,
 )
-from repro.pypi import ReleaseIndex, ShippedIndex
+from repro.pypi import PackageReleases, Release, ReleaseIndex, ShippedIndex
 
 # Installed alone in their own image layer: large, slow to install, rarely changed.
 FRAMEWORKS = frozenset(
@@ -322,7 +322,7 @@ def _merge(
             bounds=(*bounds, *api.get(key, [])),
             framework=key in FRAMEWORKS,
         )
-        merged = versions.merge(wanted, index.get(key))
+        merged = versions.merge(wanted, with_off_pypi(key, index.get(key), wanted.bounds))
         if any(
             w.name == key and _contains(SpecifierSet(merged.specifier), w.version) for w in wheels
         ):
@@ -331,6 +331,33 @@ def _merge(
             )
         out[key] = merged
     return out
+
+
+def with_off_pypi(
+    name: str, history: PackageReleases | None, bounds: Sequence[versions.Bound] = ()
+) -> PackageReleases | None:
+    """A release history with the releases PyPI no longer has but whose wheels still exist
+    elsewhere (torch 0.x, jaxlib 0.1: repro/data/compat.json), when a declaration or
+    ``--pin`` names one exactly, so that the pin holds. Unpinned code is not dated to them:
+    the API rules that bound old code were written against PyPI's history."""
+    extra = cdata.load().off_pypi(name)
+    pins = {cdata.exact_version(b.specifier) for b in bounds if b.kind in ("user", "declared")}
+    pins = {p.split("+")[0] for p in pins if p}
+    extra = tuple(e for e in extra if e[0] in pins)
+    if history is None or not extra:
+        return history
+    have = {r.version for r in history.releases}
+    added = [
+        Release(
+            version=version,
+            date=dt.date.fromisoformat(date),
+            wheels=frozenset("cp" + p.replace(".", "") for p in pythons),
+        )
+        for version, date, pythons in extra
+        if version not in have
+    ]
+    releases = sorted((*history.releases, *added), key=lambda r: Version(r.version))
+    return dataclasses.replace(history, releases=tuple(releases))
 
 
 # --------------------------------------------------------------------------- torch companions

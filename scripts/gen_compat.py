@@ -13,6 +13,9 @@ Inputs (named in the output's ``sources``):
 * ``scripts/compat_sources/pypi_releases.json`` -- each framework's releases on PyPI with the
   date of their first upload, used to pin an unpinned framework to the release current at
   the code's date. ``--refresh-pypi`` rewrites it from the PyPI JSON API (reachable here).
+* ``scripts/compat_sources/jaxlib_history.json`` -- jaxlib 0.1.x (no longer on PyPI): each
+  release's date, CUDA builds, Pythons and install line, read from the history of JAX's
+  README by ``scripts/gen_jaxlib_history.py``.
 
 The output expands the table's shorthand ("3.5-3.8", "2.1.0-2.1.2"), resolves each era's
 install rule into every torch build (find-links page or index, local version label), and
@@ -43,6 +46,7 @@ from packaging.version import InvalidVersion, Version
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "scripts" / "compat_sources" / "sources.yaml"
 PYPI_SNAPSHOT = ROOT / "scripts" / "compat_sources" / "pypi_releases.json"
+JAXLIB_HISTORY = ROOT / "scripts" / "compat_sources" / "jaxlib_history.json"
 OUT = ROOT / "repro" / "data" / "compat.json"
 SCHEMA_VERSION = 2
 PYPI_PROJECTS = ("torch", "torchvision", "torchaudio", "tensorflow", "tensorflow-gpu", "jax")
@@ -199,19 +203,20 @@ def _torch(src: dict[str, Any], pypi: dict[str, dict[str, str]]) -> dict[str, An
             builds = []
             for cuda in row["cuda"]:
                 builds.append(_torch_build(cuda, row, era))
-            releases.append(
-                {
-                    "torch": torch,
-                    "torchvision": vision,
-                    "torchaudio": audio,
-                    "python": _minors(row["python"]),
-                    "default_cuda": row["default"],
-                    "released": pypi.get("torch", {}).get(torch),
-                    "builds": builds,
-                    "sources": row["src"],
-                    "verified": row.get("verified", True),
-                }
-            )
+            release = {
+                "torch": torch,
+                "torchvision": vision,
+                "torchaudio": audio,
+                "python": _minors(row["python"]),
+                "default_cuda": row["default"],
+                "released": pypi.get("torch", {}).get(torch) or row.get("released"),
+                "builds": builds,
+                "sources": row["src"],
+                "verified": row.get("verified", True),
+            }
+            if "wheel" in row:  # the file version of a post release (0.3.0.post4)
+                release["wheel"] = row["wheel"]
+            releases.append(release)
     releases += _torch_patches_from_pypi(releases, pypi)
     releases.sort(key=lambda r: Version(r["torch"]))
     return {
@@ -271,6 +276,10 @@ def _paired(text: str | None, count: int) -> list[str | None]:
 def _torch_build(cuda: str, row: dict[str, Any], era: dict[str, Any] | None) -> dict[str, Any]:
     """How one CUDA build of one torch release is installed, with the rule resolved."""
     cu = _cu(cuda)
+    if cuda == "7.5" and row.get("cu75_url"):
+        # before the per-CUDA wheel pages: one URL per Python, {abi} = cp36-cp36m, ...
+        return {"cuda": cuda, "tag": cu, "local": "", "index_url": None, "find_links": None,
+                "url": row["cu75_url"], "py2_abi": row["py2_abi"]}  # fmt: skip
     if row.get("install") == "none" or era is None:
         return {"cuda": cuda, "tag": cu, "local": None, "index_url": None, "find_links": None}
     if cuda == row["default"]:
@@ -348,6 +357,8 @@ def _tensorflow(src: dict[str, Any], pypi: dict[str, dict[str, str]]) -> dict[st
                     "extras": list(rule["extras"]),
                     "bundled": bundled,
                     "versions": _versions_of(pypi, ("tensorflow", "tensorflow-gpu"), minor),
+                    "sources": row.get("src", src["sources"]),
+                    "verified": row.get("verified", True),
                 }
             )
     return {
@@ -369,21 +380,66 @@ def _versions_of(
     return dict(sorted(out.items(), key=lambda kv: Version(kv[0])))
 
 
-def _jax(src: dict[str, Any], pypi: dict[str, dict[str, str]]) -> dict[str, Any]:
+def _jax(
+    src: dict[str, Any], pypi: dict[str, dict[str, str]], history: dict[str, Any]
+) -> dict[str, Any]:
+    jaxlib = _jaxlib(src["jaxlib_labelled"], history)
+    pythons = sorted({p for r in jaxlib["releases"] for p in r["python"]}, key=_vkey)
     releases = []
     for row in src["releases"]:
         spec = SpecifierSet(row["jax"])
         versions = {v: d for v, d in pypi.get("jax", {}).items() if Version(v) in spec}
+        labelled = bool(row.get("jaxlib_labelled"))
         releases.append(
             {
                 "jax": row["jax"],
-                "python": _minors(row["python"]),
-                "builds": [dict(b) for b in row["builds"]],
+                # jaxlib-labelled rows: each jaxlib release says its own Pythons
+                "python": pythons if labelled else _minors(row["python"]),
+                "builds": [dict(b) for b in row.get("builds", ())],
+                "jaxlib_labelled": labelled,
                 "verified": row.get("verified", True),
                 "versions": versions,
             }
         )
-    return {"sources": src["sources"], "releases": releases}
+    return {"sources": src["sources"], "jaxlib": jaxlib, "releases": releases}
+
+
+def _vkey(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split("."))
+
+
+def _jaxlib(rules: dict[str, Any], history: dict[str, Any]) -> dict[str, Any]:
+    """jaxlib 0.1.x releases with their CUDA builds (from the README history) and how each
+    is installed: a wheel URL per CUDA folder, or ``jaxlib==V+cudaXYZ`` and find-links."""
+    python_rules = [(SpecifierSet(r["jaxlib"]), _minors(r["python"])) for r in rules["python"]]
+    newer = rules["serves_newer_minors"]
+    releases = []
+    for row in history.get("releases", ()):
+        version = Version(row["version"])
+        python = list(row["python"]) or next((p for spec, p in python_rules if version in spec), [])
+        builds = []
+        for cuda in row["cuda"]:
+            tag = "cuda" + cuda.replace(".", "")
+            build: dict[str, Any] = {
+                "cuda": cuda,
+                "tag": tag,
+                "cudnn": rules["cudnn"][cuda.split(".")[0]],
+                "serves_newer": version in SpecifierSet(newer["jaxlib"]) and cuda == newer["cuda"],
+            }
+            if row["install"] == "find_links":
+                build["local"] = f"+{tag}"
+                build["find_links"] = history["find_links"]
+            else:
+                build["url"] = history["url"].format(
+                    cuda=tag, version=row["version"], python="{python}", platform=row["platform"]
+                )
+            builds.append(build)
+        releases.append(
+            {"jaxlib": row["version"], "released": row["date"], "python": python,
+             "builds": builds}
+        )  # fmt: skip
+    return {"sources": rules["sources"], "generated_from": history.get("source"),
+            "verified": False, "releases": releases}  # fmt: skip
 
 
 def _packages(src: dict[str, Any]) -> dict[str, Any]:
@@ -415,11 +471,68 @@ def _packages(src: dict[str, Any]) -> dict[str, Any]:
     return dict(sorted(out.items()))
 
 
-def build(src: dict[str, Any], pypi_snapshot: dict[str, Any]) -> dict[str, Any]:
+def _fallbacks(src: dict[str, Any], tensorflow: dict[str, Any]) -> dict[str, Any]:
+    """The frameworks' own GPU images: tensorflow/tensorflow generated from the PyPI
+    releases and the Python of each era, pytorch/pytorch as listed."""
+    images: list[dict[str, Any]] = []
+    tf = src["tensorflow"]
+    eras = [(SpecifierSet(e["tf"]), e) for e in tf["eras"]]
+    newest = Version(tf["newest"] + ".999")
+    for release in tensorflow["releases"]:
+        for version in release["versions"]:
+            parsed = Version(version)
+            era = next((e for spec, e in eras if parsed in spec), None)
+            if era is None or parsed > newest:
+                continue
+            for suffix, python in (("-gpu", era["gpu"]), ("-gpu-py3", era["gpu_py3"])):
+                if python is None:
+                    continue
+                tag = f"{version}{suffix}"
+                images.append(
+                    {
+                        "image": f"{tf['image']}:{tag}",
+                        "devel": None,
+                        "framework": "tensorflow",
+                        "version": version,
+                        "cuda": release["cuda"],
+                        "cudnn": release["cudnn"].split(".")[0],
+                        "python": python,
+                        "ubuntu": era["ubuntu"],
+                        "verified_python": tag in tf["python_seen"],
+                        "verified": tag in tf["seen"],
+                        "system_cuda": tf["system_cuda"],
+                        "sources": era["src"],
+                    }
+                )
+    pt = src["pytorch"]
+    for row in pt["images"]:
+        images.append(
+            {
+                "image": f"pytorch/pytorch:{row['tag']}-runtime",
+                "devel": f"pytorch/pytorch:{row['tag']}-devel",
+                "framework": "torch",
+                "version": row["torch"],
+                "cuda": row["cuda"],
+                "cudnn": row["cudnn"],
+                "python": row["python"],
+                "ubuntu": None,
+                "verified_python": row["verified_python"],
+                "verified": row["verified"],
+                "system_cuda": pt["system_cuda"],
+                "sources": src["sources"],
+            }
+        )
+    return {"sources": src["sources"], "images": images}
+
+
+def build(
+    src: dict[str, Any], pypi_snapshot: dict[str, Any], jaxlib_history: dict[str, Any]
+) -> dict[str, Any]:
     pypi = pypi_snapshot.get("projects", {})
     sources = [{"id": key, **value} for key, value in src["sources"].items()]
     packages = _packages(src["packages"])
     torch = _torch(src["torch"], pypi)
+    tensorflow = _tensorflow(src["tensorflow"], pypi)
     return {
         "schema_version": SCHEMA_VERSION,
         "generated": src["snapshot"],
@@ -428,7 +541,8 @@ def build(src: dict[str, Any], pypi_snapshot: dict[str, Any]) -> dict[str, Any]:
             "(transcribed from the sources below via ../shared/reference/cuda-compat.md: the "
             "live pages are not reachable from the build machine) and "
             "scripts/compat_sources/pypi_releases.json "
-            f"(PyPI, fetched {pypi_snapshot.get('fetched')})"
+            f"(PyPI, fetched {pypi_snapshot.get('fetched')}) and "
+            "scripts/compat_sources/jaxlib_history.json (scripts/gen_jaxlib_history.py)"
         ),
         "sources": sources,
         "python_image": "python:{python}-slim",
@@ -444,14 +558,11 @@ def build(src: dict[str, Any], pypi_snapshot: dict[str, Any]) -> dict[str, Any]:
         "ubuntu_python": _ubuntu_python(src["ubuntu_python"]),
         "torch": torch,
         "torch_arch": _torch_arch(src["torch_arch"], torch),
-        "tensorflow": _tensorflow(src["tensorflow"], pypi),
-        "jax": _jax(src["jax"], pypi),
+        "tensorflow": tensorflow,
+        "jax": _jax(src["jax"], pypi, jaxlib_history),
         "packages": packages,
         "paddle": dict(src["paddle"]),
-        "fallbacks": {
-            "sources": src["fallbacks"]["sources"],
-            "images": [dict(i) for i in src["fallbacks"]["images"]],
-        },
+        "fallbacks": _fallbacks(src["fallbacks"], tensorflow),
     }
 
 
@@ -493,7 +604,8 @@ def main(argv: list[str] | None = None) -> int:
         snapshot = fetch_pypi(PYPI_PROJECTS)
         PYPI_SNAPSHOT.write_text(dumps(snapshot) + "\n")
     snapshot = json.loads(PYPI_SNAPSHOT.read_text()) if PYPI_SNAPSHOT.exists() else {}
-    text = dumps(build(src, snapshot)) + "\n"
+    history = json.loads(JAXLIB_HISTORY.read_text()) if JAXLIB_HISTORY.exists() else {}
+    text = dumps(build(src, snapshot, history)) + "\n"
     if args.check:
         current = OUT.read_text() if OUT.exists() else ""
         if current != text:

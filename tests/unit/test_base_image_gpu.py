@@ -59,7 +59,7 @@ CASES = {
     ),
     "tensorflow-gpu 1.15 py3.6 -> CUDA 10.0/cuDNN 7 -> deleted -> tensorflow image": Case(
         env("3.6", "tensorflow-gpu==1.15.0"),
-        "tensorflow/tensorflow:1.15.5-gpu-py3",
+        "tensorflow/tensorflow:1.15.0-gpu-py3",
         {"tensorflow-gpu": "tensorflow-gpu==1.15.0"},
         python_source="image",
         cuda="10.0",
@@ -68,7 +68,7 @@ CASES = {
     ),
     "tensorflow-gpu 1.15 py2.7 -> the Python 2 tensorflow image": Case(
         env("2.7", "tensorflow-gpu==1.15.0"),
-        "tensorflow/tensorflow:1.15.5-gpu",
+        "tensorflow/tensorflow:1.15.0-gpu",
         python_source="image",
         cuda="10.0",
         cudnn="7",

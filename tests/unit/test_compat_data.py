@@ -122,8 +122,9 @@ def test_every_torch_build_is_installable_as_described() -> None:
                 continue
             if build.cuda == release.default_cuda:
                 assert build.local == "" and not build.index_url and not build.find_links
-            else:
-                assert bool(build.index_url) != bool(build.find_links), (release.torch, build)
+            else:  # an index, a find-links page, or (CUDA 7.5 of torch 0.1-0.3) a wheel URL
+                ways = (build.index_url, build.find_links, build.url)
+                assert sum(bool(w) for w in ways) == 1, (release.torch, build)
         assert release.python == tuple(sorted(release.python, key=minor_key))
 
 
@@ -201,7 +202,13 @@ def test_torch_picks_exist_fit_and_are_stable(release, data, host, devel, compan
     line = lines["torch"]
     urls = base.cuda.index_urls + base.cuda.find_links
     matching = [
-        b for b in release.builds if b.local is not None and line.endswith(release.torch + b.local)
+        b
+        for b in release.builds
+        if b.local is not None
+        and (
+            line.endswith(release.wheel_version + b.local)
+            or (b.wheel_url(python) is not None and line.endswith(f"@ {b.wheel_url(python)}"))
+        )
     ]
     # builds without a local label (torch 1.0-1.1) differ only by their find-links page
     build = next(b for b in matching if (b.index_url or b.find_links) in (urls or (None,)))
@@ -209,7 +216,7 @@ def test_torch_picks_exist_fit_and_are_stable(release, data, host, devel, compan
     # (the wheel carries its CUDA; the base's driver requirement is then the stricter).
     assert minor_key(base.cuda.cuda) >= minor_key(build.cuda)
     if not devel and base.cuda.cuda != build.cuda and not base.cuda.fallback:
-        assert major_of(base.cuda.cuda) >= major_of(build.cuda)
+        assert int(major_of(base.cuda.cuda)) >= int(major_of(build.cuda))
     if devel and not base.cuda.fallback:
         assert major_of(base.cuda.cuda) == major_of(build.cuda)  # nvcc's major matches torch's
     expected_index = build.index_url or build.find_links

@@ -142,7 +142,7 @@ def test_tensorflow_gpu_declared_and_tensorflow_imported_install_once(tmp_path: 
         engine_factory=lambda: engine,  # type: ignore[arg-type,return-value]
         probe_gpu=lambda: None,
     )
-    assert result.plan.base.name == "tensorflow/tensorflow:1.15.5-gpu-py3"
+    assert result.plan.base.name == "tensorflow/tensorflow:1.15.0-gpu-py3"
     assert engine.framework_file == "tensorflow-gpu==1.15.0\n"  # not tensorflow as well
     # the import corroborates the declared tensorflow-gpu (repro/merge.py): one requirement
     reqs = {r.name: r for r in result.plan.environment.requirements}
