@@ -22,6 +22,7 @@ from packaging.version import InvalidVersion, Version
 from repro import compat as cdata
 from repro import mapping, merge, versions
 from repro.errors import UsageError
+from repro.lookup import Found
 from repro.models import (
     DeclaredRequirement,
     Environment,
@@ -131,11 +132,14 @@ def infer(
     avoid_python: Mapping[str, str] | None = None,
     code_date: dt.datetime | None = None,
     source_url: str = "",
+    lookups: Mapping[str, Found] | None = None,
 ) -> Environment:
     """What the image must contain. ``avoid_python``: Pythons no base image serves for this
     repository (Python → why), passed over while the evidence allows another.
     ``code_date``: when code or a dependency file last changed (``Checkout.code_date``);
-    unpinned versions are as of it, not of a later commit that touched only the README."""
+    unpinned versions are as of it, not of a later commit that touched only the README.
+    ``lookups``: what the verified PyPI look-up (repro/lookup.py) found for the imports
+    repro's data does not map."""
     as_of, as_of_reason = as_of_date(options, commit_date, code_date)
     index = releases if releases is not None else ShippedIndex()
     wheels = tuple(wheelhouse or ())
@@ -145,7 +149,7 @@ def infer(
     python, _ = choose_python(
         evidence.python_hints, as_of=as_of, override=options.python, prefer=prefer
     )
-    found = merge.merge(evidence, python.version)
+    found = merge.merge(evidence, python.version, lookups)
     drafts: dict[str, _Draft] = {
         canonicalize_name(m.name) if m.name else m.url: _Draft(**vars(m))
         for m in found.requirements
@@ -221,6 +225,7 @@ def infer(
         python=python,
         requirements=tuple(requirements),
         unresolved=tuple(unresolved),
+        imports=found.imports,
         conflicts=tuple(conflicts),
         as_of=as_of,
         as_of_reason=as_of_reason,

@@ -74,6 +74,7 @@ def build_manifest(
         "lock_reasons": list(env.lock_reasons),
         "requirements": [r.to_json() for r in env.requirements],
         "unresolved": [u.to_json() for u in env.unresolved],
+        "imports": [i.to_json() for i in env.imports],
         "conflicts": list(env.conflicts),
         "evidence": {
             "python_files": ev.python_files,

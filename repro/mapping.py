@@ -11,9 +11,12 @@ Three data files, in order of authority:
   seeded by pipreqs' mapping and the project's first hand-made map.
 - ``repro/data/stdlib.json``: the standard library of Python 3 (with the release that
   removed a module) and of Python 2.7.
+- ``repro/data/host_apps.json``: modules that exist only inside an application (``bpy``
+  in Blender, ``idaapi`` in IDA, ``pcbnew`` in KiCad): a script importing one runs there.
 
-A module none of them knows is *unknown*: reported, never guessed as a same-named PyPI
-project (that guess is how dependency-confusion attacks land).
+A module none of them knows is *unknown*: never guessed as a same-named PyPI project
+(that guess is how dependency-confusion attacks land), but looked up and verified
+(repro/lookup.py) before it is reported.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any, Literal
 
 from packaging.utils import canonicalize_name
 
-Kind = Literal["stdlib", "dist", "unavailable", "unknown"]
+Kind = Literal["stdlib", "dist", "unavailable", "host", "unknown"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,7 +37,8 @@ class Mapped:
     kind: Kind
     module: str  # the import path that matched (may be shorter than the one asked for)
     dist: str = ""  # distribution name, for kind == "dist"
-    reason: str = ""  # why it is unavailable / unknown
+    reason: str = ""  # why it is unavailable / unknown / hosted
+    app: str = ""  # the application it runs inside, for kind == "host"
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,15 @@ def lookup(module: str, python_major: int = 3, *, python: str | None = None) -> 
         return Mapped(kind="stdlib", module=top)
     data = _import_map()
     parts = module.split(".")
+    hosted = host_application(module)
+    if hosted is not None:
+        prefix, app, source = hosted
+        return Mapped(
+            kind="host",
+            module=prefix,
+            app=app,
+            reason=f"runs inside {app}: {prefix!r} exists only there ({source})",
+        )
     for size in range(len(parts), 0, -1):
         prefix = ".".join(parts[:size])
         if prefix in data.unavailable:
@@ -157,6 +170,66 @@ def _unknown_reason(top: str, python_major: int, python: str | None) -> str:
         f"no known distribution provides {top!r}, and repro does not guess a same-named "
         "PyPI project"
     )
+
+
+@cache
+def _host_apps() -> tuple[dict[str, tuple[str, str]], tuple[tuple[str, str, str], ...]]:
+    """(module → (application, source), (prefix, application, source) rules)."""
+    modules: dict[str, tuple[str, str]] = {}
+    prefixes: list[tuple[str, str, str]] = []
+    for app, entry in load_json("host_apps.json")["applications"].items():
+        for module in entry.get("modules", []):
+            modules[module] = (app, entry["source"])
+        for prefix in entry.get("prefixes", []):
+            prefixes.append((prefix, app, entry["source"]))
+    return modules, tuple(prefixes)
+
+
+def host_application(module: str) -> tuple[str, str, str] | None:
+    """(the import path matched, application, source) when ``module`` exists only inside
+    an application (``bpy`` → Blender); None otherwise."""
+    modules, prefixes = _host_apps()
+    parts = module.split(".")
+    for size in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:size])
+        if prefix in modules:
+            return (prefix, *modules[prefix])
+    for start, app, source in prefixes:
+        if parts[0].startswith(start):
+            return (parts[0], app, source)
+    return None
+
+
+def source_of(module: str) -> str:
+    """Which data file maps ``module`` (by its longest mapped prefix), for explanations:
+    the hand-curated overrides (with their source), or the generated map (and what it
+    was made from)."""
+    overrides = _override_modules()
+    sources = _module_sources()
+    parts = module.split(".")
+    for size in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:size])
+        entry = overrides.get(prefix)
+        if entry is not None:
+            where = entry.get("source", "") if isinstance(entry, dict) else ""
+            return "repro's curated import overrides" + (f" ({where})" if where else "")
+        if prefix in sources:
+            return {
+                "metadata": "repro's import map (the file lists of real wheels)",
+                "pipreqs": "repro's import map (pipreqs' mapping)",
+                "seed": "repro's import map (its hand-made seed)",
+            }.get(sources[prefix], "repro's import map")
+    return "repro's import map"
+
+
+@cache
+def _override_modules() -> dict[str, Any]:
+    return dict(load_json("import_overrides.json").get("modules", {}))
+
+
+@cache
+def _module_sources() -> dict[str, str]:
+    return dict(load_json("import_map.json").get("module_sources", {}))
 
 
 @cache

@@ -15,13 +15,17 @@ How evidence is weighed (docs/inference.md says the same for users):
    imports a module it provides (or a declared file names it too), and then its name and
    version are used; otherwise it is listed as optional, never installed on its own.
 4. Lock files and constraints only pin what the steps above found.
-5. Imports nothing maps are *unresolved*: reported with a reason, never guessed.
+5. Imports no data maps are looked up and verified on PyPI (repro/lookup.py, done before
+   the merge and passed in as ``lookups``); what is still unknown is *unresolved*:
+   reported with a reason and the candidates refused, never guessed. Every import path
+   is classified on the way (repro/resolve.py): own module, standard library, host
+   application, distribution or unresolved.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from packaging.requirements import InvalidRequirement
@@ -30,11 +34,13 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from repro import mapping
+from repro import mapping, resolve
+from repro.lookup import Found
 from repro.models import (
     STRONG_KINDS,
     DeclaredRequirement,
     Evidence,
+    ImportResolution,
     ImportSite,
     Origin,
     Unresolved,
@@ -79,6 +85,7 @@ class MergeResult:
     requirements: tuple[Merged, ...]
     unresolved: tuple[Unresolved, ...]
     conflicts: tuple[str, ...]
+    imports: tuple[ImportResolution, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -166,8 +173,11 @@ def _import_name_declared(entry: _Parsed, conflicts: list[str]) -> _Parsed:
     return _Parsed(found.dist, spec, entry.extras, entry.marker, entry.url, entry.decl)
 
 
-def merge(evidence: Evidence, python: str) -> MergeResult:
-    """The requirement set of ``evidence`` for target Python ``python`` (``X.Y``)."""
+def merge(
+    evidence: Evidence, python: str, lookups: Mapping[str, Found] | None = None
+) -> MergeResult:
+    """The requirement set of ``evidence`` for target Python ``python`` (``X.Y``);
+    ``lookups``: what the verified PyPI look-up found for unmapped imports."""
     conflicts: list[str] = []
     declared: dict[str, list[_Parsed]] = {}
     hints: dict[str, list[_Parsed]] = {}
@@ -197,7 +207,9 @@ def merge(evidence: Evidence, python: str) -> MergeResult:
                 "name of the repository's own code; installed as declared"
             )
     promoted: set[str] = set()
-    unresolved = _imports(drafts, aliases, hints, promoted, evidence, python, conflicts)
+    unresolved, imports = _imports(
+        drafts, aliases, hints, promoted, evidence, python, conflicts, lookups or {}
+    )
     for key, entries in hints.items():
         if key in promoted:
             continue
@@ -218,6 +230,7 @@ def merge(evidence: Evidence, python: str) -> MergeResult:
         requirements=tuple(drafts.values()),
         unresolved=tuple(unresolved),
         conflicts=tuple(conflicts),
+        imports=imports,
     )
 
 
@@ -321,8 +334,12 @@ def _imports(
     evidence: Evidence,
     python: str,
     conflicts: list[str],
-) -> list[Unresolved]:
+    lookups: Mapping[str, Found],
+) -> tuple[list[Unresolved], tuple[ImportResolution, ...]]:
     unknown: dict[str, tuple[list[Origin], str, bool]] = {}
+    classified: dict[str, resolve.Seen] = {}  # import path → what provides it (inspect)
+    own: dict[str, Origin] = {}
+    py2_needed: set[str] = set()
     resolved_paths: set[str] = set()
     tests = test_files(evidence)
     import_counts: dict[str, set[str]] = {}
@@ -335,6 +352,7 @@ def _imports(
     for site in evidence.imports:
         top = site.module.split(".")[0]
         if top in evidence.local_modules:
+            own.setdefault(top, site.origin)
             continue
         path = site.origin.path
         if path == "setup.py" or path.endswith("/setup.py"):
@@ -346,11 +364,26 @@ def _imports(
             found, key = resolved[site.module]
         else:
             found = mapping.lookup(site.module, python=python)
+            looked_up = lookups.get(found.module) if found.kind == "unknown" else None
+            if looked_up is not None and looked_up.resolved:
+                found = mapping.Mapped(kind="dist", module=found.module, dist=looked_up.dist)
             key = None
-            if found.kind != "stdlib":
-                key = _resolve(found, site.module, drafts, aliases, hints, promoted, conflicts)
+            if found.kind not in ("stdlib", "host") and not _python2_stdlib(found, python):
+                providers = (looked_up.dist, *looked_up.alternatives) if looked_up else None
+                key = _resolve(
+                    found, site.module, drafts, aliases, hints, promoted, conflicts, providers
+                )
+            how = looked_up.evidence if looked_up is not None else ""
+            if key is not None and how and how not in drafts[key].reasons:
+                drafts[key].reasons.append(how)
             resolved[site.module] = (found, key)
-        if found.kind == "stdlib":
+            _classify(classified, found, key, drafts, lookups, python)
+        classified[found.module].add(site.origin, site.optional)
+        if found.kind in ("stdlib", "host"):
+            continue
+        if _python2_stdlib(found, python):
+            if not site.optional:
+                py2_needed.add(found.module)
             continue
         if key is None:
             origins, reason, optional = unknown.setdefault(found.module, ([], found.reason, True))
@@ -384,16 +417,82 @@ def _imports(
                 f"imported in {len(paths)} files (the first {MAX_IMPORT_ORIGINS} are listed)"
             )
     out = []
-    py2 = mapping.stdlib_names(2)
     for module, (origins, reason, optional) in sorted(unknown.items()):
         if any(path.startswith(module + ".") for path in resolved_paths):
+            classified.pop(module, None)
             continue  # a namespace prefix whose longer path was mapped
-        if optional and module.split(".")[0] in py2:
-            continue  # ``try: import cPickle`` falling back to ``pickle``: no news
+        looked_up = lookups.get(module)
+        tried = looked_up.refusals() if looked_up is not None else ()
+        if looked_up is not None:
+            reason = _unfound_reason(module, reason, looked_up)
         if optional:
             reason += " (optional import: the code runs without it)"
-        out.append(Unresolved(module=module, origins=tuple(origins[:5]), reason=reason))
-    return out
+        classified[module].how, classified[module].tried = reason, tried
+        out.append(
+            Unresolved(module=module, origins=tuple(origins[:5]), reason=reason, tried=tried)
+        )
+    for module in sorted(py2_needed):
+        first = classified[module].origins[0]
+        conflicts.append(
+            f"{module} ({first}) is Python 2's standard library, but Python {python} was "
+            "chosen: the code importing it needs Python 2"
+        )
+    return out, resolve.records(classified, own.items())
+
+
+def _python2_stdlib(found: mapping.Mapped, python: str) -> bool:
+    """``urllib2`` under Python 3: Python 2's standard library, evidence about the Python."""
+    return found.kind == "unknown" and python.startswith("3") and resolve.python2_only(found.module)
+
+
+def _classify(
+    seen: dict[str, resolve.Seen],
+    found: mapping.Mapped,
+    key: str | None,
+    drafts: Mapping[str, Merged],
+    lookups: Mapping[str, Found],
+    python: str,
+) -> None:
+    """Record what provides ``found.module`` (once per import path)."""
+    if found.module in seen:
+        return
+    if found.kind == "stdlib":
+        entry = resolve.Seen(
+            kind="stdlib", provider=f"Python {python.split('.')[0]}", how="the standard library"
+        )
+    elif _python2_stdlib(found, python):
+        entry = resolve.Seen(
+            kind="stdlib",
+            provider="Python 2",
+            how=f"Python 2's standard library only (Python 3 renamed or removed it); "
+            f"the chosen Python is {python}",
+        )
+    elif found.kind == "host":
+        how = found.reason.split(": ", 1)[-1]  # "runs inside APP: " is what kind says
+        entry = resolve.Seen(kind="host", provider=found.app, how=how)
+    elif key is not None:
+        provider = drafts[key].name or key
+        how, others = resolve.distribution_how(
+            found,
+            provider,
+            lookups.get(found.module),
+            named_in=str(drafts[key].origins[0]) if drafts[key].origins else "",
+        )
+        entry = resolve.Seen(kind="distribution", provider=provider, how=how, alternatives=others)
+    else:
+        entry = resolve.Seen(kind="unresolved", how=found.reason)
+    seen[found.module] = entry
+
+
+def _unfound_reason(module: str, reason: str, looked_up: Found) -> str:
+    """The reason an import stays unresolved after the PyPI look-up."""
+    if looked_up.note:
+        return f"{reason}; {looked_up.note}"
+    asked = len(looked_up.tried)
+    return (
+        f"no known distribution provides {module!r}, and none of the {asked} PyPI "
+        "projects named like it ships it by the code's date (see the candidates tried)"
+    )
 
 
 def _resolve(
@@ -404,10 +503,15 @@ def _resolve(
     hints: dict[str, list[_Parsed]],
     promoted: set[str],
     conflicts: list[str],
+    providers: Sequence[str] | None = None,
 ) -> str | None:
-    """The requirement an import path belongs to (creating or promoting it), or None."""
+    """The requirement an import path belongs to (creating or promoting it), or None.
+    ``providers``: the distributions a PyPI look-up found, when the data knows none."""
     top = module.split(".")[0]
-    candidates = mapping.providers(module) if found.kind == "dist" else ()
+    if providers is not None:
+        candidates: Sequence[str] = providers
+    else:
+        candidates = mapping.providers(module) if found.kind == "dist" else ()
     key = _declared_for(drafts, aliases, candidates, top)
     if key is None:
         key = _hint_for(hints, candidates, top)

@@ -231,17 +231,49 @@ class Requirement:
 
 @dataclass(frozen=True, kw_only=True)
 class Unresolved:
-    """An import that no data maps to a distribution: reported, never guessed."""
+    """An import nothing was found to provide: reported with the reason, never guessed."""
 
     module: str
     origins: tuple[Origin, ...]
     reason: str
+    # the candidate projects the verified look-up asked about, each with why it was refused
+    tried: tuple[str, ...] = ()
 
     def to_json(self) -> JSON:
         return {
             "module": self.module,
             "origins": [o.to_json() for o in self.origins],
             "reason": self.reason,
+            "tried": list(self.tried),
+        }
+
+
+ImportKind = Literal["distribution", "system", "stdlib", "own", "host", "unresolved"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImportResolution:
+    """What provides one import path of the code, and how repro knows (docs/inference.md)."""
+
+    module: str  # the import path classified: a top-level name, or a path below a namespace
+    kind: ImportKind
+    provider: str = ""  # the distribution, system package, application or Python
+    how: str = ""  # how it was found, or (unresolved) why nothing was
+    origins: tuple[Origin, ...] = ()  # the first few import sites
+    optional: bool = False  # every site is optional (try/except ImportError, a flag, tests)
+    alternatives: tuple[str, ...] = ()  # other providers found
+    tried: tuple[str, ...] = ()  # look-up candidates and why each was refused
+
+    def to_json(self) -> JSON:
+        return {
+            "module": self.module,
+            "kind": self.kind,
+            "provider": self.provider,
+            "how": self.how,
+            "origins": [o.to_json() for o in self.origins],
+            "optional": self.optional,
+            "alternatives": list(self.alternatives),
+            "tried": list(self.tried),
         }
 
 
@@ -282,6 +314,7 @@ class Environment:
     python: PythonChoice
     requirements: tuple[Requirement, ...]
     unresolved: tuple[Unresolved, ...] = ()
+    imports: tuple[ImportResolution, ...] = ()  # every import path, and what provides it
     conflicts: tuple[str, ...] = ()
     as_of: dt.date | None = None  # release-date cutoff used for unpinned packages
     as_of_reason: str = ""  # why that date ("last commit 2020-04-18", "--as-of", ...)

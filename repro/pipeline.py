@@ -37,6 +37,7 @@ from repro import (
     fetch,
     hostgpu,
     infer,
+    projects,
     pypi,
     repair,
     signals,
@@ -233,6 +234,7 @@ def plan_for(
     as_of, _ = infer.as_of_date(options, checkout.commit_date, checkout.code_date)
     releases = pypi.PyPIIndex(as_of=as_of)
     releases.prefetch(infer.likely_packages(evidence))
+    lookups, lookup_notes = projects.look_up(evidence, as_of=as_of)
     python_change = repair.python_change(changes)
     if python_change is not None:
         options = dataclasses.replace(options, python=python_change.target)
@@ -252,6 +254,7 @@ def plan_for(
             avoid_python=avoid,
             code_date=checkout.code_date,
             source_url=checkout.source.url,
+            lookups=lookups,
         )
         if python_change is not None:
             environment = repair.with_python(environment, python_change)
@@ -262,8 +265,14 @@ def plan_for(
             _dated(releases, environment),
         )
         missing = frozenset(u.module for u in environment.unresolved)
+        hosted = {i.module: i.provider for i in environment.imports if i.kind == "host"}
         smoke_plan = smoke.discover(
-            evidence, options, environment.python.version, checkout.path, missing=missing
+            evidence,
+            options,
+            environment.python.version,
+            checkout.path,
+            missing=missing,
+            hosted=hosted,
         )
         smoke_cmd = smoke.first_command(smoke_plan)
         environment = _with_smoke_requirements(environment, smoke_plan)
@@ -342,6 +351,7 @@ def plan_for(
         *checkout.warnings,
         *evidence.warnings,
         *environment.warnings,
+        *lookup_notes,
         *environment.conflicts,
         *base.warnings,
         *((large,) if large else ()),

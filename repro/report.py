@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from repro.models import Plan, Requirement
+from repro.models import ImportResolution, Plan, Requirement
 
 
 def _origin_summary(req: Requirement, limit: int = 2) -> str:
@@ -24,6 +24,46 @@ def _table(rows: list[tuple[str, ...]], indent: str = "  ") -> list[str]:
         cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])] + [row[-1]]
         out.append(indent + "  ".join(cells).rstrip())
     return out
+
+
+_KIND_TITLES = {
+    "distribution": "distribution",
+    "system": "system package",
+    "host": "runs inside",
+    "unresolved": "unresolved",
+}
+
+
+def _imports(imports: tuple[ImportResolution, ...]) -> list[str]:
+    """What provides each import: one row per distribution, system package, application
+    or unresolved import (with how it was found), one line for the standard library and
+    one for the repository's own modules."""
+    if not imports:
+        return []
+    lines = ["", f"Imports ({len(imports)}): what provides each"]
+    rows: list[tuple[str, ...]] = [
+        (
+            _KIND_TITLES[i.kind],
+            i.module,
+            i.provider or "-",
+            i.how + (f" [also: {', '.join(i.alternatives)}]" if i.alternatives else ""),
+        )
+        for i in imports
+        if i.kind in _KIND_TITLES
+    ]
+    lines += _table(rows)
+    for kind, title in (("stdlib", "standard library"), ("own", "the repository's own")):
+        group = [i for i in imports if i.kind == kind]
+        if not group:
+            continue
+        by_label: dict[str, list[str]] = {}
+        for i in group:
+            label = f"{title} ({i.provider})" if i.provider else title
+            if kind == "stdlib" and i.how.startswith("Python 2's"):
+                label = "Python 2's standard library only (Python 3 renamed or removed them)"
+            by_label.setdefault(label, []).append(i.module)
+        lines += [f"  {label}: {', '.join(modules)}" for label, modules in by_label.items()]
+    return lines
 
 
 def plan_text(plan: Plan) -> str:
@@ -79,12 +119,13 @@ def plan_text(plan: Plan) -> str:
         lines.append("")
         lines.append(f"Optional, not installed ({len(optional)})")
         lines += _table([(r.name, _origin_summary(r)) for r in optional])
+    lines += _imports(env.imports)
     if env.unresolved:
         lines.append("")
         lines.append(f"Unresolved imports ({len(env.unresolved)}): not installed")
-        lines += _table(
-            [(u.module, str(u.origins[0]) if u.origins else "", u.reason) for u in env.unresolved]
-        )
+        for u in env.unresolved:
+            lines += _table([(u.module, str(u.origins[0]) if u.origins else "", u.reason)])
+            lines += [f"      tried {t}" for t in u.tried]
     lines.append("")
     lines.append(f"Smoke test {plan.smoke.display() or '(none)'}")
     lines.append(f"             because {plan.smoke.reason}")

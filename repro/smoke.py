@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -81,12 +81,15 @@ def discover(
     root: Path | None = None,
     *,
     missing: Collection[str] = (),
+    hosted: Mapping[str, str] | None = None,
 ) -> SmokePlan:
     """Every strategy that has something to run, in order; ``root`` is the checkout.
 
     ``missing``: imports repro cannot install (unresolved: not on PyPI, or nothing maps
     them): files that import one are left out of the smoke test, and said so, rather than
-    failing it for a module no repair can add."""
+    failing it for a module no repair can add. ``hosted``: modules that exist only inside
+    an application (module → application): files importing one are not runnable outside
+    it; when that is every file, nothing is run and the plan says why."""
     if options.no_smoke:
         return SmokePlan(candidates=(), considered=(("none", "--no-smoke"),))
     notebooks, nb_note = _notebooks(root, options, python)
@@ -99,14 +102,27 @@ def discover(
         return SmokePlan(candidates=(user,), notebooks=notebooks, considered=tuple(considered))
     considered.append(("user", "no --smoke and no [tool.repro] smoke"))
     candidates: list[SmokeCommand] = []
-    blocked = _blocked_files(evidence, missing)
+    hosted = hosted or {}
+    in_app = _blocked_files(evidence, hosted)
+    if in_app and all(p in in_app for p in evidence.python_paths):
+        apps = sorted({hosted[m] for m in in_app.values()})
+        why = (
+            f"every Python file runs inside {' or '.join(apps)} ("
+            + ", ".join(f"{path}: {module}" for path, module in sorted(in_app.items())[:5])
+            + "): not runnable outside it"
+        )
+        return SmokePlan(candidates=(), notebooks=notebooks, considered=(("none", why),))
+    blocked = {**_blocked_files(evidence, missing), **in_app}
     if blocked and all(p in blocked for p in evidence.python_paths):
         # nothing else would run: the smoke test runs them and fails with the diagnosis
         # (an image that cannot run any of the code is not a working image)
         blocked = {}
     left_out = (
         "; left out, importing what repro cannot install: "
-        + ", ".join(f"{path} ({module})" for path, module in sorted(blocked.items()))
+        + ", ".join(
+            f"{path} ({module}" + (f": runs inside {hosted[module]})" if module in hosted else ")")
+            for path, module in sorted(blocked.items())
+        )
         if blocked
         else ""
     )

@@ -31,7 +31,9 @@ def test_inspect_github_url_shows_decisions(github: FakeGitHub) -> None:
     assert "Python     3.11" in out
     assert "python:3.11-slim" in out
     assert "numpy" in out and "requirements.txt:1" in out
-    assert "utils" not in out.split("Requirements")[1].split("Smoke")[0]  # a local module
+    # a local module: not a requirement, shown as the repository's own
+    assert "utils" not in out.split("Requirements")[1].split("Imports")[0]
+    assert "the repository's own: model, utils" in out
 
 
 def test_inspect_json_is_the_manifest_schema(github: FakeGitHub) -> None:

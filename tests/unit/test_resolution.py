@@ -1,0 +1,115 @@
+"""What provides each import (repro/resolve.py, through infer and inspect): host
+applications, Python 2's standard library, own modules, and the inspect view."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from repro import mapping
+from repro.infer import infer
+from repro.models import Evidence, ImportSite, Options, Origin, PythonHint
+from repro.report import _imports
+from repro.smoke import discover, first_command
+
+WHEN = dt.datetime(2016, 3, 1, tzinfo=dt.timezone.utc)
+
+
+def imp(module: str, path: str = "main.py", line: int = 1, optional: bool = False) -> ImportSite:
+    return ImportSite(
+        module=module, origin=Origin(kind="import", path=path, line=line), optional=optional
+    )
+
+
+def kinds(env_imports: tuple[object, ...]) -> dict[str, tuple[str, str]]:
+    return {i.module: (i.kind, i.provider) for i in env_imports}  # type: ignore[attr-defined]
+
+
+def test_host_application_modules_name_the_application() -> None:
+    ev = Evidence(
+        imports=(
+            imp("bpy"),
+            imp("bmesh", line=2),
+            imp("idaapi", "ida.py"),
+            imp("ida_bytes", "ida.py"),
+        ),
+        python_paths=("main.py", "ida.py"),
+    )
+    env = infer(ev, Options(), commit_date=WHEN)
+    assert env.unresolved == () and env.requirements == ()
+    found = kinds(env.imports)
+    assert found["bpy"] == ("host", "Blender") and found["bmesh"] == ("host", "Blender")
+    assert found["idaapi"] == ("host", "IDA Pro") and found["ida_bytes"] == ("host", "IDA Pro")
+    # the smoke test does not run what only an application can run, and says why
+    hosted = {i.module: i.provider for i in env.imports if i.kind == "host"}
+    plan = discover(ev, Options(), env.python.version, hosted=hosted)
+    assert plan.candidates == ()
+    command = first_command(plan)
+    assert command.kind == "none"
+    assert "every Python file runs inside Blender or IDA Pro" in command.reason
+    assert "not runnable outside it" in command.reason
+
+
+def test_a_script_inside_an_application_is_left_out_of_the_others_smoke_test() -> None:
+    ev = Evidence(
+        imports=(imp("bpy", "blender_export.py"), imp("numpy", "train.py")),
+        python_paths=("blender_export.py", "train.py"),
+    )
+    plan = discover(ev, Options(), "3.8", hosted={"bpy": "Blender"})
+    (check,) = plan.candidates
+    assert check.argv[-1] == "script:train.py"
+    assert "blender_export.py (bpy: runs inside Blender)" in check.reason
+
+
+def test_a_pip_installable_module_is_no_host_module() -> None:
+    # 'slicer' is a PyPI library (shap's dependency), not 3D Slicer's module
+    assert mapping.lookup("slicer").kind == "dist"
+    assert mapping.lookup("bpy.types").kind == "host"
+
+
+def test_python2_standard_modules_are_evidence_never_unresolved() -> None:
+    ev = Evidence(imports=(imp("urllib2"), imp("cPickle", line=2), imp("StringIO", line=3)))
+    # Python 3 forced: the imports stay standard library (Python 2), with a warning
+    env = infer(ev, Options(python="3.8"), commit_date=WHEN)
+    assert env.unresolved == ()
+    found = kinds(env.imports)
+    assert found["urllib2"] == ("stdlib", "Python 2")
+    assert found["cPickle"] == ("stdlib", "Python 2")
+    assert any("urllib2 (main.py:1) is Python 2's standard library" in c for c in env.conflicts)
+    # Python 2 code: the same imports are its standard library, nothing to report
+    hinted = Evidence(
+        imports=ev.imports,
+        python_hints=(PythonHint(specifier="<3", origin=Origin(kind="syntax"), strength="syntax"),),
+    )
+    env2 = infer(hinted, Options(), commit_date=WHEN)
+    assert env2.python.major == 2
+    assert kinds(env2.imports)["urllib2"] == ("stdlib", "Python 2")
+    assert env2.unresolved == () and not any("urllib2" in c for c in env2.conflicts)
+
+
+def test_optional_python2_fallback_adds_no_warning() -> None:
+    ev = Evidence(imports=(imp("cPickle", optional=True), imp("pickle", line=3)))
+    env = infer(ev, Options(python="3.8"), commit_date=WHEN)
+    assert env.unresolved == () and env.conflicts == ()
+    assert kinds(env.imports)["cPickle"] == ("stdlib", "Python 2")
+
+
+def test_inspect_shows_every_kind_with_how_it_was_found() -> None:
+    ev = Evidence(
+        imports=(
+            imp("cv2"),
+            imp("bpy", line=2),
+            imp("os", line=3),
+            imp("helpers", line=4),
+            imp("nosuchthing_xyz", line=5),
+        ),
+        local_modules=frozenset({"helpers"}),
+    )
+    env = infer(ev, Options(python="3.8"), commit_date=WHEN)
+    text = "\n".join(_imports(env.imports))
+    assert "distribution  cv2" in text and "opencv-python" in text
+    assert "repro's curated import overrides" in text
+    assert "[also: opencv-python-headless" in text
+    assert "runs inside   bpy" in text and "Blender" in text
+    assert "unresolved    nosuchthing_xyz" in text
+    assert "standard library (Python 3): os" in text
+    assert "the repository's own: helpers" in text
