@@ -36,9 +36,9 @@ NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.I)
 MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 # The corpus's shape: how big, how much Python 2, how much of each kind.
-MIN_CASES = 50
-MIN_PER_CATEGORY = 1
-PYTHON2_SHARE = (0.25, 0.55)  # to narrow to 0.45 as the Python 3 cases land
+MIN_CASES = 170
+MIN_PER_CATEGORY = 5
+PYTHON2_SHARE = (0.28, 0.4)
 
 
 def load(case: str) -> dict[str, Any]:
