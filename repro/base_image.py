@@ -61,6 +61,10 @@ def gpu_frameworks(environment: Environment) -> list[str]:
 # --------------------------------------------------------------------------- entry point
 
 
+Tier = Literal["nvidia", "fallback", "next-major"]
+TIERS: tuple[Tier, ...] = ("nvidia", "fallback", "next-major")
+
+
 def select(
     environment: Environment,
     options: Options,
@@ -68,8 +72,18 @@ def select(
     wheelhouse_names: frozenset[str] = frozenset(),
     evidence: Evidence | None = None,
     host: HostGpu | None = None,
+    tiers: Sequence[Tier] = TIERS,
+    on_gpu: frozenset[str] | None = None,
 ) -> BaseImage:
-    """The base image for ``environment``; raises ``InferenceError`` on a dead end."""
+    """The base image for ``environment``; raises ``InferenceError`` on a dead end.
+
+    ``tiers``: where a GPU base may come from (nvidia/cuda tags of the builds' CUDA, the
+    frameworks' own images, a newer CUDA major for wheels that carry their CUDA), in order.
+    ``on_gpu``: the frameworks (``family_of`` names) to place on the GPU; the other GPU
+    frameworks install as CPU builds (``None``: all on the GPU).
+    """
+    if on_gpu is not None:
+        return _split(environment, options, wheelhouse_names, evidence, host, tiers, on_gpu)
     python = environment.python.version
     frameworks = gpu_frameworks(environment)
     if options.base_image:
@@ -90,7 +104,80 @@ def select(
     needs, notes = gpu_needs.needs(environment, options, wheelhouse_names)
     if not needs and not options.cuda:
         return _cpu(environment, options, frameworks, compile_hints, notes=notes)
-    return _gpu(environment, options, needs, notes, compile_hints, wheelhouse_names, host)
+    return _gpu(environment, options, needs, notes, compile_hints, wheelhouse_names, host, tiers)
+
+
+def _split(
+    environment: Environment,
+    options: Options,
+    wheelhouse: frozenset[str],
+    evidence: Evidence | None,
+    host: HostGpu | None,
+    tiers: Sequence[Tier],
+    on_gpu: frozenset[str],
+) -> BaseImage:
+    """The frameworks of ``on_gpu`` on the GPU, the other GPU frameworks as CPU builds."""
+    data = compat()
+    cpu_side = [
+        r
+        for r in environment.requirements
+        if not r.optional and data.is_gpu_package(r.name) and data.family_of(r.name) not in on_gpu
+    ]
+    lines: list[tuple[str, str]] = []
+    indexes: list[str] = []
+    reasons: list[str] = []
+    for req in cpu_side:
+        line, index, why = cpu_build(req)
+        if line is None:
+            raise InferenceError(f"{req.name} has no CPU build: {why}")
+        lines.append((str(canonicalize_name(req.name)), line))
+        indexes += [index] if index else []
+        reasons.append(why)
+    kept = tuple(r for r in environment.requirements if r not in cpu_side)
+    base = select(
+        dataclasses.replace(environment, requirements=kept),
+        options,
+        wheelhouse_names=wheelhouse,
+        evidence=evidence,
+        host=host,
+        tiers=tiers,
+    )
+    if base.cuda is None:
+        return base
+    cuda = dataclasses.replace(
+        base.cuda,
+        requirements=(*base.cuda.requirements, *lines),
+        index_urls=tuple(dict.fromkeys((*base.cuda.index_urls, *indexes))),
+        reasons=(*base.cuda.reasons, *reasons),
+    )
+    return dataclasses.replace(base, cuda=cuda, reasons=(*base.reasons, *reasons))
+
+
+def cpu_build(req: Requirement) -> tuple[str | None, str | None, str]:
+    """A GPU framework's CPU-only build: (pip line, extra index, why); the line is None
+    when the framework has none (CuPy, MXNet's CUDA projects, paddlepaddle-gpu)."""
+    data = compat()
+    key = canonicalize_name(req.name)
+    family = data.family_of(key)
+    kept = tuple(e for e in req.extras if e not in _gpu_extras(req.name, req.extras))
+    plain = dataclasses.replace(req, extras=kept)
+    if family == "torch":
+        index = data.cpu_indexes.get(key)
+        return plain.pip_line(), index, f"{req.name} as a CPU build (from {index})"
+    if family == "tensorflow":
+        version = req.version or cdata.exact_version(req.specifier)
+        release = data.tf_release(version) if version else None
+        if release is None or version is None:
+            return plain.pip_line(), None, f"{req.name} as installed on a CPU image"
+        marker = f"; {req.marker}" if req.marker else ""
+        return (
+            f"{release.cpu_package}=={version}{marker}",
+            None,
+            f"{req.name} {version} as a CPU build ({release.cpu_package})",
+        )
+    if family == "jax":
+        return plain.pip_line(), None, f"{req.name} without CUDA extras: a CPU build"
+    return None, None, f"{req.name} is built for CUDA only"
 
 
 def _cpu(
@@ -223,6 +310,7 @@ def _gpu(
     compile_hints: Sequence[object],
     wheelhouse: frozenset[str],
     host: HostGpu | None,
+    tiers: Sequence[Tier] = TIERS,
 ) -> BaseImage:
     data = compat()
     python = environment.python.version
@@ -240,15 +328,15 @@ def _gpu(
     arch_needs = _arch_needs(needs, host)
     if arch_needs is not None:  # first the builds with kernels for the host's GPUs
         arch_tried = _Tried()
-        pick = _resolve(arch_needs, python, devel, driver_allowed, arch_tried, options.cuda)
+        pick = _resolve(arch_needs, python, devel, driver_allowed, arch_tried, options.cuda, tiers)
         if pick is not None:
             tried = arch_tried
     if pick is None:
-        pick = _resolve(needs, python, devel, driver_allowed, tried, options.cuda)
+        pick = _resolve(needs, python, devel, driver_allowed, tried, options.cuda, tiers)
     driver_ok: bool | None = None if host is None else True
     warnings: list[str] = []
     if pick is None and host is not None and driver_allowed != allowed:
-        pick = _resolve(needs, python, devel, allowed, _Tried(), options.cuda)
+        pick = _resolve(needs, python, devel, allowed, _Tried(), options.cuda, tiers)
         if pick is not None:
             driver_ok = False
             need = data.min_driver(pick.minor)
@@ -416,10 +504,11 @@ def _resolve(
     allowed: set[str],
     tried: _Tried,
     cuda_option: str | None,
+    tiers: Sequence[Tier] = TIERS,
 ) -> _Pick | None:
     """The first base that suits one build of every need: nvidia/cuda, fallback, next major."""
     combos = list(itertools.product(*(n.builds for n in needs)))
-    for tier in (_tier_nvidia, _tier_fallback, _tier_next_major):
+    for tier in (_TIER_RULES[t] for t in tiers):
         for combo in combos:
             pick = tier(combo, python, devel, allowed, tried, cuda_option)
             if pick is not None:
@@ -577,14 +666,16 @@ def _tier_fallback(
     keys = {b.fallback_key for b in combo if b.fallback_key}
     loads_cuda = any(b.image_libs for b in combo)
 
-    def rank(fb: Fallback) -> tuple[int, bool, int]:
+    def rank(fb: Fallback) -> tuple[int, float, bool, int]:
         exact = any(fb.framework == k[0] and fb.version == k[1] for k in keys)
         same_minor = any(
             fb.framework == k[0] and minor_of(fb.version) == minor_of(k[1]) for k in keys
         )
-        same = any(fb.framework == k[0] for k in keys)
-        order = 0 if exact else 1 if same_minor else 2 if same else 3
-        return (order, not fb.verified, data.fallbacks.index(fb))
+        mine = [k[1] for k in keys if k[0] == fb.framework]
+        order = 0 if exact else 1 if same_minor else 2 if mine else 3
+        # the framework's image of the nearest release, then one seen in use
+        distance = min((_release_distance(fb.version, v) for v in mine), default=0.0)
+        return (order, distance, not fb.verified, data.fallbacks.index(fb))
 
     for fb in sorted(data.fallbacks, key=rank):
         if fb.cuda not in acceptable or fb.cuda in data.tag_minors():
@@ -619,6 +710,12 @@ def _tier_fallback(
             fallback=True,
         )
     return None
+
+
+def _release_distance(a: str, b: str) -> float:
+    """How far apart two releases are, by major and minor (1.13 -> 1.14: 1; -> 2.0: 100)."""
+    ka, kb = minor_key(minor_of(a)), minor_key(minor_of(b))
+    return abs((ka[0] - kb[0]) * 100 + (ka[1] - kb[1]))
 
 
 def _tier_next_major(
@@ -658,6 +755,9 @@ def _tier_next_major(
                 reasons=reasons,
             )
     return None
+
+
+_TIER_RULES = {"nvidia": _tier_nvidia, "fallback": _tier_fallback, "next-major": _tier_next_major}
 
 
 # --------------------------------------------------------------------------- result

@@ -83,6 +83,13 @@ def plan_options(func: F) -> F:
             metavar="DATE",
             help="Resolve unpinned packages as of this date (default: the commit date).",
         ),
+        click.option(
+            "--with",
+            "with_frameworks",
+            multiple=True,
+            metavar="NAME",
+            help="Keep a GPU framework the code imports only inside functions (repeatable).",
+        ),
         click.option("--smoke", metavar="CMD", help="Smoke test command to run inside the image."),
         click.option("--no-smoke", is_flag=True, help="Do not run a smoke test."),
         click.option(
@@ -262,6 +269,7 @@ def _options(kw: dict[str, Any]) -> Options:
         notebooks=bool(kw.get("notebooks")),
         cell_timeout=float(kw.get("cell_timeout") or 120.0),
         keep_large_files=bool(kw.get("keep_large_files")),
+        with_frameworks=tuple(kw.get("with_frameworks") or ()),
     )
 
 

@@ -164,6 +164,7 @@ class TfRelease:
     cudnn: str
     python: tuple[str, ...]
     package: str  # the distribution that carries GPU support
+    cpu_package: str  # the distribution of a CPU-only build ("tensorflow-cpu")
     extras: tuple[str, ...]  # ("and-cuda",) when CUDA comes as pip wheels
     bundled: bool
     versions: dict[str, str]  # release -> first upload date
@@ -297,6 +298,7 @@ class Compat:
     gpu_frameworks: frozenset[str]
     cpu_indexes: dict[str, str]
     default_cuda: str
+    families: dict[str, tuple[str, ...]]  # framework -> its distributions (canonical)
     min_drivers: dict[str, str]  # CUDA minor -> driver of its GA
     family_drivers: dict[str, str]  # CUDA major -> minor-version-compatibility floor
     tags: tuple[CudaTag, ...]
@@ -335,6 +337,12 @@ class Compat:
 
     def is_gpu_package(self, name: str) -> bool:
         return canonicalize_name(name) in self.gpu_frameworks
+
+    def family_of(self, name: str) -> str:
+        """The framework a GPU distribution belongs to (``torchvision`` -> ``torch``); a
+        distribution of no family is its own (``cupy-cuda11x``)."""
+        key = canonicalize_name(name)
+        return next((f for f, names in self.families.items() if key in names), key)
 
     def torch_release(self, version: str) -> TorchRelease | None:
         public = version.split("+")[0]
@@ -421,6 +429,10 @@ def parse(data: dict[str, Any]) -> Compat:
         gpu_frameworks=frozenset(canonicalize_name(n) for n in data["gpu_frameworks"]),
         cpu_indexes=dict(data["cpu_indexes"]),
         default_cuda=data["policy"]["default_cuda"],
+        families={
+            k: tuple(canonicalize_name(n) for n in v)
+            for k, v in data["policy"]["framework_families"].items()
+        },
         min_drivers={m: v["min_driver"] for m, v in drivers["toolkits"].items()},
         family_drivers=dict(drivers["families"]),
         tags=tuple(CudaTag(**t) for t in nv["tags"]),
@@ -498,6 +510,7 @@ def _tf(r: dict[str, Any]) -> TfRelease:
         cudnn=r["cudnn"],
         python=tuple(r["python"]),
         package=r["package"],
+        cpu_package=r["cpu_package"],
         extras=tuple(r["extras"]),
         bundled=r["bundled"],
         versions=dict(r["versions"]),

@@ -20,7 +20,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from repro import compat as cdata
-from repro import mapping, merge, versions
+from repro import mapping, merge, optional_gpu, versions
 from repro.errors import UsageError
 from repro.lookup import Found
 from repro.models import (
@@ -150,6 +150,10 @@ def infer(
         evidence.python_hints, as_of=as_of, override=options.python, prefer=prefer
     )
     found = merge.merge(evidence, python.version, lookups)
+    kept, lazy_notes = optional_gpu.demote(
+        found.requirements, evidence, python.version, options.with_frameworks
+    )
+    found = dataclasses.replace(found, requirements=kept)
     drafts: dict[str, _Draft] = {
         canonicalize_name(m.name) if m.name else m.url: _Draft(**vars(m))
         for m in found.requirements
@@ -230,7 +234,7 @@ def infer(
         as_of=as_of,
         as_of_reason=as_of_reason,
         index_urls=index_urls,
-        warnings=(*own_notes, *index.warnings),
+        warnings=(*own_notes, *lazy_notes, *index.warnings),
         choices=tuple(choices[k] for k in sorted(choices)),
         lock_cutoff=cutoff,
         lock_reasons=tuple(lock_reasons),

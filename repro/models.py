@@ -135,6 +135,9 @@ class ImportSite:
     module: str  # full dotted module path as written (absolute imports only)
     origin: Origin
     optional: bool = False  # inside try/except ImportError or behind a feature flag
+    # the function whose body imports it ("Logger.tensorboard"); "" at module level, where
+    # the import runs when the module is loaded
+    scope: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -536,3 +539,5 @@ class Options:
     notebooks: bool = False  # also execute the repository's notebooks
     cell_timeout: float = 120.0  # seconds per notebook cell
     keep_large_files: bool = False  # large data/checkpoint files go into the image too
+    require_gpu: bool = False  # no GPU plan is an error, not a CPU image
+    with_frameworks: tuple[str, ...] = ()  # --with: lazily imported GPU frameworks to keep

@@ -340,6 +340,7 @@ def _torch_arch(src: dict[str, Any], torch: dict[str, Any]) -> dict[str, Any]:
 
 def _tensorflow(src: dict[str, Any], pypi: dict[str, dict[str, str]]) -> dict[str, Any]:
     rules = [(SpecifierSet(r["tf"]), r) for r in src["gpu_package"]]
+    cpu_rules = [(SpecifierSet(r["tf"]), r["package"]) for r in src["cpu_package"]]
     releases = []
     for row in src["releases"]:
         lo, _, hi = row["tf"].partition("-")
@@ -354,6 +355,9 @@ def _tensorflow(src: dict[str, Any], pypi: dict[str, dict[str, str]]) -> dict[st
                     "cudnn": row["cudnn"],
                     "python": _minors(row["python"]),
                     "package": rule["package"],
+                    "cpu_package": next(
+                        p for spec, p in cpu_rules if Version(f"{minor}.0") in spec
+                    ),
                     "extras": list(rule["extras"]),
                     "bundled": bundled,
                     "versions": _versions_of(pypi, ("tensorflow", "tensorflow-gpu"), minor),

@@ -330,7 +330,11 @@ def _notebook(
             trees.append((cell, found.tree))
         for site in found.sites:
             origin = Origin(kind="notebook", path=rel, line=cell, detail=f"cell {cell}")
-            sites.append(ImportSite(module=site.module, origin=origin, optional=site.optional))
+            sites.append(
+                ImportSite(
+                    module=site.module, origin=origin, optional=site.optional, scope=site.scope
+                )
+            )
     names: dict[str, str] = {}
     for _, tree in trees:
         names.update(api.aliases(tree))

@@ -278,8 +278,35 @@ def _body_imports(chunk: str, text: str, start: int, rel: str, out: FileImports)
         return False
     first = text.count("\n", 0, start + 1)
     for i, simple in found:
-        _record(simple, Origin(kind="import", path=rel, line=first + i), out)
+        _record(simple, Origin(kind="import", path=rel, line=first + i), out, _scope(lines, i))
     return True
+
+
+_NAMED = re.compile(r"[ \t]*(?:async[ \t]+)?(def|class)[ \t]+(\w+)")
+
+
+def _scope(lines: list[str], index: int) -> str:
+    """The functions (with their classes) around line ``index``, as ``Class.method``; ""
+    when no function encloses it (a class body runs when its module loads)."""
+    indent = len(lines[index]) - len(lines[index].lstrip())
+    names: list[str] = []
+    function = False
+    for j in range(index - 1, -1, -1):
+        line = lines[j]
+        stripped = line.lstrip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        level = len(line) - len(stripped)
+        if level >= indent:
+            continue
+        named = _NAMED.match(line)
+        if named:
+            names.append(named.group(2))
+            function = function or named.group(1) == "def"
+        indent = level
+        if level == 0:
+            break
+    return ".".join(reversed(names)) if function else ""
 
 
 def _under_blocks(lines: list[str], index: int) -> bool:
@@ -356,11 +383,11 @@ def _simple(line: str) -> _Simple | None:
     return tuple(modules), tuple(aliases)
 
 
-def _record(simple: _Simple, origin: Origin, out: FileImports) -> None:
+def _record(simple: _Simple, origin: Origin, out: FileImports, scope: str = "") -> None:
     """The sites (and the names bound) of one plain import line."""
     modules, aliases = simple
     for module in modules:
-        out.sites.append(ImportSite(module=module, origin=origin))
+        out.sites.append(ImportSite(module=module, origin=origin, scope=scope))
     for name, meaning in aliases:
         out.aliases[name] = meaning
 
@@ -375,10 +402,24 @@ class _Walker:
         self.rel = rel
         self.out = out
         self.offset = line_offset
+        self.names: list[str] = []  # enclosing classes and functions
+        self.functions = 0  # how many of them are functions
 
     def _add(self, module: str, node: ast.stmt, optional: bool, detail: str = "") -> None:
         origin = Origin(kind="import", path=self.rel, line=node.lineno + self.offset, detail=detail)
-        self.out.sites.append(ImportSite(module=module, origin=origin, optional=optional))
+        scope = ".".join(self.names) if self.functions else ""
+        self.out.sites.append(
+            ImportSite(module=module, origin=origin, optional=optional, scope=scope)
+        )
+
+    def _named(self, node: Any, optional: bool) -> None:
+        """A class or function body: imports in a function run only when it is called."""
+        function = not isinstance(node, ast.ClassDef)
+        self.names.append(node.name)
+        self.functions += function
+        self.body(node.body, optional=optional)
+        self.functions -= function
+        self.names.pop()
 
     def body(self, stmts: Sequence[ast.stmt], *, optional: bool) -> None:
         for node in stmts:
@@ -411,6 +452,8 @@ class _Walker:
             self.body(node.orelse, optional=guarded)
         elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
             self._try(node, optional)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            self._named(node, optional)
         elif isinstance(node, _BLOCKS):
             self.body(node.body, optional=optional)
         elif isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
@@ -575,6 +618,7 @@ def _is_main_guard(test: ast.expr) -> bool:
 
 
 _BLOCK_START = re.compile(r"^(try|if|elif|else|except|finally)\b.*:\s*(#.*)?$")
+_DEF = re.compile(r"^(?:async\s+)?def\s+(\w+)")
 
 
 def _scan_lines(source: str, rel: str, out: FileImports, offset: int) -> None:
@@ -585,6 +629,7 @@ def _scan_lines(source: str, rel: str, out: FileImports, offset: int) -> None:
     """
     looks_py2 = False
     guards: list[tuple[int, bool]] = []  # (indent of the block header, makes optional)
+    functions: list[tuple[int, str]] = []  # (indent of a def, its name)
     for number, line in enumerate(source.splitlines(), start=1):
         if any(p.search(line) for p in _PY2_MARKERS):
             looks_py2 = True
@@ -594,6 +639,12 @@ def _scan_lines(source: str, rel: str, out: FileImports, offset: int) -> None:
         indent = len(line) - len(stripped)
         while guards and indent <= guards[-1][0]:
             guards.pop()
+        while functions and indent <= functions[-1][0]:
+            functions.pop()
+        defined = _DEF.match(stripped)
+        if defined:
+            functions.append((indent, defined.group(1)))
+            continue
         block = _BLOCK_START.match(stripped)
         if block:
             word = block.group(1)
@@ -603,16 +654,19 @@ def _scan_lines(source: str, rel: str, out: FileImports, offset: int) -> None:
             guards.append((indent, optional_block))
             continue
         optional = any(flag for _, flag in guards)
+        scope = ".".join(name for _, name in functions)
         origin = Origin(kind="import", path=rel, line=number + offset)
         m = _PY2_FROM.match(line)
         if m and not m.group(1).startswith(".") and m.group(1) != "__future__":
-            out.sites.append(ImportSite(module=m.group(1), origin=origin, optional=optional))
+            site = ImportSite(module=m.group(1), origin=origin, optional=optional, scope=scope)
+            out.sites.append(site)
             continue
         m = _PY2_IMPORT.match(line)
         if m:
             for part in m.group(1).split(","):
                 name = part.strip().split()[0]
-                out.sites.append(ImportSite(module=name, origin=origin, optional=optional))
+                site = ImportSite(module=name, origin=origin, optional=optional, scope=scope)
+                out.sites.append(site)
     out.python2 = looks_py2
     out.unparsable = not looks_py2
 
