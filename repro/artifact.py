@@ -10,9 +10,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,7 @@ def staging(dest: Path) -> Iterator[Path]:
     """
     dest = dest.resolve()
     dest.parent.mkdir(parents=True, exist_ok=True)
+    sweep(dest.parent)
     tmp = staged_name(dest, PARTIAL)
     try:
         tmp.mkdir(mode=0o777)  # less the umask, as for any folder: the artifact is shared
@@ -70,6 +72,29 @@ def staging(dest: Path) -> Iterator[Path]:
         with signals.deferred():
             shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def sweep(parent: Path) -> None:
+    """Clean up what runs killed while they wrote into ``parent`` left (SIGKILL runs no
+    clean-up): their partial folders go; an artifact a killed swap had moved aside comes
+    back when nothing took its place. Only folders of gone processes of this host."""
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        found = stale.owner(entry.name)
+        m = _STAGED.match(found.prefix) if found else None
+        if m is None or not stale.abandoned(entry.name) or not entry.is_dir():
+            continue
+        with suppress(OSError):
+            if m["kind"] == OLD and not (parent / m["name"]).exists():
+                entry.rename(parent / m["name"])
+            else:
+                shutil.rmtree(entry)
+
+
+_STAGED = re.compile(rf"^\.(?P<name>.+)\.(?P<kind>{PARTIAL}|{OLD})$")
 
 
 def _swap(tmp: Path, dest: Path) -> None:

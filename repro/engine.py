@@ -52,6 +52,7 @@ else:  # imported when the engine is first used: inspect and plan never pay for 
     requests = Deferred(_import_requests)
 
 LABEL_MANAGED = "io.github.repro.managed"  # on every container and image repro makes
+LABEL_RUN = "io.github.repro.run"  # on containers: the run that made it (stale.run_id)
 LogSink = Callable[[str], None]
 
 
@@ -457,7 +458,8 @@ class DockerEngine:
         prefix, extra_env = self._cli
         with stale.private_dir("repro-build") as tmp:
             iidfile = tmp / "iid"
-            argv = [*prefix, "--progress=plain", "--iidfile", str(iidfile)]
+            # bound to repro's life: a SIGKILLed run does not leave its build going on
+            argv = [*stale.dies_with_parent(prefix), "--progress=plain", "--iidfile", str(iidfile)]
             for tag in tags:
                 argv += ["--tag", tag]
             for key, value in labels.items():
@@ -576,7 +578,7 @@ class DockerEngine:
                     pids_limit=limits.pids,
                     working_dir=limits.workdir,
                     environment=dict(limits.env or {}),
-                    labels={LABEL_MANAGED: "smoke"},
+                    labels={LABEL_MANAGED: "smoke", LABEL_RUN: stale.run_id()},
                     device_requests=device_requests,
                     detach=True,
                     tty=False,
@@ -590,7 +592,7 @@ class DockerEngine:
 
     def _start_and_wait(self, container: Any, limits: RunLimits, start: float) -> RunResult:
         container.start()
-        faults.checkpoint("smoke.running")
+        faults.checkpoint("container.running")
         timed_out = False
         try:
             status = container.wait(timeout=limits.timeout)

@@ -35,11 +35,12 @@ CONTINUE = signal.SIGUSR1
 POINTS = {
     "fetch.cloning": "git clone/fetch of the mirror is running (a child process)",
     "build.started": "the image build is running (the BuildKit CLI or the SDK's stream)",
-    "smoke.running": "a smoke-test container exists and runs",
+    "container.running": "a container repro made runs (the image facts, each smoke command)",
     "export.start": "the export stage began; nothing of the artifact exists yet",
     "export.staged": "the partial artifact folder exists, still empty",
     "export.saving": "image.tar.gz is half written (one chunk of docker save is in)",
     "export.written": "every file of the artifact is written; the rename is next",
+    "cache.written": "a cache entry's temporary file is written; the rename is next",
 }
 
 

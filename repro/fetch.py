@@ -281,7 +281,7 @@ def _run_git(args: list[str], cwd: Path) -> None:
     try:
         with signals.deferred():  # a signal while git starts waits until ``proc`` is known
             proc = subprocess.Popen(
-                argv,
+                stale.dies_with_parent(argv),  # not left cloning if repro dies
                 cwd=cwd,
                 env={**os.environ, **_git_env()},
                 stdin=subprocess.DEVNULL,

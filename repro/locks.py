@@ -13,11 +13,10 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from repro import cache
+from repro import cache, faults, stale
 
 
 @contextlib.contextmanager
@@ -50,14 +49,30 @@ def run_lock(
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that no reader, and no concurrent writer, sees half."""
+    """Write ``text`` to ``path`` so that no reader, and no concurrent writer, sees half.
+
+    The temporary file is named after its owner (:mod:`repro.stale`): the first write into
+    a folder in a process removes those that killed runs left there.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _sweep_once(path.parent)
+    tmp = path.with_name(stale.owned_name(f".{path.name}.tmp"))
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        faults.checkpoint("cache.written")
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+_swept: set[Path] = set()
+
+
+def _sweep_once(folder: Path) -> None:
+    if folder not in _swept:
+        _swept.add(folder)
+        stale.remove_abandoned(folder, lambda prefix: prefix.endswith(".tmp"))

@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, suppress
@@ -124,7 +125,11 @@ class Scanned:
 
 
 def workspace() -> AbstractContextManager[Path]:
-    """The run's scratch folder in ``$TMPDIR``, removed at the end (even on a signal)."""
+    """The run's scratch folder in ``$TMPDIR``, removed at the end (even on a signal);
+    first, what killed runs left there and in the memory file system is removed."""
+    stale.remove_abandoned(Path(tempfile.gettempdir()), stale.TEMP_PREFIXES)
+    if (memory := _memory_fs()) is not None:
+        stale.remove_abandoned(Path(memory), stale.TEMP_PREFIXES)
     return stale.private_dir("repro")
 
 
@@ -566,6 +571,7 @@ def pack(
                     reporter.info(note)
             reporter.info(f"built {image.id[:19]} in {image.build_seconds:.1f} s ({image.builder})")
             _remove_superseded(engine, superseded, keep=image.id)
+            sweep.dead_runs(engine)  # containers of killed runs: their images are free then
             sweep.untagged_images(engine, plan.checkout.source.url, keep=image.id)  # re-packs
             facts = _image_facts(engine, image.id)
             smoke_plan = plan.smoke_plan or SmokePlan(candidates=())

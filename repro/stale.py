@@ -4,7 +4,13 @@ SIGKILL (the OOM killer, ``kill -9``, a CI job cancelled hard) runs no clean-up 
 half-written artifact folder or a temporary workspace stays where it was. repro names
 each such thing after its owner, ``<what>-<host>-<pid>-<random>``, so a later run can
 remove exactly those of processes that are gone, on this host, and never one that a
-live run (here or on another machine sharing the folder) is still writing.
+live run (here or on another machine sharing the folder) is still writing. Containers
+carry the same owner as their ``io.github.repro.run`` label (:func:`run_id`).
+
+The child processes that would outlive a killed run are bound to it: the BuildKit client
+(a session of its own, so that Ctrl-C reaches repro first) and git are started through
+``setpriv --pdeathsig TERM`` where util-linux has it, so the kernel stops them when repro
+dies, and an unattended build does not go on to the end (:func:`dies_with_parent`).
 """
 
 from __future__ import annotations
@@ -14,9 +20,10 @@ import re
 import secrets
 import shutil
 import socket
+import subprocess
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -33,6 +40,12 @@ def host() -> str:
 def owned_name(prefix: str) -> str:
     """``<prefix>-<host>-<pid>-<random>``: a fresh name this process owns."""
     return f"{prefix}-{host()}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+@cache
+def run_id() -> str:
+    """This run's id, ``run-<host>-<pid>-<random>``: the label of the containers it makes."""
+    return owned_name("run")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +89,10 @@ def abandoned(name: str, prefix: str | None = None) -> bool:
     return found.host == host() and found.pid != os.getpid() and not pid_alive(found.pid)
 
 
+# the temporary folders repro makes (private_dir's prefixes), for remove_abandoned
+TEMP_PREFIXES = frozenset({"repro", "repro-build", "repro-secrets", "repro-ignore"})
+
+
 @contextmanager
 def private_dir(prefix: str, parent: Path | str | None = None) -> Iterator[Path]:
     """A new folder only this user may read (``$TMPDIR`` by default), removed at the end.
@@ -91,3 +108,52 @@ def private_dir(prefix: str, parent: Path | str | None = None) -> Iterator[Path]
     finally:
         with signals.deferred():  # a second Ctrl-C does not leave half a folder
             shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_abandoned(folder: Path, prefixes: Collection[str] | Callable[[str], bool]) -> list[Path]:
+    """Remove the entries of ``folder`` that a gone process of this host made under one of
+    ``prefixes`` (or a prefix the function accepts), and this user owns; return them.
+    Missing folder: nothing to do."""
+    accept = prefixes if callable(prefixes) else prefixes.__contains__
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    uid = os.getuid()
+    for entry in entries:
+        found = owner(entry.name)
+        if found is None or not accept(found.prefix) or not abandoned(entry.name):
+            continue
+        with suppress(OSError):
+            if entry.stat(follow_symlinks=False).st_uid != uid:
+                continue
+            path = Path(entry.path)
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed.append(path)
+    return removed
+
+
+@cache
+def _setpriv() -> str | None:
+    """``setpriv`` when it can set the parent-death signal (util-linux 2.33 and later)."""
+    found = shutil.which("setpriv")
+    if found is None:
+        return None
+    try:
+        probe = subprocess.run(
+            [found, "--pdeathsig", "TERM", "--", "true"], capture_output=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return found if probe.returncode == 0 else None
+
+
+def dies_with_parent(argv: list[str]) -> list[str]:
+    """``argv`` run so that the kernel sends it SIGTERM when the thread that started it
+    dies (``setpriv --pdeathsig``); ``argv`` itself where there is no setpriv."""
+    setpriv = _setpriv()
+    return [setpriv, "--pdeathsig", "TERM", "--", *argv] if setpriv else argv

@@ -1,5 +1,9 @@
 """Clean up what earlier runs left behind on the Docker engine.
 
+A run killed with SIGKILL leaves its smoke container running: every container repro makes
+carries the run's id (``io.github.repro.run``, :func:`repro.stale.run_id`), and the next
+pack removes those of runs of this host that are gone (:func:`dead_runs`).
+
 A re-pack of a commit builds a new image (its ``org.opencontainers.image.created`` label
 differs) and moves the tags to it; the old image, named by no tag, would stay on the
 engine as one more ``<none>`` image per run. After each build, repro removes its own
@@ -13,7 +17,8 @@ from __future__ import annotations
 from contextlib import suppress
 from typing import Protocol, runtime_checkable
 
-from repro.engine import LABEL_MANAGED
+from repro import stale
+from repro.engine import LABEL_MANAGED, LABEL_RUN
 from repro.errors import EngineError
 
 SOURCE_LABEL = "org.opencontainers.image.source"
@@ -46,4 +51,23 @@ def untagged_images(engine: object, source_url: str, *, keep: str) -> list[str]:
         with suppress(EngineError):
             if engine.remove_unused_image(image_id):
                 removed.append(image_id)
+    return removed
+
+
+def dead_runs(engine: object) -> list[str]:
+    """Remove the containers of runs of this host that are gone (a run killed with
+    SIGKILL leaves its smoke container running); return their ids."""
+    if not isinstance(engine, Housekeeping):
+        return []
+    try:
+        found = engine.labelled("containers", LABEL_RUN)
+    except EngineError:
+        return []
+    removed = []
+    for container_id, labels in found:
+        if not stale.abandoned(labels.get(LABEL_RUN, ""), "run"):
+            continue
+        with suppress(EngineError):
+            engine.remove_container(container_id)
+            removed.append(container_id)
     return removed

@@ -67,6 +67,7 @@ class PrivateIndex:
         self.requests: list[tuple[str, str]] = []  # (path, the token it sent, or "")
         self.download_started = threading.Event()
         self.stop = threading.Event()
+        self.release = threading.Event()  # a slow index serves the rest at once
         index = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -149,14 +150,16 @@ class PrivateIndex:
         handler.send_header("Content-Length", str(len(self.wheel)))
         handler.end_headers()
         self.download_started.set()
+        sent = 0
         try:
-            if self.slow:  # a byte a second until the test stops it, or the client leaves
-                for byte in self.wheel[:-1]:
-                    if self.stop.wait(1.0):
-                        return
-                    handler.wfile.write(bytes([byte]))
-                    handler.wfile.flush()
-            handler.wfile.write(self.wheel)
+            # slow: a byte a second until the test stops or releases it, or the client leaves
+            while self.slow and sent < len(self.wheel) - 1 and not self.release.is_set():
+                if self.stop.wait(1.0):
+                    return
+                handler.wfile.write(self.wheel[sent : sent + 1])
+                handler.wfile.flush()
+                sent += 1
+            handler.wfile.write(self.wheel[sent:])
         except (BrokenPipeError, ConnectionResetError):
             pass
 
@@ -276,11 +279,15 @@ class ReproProcess:
             lambda: any(ln.startswith(f"==> {name}") for ln in self.lines), f"stage {name}", timeout
         )
 
-    def wait_point(self, name: str, timeout: float = 600) -> None:
-        """Wait until the run stops at fault point ``name`` (``$REPRO_FAULT_POINT``,
-        repro/faults.py): a signal sent now lands exactly there."""
+    def stops(self, name: str) -> int:
+        """How many times the run has stopped at fault point ``name`` so far."""
         marker = f"repro: fault point {name} reached (pid {self.proc.pid})"
-        self.wait_for(lambda: marker in self.lines, f"fault point {name}", timeout)
+        return self.lines.count(marker)
+
+    def wait_point(self, name: str, timeout: float = 600, *, nth: int = 1) -> None:
+        """Wait until the run stops at fault point ``name`` (``$REPRO_FAULT_POINT``,
+        repro/faults.py) for the ``nth`` time: a signal sent now lands exactly there."""
+        self.wait_for(lambda: self.stops(name) >= nth, f"fault point {name} ({nth})", timeout)
 
     def resume(self) -> None:
         """Let a run stopped at a fault point go on."""

@@ -350,6 +350,118 @@ def test_interrupted_export_leaves_no_partial_artifact(
     assert_nothing_left(proc, run_env, out, tag)
 
 
+# --------------------------------------------------------------------------- SIGKILL
+
+
+def run_containers(pid: int) -> list[str]:
+    """Containers made by the repro process ``pid`` (its run id names it)."""
+    argv = ["docker", "ps", "-a", "--format", '{{.ID}} {{.Label "io.github.repro.run"}}']
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    found = [line.split() for line in out.splitlines()]
+    return [f[0] for f in found if len(f) == 2 and f"-{pid}-" in f[1]]
+
+
+@pytest.mark.parametrize("point", ["fetch.cloning", "container.running", "export.saving"])
+def test_sigkill_leaves_only_what_the_next_run_removes(
+    engine: DockerEngine,
+    github: FakeGitHub,
+    tmp_path: Path,
+    run_env: dict[str, str],
+    cleanup: list[str],
+    point: str,
+) -> None:
+    """``kill -9`` of the whole job at a point: no clean-up code runs, so the clone, the
+    smoke container or the half-written artifact stays; the next run removes it and
+    succeeds, and leaves nothing of either run but its artifact."""
+    require_images(engine, "python:3.11-slim")
+    url, sha = github.publish(tiny_src(tmp_path), name=f"killed-{point.replace('.', '-')}")
+    tag = f"repro/acme-killed-{point.replace('.', '-')}:{sha[:7]}"
+    cleanup += [tag, f"{tag}-py3.11-cpu"]
+    out = tmp_path / "out"
+    args = ["pack", url, "--python", "3.11", "--out", str(out)]
+    marker = str(3000 + uuid.uuid4().int % 6000)
+    smoke = ["--smoke", hidden(marker)] if point == "container.running" else ["--no-smoke"]
+    killed = ReproProcess([*args, *smoke], {**run_env, faults.ENV: point}, tmp_path)
+    killed.wait_point(point)
+    while point == "container.running" and not host_processes(f"sleep {marker}"):
+        killed.resume()  # that was the image's facts: on to the smoke test's container
+        killed.wait_point(point, nth=killed.stops(point) + 1)
+    killed.interrupt("kill")
+    assert killed.finish() == -signal.SIGKILL
+    tmp = Path(run_env["TMPDIR"])
+    cache = Path(os.environ["REPRO_CACHE_DIR"])
+    if point != "export.saving":  # (the workspace is gone by the export)
+        assert [p.name for p in tmp.iterdir()] != []  # the killed run's workspace
+    if point == "fetch.cloning":
+        assert any(".partial-" in p.name for p in (cache / "git").iterdir())
+    if point == "container.running":
+        assert len(run_containers(killed.proc.pid)) == 1
+        assert host_processes(f"sleep {marker}") != []
+    if point == "export.saving":
+        assert any(".partial-" in p.name for p in out.iterdir())
+
+    again = ReproProcess([*args, "--no-smoke"], run_env, tmp_path)
+    assert again.finish(timeout=600) == 0, again.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"acme-killed-{point.replace('.', '-')}-{sha[:7]}"
+    ]
+    assert list(tmp.iterdir()) == [], "the killed run's workspace is left"
+    assert_cache_clean(cache)
+    assert [p.name for p in (cache / "git").iterdir() if not p.name.endswith(".lock")] == [
+        p.name for p in (cache / "git").glob("*.git")
+    ]
+    assert run_containers(killed.proc.pid) == []
+    assert gone(lambda: host_processes(f"sleep {marker}"))
+
+
+def test_a_pack_killed_mid_build_frees_the_shared_caches_for_the_others(
+    engine: DockerEngine, tmp_path: Path, run_env: dict[str, str], cleanup: list[str]
+) -> None:
+    """Two packs of different repositories share the package cache (a BuildKit cache
+    mount that one install step at a time holds); A is killed with SIGKILL while its
+    install downloads. The kernel stops A's build client (it is bound to repro's life),
+    the engine cancels A's step, B gets the cache and succeeds, and so does A's next run."""
+    require_images(engine, "python:3.11-slim")
+    repo_a, sha_a, version_a = private_repo(tmp_path, "shared-a")
+    repo_b, sha_b, version_b = private_repo(tmp_path, "shared-b")
+    tags = [f"repro/local-shared-{n}:{sha[:7]}" for n, sha in (("a", sha_a), ("b", sha_b))]
+    cleanup += [*tags, *(f"{t}-py3.11-cpu" for t in tags)]
+    out = tmp_path / "out"
+    token_a, token_b = uuid.uuid4().hex, uuid.uuid4().hex
+
+    def pack(repo: Path, index: PrivateIndex, point: str = "") -> ReproProcess:
+        argv = ["pack", str(repo), "--python", "3.11", "--extra-index-url", index.url(),
+                "--no-smoke", "--out", str(out)]  # fmt: skip
+        return ReproProcess(argv, {**run_env, faults.ENV: point}, tmp_path)
+
+    with (
+        PrivateIndex("repro", token_a, slow=True, version=version_a) as index_a,
+        PrivateIndex("repro", token_b, version=version_b) as index_b,
+    ):
+        a = pack(repo_a, index_a)
+        step_a = partial(env_processes, token_a)  # A's install step's processes
+        a.wait_for(lambda: index_a.download_started.is_set() and bool(step_a()), "A's download")
+        b = pack(repo_b, index_b, point="build.started")
+        b.wait_point("build.started")
+        b.resume()  # B's build runs now; its install step waits for the cache A holds
+        a.interrupt("kill")
+        assert a.finish() == -signal.SIGKILL
+        assert gone(step_a), "A's build went on after A was killed"
+        assert b.finish(timeout=600) == 0, b.stderr
+        index_a.release.set()  # A's next run downloads at full speed
+        again = pack(repo_a, index_a)
+        assert again.finish(timeout=600) == 0, again.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"local-shared-a-{sha_a[:7]}",
+        f"local-shared-b-{sha_b[:7]}",
+    ]
+    for name in out.iterdir():
+        sums = artifact.read_checksums(name)
+        assert all(artifact.sha256_file(name / f) == d for f, d in sums.items())
+    assert list(Path(run_env["TMPDIR"]).iterdir()) == [], "A's workspace is left"
+    assert containers(LABEL_MANAGED, ancestor=tags[0]) == []
+
+
 # --------------------------------------------------------------------------- concurrency
 
 

@@ -99,7 +99,11 @@ _FORBIDDEN_CALLS = {
 }
 # Modules allowed to start processes, and the programs they start: git (fetch), the docker
 # client (engine, and `repro shell` in cli), nvidia-smi (host GPU probe).
-_SUBPROCESS_ALLOWED = {"fetch.py", "engine.py", "cli.py", "hostgpu.py", "clean_engine.py"}
+# stale.py runs only ``setpriv --pdeathsig TERM -- true``, to learn whether it may bind
+# the build client and git to repro's life
+_SUBPROCESS_ALLOWED = {
+    "fetch.py", "engine.py", "cli.py", "hostgpu.py", "clean_engine.py", "stale.py"
+}  # fmt: skip
 
 
 def _package_files() -> list[Path]:

@@ -68,3 +68,34 @@ def test_an_engine_without_housekeeping_or_that_fails_is_left_alone() -> None:
 
     assert sweep.untagged_images(object(), URL, keep="x") == []
     assert sweep.untagged_images(Failing([]), URL, keep="x") == []
+
+
+class Containers(Engine):
+    def __init__(self, containers: list[tuple[str, dict[str, str]]]) -> None:
+        super().__init__([])
+        self.containers = containers
+
+    def labelled(
+        self, kind: str, label: str, *, dangling: bool = False
+    ) -> list[tuple[str, dict[str, str]]]:
+        assert kind == "containers"
+        return [(c, labels) for c, labels in self.containers if label in labels]
+
+    def remove_container(self, container_id: str) -> None:
+        self.removed.append(container_id)
+
+
+def test_containers_of_dead_runs_of_this_host_are_removed() -> None:
+    from repro import stale
+    from repro.engine import LABEL_RUN
+
+    engine = Containers(
+        [
+            ("dead", {LABEL_RUN: f"run-{stale.host()}-999999999-0123abcd"}),
+            ("mine", {LABEL_RUN: stale.run_id()}),
+            ("elsewhere", {LABEL_RUN: "run-otherhost-999999999-0123abcd"}),
+            ("odd", {LABEL_RUN: "whatever"}),
+        ]
+    )
+    assert sweep.dead_runs(engine) == ["dead"]
+    assert engine.removed == ["dead"]
