@@ -107,6 +107,8 @@ def api_bounds(uses: Iterable[ApiUse]) -> dict[str, list[Bound]]:
     """API uses → bounds per package (one per rule, citing its first use and the count)."""
     by_rule: dict[str, list[ApiUse]] = {}
     for use in uses:
+        if use.package == "python":  # the interpreter's: Python hints (repro/scan/pyera.py)
+            continue
         by_rule.setdefault(use.rule, []).append(use)
     out: dict[str, list[Bound]] = {}
     rules = apirules.by_id()

@@ -21,22 +21,14 @@ from typing import Any
 from repro import apirules, mapping
 from repro.errors import NothingToPackError
 from repro.mapping import load_json
-from repro.models import ApiUse, Evidence, Hint, ImportSite, Origin, PythonHint
-from repro.scan import api, cuda, locks, pyhints
+from repro.models import ApiUse, Evidence, Hint, ImportSite, Origin
+from repro.scan import api, cuda, locks, pyera, pyhints
 from repro.scan import declared as decl
 from repro.scan import hints as hint_files
 from repro.scan import requirements as reqs
 from repro.scan.commands import find_commands
 from repro.scan.files import RepoFiles, read_text, walk
 from repro.scan.imports import FileImports, read_notebook, scan_source
-
-# Syntax that dates code: (node type, minimum Python, what it is, a literal and a pattern
-# the text must hold before a tree is searched for it).
-_SYNTAX_FLOORS: tuple[tuple[type[ast.AST], str, str, str, re.Pattern[str]], ...] = (
-    (ast.JoinedStr, "3.6", "f-string", "", re.compile(r"(?<![\w])(?:[fF][rR]?|[rR][fF])[\"']")),
-    (ast.NamedExpr, "3.8", "assignment expression (:=)", ":=", re.compile(r":=")),
-    (ast.Match, "3.10", "match statement", "match", re.compile(r"^[ \t]*match\b.*:[ \t]*$", re.M)),
-)
 
 
 def scan(root: Path) -> Evidence:
@@ -59,10 +51,13 @@ def scan(root: Path) -> Evidence:
     _declared_files(root, files, out, conda_map)
     out.python += pyhints.read(root, files)
     api_uses: list[ApiUse] = []
-    sites, sys_path_dirs = _code(root, files, out, conda_map, api_uses)
+    era = pyera.Era(root=root)
+    sites, sys_path_dirs = _code(root, files, out, conda_map, api_uses, era)
     out.hints += cuda.compile_hints(root, files, sites)
     _hint_files(root, files, out, conda_map)
     local = local_modules(files, sys_path_dirs, out.hints)
+    out.python += era.hints(sites, local, api_uses)
+    out.warnings += era.warnings
     warnings = list(out.warnings)
     for rel, size in files.oversized:
         warnings.append(f"{rel}: {size // (1024 * 1024)} MiB .py file not scanned")
@@ -151,11 +146,10 @@ def _code(
     out: decl.Declared,
     conda_map: dict[str, Any],
     api_uses: list[ApiUse],
+    era: pyera.Era,
 ) -> tuple[list[ImportSite], list[str]]:
     sites: list[ImportSite] = []
     sys_path_dirs: list[str] = []
-    py2_files: list[str] = []
-    floors: dict[str, tuple[str, str, int]] = {}
     top = str(root)
     for rel in files.python:
         text = read_text(f"{top}/{rel}")  # root / rel, without making 5,000 paths
@@ -165,50 +159,16 @@ def _code(
         found = scan_source(text, rel)
         sites += found.sites
         sys_path_dirs += found.sys_path_dirs
-        if found.python2:
-            py2_files.append(rel)
-            api_uses += api.detect_text(text, rel)
-        elif found.unparsable:
-            out.warnings.append(
-                f"{rel}: neither Python 3 nor Python 2 syntax, imports read by pattern"
-            )
-        if len(floors) < len(_SYNTAX_FLOORS) and not (found.python2 or found.unparsable):
-            _syntax_floors(text, found.tree, rel, floors)
-        if not (found.python2 or found.unparsable):
-            api_uses += _api_uses(text, rel, found)
+        # the whole tree when the era's checks made one (for a Python 2 file, the tree
+        # of its Python 3 spelling, lines kept)
+        tree = era.file(rel, text, found)
+        if found.python2 or found.unparsable:
+            api_uses += api.detect(tree, rel) if tree is not None else api.detect_text(text, rel)
+        else:
+            api_uses += _api_uses(text, rel, found, tree)
     for rel in files.notebooks:
-        _notebook(root, rel, sites, out, conda_map, api_uses)
-    if py2_files:
-        origin = Origin(
-            kind="syntax", path=py2_files[0], detail=f"Python 2 syntax in {len(py2_files)} file(s)"
-        )
-        out.python.append(PythonHint(specifier="<3", origin=origin, strength="syntax"))
-    for version, (what, rel, line) in floors.items():
-        origin = Origin(kind="syntax", path=rel, line=line, detail=what)
-        out.python.append(PythonHint(specifier=f">={version}", origin=origin, strength="syntax"))
-    if not py2_files:
-        _removed_stdlib(sites, out)
+        _notebook(root, rel, sites, out, conda_map, api_uses, era)
     return sites, sys_path_dirs
-
-
-def _removed_stdlib(sites: list[ImportSite], out: decl.Declared) -> None:
-    """``import imp`` / ``distutils``: code that needs a Python from before their removal."""
-    removed = mapping.removed_stdlib()
-    seen: set[str] = set()
-    for site in sites:
-        top = site.module.split(".")[0]
-        if site.optional or top not in removed or top in seen:
-            continue
-        seen.add(top)
-        origin = Origin(
-            kind="syntax",
-            path=site.origin.path,
-            line=site.origin.line,
-            detail=f"imports {top}, removed from the standard library in Python {removed[top]}",
-        )
-        out.python.append(
-            PythonHint(specifier=f"<{removed[top]}", origin=origin, strength="syntax")
-        )
 
 
 @cache
@@ -251,7 +211,9 @@ def _spells(pattern: re.Pattern[str], alias: str, text: str) -> bool:
     return False
 
 
-def _api_uses(text: str, rel: str, found: FileImports) -> list[ApiUse]:
+def _api_uses(
+    text: str, rel: str, found: FileImports, tree: ast.Module | None = None
+) -> list[ApiUse]:
     """Versioned API uses (repro/scan/api.py) in one file.
 
     The API rules need the whole file's tree, and most files were parsed only where they
@@ -260,8 +222,9 @@ def _api_uses(text: str, rel: str, found: FileImports) -> list[ApiUse]:
     ``tf.contrib``, ``F.scaled_dot_product_attention``): the same references api.detect
     resolves, so the search is never narrower than the rules.
     """
-    if found.tree is not None:
-        return api.detect(found.tree, rel)
+    tree = tree or found.tree
+    if tree is not None:
+        return api.detect(tree, rel)
     rule_modules = apirules.modules()
     names = {k: v for k, v in found.aliases.items() if v.split(".")[0] in rule_modules}
     if not names:
@@ -286,27 +249,6 @@ def _api_uses(text: str, rel: str, found: FileImports) -> list[ApiUse]:
     return api.detect(tree, rel)
 
 
-def _syntax_floors(
-    text: str, tree: ast.Module | None, rel: str, floors: dict[str, tuple[str, str, int]]
-) -> None:
-    wanted = [
-        (t, v, w)
-        for t, v, w, literal, test in _SYNTAX_FLOORS
-        if v not in floors and literal in text and test.search(text)
-    ]
-    if not wanted:
-        return
-    if tree is None:
-        try:
-            tree = ast.parse(text, filename=rel)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return
-    for node in ast.walk(tree):
-        for node_type, version, what in wanted:
-            if isinstance(node, node_type) and version not in floors:
-                floors[version] = (what, rel, getattr(node, "lineno", 0))
-
-
 def _notebook(
     root: Path,
     rel: str,
@@ -314,6 +256,7 @@ def _notebook(
     out: decl.Declared,
     conda_map: dict[str, Any],
     api_uses: list[ApiUse],
+    era: pyera.Era,
 ) -> None:
     text = read_text(root / rel)
     if text is None:
@@ -323,11 +266,14 @@ def _notebook(
     if nb.error:
         out.warnings.append(f"{rel}: {nb.error}, skipped")
         return
+    era.notebook(rel, nb.kernel, nb.python_version)
     trees = []
     for cell, code in nb.code:
         found = scan_source(code, rel, whole=True)
         if found.tree is not None:
             trees.append((cell, found.tree))
+        else:
+            era.cell(rel, cell, code, found)
         for site in found.sites:
             origin = Origin(kind="notebook", path=rel, line=cell, detail=f"cell {cell}")
             sites.append(

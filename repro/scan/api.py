@@ -101,7 +101,10 @@ def detect(
     if not {q.split(".")[0] for q in names.values()} & apirules.modules():
         return []
     out = _Collector(rel, cell)
+    skip = guarded(tree)
     for node in ast.walk(tree):
+        if skip and id(node) in skip:
+            continue
         line = getattr(node, "lineno", 0)
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -125,6 +128,61 @@ def detect(
                 for rule in apirules.match_call(qualified, keywords):
                     out.add(rule, qualified, line)
     return out.uses
+
+
+# What a guard catches: code under it may fail, and the program goes on without it.
+_GUARD_ERRORS = frozenset(
+    {"ImportError", "ModuleNotFoundError", "AttributeError", "NameError", "Exception",
+     "BaseException"}
+)  # fmt: skip
+_VERSION_NAMES = re.compile(r"version|^(?:is_)?py[23]\d*$|^(?:is_)?python[23]$", re.I)
+
+
+def guarded(tree: ast.AST) -> set[int]:
+    """Ids of the nodes in code written for more than one version: a ``try`` whose
+    handler catches ImportError or AttributeError (``try: from collections import
+    Mapping``), its handlers, and both branches of an ``if`` (or ``x if c else y``) that
+    tests a version (``sys.version_info``, ``six.PY2``, ``tf.__version__``) or ``hasattr``.
+    A use there does not bound the version: the code runs without it."""
+    out: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
+            handlers: list[ast.ExceptHandler] = node.handlers  # type: ignore[attr-defined]
+            if any(_catches(h) for h in handlers):
+                for part in (*node.body, *handlers):  # type: ignore[attr-defined]
+                    out.update(id(n) for n in ast.walk(part))
+        elif isinstance(node, (ast.If, ast.IfExp, ast.While)) and _version_test(node.test):
+            for part in (node.test, *_branches(node)):
+                out.update(id(n) for n in ast.walk(part))
+    return out
+
+
+def _branches(node: ast.If | ast.IfExp | ast.While) -> list[ast.AST]:
+    if isinstance(node, ast.IfExp):
+        return [node.body, node.orelse]
+    return [*node.body, *node.orelse]
+
+
+def _catches(handler: ast.ExceptHandler) -> bool:
+    if handler.type is None:
+        return True
+    names = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    for expr in names:
+        name = expr.attr if isinstance(expr, ast.Attribute) else getattr(expr, "id", "")
+        if name in _GUARD_ERRORS:
+            return True
+    return False
+
+
+def _version_test(test: ast.expr) -> bool:
+    for node in ast.walk(test):
+        if isinstance(node, ast.Name) and _VERSION_NAMES.search(node.id):
+            return True
+        if isinstance(node, ast.Attribute) and _VERSION_NAMES.search(node.attr):
+            return True
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("hasattr", "getattr"):
+            return True
+    return False
 
 
 _IMPORT_AS = re.compile(r"^\s*import\s+([\w.]+)(?:\s+as\s+(\w+))?\s*$")

@@ -683,6 +683,8 @@ class NotebookContent:
     pip_installs: list[tuple[int, str]] = field(default_factory=list)  # (cell, args)
     conda_installs: list[tuple[int, str]] = field(default_factory=list)
     error: str = ""
+    kernel: str = ""  # metadata.kernelspec.name: "python2", "python3"
+    python_version: str = ""  # metadata.language_info.version: the Python it last ran with
 
 
 def read_notebook(text: str) -> NotebookContent:
@@ -704,6 +706,12 @@ def read_notebook(text: str) -> NotebookContent:
     if not isinstance(cells, list):
         out.error = "no cells"
         return out
+    meta = doc.get("metadata") if isinstance(doc, dict) else None
+    if isinstance(meta, dict):
+        spec, info = meta.get("kernelspec"), meta.get("language_info")
+        out.kernel = str(spec.get("name", "")) if isinstance(spec, dict) else ""
+        if isinstance(info, dict) and info.get("name", "python") == "python":
+            out.python_version = str(info.get("version", ""))
     for number, cell in enumerate(cells, start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
