@@ -32,7 +32,7 @@ from importlib import resources
 
 from repro import __version__
 from repro.errors import UsageError
-from repro.models import BaseImage
+from repro.models import BaseImage, BinderConfig
 
 CONTEXT_DIR = ".repro"  # repro's files inside the build context
 SOURCE_DIR = "src"  # the repository's files inside the build context
@@ -95,11 +95,31 @@ class Recipe:
     # A build-cache namespace: layers and package-cache mounts shared with no other build
     # (benchmarks' cold builds, without pruning a shared engine). "" = the shared cache.
     cache_namespace: str = ""
+    # Binder configuration (docs/binder.md): the file that named system packages (for the
+    # layer's comment), the postBuild script run as the image's user once the environment
+    # and the code are in place, and the start script every container's command goes
+    # through. Paths relative to the repository.
+    system_from: str = ""
+    post_build: str = ""
+    start: str = ""
 
     @property
     def uv_stage(self) -> bool:
         """uv lives in a stage of its own and is mounted where it is needed (BuildKit)."""
         return self.installer == "uv" and self.buildkit
+
+
+def with_binder(recipe: Recipe, config: BinderConfig) -> Recipe:
+    """The recipe with a Binder configuration's build steps: apt.txt's packages join the
+    system layer, postBuild and start run as docs/binder.md says."""
+    packages = tuple(dict.fromkeys([*recipe.system_packages, *config.apt_packages]))
+    return dataclasses.replace(
+        recipe,
+        system_packages=packages,
+        system_from=config.apt_file if config.apt_packages else recipe.system_from,
+        post_build=config.post_build,
+        start=config.start,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -257,9 +277,13 @@ def _runtime_packages(recipe: Recipe) -> str:
 
 
 def _system_packages(recipe: Recipe) -> str:
-    return _apt_install(
-        recipe.system_packages, "# System libraries the Python packages load at run time.\n"
-    )
+    comment = "# System libraries the Python packages load at run time.\n"
+    if recipe.system_from:
+        comment = (
+            f"# System packages {_one_line(recipe.system_from)} names, and the libraries the\n"
+            "# Python packages load at run time.\n"
+        )
+    return _apt_install(recipe.system_packages, comment)
 
 
 def _apt_install(packages: Iterable[str], comment: str) -> str:
@@ -686,6 +710,71 @@ def _source(recipe: Recipe) -> str:
         f"{copy}"
         f"WORKDIR {APP_DIR}\n"
         f"ENV PYTHONPATH={path}\n"
+        f"{_binder_root_steps(recipe)}"
         f"USER {USER}\n"
+        f"{_post_build(recipe)}"
+        f"{_start(recipe)}"
         'CMD ["bash"]\n'
     )
+
+
+START = "/opt/repro/start"
+
+
+def _binder_root_steps(recipe: Recipe) -> str:
+    """What postBuild and start need done as root before the image's user takes over."""
+    lines = ""
+    if recipe.post_build and recipe.base.venv and not recipe.base.python.startswith("2."):
+        lines += (
+            f"# {_one_line(recipe.post_build)} runs as the image's user, as on Binder, and may"
+            " install into the\n"
+            "# environment: its folders become that user's (its files stay root's; a folder's\n"
+            "# owner may add, replace and remove files in it).\n"
+            f"RUN find {VENV} -type d -exec chown {UID}:{UID} {{}} +\n"
+        )
+    if recipe.start:
+        lines += (
+            f"# {_one_line(recipe.start)} wraps every command a container of the image runs,"
+            " as on Binder.\n"
+            f"RUN install -m 0755 {shlex.quote(APP_DIR + '/' + recipe.start)} {START}\n"
+        )
+    return lines
+
+
+def _post_build(recipe: Recipe) -> str:
+    """Binder's postBuild, as the image's user in the repository's folder, with the CA
+    bundle and pip configuration mounted as the install steps have them; then the lock is
+    taken again, since it may have installed packages."""
+    if not recipe.post_build:
+        return ""
+    script = shlex.quote(f"./{recipe.post_build}")
+    mounts = ""
+    if recipe.buildkit:
+        mounts = " ".join(f"{m},uid={UID}" for m in _secret_mounts()) + " "
+    env = ""
+    if recipe.buildkit:
+        env = (
+            f"    if [ -f /run/secrets/{SECRET_CA} ]; then export"
+            f" PIP_CERT=/run/secrets/{SECRET_CA} SSL_CERT_FILE=/run/secrets/{SECRET_CA}"
+            f" REQUESTS_CA_BUNDLE=/run/secrets/{SECRET_CA} CURL_CA_BUNDLE=/run/secrets/{SECRET_CA};"
+            " fi; \\\n"
+            f"    if [ -f /run/secrets/{SECRET_PIPCONF} ]; then"
+            f" export PIP_CONFIG_FILE=/run/secrets/{SECRET_PIPCONF}; fi; \\\n"
+        )
+    return (
+        f"# {_one_line(recipe.post_build)}: Binder's last build step, run once the environment"
+        " and the code\n"
+        "# are in place, as the image's user.\n"
+        f"RUN {mounts}\\\n"
+        f"{env}"
+        f"    chmod +x {script} && {script}\n"
+        "USER root\n"
+        "RUN python -m pip freeze --all > /opt/repro/lock.txt\n"
+        f"USER {USER}\n"
+    )
+
+
+def _start(recipe: Recipe) -> str:
+    if not recipe.start:
+        return ""
+    return f'ENTRYPOINT ["{START}"]\n'

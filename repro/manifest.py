@@ -136,6 +136,7 @@ def build_manifest(
         "system": None if system is None else dict(system),
         "licenses": None if licenses is None else dict(licenses),
         "context": None if plan.context is None else plan.context.to_json(),
+        "binder": None if ev.binder is None else ev.binder.to_json(),
         "artifacts": dict(artifacts) if artifacts else None,
         "repairs": [dict(r) for r in repairs or ()],
         "sbom": dict(sbom) if sbom else None,  # the SBOM file (repro/sbom.py, docs/manifest.md)

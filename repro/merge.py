@@ -59,7 +59,7 @@ DECLARED_RANK = {
     "notebook": 8,
 }
 # Which hint names a corroborated requirement when several do.
-HINT_RANK = {"dockerfile": 0, "script": 1, "ci": 2, "readme": 3}
+HINT_RANK = {"dockerfile": 0, "script": 1, "ci": 2, "readme": 3, "shadowed": 4}
 # Import sites kept as origins of one requirement: a repository of 5,000 files imports
 # numpy from thousands of them, and the first few say as much as all of them.
 MAX_IMPORT_ORIGINS = 5

@@ -85,6 +85,7 @@ EvidenceKind = Literal[
     "api",  # a use of an API only some versions of a package have (data/api_rules.json)
     "classifier",  # a "Programming Language :: Python :: X.Y" classifier
     "python-version",  # .python-version, runtime.txt
+    "shadowed",  # a declaration file Binder does not read where it lies (docs/binder.md)
     "user",  # a command-line option or [tool.repro]
     "repair",  # added by the smoke test's repair loop
     "default",  # repro's own default
@@ -171,6 +172,49 @@ class Hint:
 
 
 @dataclass(frozen=True, kw_only=True)
+class BinderFile:
+    """One Binder configuration file, and what repro made of it (docs/binder.md)."""
+
+    path: str  # relative POSIX path
+    status: Literal["used", "hint", "ignored", "unsupported"]
+    note: str  # what it gave, or why it was not used
+
+    def to_json(self) -> JSON:
+        return {"path": self.path, "status": self.status, "note": self.note}
+
+
+@dataclass(frozen=True, kw_only=True)
+class BinderConfig:
+    """A repository set up for Binder (repo2docker): where its configuration lies and the
+    parts of it that become build steps. Requirement and Python files it names are read
+    as any declaration is (their origins name the file)."""
+
+    folder: str  # ".binder", "binder", or "" for the repository's root
+    why: str  # what makes the repository a Binder one ("binder/ folder", "apt.txt", ...)
+    environment: Literal["conda", "pipfile", "python"]  # the file kind Binder installs from
+    apt_packages: tuple[str, ...] = ()  # apt.txt, in file order
+    apt_file: str = ""
+    post_build: str = ""  # the postBuild script's path, "" when there is none
+    post_build_sha256: str = ""
+    start: str = ""  # the start script's path
+    start_sha256: str = ""
+    files: tuple[BinderFile, ...] = ()
+
+    def to_json(self) -> JSON:
+        return {
+            "folder": self.folder,
+            "why": self.why,
+            "environment": self.environment,
+            "apt": {"file": self.apt_file, "packages": list(self.apt_packages)},
+            "post_build": None
+            if not self.post_build
+            else {"path": self.post_build, "sha256": self.post_build_sha256},
+            "start": None if not self.start else {"path": self.start, "sha256": self.start_sha256},
+            "files": [f.to_json() for f in self.files],
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
 class Evidence:
     """Everything read from a checkout, before any decision."""
 
@@ -184,6 +228,7 @@ class Evidence:
     has_tests: bool = False
     warnings: tuple[str, ...] = ()
     api_uses: tuple[ApiUse, ...] = ()  # versioned APIs the code uses, with file:line
+    binder: BinderConfig | None = None  # Binder configuration, when the repository has one
 
     @property
     def python_files(self) -> int:

@@ -69,6 +69,7 @@ from repro.models import (
 )
 from repro.repair import Change, ReleasesFor
 from repro.scan import scan
+from repro.scan.binder import summary as binder_summary
 
 
 class Reporter(Protocol):
@@ -212,6 +213,8 @@ def fetch_and_scan(
         f"{evidence.python_files} Python file(s), {evidence.notebooks} notebook(s), "
         f"{len(evidence.declared)} declared requirement(s), {len(evidence.imports)} import(s)"
     )
+    if evidence.binder is not None:
+        reporter.info(binder_summary(evidence.binder))
 
     host_gpu = None if options.cpu or options.base_image else probe_gpu()
     context = build.survey_context(checkout.path, keep_large=options.keep_large_files)
@@ -330,6 +333,8 @@ def plan_for(
         build_extensions=plan_stages.build_extensions,
         cache_namespace=cache.build_namespace(),
     )
+    if evidence.binder is not None:
+        recipe = df.with_binder(recipe, evidence.binder)
     rendered = df.render(recipe)
     repo = f"repro/{checkout.source.slug}"
     tags = (

@@ -126,6 +126,7 @@ def plan_text(plan: Plan) -> str:
         for u in env.unresolved:
             lines += _table([(u.module, str(u.origins[0]) if u.origins else "", u.reason)])
             lines += [f"      tried {t}" for t in u.tried]
+    lines += _binder(plan)
     lines.append("")
     lines.append(f"Smoke test {plan.smoke.display() or '(none)'}")
     lines.append(f"             because {plan.smoke.reason}")
@@ -149,6 +150,23 @@ def plan_text(plan: Plan) -> str:
         lines += [f"  - {w}" for w in plan.warnings]
     lines += ["", *_next_steps(co.source.spec)]
     return "\n".join(lines) + "\n"
+
+
+def _binder(plan: Plan) -> list[str]:
+    """The Binder configuration: what each file gave, and the steps it adds."""
+    config = plan.evidence.binder
+    if config is None:
+        return []
+    where = f"{config.folder}/" if config.folder else "the root"
+    lines = ["", f"Binder     configuration in {where} ({config.why})"]
+    if config.apt_packages:
+        lines.append(f"  apt        {' '.join(config.apt_packages)} (the system layer)")
+    if config.post_build:
+        lines.append(f"  postBuild  {config.post_build} runs in the build, as the image's user")
+    if config.start:
+        lines.append(f"  start      {config.start} wraps every command the image runs")
+    lines += _table([(f.path, f.status, f.note) for f in config.files], indent="    ")
+    return lines
 
 
 def _next_steps(spec: str) -> list[str]:

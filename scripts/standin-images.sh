@@ -104,6 +104,7 @@ build_py27() {
   rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/archives/*.deb "$dir"/root/.cache
   : >"$dir/etc/resolv.conf"
   ln -sf /usr/bin/python2.7 "$dir/usr/local/bin/python"
+  ln -sf /usr/bin/python2.7 "$dir/usr/local/bin/python2"
   ln -sf /usr/local/bin/pip2.7 "$dir/usr/local/bin/pip"
   import_rootfs "$dir" "$name"
 }

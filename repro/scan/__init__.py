@@ -22,7 +22,7 @@ from repro import apirules, mapping
 from repro.errors import NothingToPackError
 from repro.mapping import load_json
 from repro.models import ApiUse, Evidence, Hint, ImportSite, Origin
-from repro.scan import api, cuda, locks, pyera, pyhints
+from repro.scan import api, binder, cuda, locks, pyera, pyhints
 from repro.scan import declared as decl
 from repro.scan import hints as hint_files
 from repro.scan import requirements as reqs
@@ -33,6 +33,7 @@ from repro.scan.imports import FileImports, read_notebook, scan_source
 
 def scan(root: Path) -> Evidence:
     files = walk(root)
+    config = binder.read(root, files)
     if not (
         files.python
         or files.notebooks
@@ -42,13 +43,15 @@ def scan(root: Path) -> Evidence:
         or files.setup_cfg
         or files.pipfiles
         or files.locks
+        or config.config is not None
     ):
         raise NothingToPackError(
-            "no Python code, notebooks or requirement files found: nothing to pack"
+            "no Python code, notebooks, requirement files or Binder configuration found: "
+            "nothing to pack"
         )
-    out = decl.Declared()
+    out = decl.Declared(warnings=list(config.warnings))
     conda_map: dict[str, Any] = load_json("conda_map.json")
-    _declared_files(root, files, out, conda_map)
+    _declared_files(root, files, out, conda_map, config)
     out.python += pyhints.read(root, files)
     api_uses: list[ApiUse] = []
     era = pyera.Era(root=root)
@@ -72,34 +75,57 @@ def scan(root: Path) -> Evidence:
         has_tests=any(_is_test_file(p) for p in files.python),
         warnings=tuple(warnings),
         api_uses=tuple(api_uses),
+        binder=config.config,
     )
 
 
 def _declared_files(
-    root: Path, files: RepoFiles, out: decl.Declared, conda_map: dict[str, Any]
+    root: Path,
+    files: RepoFiles,
+    out: decl.Declared,
+    conda_map: dict[str, Any],
+    config: binder.Reading,
 ) -> None:
+    """Every declaration file; those a Binder configuration does not use where they lie
+    are weighed as hints (``binder.shadow``), those it names but cannot use are skipped."""
+    shadowed, skipped = config.shadowed, config.skipped
     result = reqs.RequirementsResult()
     # requirements.txt at the top first, so files it includes keep their includer's order
-    for rel in sorted(files.requirements, key=lambda r: (r.count("/"), r != "requirements.txt", r)):
-        reqs.parse_file(root, rel, result)
+    ordered = sorted(files.requirements, key=lambda r: (r.count("/"), r != "requirements.txt", r))
+    for rel in ordered:
+        if rel not in shadowed and rel not in skipped:
+            reqs.parse_file(root, rel, result)
     out.requirements += result.requirements
     out.hints += result.hints
     out.warnings += result.warnings
+    for rel in ordered:
+        if rel in shadowed and rel not in result.visited:  # not included by a used file
+            alone = reqs.RequirementsResult(visited=set(result.visited))
+            reqs.parse_file(root, rel, alone)
+            found = decl.Declared(
+                requirements=alone.requirements, hints=alone.hints, warnings=alone.warnings
+            )
+            out.extend(binder.shadow(found, shadowed[rel]))
+
+    def read(rel: str, found: decl.Declared) -> None:
+        out.extend(binder.shadow(found, shadowed[rel]) if rel in shadowed else found)
+
     for rel in files.setup_py:
         if rel.count("/") <= 2:
-            out.extend(decl.read_setup_py(root, rel))
+            read(rel, decl.read_setup_py(root, rel))
     for rel in files.setup_cfg:
         out.extend(decl.read_setup_cfg(root, rel))
     for rel in files.pyproject:
         out.extend(decl.read_pyproject(root, rel))
     for rel in files.pipfiles:
-        out.extend(locks.read_pipfile(root, rel))
+        read(rel, locks.read_pipfile(root, rel))
     for rel in files.locks:
-        out.extend(locks.read_lock(root, rel))
+        read(rel, locks.read_lock(root, rel))
     for rel in files.conda:
-        out.extend(decl.read_conda(root, rel, conda_map))
+        read(rel, decl.read_conda(root, rel, conda_map))
     for rel in files.python_version_files:
-        out.extend(decl.read_python_version_file(root, rel))
+        if rel not in skipped:
+            out.extend(decl.read_python_version_file(root, rel))
 
 
 def _hint_files(

@@ -853,6 +853,13 @@ def conda_dependency(
                 PythonHint(specifier=_conda_spec(op, version), origin=origin, strength=strength)
             )
         return
+    for prefix, about in (conda_map.get("prefixes") or {}).items():
+        if name.startswith(prefix) and isinstance(about, dict):  # r-base, r-digest: R's
+            out.warnings.append(
+                f"{origin}: {about.get('language', 'another language')} package {name} is "
+                "not installed: repro builds Python environments"
+            )
+            return
     entry = conda_map.get("packages", {}).get(name)
     if entry is None:
         # A conda package conda_map does not know: a Python package when its build string
@@ -892,12 +899,16 @@ def read_python_version_file(root: Path, rel: str) -> Declared:
     text = read_text(root / rel)
     if not text or not text.strip():
         return out
-    m = re.search(r"(?:python-?)?(\d)\.(\d+)", text.strip().splitlines()[0])
+    # "3.8.5", "python-3.7", "python-3" (Binder: that major's default), "python-3.7-2020-01-01";
+    # never "r-4.1" (another language's runtime) or "pypy3.9"
+    m = _VERSION_LINE.match(text.strip().splitlines()[0].strip())
     if m:
         origin = Origin(kind="python-version", path=rel, line=1)
+        version = f"{m.group(1)}.{m.group(2)}" if m.group(2) else m.group(1)
         out.python.append(
-            PythonHint(
-                specifier=f"=={m.group(1)}.{m.group(2)}.*", origin=origin, strength="declared"
-            )
+            PythonHint(specifier=f"=={version}.*", origin=origin, strength="declared")
         )
     return out
+
+
+_VERSION_LINE = re.compile(r"(?:python-?)?([23])(?:\.(\d+))?(?:[.\-\s/]|$)")
