@@ -46,8 +46,8 @@ def scan(root: Path) -> Evidence:
         or config.config is not None
     ):
         raise NothingToPackError(
-            "no Python code, notebooks, requirement files or Binder configuration found: "
-            "nothing to pack"
+            "no Python code, notebooks or requirement files found (nor a Binder "
+            "configuration): nothing to pack"
         )
     out = decl.Declared(warnings=list(config.warnings))
     conda_map: dict[str, Any] = load_json("conda_map.json")
