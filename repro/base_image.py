@@ -125,14 +125,16 @@ def _split(
     ]
     lines: list[tuple[str, str]] = []
     indexes: list[str] = []
+    links: list[str] = []
     reasons: list[str] = []
     for req in cpu_side:
-        line, index, why = cpu_build(req)
-        if line is None:
-            raise InferenceError(f"{req.name} has no CPU build: {why}")
-        lines.append((str(canonicalize_name(req.name)), line))
-        indexes += [index] if index else []
-        reasons.append(why)
+        build = cpu_build(req)
+        if build.line is None:
+            raise InferenceError(f"{req.name} has no CPU build: {build.why}")
+        lines.append((str(canonicalize_name(req.name)), build.line))
+        indexes += [build.index_url] if build.index_url else []
+        links += [build.find_links] if build.find_links else []
+        reasons.append(build.why)
     kept = tuple(r for r in environment.requirements if r not in cpu_side)
     base = select(
         dataclasses.replace(environment, requirements=kept),
@@ -148,14 +150,25 @@ def _split(
         base.cuda,
         requirements=(*base.cuda.requirements, *lines),
         index_urls=tuple(dict.fromkeys((*base.cuda.index_urls, *indexes))),
+        find_links=tuple(dict.fromkeys((*base.cuda.find_links, *links))),
         reasons=(*base.cuda.reasons, *reasons),
     )
     return dataclasses.replace(base, cuda=cuda, reasons=(*base.reasons, *reasons))
 
 
-def cpu_build(req: Requirement) -> tuple[str | None, str | None, str]:
-    """A GPU framework's CPU-only build: (pip line, extra index, why); the line is None
-    when the framework has none (CuPy, MXNet's CUDA projects, paddlepaddle-gpu)."""
+@dataclass(frozen=True)
+class CpuBuild:
+    """How a GPU framework installs without CUDA, beside another on the GPU."""
+
+    line: str | None  # None: the framework has no CPU build
+    why: str
+    index_url: str | None = None
+    find_links: str | None = None
+
+
+def cpu_build(req: Requirement) -> CpuBuild:
+    """A GPU framework's CPU-only build; ``line`` is None when the framework has none (CuPy,
+    MXNet's CUDA projects, paddlepaddle-gpu)."""
     data = compat()
     key = canonicalize_name(req.name)
     family = data.family_of(key)
@@ -163,21 +176,25 @@ def cpu_build(req: Requirement) -> tuple[str | None, str | None, str]:
     plain = dataclasses.replace(req, extras=kept)
     if family == "torch":
         index = data.cpu_indexes.get(key)
-        return plain.pip_line(), index, f"{req.name} as a CPU build (from {index})"
+        return CpuBuild(plain.pip_line(), f"{req.name} as a CPU build (from {index})", index)
     if family == "tensorflow":
         version = req.version or cdata.exact_version(req.specifier)
         release = data.tf_release(version) if version else None
         if release is None or version is None:
-            return plain.pip_line(), None, f"{req.name} as installed on a CPU image"
+            return CpuBuild(plain.pip_line(), f"{req.name} as installed on a CPU image")
         marker = f"; {req.marker}" if req.marker else ""
-        return (
-            f"{release.cpu_package}=={version}{marker}",
-            None,
-            f"{req.name} {version} as a CPU build ({release.cpu_package})",
-        )
+        line = f"{release.cpu_package}=={version}{marker}"
+        return CpuBuild(line, f"{req.name} {version} as a CPU build ({release.cpu_package})")
+    if family == "jax" and key == "jax":
+        # jax's `cpu` extra pins the jaxlib of its release; PyPI keeps no jaxlib before
+        # 0.4.13, JAX's own page the older ones (not confirmed here)
+        cpu = dataclasses.replace(plain, extras=tuple(sorted({*kept, "cpu"})))
+        links = data.jaxlib[0].builds[0].find_links if data.jaxlib else None
+        page = next((b.find_links for r in data.jaxlib for b in r.builds if b.find_links), links)
+        return CpuBuild(cpu.pip_line(), f"jax as a CPU build (jax[cpu], {page})", None, page)
     if family == "jax":
-        return plain.pip_line(), None, f"{req.name} without CUDA extras: a CPU build"
-    return None, None, f"{req.name} is built for CUDA only"
+        return CpuBuild("", "jaxlib comes with jax[cpu]")
+    return CpuBuild(None, f"{req.name} is built for CUDA only")
 
 
 def _cpu(
@@ -666,20 +683,21 @@ def _tier_fallback(
     keys = {b.fallback_key for b in combo if b.fallback_key}
     loads_cuda = any(b.image_libs for b in combo)
 
-    def rank(fb: Fallback) -> tuple[int, float, bool, int]:
+    tagged = set(data.tag_minors())
+
+    def rank(fb: Fallback) -> tuple[int, float, bool]:
         exact = any(fb.framework == k[0] and fb.version == k[1] for k in keys)
         same_minor = any(
             fb.framework == k[0] and minor_of(fb.version) == minor_of(k[1]) for k in keys
         )
         mine = [k[1] for k in keys if k[0] == fb.framework]
-        order = 0 if exact else 1 if same_minor else 2 if mine else 3
+        first = 0 if exact else 1 if same_minor else 2 if mine else 3
         # the framework's image of the nearest release, then one seen in use
         distance = min((_release_distance(fb.version, v) for v in mine), default=0.0)
-        return (order, distance, not fb.verified, data.fallbacks.index(fb))
+        return (first, distance, not fb.verified)
 
-    for fb in sorted(data.fallbacks, key=rank):
-        if fb.cuda not in acceptable or fb.cuda in data.tag_minors():
-            continue
+    usable = [fb for fb in data.fallbacks if fb.cuda in acceptable and fb.cuda not in tagged]
+    for fb in sorted(usable, key=rank):  # a stable sort: the data's order breaks ties
         if cudnn is not None and major_of(cudnn) != major_of(fb.cudnn):
             continue
         if loads_cuda and not fb.system_cuda and not any(k[0] == fb.framework for k in keys):

@@ -11,7 +11,7 @@ the sources it names. This module only reads and looks up; ``base_image`` decide
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any, Literal
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -318,19 +318,30 @@ class Compat:
 
     # ----------------------------------------------------------------- queries
 
+    # The planner asks these hundreds of times per plan: worked out once (the data is
+    # frozen; cached_property stores past the frozen dataclass's __setattr__).
+    @cached_property
+    def _known_minors(self) -> tuple[str, ...]:
+        minors = {t.minor for t in self.tags} | set(self.deleted) | set(self.min_drivers)
+        return tuple(sorted(minors, key=minor_key))
+
+    @cached_property
+    def _tags_by_minor(self) -> dict[str, tuple[CudaTag, ...]]:
+        out: dict[str, list[CudaTag]] = {}
+        for tag in self.tags:
+            out.setdefault(tag.minor, []).append(tag)
+        return {m: tuple(sorted(ts, key=CudaTag.sort_key, reverse=True)) for m, ts in out.items()}
+
     def known_minors(self) -> list[str]:
         """Every CUDA minor the data knows (tags, deleted tags, drivers), oldest first."""
-        minors = {t.minor for t in self.tags} | set(self.deleted) | set(self.min_drivers)
-        return sorted(minors, key=minor_key)
+        return list(self._known_minors)
 
     def tag_minors(self) -> list[str]:
-        return sorted({t.minor for t in self.tags}, key=minor_key)
+        return sorted(self._tags_by_minor, key=minor_key)
 
     def tags_for(self, minor: str) -> list[CudaTag]:
         """The existing tags of a CUDA minor, newest patch then newest Ubuntu first."""
-        return sorted(
-            (t for t in self.tags if t.minor == minor), key=CudaTag.sort_key, reverse=True
-        )
+        return list(self._tags_by_minor.get(minor, ()))
 
     def min_driver(self, minor: str) -> str | None:
         return self.min_drivers.get(minor)

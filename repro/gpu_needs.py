@@ -529,7 +529,9 @@ def _jaxlib_need(
     ``+cudaXYZ`` label on the find-links page, or before late 2020 a wheel URL per CUDA
     folder), which loads CUDA and cuDNN from the image."""
     data = ctx.data
-    pinned = _exact(jaxlib) if jaxlib is not None else None
+    # a jaxlib version chosen by date came from PyPI, which keeps no jaxlib before 0.4.13:
+    # only the repository's own pin names a jaxlib 0.1 release
+    pinned = _declared(jaxlib)
     if pinned:
         found = data.jaxlib_release(pinned)
         if found is None:

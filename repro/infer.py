@@ -300,7 +300,7 @@ def _merge(
     wheels: Sequence[Wheel],
 ) -> dict[str, versions.Merged]:
     """Every needed package's bounds (pins, declarations, API uses), merged strongest first."""
-    api = versions.api_bounds(evidence.api_uses)
+    api = _same_module_bounds(versions.api_bounds(evidence.api_uses))
     pinned: dict[str, str] = {canonicalize_name(_pin_name(p)): p for p in options.pins}
     declared: dict[str, list[versions.Bound]] = {}
     for decl in evidence.declared:
@@ -339,6 +339,20 @@ def _merge(
                 merged, wanted=dataclasses.replace(wanted, forced="wheelhouse")
             )
         out[key] = merged
+    return out
+
+
+def _same_module_bounds(api: Mapping[str, list[versions.Bound]]) -> dict[str, list[versions.Bound]]:
+    """API bounds by package, extended to every distribution that provides the same module
+    (repro/data/import_map.json): ``tf.contrib`` bounds ``tensorflow-gpu`` as it bounds
+    ``tensorflow``, which install one module under two names."""
+    out: dict[str, list[versions.Bound]] = {k: list(v) for k, v in api.items()}
+    for package, bounds in api.items():
+        for module in mapping.distributions_for(package):
+            for other in mapping.providers(module):
+                key = canonicalize_name(other)
+                if key != package:
+                    out.setdefault(key, []).extend(b for b in bounds if b not in out[key])
     return out
 
 
