@@ -41,6 +41,7 @@ from repro.models import (
     CudaChoice,
     Environment,
     Evidence,
+    GivenImage,
     HostGpu,
     Options,
     Requirement,
@@ -197,6 +198,129 @@ def cpu_build(req: Requirement) -> CpuBuild:
     return CpuBuild(None, f"{req.name} is built for CUDA only")
 
 
+def on_given(
+    environment: Environment,
+    options: Options,
+    image: GivenImage,
+    *,
+    wheelhouse_names: frozenset[str] = frozenset(),
+) -> BaseImage:
+    """The plan on a base image the user gave (``--base-image``), probed: its Python, and
+    for each GPU framework the build the image can serve. Builds that carry their CUDA
+    need only the driver; builds that load CUDA (and cuDNN) from the image need the
+    image's. Raises ``UsageError`` naming what the image lacks when a framework has no
+    build for it; an image with no CUDA at all gets CPU builds of those (a warning)."""
+    python = environment.python.version
+    frameworks = gpu_frameworks(environment)
+    found = "; ".join(image.evidence) or "nothing read"
+    reasons = [f"--base-image {image.name} ({found}): Python {python} from the image"]
+    common = {
+        "name": image.name,
+        "python": python,
+        "python_source": "image",
+        "variant": f"py{python}-custom",
+        "interpreter": image.interpreter or "python",
+        "venv": image.venv or not python.startswith(("2.", "3.5", "3.6", "3.7")),
+    }
+    needs, notes = (
+        ([], [])
+        if options.cpu or not frameworks
+        else gpu_needs.needs(environment, options, wheelhouse_names)
+    )
+    if not needs:
+        why = "--cpu" if options.cpu else "no GPU framework needs CUDA"
+        return BaseImage(**common, gpu=False, cuda=None, reasons=(*reasons, *notes, why))  # type: ignore[arg-type]
+    combo: list[Build] = []
+    warnings: list[str] = []
+    cpu_side: list[Need] = []
+    for need in needs:
+        fits = [b for b in need.builds if _serves(image, b)]
+        if fits:
+            combo.append(fits[0])
+            continue
+        wanted = need.builds[0]
+        if image.cuda is None:
+            cpu_side.append(need)
+            continue
+        have = f"CUDA {image.cuda}" + (f" and cuDNN {image.cudnn}" if image.cudnn else "")
+        raise UsageError(
+            f"--base-image {image.name} cannot serve {need.summary} on the GPU: the image has "
+            f"{have}, and {wanted.note}",
+            hint="without --base-image repro picks an image that serves it; --cpu installs "
+            "CPU builds on this one",
+        )
+    if cpu_side:
+        names = ", ".join(n.summary for n in cpu_side)
+        warnings.append(
+            f"--base-image {image.name} has no CUDA inside: {names} load CUDA from the image, "
+            "so they install as CPU builds (without --base-image repro picks a CUDA image)"
+        )
+    lines = [line for build in combo for line in build.lines]
+    by_name = {str(canonicalize_name(r.name)): r for r in environment.requirements if r.name}
+    for need in cpu_side:
+        for line in need.builds[0].lines:
+            req = by_name.get(line.name)
+            built = cpu_build(req) if req is not None else None
+            if built is None or built.line is None:
+                raise UsageError(
+                    f"--base-image {image.name} has no CUDA inside and {line.name} has no "
+                    "CPU build",
+                    hint="use an image with CUDA (without --base-image repro picks one)",
+                )
+            lines.append(gpu_needs.Line(line.name, built.line, built.index_url, built.find_links))
+    for build in combo:
+        reasons.append(f"chosen: {build.label} ({build.note})")
+    cuda = image.cuda or max((b.cuda for b in combo if b.cuda), key=minor_key, default=None)
+    if cuda is None or not combo:
+        return BaseImage(
+            **common,  # type: ignore[arg-type]
+            gpu=False,
+            cuda=None,
+            reasons=tuple(reasons),
+            warnings=tuple(warnings),
+        )
+    choice = CudaChoice(
+        cuda=cuda,
+        cudnn=major_of(image.cudnn) if image.cudnn else None,
+        flavour="devel" if image.nvcc else "runtime",
+        min_driver=compat().min_driver(cuda),
+        torch_index_url=next(
+            (
+                ln.index_url or ln.find_links
+                for ln in lines
+                if ln.name == "torch" and (ln.index_url or ln.find_links)
+            ),
+            None,
+        ),
+        reasons=tuple(reasons[1:]),
+        requirements=tuple((ln.name, ln.text) for ln in lines),
+        index_urls=tuple(dict.fromkeys(ln.index_url for ln in lines if ln.index_url)),
+        find_links=tuple(dict.fromkeys(ln.find_links for ln in lines if ln.find_links)),
+    )
+    return BaseImage(
+        **common,  # type: ignore[arg-type]
+        gpu=True,
+        cuda=choice,
+        reasons=tuple(reasons),
+        warnings=tuple(warnings),
+    )
+
+
+def _serves(image: GivenImage, build: Build) -> bool:
+    """Whether a given image can run ``build`` on the GPU."""
+    if not build.image_libs:
+        return True  # the wheels carry their CUDA: the driver comes with `docker run --gpus`
+    if build.devel and not image.nvcc:
+        return False
+    if image.cuda is None or (build.accepts is not None and image.cuda not in build.accepts):
+        return False
+    if build.cudnn is None:
+        return True
+    if image.cudnn is None or major_of(image.cudnn) != major_of(build.cudnn):
+        return False
+    return "." not in image.cudnn or minor_key(image.cudnn)[:2] >= minor_key(build.cudnn)[:2]
+
+
 def _cpu(
     environment: Environment,
     options: Options,
@@ -254,11 +378,17 @@ def _gpu_only_extras(environment: Environment) -> list[tuple[Requirement, list[s
 
 def cpu_lines(environment: Environment) -> dict[str, str]:
     """Canonical name -> pip line on a CPU image where it differs from the requirement's own:
-    GPU-only extras are dropped (a CPU image installs no CUDA wheels)."""
+    GPU-only extras are dropped (a CPU image installs no CUDA wheels), and a pinned
+    ``tensorflow-gpu`` installs as TensorFlow's CPU package (it cannot load without CUDA)."""
     out: dict[str, str] = {}
     for req, dropped in _gpu_only_extras(environment):
         kept = tuple(e for e in req.extras if e not in dropped)
         out[canonicalize_name(req.name)] = dataclasses.replace(req, extras=kept).pip_line()
+    for req in environment.requirements:
+        if canonicalize_name(req.name) == "tensorflow-gpu" and not req.optional:
+            built = cpu_build(req)
+            if built.line and built.line != req.pip_line():
+                out["tensorflow-gpu"] = built.line
     return out
 
 

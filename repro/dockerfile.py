@@ -312,6 +312,13 @@ def _python(recipe: Recipe, *, venv: bool = True) -> str:
         devel = base.cuda is not None and base.cuda.flavour == "devel"
         packages = base.cuda.python_packages if base.cuda is not None else ()
         lines.append(_install_python(version, base.python_source, devel, packages))
+    elif base.interpreter != "python":
+        lines.append(
+            f"# The image's Python answers to {base.interpreter}: `python` is what the steps\n"
+            "# below (and the smoke test) call.\n"
+            f'RUN command -v python >/dev/null 2>&1 || ln -s "$(command -v {base.interpreter})"'
+            " /usr/local/bin/python\n"
+        )
     if version.startswith("2."):
         # Python 2 has no venv module: packages go into the image's own site-packages.
         lines.append("# Python 2 has no venv: pip installs into the interpreter's site-packages.\n")
@@ -408,7 +415,8 @@ def _install_python(version: str, source: str, devel: bool, packages: tuple[str,
 
 def _exe(recipe: Recipe) -> str:
     """The base's interpreter, before the virtual environment exists."""
-    return f"python{recipe.base.python}" if recipe.base.python_source != "image" else "python"
+    base = recipe.base
+    return f"python{base.python}" if base.python_source != "image" else base.interpreter
 
 
 def _user() -> str:

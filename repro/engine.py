@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -67,6 +67,7 @@ class ImageInfo:
     size: int
     labels: Mapping[str, str]
     created: str
+    env: Mapping[str, str] = field(default_factory=dict)  # the config's ENV, as a mapping
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,6 +89,7 @@ class RunLimits:
     gpus: bool = False
     workdir: str | None = None
     env: Mapping[str, str] | None = None
+    entrypoint: Sequence[str] | None = None  # replaces the image's (a probe of a given image)
 
 
 class Engine(Protocol):
@@ -310,6 +312,9 @@ def _image_info(attrs: Mapping[str, Any]) -> ImageInfo:
         size=int(attrs.get("Size") or 0),
         labels=dict((attrs.get("Config") or {}).get("Labels") or {}),
         created=str(attrs.get("Created", "")),
+        env=dict(
+            str(item).partition("=")[::2] for item in (attrs.get("Config") or {}).get("Env") or ()
+        ),
     )
 
 
@@ -578,6 +583,7 @@ class DockerEngine:
                     pids_limit=limits.pids,
                     working_dir=limits.workdir,
                     environment=dict(limits.env or {}),
+                    entrypoint=list(limits.entrypoint) if limits.entrypoint is not None else None,
                     labels={LABEL_MANAGED: "smoke", LABEL_RUN: stale.run_id()},
                     device_requests=device_requests,
                     detach=True,

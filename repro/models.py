@@ -414,6 +414,40 @@ class CudaChoice:
 
 
 @dataclass(frozen=True, kw_only=True)
+class GivenImage:
+    """What a base image given with ``--base-image`` holds, and how each fact was found."""
+
+    name: str
+    python: str | None  # X.Y of the interpreter repro would use; None: no Python at all
+    interpreter: str | None  # the command that runs it ("python3", "python")
+    pythons: tuple[str, ...] = ()  # every X.Y found
+    pip: bool = False
+    venv: bool = False
+    cuda: str | None = None  # "11.8": the CUDA toolkit or runtime inside
+    cudnn: str | None = None  # "8" or "8.6"
+    nvcc: bool = False
+    os: str = ""  # "ubuntu 20.04"
+    probed: bool = False  # a probe container ran (else the config alone)
+    evidence: tuple[str, ...] = ()  # "config: PYTHON_VERSION=3.9.18", "probe: python3 -> 3.9"
+
+    def to_json(self) -> JSON:
+        return {
+            "name": self.name,
+            "python": self.python,
+            "interpreter": self.interpreter,
+            "pythons": list(self.pythons),
+            "pip": self.pip,
+            "venv": self.venv,
+            "cuda": self.cuda,
+            "cudnn": self.cudnn,
+            "nvcc": self.nvcc,
+            "os": self.os,
+            "probed": self.probed,
+            "evidence": list(self.evidence),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
 class BaseImage:
     """The FROM line, and what repro must add on top of it."""
 
@@ -427,6 +461,9 @@ class BaseImage:
     variant: str  # short tag suffix: "py3.11-cpu", "py3.11-cu126"
     venv: bool = True  # False: install into the image's own Python (it carries the framework)
     warnings: tuple[str, ...] = ()
+    # the command that runs the image's own Python (python_source "image"): "python3" where
+    # a given image has no `python`
+    interpreter: str = "python"
 
 
 # --------------------------------------------------------------------------- results

@@ -36,7 +36,7 @@ from packaging.utils import canonicalize_name
 
 from repro import base_image, gpu_needs, mapping
 from repro import compat as cdata
-from repro.errors import InferenceError
+from repro.errors import InferenceError, UsageError
 from repro.infer import python_releases
 from repro.models import (
     JSON,
@@ -44,13 +44,16 @@ from repro.models import (
     BaseImage,
     Environment,
     Evidence,
+    GivenImage,
     HostGpu,
     Options,
     PythonChoice,
 )
 from repro.versions import python_allows
 
-Step = Literal["nvidia-cuda", "vendor-image", "newer-cuda", "python", "primary-gpu", "cpu"]
+Step = Literal[
+    "nvidia-cuda", "vendor-image", "newer-cuda", "python", "primary-gpu", "cpu", "base-image"
+]
 Outcome = Literal["chosen", "no fit", "not needed"]
 GaveUpKind = Literal["python", "framework-gpu", "gpu"]
 
@@ -186,11 +189,15 @@ def plan(
     host: HostGpu | None = None,
     wheelhouse_names: frozenset[str] = frozenset(),
     retarget: Retarget = retarget_python,
+    image: GivenImage | None = None,
 ) -> Planned:
     """The best candidate and what it gave up. Raises only for ``--require-gpu`` without a
-    GPU plan, and for what no plan can fix (a bad ``--cuda``)."""
+    GPU plan, for a ``--base-image`` that cannot serve (``image``: what the probe found in
+    it), and for what no plan can fix (a bad ``--cuda``)."""
     ask = _Ask(options, evidence, host, wheelhouse_names)
     frameworks = base_image.gpu_frameworks(environment)
+    if options.base_image and image is not None:
+        return _on_given(ask, environment, image, retarget)
     if options.base_image or options.cpu or (not frameworks and not options.cuda):
         base = ask.select(environment)
         return _no_ladder(environment, base, options, frameworks)
@@ -345,6 +352,94 @@ def python_alternatives(
         if all(python_allows(version, h.specifier) for h in hard):
             out.append((abs(v_minor - minor), v_minor > minor, v_minor, version))
     return [v for *_, v in sorted(out)]
+
+
+# --------------------------------------------------------------------------- --base-image
+
+
+def _on_given(
+    ask: _Ask, environment: Environment, image: GivenImage, retarget: Retarget
+) -> Planned:
+    """Plan for what a given image has; a clear error when it cannot serve."""
+    options, evidence = ask.options, ask.evidence
+    name, current = image.name, environment.python.version
+    where = "the probe found" if image.probed else "its config names"
+    if image.python is None:
+        raise UsageError(
+            f"--base-image {name} has no Python ({where} no python3, python or python2): "
+            "repro installs the requirements into the image's own Python",
+            hint=f"use an image with Python {current} (python:{current}-slim, or the image "
+            "repro picks without --base-image)",
+        )
+    have = image.python
+    if have.split(".")[0] != current.split(".")[0]:
+        raise UsageError(
+            f"--base-image {name} has Python {have}; the code is Python "
+            f"{current.split('.')[0]} ({'; '.join(environment.python.reasons[:2])})",
+            hint=f"use an image with Python {current} (python:{current}-slim)",
+        )
+    syntax = [
+        h
+        for h in (evidence.python_hints if evidence else ())
+        if h.strength == "syntax" and not python_allows(have, h.specifier)
+    ]
+    if syntax:
+        needed = "; ".join(f"Python {h.specifier} ({h.origin})" for h in syntax[:2])
+        raise UsageError(
+            f"--base-image {name} has Python {have}; the code's syntax needs {needed}",
+            hint="use an image with a Python the code can run on",
+        )
+    if not image.pip and not image.venv:
+        raise UsageError(
+            f"--base-image {name}: its Python {have} ({image.interpreter}) has neither pip "
+            "nor ensurepip, which repro installs with",
+            hint="install python3-pip in the image, or use an image whose Python has pip",
+        )
+    gave_up: list[GaveUp] = []
+    warnings: list[str] = []
+    moved = environment
+    if have != current:
+        why = f"the Python of --base-image {name}"
+        moved = retarget(environment, have, f"Python {have}: {why}")
+        hints = [
+            h
+            for h in (evidence.python_hints if evidence else ())
+            if h.strength != "syntax"
+            and python_allows(current, h.specifier)
+            and not python_allows(have, h.specifier)
+        ]
+        constraint = (
+            "declared " + ", ".join(f"Python {h.specifier} ({h.origin})" for h in hints)
+            if hints
+            else f"Python {current} (chosen for the code's date)"
+        )
+        gave_up.append(GaveUp(kind="python", constraint=constraint, reason=f"{why} is {have}"))
+        warnings.append(f"{constraint} given up: {why} is {have}")
+    if base_image.gpu_frameworks(moved) and not options.cpu:
+        clash = ask.clash(moved)
+        if clash is not None:
+            raise UsageError(
+                f"--base-image {name} has Python {have}: {clash}",
+                hint="use an image with a Python the frameworks have wheels for, or --pin "
+                "another release",
+            )
+    base = base_image.on_given(moved, options, image, wheelhouse_names=ask.wheelhouse)
+    if options.require_gpu and not base.gpu:
+        raise InferenceError(
+            f"--require-gpu: --base-image {name} gives no GPU plan",
+            detail="\n".join(f"- {w}" for w in base.warnings),
+        )
+    detail = f"{name}: Python {have} ({image.interpreter})" + (
+        f", CUDA {image.cuda}" if image.cuda else ", no CUDA"
+    )
+    return Planned(
+        environment=moved,
+        base=base,
+        step="base-image",
+        ladder=(Rung(step="base-image", outcome="chosen", detail=detail),),
+        gave_up=tuple(gave_up),
+        warnings=(*warnings, *base.warnings),
+    )
 
 
 # --------------------------------------------------------------------------- step 5
