@@ -160,6 +160,31 @@ def fetch(source: Source, workdir: Path, *, memory: Path | None = None) -> Check
         return _checkout(source, path, commit, warnings, code_date)
 
 
+def branch_as_of(url: str, ref: str | None, as_of: dt.date) -> tuple[str, dt.datetime, str]:
+    """The commit that branch ``ref`` (None: the default branch) of ``url`` pointed at on
+    ``as_of`` -- the newest on its first-parent history committed by the end of that day,
+    else its first commit -- through the same bare mirror and cache as a packed repository.
+    Returns (sha, committer date, branch); raises ``SourceError`` when it cannot be read
+    (no network, no such repository or branch)."""
+    source = parse_source(url)
+    with _git_errors(source), _mirror_lock(source):
+        mirror = _mirror(source)
+        if mirror.bare and not mirror.head.is_valid():
+            raise SourceError(f"{url} is an empty repository (no commits)")
+        branch = ref or mirror.git.symbolic_ref("--short", "HEAD").strip()
+        if branch in {t.name for t in mirror.tags}:  # a tag names one commit already
+            tagged = mirror.commit(branch)
+            return tagged.hexsha, tagged.committed_datetime.astimezone(dt.timezone.utc), branch
+        if branch not in {h.name for h in mirror.heads}:
+            raise SourceError(f"{url} has no branch {branch!r}")
+        until = f"{as_of.isoformat()}T23:59:59Z"
+        sha = mirror.git.rev_list("-1", "--first-parent", f"--before={until}", branch).strip()
+        if not sha:  # the branch is younger than the code: its first commit
+            sha = mirror.git.rev_list("--first-parent", "--reverse", branch).split()[0]
+        commit = mirror.commit(sha)
+        return sha, commit.committed_datetime.astimezone(dt.timezone.utc), branch
+
+
 def _checkout(
     source: Source,
     dest: Path,

@@ -356,6 +356,30 @@ class VersionChoice:
 
 
 @dataclass(frozen=True, kw_only=True)
+class VcsPin:
+    """A ``git+`` requirement without a commit, and the commit it was pinned to."""
+
+    name: str
+    url: str  # as declared
+    pinned: str | None  # the URL installed (None: could not be pinned)
+    ref: str | None  # the branch read
+    commit: str | None
+    commit_date: str | None  # ISO date
+    reason: str
+
+    def to_json(self) -> JSON:
+        return {
+            "name": self.name,
+            "url": self.url,
+            "pinned": self.pinned,
+            "ref": self.ref,
+            "commit": self.commit,
+            "commit_date": self.commit_date,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
 class Environment:
     """What the image must contain: Python and the requirements, each explained."""
 
@@ -372,6 +396,7 @@ class Environment:
     lock_cutoff: dt.date | None = None  # the build resolves with files uploaded before this
     lock_reasons: tuple[str, ...] = ()  # why the cutoff is what it is
     date_constraints: tuple[str, ...] = ()  # name==version as of the cutoff (pip installers)
+    vcs_pins: tuple[VcsPin, ...] = ()  # git+ requirements pinned to the code's date
 
     def names(self) -> set[str]:
         from packaging.utils import canonicalize_name
