@@ -76,6 +76,8 @@ def build_manifest(
         "unresolved": [u.to_json() for u in env.unresolved],
         "imports": [i.to_json() for i in env.imports],
         "conflicts": list(env.conflicts),
+        "vcs": [p.to_json() for p in env.vcs_pins],
+        "plan": plan.decision,
         "evidence": {
             "python_files": ev.python_files,
             "notebooks": ev.notebooks,

@@ -614,6 +614,9 @@ class Plan:
     warnings: tuple[str, ...] = ()
     smoke_plan: SmokePlan | None = None  # every strategy, in order (smoke is the first)
     context: BuildContext | None = None
+    # the planner's ladder: each rung tried, the soft constraints given up, and what a
+    # --base-image was found to hold (repro/planner.py; manifest field "plan")
+    decision: JSON | None = None
 
 
 # --------------------------------------------------------------------------- options

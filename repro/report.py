@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from repro.models import ImportResolution, Plan, Requirement
+from repro.models import JSON, ImportResolution, Plan, Requirement
 
 
 def _origin_summary(req: Requirement, limit: int = 2) -> str:
@@ -66,6 +66,22 @@ def _imports(imports: tuple[ImportResolution, ...]) -> list[str]:
     return lines
 
 
+def _ladder_lines(decision: JSON | None) -> list[str]:
+    """The planner's rungs (when it climbed past the first) and what it gave up."""
+    if not decision:
+        return []
+    rungs = decision.get("ladder") or []
+    lines = []
+    if len(rungs) > 1 or decision.get("gave_up"):
+        for i, rung in enumerate(rungs):
+            head = "Plan       " if i == 0 else "           "
+            lines.append(f"{head}{rung['step']}: {rung['outcome']}: {rung['detail']}")
+    for item in decision.get("gave_up") or []:
+        lines.append(f"Gave up    {item['constraint']}")
+        lines.append(f"             because {item['reason']}")
+    return lines
+
+
 def plan_text(plan: Plan) -> str:
     co = plan.checkout
     env = plan.environment
@@ -87,6 +103,10 @@ def plan_text(plan: Plan) -> str:
             lines.append(f"Installs   {', '.join(line for _, line in c.requirements if line)}")
         for url in (*c.index_urls, *c.find_links):
             lines.append(f"             from {url}")
+    lines += _ladder_lines(plan.decision)
+    for pin in env.vcs_pins:
+        lines.append(f"VCS pin    {pin.name}: {pin.pinned or pin.url}")
+        lines.append(f"             because {pin.reason}")
     if env.as_of:
         why = f" ({env.as_of_reason})" if env.as_of_reason else ""
         lines.append(f"As of      {env.as_of.isoformat()}{why}")
