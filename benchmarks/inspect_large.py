@@ -164,12 +164,12 @@ def stages(repo: Path) -> None:
     """Where one inspect's time goes, stage by stage, in this process."""
     import datetime as dt
 
-    from repro import fetch, pipeline
+    from repro import fetch, scratch
     from repro.infer import infer
     from repro.models import Options
     from repro.scan import scan
 
-    with pipeline.workspace() as workdir:
+    with scratch.workspace() as workdir:
         marks = [("start", time.perf_counter())]
         checkout = fetch.fetch(fetch.parse_source(str(repo)), workdir)
         marks.append(("fetch (git archive + extract)", time.perf_counter()))

@@ -348,7 +348,7 @@ def _cpu(
             "installs no CUDA wheels"
         )
     return BaseImage(
-        name=compat().python_image.format(python=python),
+        name=python_image(python),
         python=python,
         python_source="image",
         gpu=False,
@@ -356,6 +356,11 @@ def _cpu(
         reasons=tuple(reasons),
         variant=f"py{python}-cpu",
     )
+
+
+def python_image(python: str) -> str:
+    """The CPU base image of a Python (``python:3.11-slim``), from compat's template."""
+    return compat().python_image.format(python=python)
 
 
 def _gpu_extras(name: str, extras: Sequence[str]) -> list[str]:

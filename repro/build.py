@@ -26,8 +26,7 @@ from repro import stale
 from repro.dockerfile import CONTEXT_DIR, SECRET_CA, SECRET_PIPCONF
 from repro.engine import Engine, LogSink
 from repro.errors import UsageError
-from repro.infer import Wheel
-from repro.models import BuildContext, BuiltImage, ContextFile, Options
+from repro.models import BuildContext, BuiltImage, ContextFile, Options, Wheel
 
 CA_ENV_VARS = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 
@@ -94,30 +93,6 @@ def _large_reason(rel: str, size: int) -> str:
     if folder and not lower.endswith(CODE_SUFFIXES):
         return f"in a data or output folder ({folder}/)"
     return ""
-
-
-def context_warning(context: BuildContext, *, shown: int = 5) -> str:
-    """One line naming the large files and their sizes ("" when there are none)."""
-    if not context.large:
-        return ""
-    items = sorted(context.large, key=lambda f: -f.bytes)
-    names = ", ".join(f"{f.path} ({human_bytes(f.bytes)})" for f in items[:shown])
-    more = f" and {len(items) - shown} more" if len(items) > shown else ""
-    total = human_bytes(sum(f.bytes for f in items))
-    if context.large_kept:
-        return f"large data/checkpoint files kept in the image ({total}): {names}{more}"
-    return (
-        f"large data/checkpoint files left out of the image ({total}; --keep-large-files "
-        f"keeps them): {names}{more}"
-    )
-
-
-def human_bytes(size: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:.1f} GB"
 
 
 def find_wheels(dirs: Iterable[Path]) -> list[tuple[Wheel, Path]]:

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from repro import __version__, fetch, locks, pipeline, signals
+from repro import __version__, fetch, locks, pipeline, scratch, signals
 from repro.errors import ExitStatus, ReproError
 from repro.manifest import build_manifest
 from repro.models import Options
@@ -341,7 +341,7 @@ def inspect(source: str, as_json: bool, show_dockerfile: bool, **kw: Any) -> Non
     reporter: pipeline.Reporter = (
         pipeline.QuietReporter() if as_json else CliReporter(options.verbose)
     )
-    with pipeline.workspace() as workdir, pipeline.memory_scratch() as memory:
+    with scratch.workspace() as workdir, scratch.memory_scratch() as memory:
         prepared = pipeline.prepare(source, options, workdir, reporter, memory=memory)
     plan = prepared.plan
     if as_json:
@@ -402,7 +402,7 @@ def pack(
         reporter.stage("push", push_to or "")
         _push_and_print(str(result.artifact_dir), destination, auth, reporter, keep=True)
     else:
-        from repro.publish import PAPER
+        from repro.export import PAPER
 
         click.echo(f"paper     {result.artifact_dir / PAPER}")
 
@@ -412,6 +412,7 @@ def _push_and_print(
 ) -> None:
     from repro import publish
     from repro.engine import DockerEngine
+    from repro.export import PAPER
 
     published = publish.push(
         target,
@@ -427,7 +428,7 @@ def _push_and_print(
     click.echo(f"pinned    {published.pinned}")
     if published.directory is not None:
         click.echo(f"recorded  {published.directory / 'repro.json'} (published)")
-        click.echo(f"paper     {published.directory / publish.PAPER}")
+        click.echo(f"paper     {published.directory / PAPER}")
     click.echo("")
     click.echo(published.paper, nl=False)
 

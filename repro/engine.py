@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from repro import cache, faults, locks, signals, stale
 from repro.errors import BuildError, EngineError
 from repro.lazy import Deferred
+from repro.models import LABEL_MANAGED
 
 if TYPE_CHECKING:
     import docker
@@ -51,7 +52,7 @@ else:  # imported when the engine is first used: inspect and plan never pay for 
     docker = Deferred(_import_docker)
     requests = Deferred(_import_requests)
 
-LABEL_MANAGED = "io.github.repro.managed"  # on every container and image repro makes
+
 LABEL_RUN = "io.github.repro.run"  # on containers: the run that made it (stale.run_id)
 LogSink = Callable[[str], None]
 

@@ -142,7 +142,7 @@ def _origin_url(repo: git.Repo) -> str | None:
 def fetch(source: Source, workdir: Path, *, memory: Path | None = None) -> Checkout:
     """Resolve ``source`` to a commit and extract that commit's files under ``workdir``.
 
-    ``memory``: a folder on a memory file system (``pipeline.memory_scratch``) that a
+    ``memory``: a folder on a memory file system (``scratch.memory_scratch``) that a
     small tree is extracted into instead (``repro inspect``: its files only need reading,
     and writing and removing thousands of them on disk took longer than reading them).
     A tree over the memory budget (:data:`MEMORY_BUDGET`) goes to ``workdir`` all the same.

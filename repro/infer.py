@@ -32,6 +32,7 @@ from repro.models import (
     PythonChoice,
     PythonHint,
     Requirement,
+    Wheel,
 )
 from repro.pypi import PackageReleases, Release, ReleaseIndex, ShippedIndex
 
@@ -57,6 +58,11 @@ FRAMEWORKS = frozenset(
 def python_releases() -> dict[str, dt.date]:
     data = mapping.load_json("python_releases.json")
     return {v: dt.date.fromisoformat(d) for v, d in data["releases"].items()}
+
+
+def known_pythons() -> tuple[str, ...]:
+    """Every Python repro knows, oldest first."""
+    return tuple(sorted(python_releases(), key=_vkey))
 
 
 def _vkey(version: str) -> tuple[int, ...]:
@@ -527,19 +533,6 @@ def _with_wheelhouse(
     fitting = [v for v in usable.get(key, ()) if _contains(spec, v)]
     forced = max(fitting, key=Version) if fitting and not merged.wanted.exact_pin else None
     return dataclasses.replace(merged, wanted=dataclasses.replace(merged.wanted, forced=forced))
-
-
-@dataclass(frozen=True)
-class Wheel:
-    """A wheel file in a ``--find-links`` folder."""
-
-    name: str  # canonical
-    version: str
-    pythons: frozenset[str]  # interpreter tags: cp311, py3, py2.py3 → {"py3"}, ...
-
-    def supports(self, python: str) -> bool:
-        major, minor = python.split(".")
-        return bool({f"cp{major}{minor}", f"py{major}{minor}", f"py{major}"} & self.pythons)
 
 
 def _wheels_for(wheels: Sequence[Wheel], python: str) -> dict[str, tuple[str, ...]]:

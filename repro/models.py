@@ -14,6 +14,9 @@ from typing import Any, Literal
 
 JSON = dict[str, Any]
 
+# on every container and image repro makes (engine.py, planning.py)
+LABEL_MANAGED = "io.github.repro.managed"
+
 
 # --------------------------------------------------------------------------- source
 
@@ -617,6 +620,76 @@ class Plan:
     # the planner's ladder: each rung tried, the soft constraints given up, and what a
     # --base-image was found to hold (repro/planner.py; manifest field "plan")
     decision: JSON | None = None
+
+
+@dataclass(frozen=True)
+class Wheel:
+    """A wheel file in a ``--find-links`` folder."""
+
+    name: str  # canonical
+    version: str
+    pythons: frozenset[str]  # interpreter tags: cp311, py3, py2.py3 → {"py3"}, ...
+
+    def supports(self, python: str) -> bool:
+        major, minor = python.split(".")
+        return bool({f"cp{major}{minor}", f"py{major}{minor}", f"py{major}"} & self.pythons)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scanned:
+    """A checkout, read: what every planning round starts from."""
+
+    checkout: Checkout
+    evidence: Evidence
+    options: Options  # with the repository's [tool.repro] settings merged in
+    host_gpu: HostGpu | None = None  # the host's NVIDIA driver, when it has one
+    context: BuildContext | None = None  # what of the checkout goes to the builder
+    wheels: tuple[tuple[Wheel, Path], ...] = ()  # the --find-links wheels, found once
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prepared:
+    """A plan plus what the build needs beyond it (files for the context, wheels)."""
+
+    plan: Plan
+    files: dict[str, str]
+    wheels: tuple[Path, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageFacts:
+    """What a built image holds, read by one short run in it (``probe.image_facts``): the
+    smoke test's repair reads it, and the manifest records it."""
+
+    lock: tuple[str, ...]
+    modules: dict[str, str]  # top-level module → distribution
+    os_codename: str
+    os_release: tuple[tuple[str, str], ...] = ()  # (id, version_id, version_codename) pairs
+    system: tuple[tuple[str, str, str], ...] = ()  # dpkg: (name, version, architecture)
+    # declared licences: canonical distribution name / dpkg package name → licence names
+    python_licenses: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    system_licenses: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def installed(self) -> dict[str, str]:
+        from packaging.utils import canonicalize_name
+
+        out: dict[str, str] = {}
+        for line in self.lock:
+            name, sep, version = line.partition("==")
+            if sep:
+                out[canonicalize_name(name)] = version.strip()
+        return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class PackResult:
+    plan: Plan
+    image: BuiltImage
+    smoke: SmokeResult | None
+    artifact_dir: Path
+    manifest: JSON
+    repairs: tuple[JSON, ...] = ()  # one per repair round (manifest "repairs")
 
 
 # --------------------------------------------------------------------------- options

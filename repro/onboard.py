@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from repro import artifact, fetch, pipeline
+from repro import artifact, export, fetch, pipeline, scratch
 from repro.engine import DockerEngine, Engine, shell_argv
 from repro.errors import EngineError, SourceError, UsageError, VerifyError
 from repro.models import Options
@@ -123,10 +123,10 @@ def _from_source(
             f"directory: {spec!r}"
         ) from exc
     local = source.local_path.resolve() if source.local_path is not None else None
-    with pipeline.workspace() as workdir:
+    with scratch.workspace() as workdir:
         reporter.stage("fetch", source.url)
         checkout = fetch.fetch(source, workdir)
-    dest = pipeline.artifact_path(options.out, checkout)
+    dest = export.artifact_path(options.out, checkout)
     if not repack and is_artifact(dest):
         reporter.info(
             f"commit {checkout.commit[:12]} was packed before: {dest} (--repack rebuilds)"

@@ -17,17 +17,17 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from repro import artifact, sbom
+from repro import artifact
 from repro.engine import ImageInfo, LogSink
 from repro.errors import EngineError, UsageError, VerifyError
+from repro.export import PAPER, paper_text
 from repro.models import JSON
 
-PAPER = "PAPER.md"
 Info = Callable[[str], None]
 
 # Docker's reference grammar (distribution/reference), enough to refuse a typo early.
@@ -104,104 +104,6 @@ def credentials(username: str | None, password: str | None) -> dict[str, str] | 
             "REPRO_REGISTRY_PASSWORD); or run docker login first",
         )
     return {"username": username, "password": password}
-
-
-# --------------------------------------------------------------------------- the snippet
-
-
-def paper_text(manifest: Mapping[str, Any], *, artifact_dir: bool = True) -> str:
-    """A section for a paper's README: how to run the code, where it comes from, how to check.
-
-    Pinned by registry digest once pushed (the newest ``published`` entry); before that,
-    the tarball's ``docker load`` and the image's tag.
-    """
-    source = manifest.get("source") or {}
-    base = manifest.get("base_image") or {}
-    cuda = manifest.get("cuda") or {}
-    image = manifest.get("image") or {}
-    smoke = manifest.get("smoke") or {}
-    tags = [str(t) for t in manifest.get("tags") or []]
-    published = [p for p in manifest.get("published") or [] if p.get("pinned")]
-    gpu = " --gpus all" if base.get("gpu") else ""
-    url = str(source.get("url") or "")
-    commit = str(source.get("commit") or "")
-    subdir = f" (folder `{source['subdir']}`)" if source.get("subdir") else ""
-    when = str(source.get("commit_date") or "")[:10]
-
-    lines = ["## Run the code of this paper", ""]
-    lines.append(
-        f"The code runs in a Docker image built from {url or 'this repository'}{subdir}"
-        + (f" at commit `{commit}`" if commit else "")
-        + (f" ({when})" if when else "")
-        + ", with every dependency at the version it was tested with."
-    )
-    lines.append("")
-    lines.append("```sh")
-    if published:
-        lines.append(f"docker run --rm -it{gpu} {published[-1]['pinned']}")
-    else:
-        if artifact_dir:
-            lines.append("docker load -i image.tar.gz")
-        lines.append(f"docker run --rm -it{gpu} {tags[0] if tags else '<image>'}")
-    lines.append("```")
-    lines.append("")
-    python = (manifest.get("python") or {}).get("version")
-    facts = ["The repository is at `/app`"]
-    if python:
-        facts.append(f"Python {python} with its packages is on the `PATH`")
-    lines.append("; ".join(facts) + "; the container runs as an unprivileged user (uid 1000).")
-    if gpu:
-        driver = f" (NVIDIA driver ≥ {cuda['min_driver']})" if cuda.get("min_driver") else ""
-        lines.append(
-            f"It needs an NVIDIA GPU{driver} and the NVIDIA Container Toolkit for `--gpus all`;"
-            f" CUDA {cuda.get('cuda', '')} is inside the image."
-        )
-    if image.get("id"):
-        lines.append(f"Image id: `{image['id']}`.")
-    if smoke.get("command"):
-        verdict = "passed" if smoke.get("passed") else "was recorded"
-        lines.append(
-            f"Its smoke test ({smoke.get('kind', '')}: `{_command(smoke['command'])}`) {verdict}"
-            " when it was built."
-        )
-    lines += ["", "### Check it", ""]
-    if artifact_dir:
-        lines.append(
-            "The artifact directory (`image.tar.gz`, `repro.json`, `Dockerfile`,"
-            f" `{sbom.FILENAME}`, `SHA256SUMS`) proves what the image is:"
-        )
-        lines += [
-            "",
-            "```sh",
-            "sha256sum -c SHA256SUMS   # every file as published",
-            "repro verify .            # load the image, rerun the smoke test, compare",
-            "```",
-            "",
-            "`repro.json` records every decision (versions and why, the lock, the smoke"
-            f" test); `{sbom.FILENAME}` lists every package (CycloneDX).",
-        ]
-    else:
-        lines.append(
-            "`repro verify ARTIFACT_DIR` checks the artifact directory `repro pack` wrote"
-            " for this image (checksums, image id, smoke test)."
-        )
-    if not published and artifact_dir:
-        lines += [
-            "",
-            "<!-- not pushed yet: `repro push . REGISTRY/NAME` pins the `docker run` line to"
-            " a registry digest -->",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def _command(argv: Sequence[Any]) -> str:
-    text = " ".join(str(a) for a in argv)
-    return text if len(text) <= 120 else text[:117] + "..."
-
-
-def artifact_files(manifest: Mapping[str, Any]) -> dict[str, str]:
-    """The publishing files ``repro pack`` adds to an artifact: the SBOM and PAPER.md."""
-    return {sbom.FILENAME: sbom.render(manifest), PAPER: paper_text(manifest)}
 
 
 # --------------------------------------------------------------------------- pushing

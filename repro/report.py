@@ -157,8 +157,6 @@ def plan_text(plan: Plan) -> str:
             lines.append(f"             then {plan.smoke_plan.notebooks.reason}")
     lines.append(f"Tags       {', '.join(plan.tags)}")
     if plan.context is not None:
-        from repro.build import human_bytes
-
         ctx = plan.context
         left = ""
         if ctx.large and not ctx.large_kept:
@@ -199,3 +197,12 @@ def _next_steps(spec: str) -> list[str]:
     ]
     width = max(len(cmd) for cmd, _ in rows)
     return ["Next (each packs first, once)"] + [f"  {c.ljust(width)}  {w}" for c, w in rows]
+
+
+def human_bytes(size: float) -> str:
+    """A size in SI units, as repro shows sizes (``12.3 MB``)."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"

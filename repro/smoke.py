@@ -29,7 +29,16 @@ from typing import Literal
 from repro import entrypoints
 from repro.dockerfile import HELP_CHECK, IMPORT_CHECK, NOTEBOOK_CHECK, UID
 from repro.engine import Engine, RunLimits
-from repro.models import JSON, Evidence, Options, SmokeCommand, SmokePlan, SmokeResult, TargetResult
+from repro.models import (
+    JSON,
+    BaseImage,
+    Evidence,
+    Options,
+    SmokeCommand,
+    SmokePlan,
+    SmokeResult,
+    TargetResult,
+)
 from repro.repair import Failure, classify
 
 MAX_IMPORT_TARGETS = 200
@@ -528,6 +537,51 @@ def execute(runner: Runner, plan: SmokePlan, *, info: Info | None = None) -> Out
         notebooks = attempt_one(runner, plan.notebooks)
         say(f"notebook: {notebooks.status} — {notebooks.note}")
     return Outcome(attempts=tuple(attempts), notebooks=notebooks, plan=plan)
+
+
+def gpu_use(base: BaseImage, engine_has_gpu: Callable[[], bool]) -> tuple[bool, str]:
+    """Whether the smoke test of an image on ``base`` runs with GPUs; for a GPU image run
+    on the CPU, why. GPUs only when the engine has them, the host driver can start the
+    image and the torch build has kernels for the host's GPUs."""
+    driver_ok = base.cuda is None or base.cuda.driver_ok is not False
+    arch_ok = base.cuda is None or base.cuda.arch_ok is not False
+    gpu = base.gpu and driver_ok and arch_ok and engine_has_gpu()
+    if not base.gpu or gpu:
+        return gpu, ""
+    if not driver_ok:
+        return False, "the host driver is too old"
+    if not arch_ok:
+        return False, "the torch build has no kernels for the host's GPU (see the reasons)"
+    return False, "no GPU on this engine"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tested:
+    """A smoke test that ran: every strategy tried, and where and how they ran."""
+
+    outcome: Outcome
+    runner: Runner
+
+    @property
+    def result(self) -> SmokeResult | None:
+        main = self.outcome.main
+        return main.result if main is not None else None
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome.passed and self.result is not None
+
+    def to_json(self) -> JSON:
+        """What the manifest's ``smoke`` object adds to the final result."""
+        return outcome_json(self.outcome, self.runner)
+
+
+def run_plan(
+    runner: Runner, plan: SmokePlan, *, gpu_fallback: bool, info: Info | None = None
+) -> Tested:
+    """Run ``plan`` (:func:`execute`); ``gpu_fallback``: a GPU image run on the CPU."""
+    outcome = dataclasses.replace(execute(runner, plan, info=info), gpu_fallback=gpu_fallback)
+    return Tested(outcome=outcome, runner=runner)
 
 
 def attempt_one(runner: Runner, command: SmokeCommand) -> Attempt:

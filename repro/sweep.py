@@ -18,8 +18,9 @@ from contextlib import suppress
 from typing import Protocol, runtime_checkable
 
 from repro import stale
-from repro.engine import LABEL_MANAGED, LABEL_RUN
+from repro.engine import LABEL_RUN
 from repro.errors import EngineError
+from repro.models import LABEL_MANAGED
 
 SOURCE_LABEL = "org.opencontainers.image.source"
 

@@ -318,11 +318,11 @@ def test_post_build_runs_as_the_user_after_the_code_and_start_wraps_every_comman
 
 
 def test_the_manifest_and_inspect_say_where_each_file_went(tmp_path: Path) -> None:
-    from repro import pipeline
+    from repro import pipeline, scratch
 
     src = tmp_path / "repo"
     make_repo(FIXTURES / "binder-folder", src)
-    with pipeline.workspace() as work:
+    with scratch.workspace() as work:
         prepared = pipeline.prepare(
             str(src), Options(), work, pipeline.QuietReporter(), probe_gpu=lambda: None
         )

@@ -11,7 +11,15 @@ from repro import base_image, dockerfile, pipeline, versions
 from repro.engine import ImageInfo
 from repro.errors import BuildError, EngineError, InferenceError
 from repro.infer import infer
-from repro.models import DeclaredRequirement, Evidence, ImportSite, Options, Origin, PythonHint
+from repro.models import (
+    DeclaredRequirement,
+    Evidence,
+    ImportSite,
+    Options,
+    Origin,
+    Prepared,
+    PythonHint,
+)
 from tests.conftest import commit_all
 
 LATE = dt.datetime(2025, 9, 1, tzinfo=dt.timezone.utc)  # torchvision 0.23.0 is the newest then
@@ -109,7 +117,7 @@ def _git_repo(root: Path, files: dict[str, str], date: str) -> Path:
     return root
 
 
-def _plan(root: Path, options: Options, tmp_path: Path) -> pipeline.Prepared:
+def _plan(root: Path, options: Options, tmp_path: Path) -> Prepared:
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     return pipeline.prepare(

@@ -5,8 +5,16 @@ import datetime as dt
 import pytest
 
 from repro.errors import UsageError
-from repro.infer import Wheel, choose_python, infer
-from repro.models import DeclaredRequirement, Evidence, ImportSite, Options, Origin, PythonHint
+from repro.infer import choose_python, infer
+from repro.models import (
+    DeclaredRequirement,
+    Evidence,
+    ImportSite,
+    Options,
+    Origin,
+    PythonHint,
+    Wheel,
+)
 
 WHEN = dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)
 

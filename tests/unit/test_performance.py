@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from repro import build, pypi, stages
+from repro import build, planning, pypi, stages
 from repro.dockerfile import render
 from repro.models import BaseImage, BuildContext, Evidence, Hint, Origin
 from repro.pypi import PyPIIndex
@@ -175,11 +175,11 @@ def test_large_data_and_checkpoints_are_found_with_their_sizes(tmp_path: Path) -
     assert found["video.mp4"].reason == "over 50 MB"
     assert ctx.files == 3 and ctx.bytes == 2_000 + 2 * 1024**2 + 20_000
 
-    line = build.context_warning(ctx)
+    line = planning.context_warning(ctx)
     assert line.startswith("large data/checkpoint files left out of the image (68.2 MB;")
     assert "--keep-large-files" in line and "video.mp4 (62.9 MB)" in line
     kept = build.survey_context(src, keep_large=True)
-    assert kept.files == 6 and "kept in the image" in build.context_warning(kept)
+    assert kept.files == 6 and "kept in the image" in planning.context_warning(kept)
 
 
 def test_left_out_files_are_named_in_the_dockerignore(tmp_path: Path) -> None:

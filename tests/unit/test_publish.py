@@ -11,7 +11,7 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from repro import artifact, publish, sbom
+from repro import artifact, export, publish, sbom
 from repro.errors import EngineError, UsageError, VerifyError
 from repro.verify import check_files
 
@@ -101,7 +101,7 @@ def test_credentials_need_both_halves() -> None:
 
 
 def test_the_snippet_before_a_push_loads_the_tarball() -> None:
-    text = publish.paper_text(manifest())
+    text = export.paper_text(manifest())
     assert "docker load -i image.tar.gz\ndocker run --rm -it repro/acme-paper:0123456\n" in text
     assert f"at commit `{SHA}` (2024-03-01)" in text
     assert "repro verify ." in text and "sha256sum -c SHA256SUMS" in text
@@ -113,7 +113,7 @@ def test_the_snippet_after_a_push_is_pinned_by_the_newest_digest() -> None:
         {"pinned": "ghcr.io/lab/paper@sha256:" + "00" * 32},
         {"pinned": f"ghcr.io/lab/paper@{DIGEST}"},
     ]
-    text = publish.paper_text(manifest(published=pushes))
+    text = export.paper_text(manifest(published=pushes))
     assert f"```sh\ndocker run --rm -it ghcr.io/lab/paper@{DIGEST}\n```" in text
     assert "docker load" not in text and "not pushed yet" not in text
     assert f"Image id: `{IMAGE_ID}`" in text
@@ -125,7 +125,7 @@ def test_a_gpu_image_asks_for_gpus_and_names_the_driver() -> None:
         cuda={"cuda": "12.6", "min_driver": "560.28"},
         published=[{"pinned": f"ghcr.io/lab/paper@{DIGEST}"}],
     )
-    text = publish.paper_text(doc)
+    text = export.paper_text(doc)
     assert f"docker run --rm -it --gpus all ghcr.io/lab/paper@{DIGEST}" in text
     assert "NVIDIA driver ≥ 560.28" in text and "CUDA 12.6" in text
 
@@ -364,7 +364,7 @@ def write_artifact(tmp_path: Path) -> Path:
         refs=doc["tags"],
         dockerfile="FROM python:3.11-slim\n",
         manifest_for=lambda files: {**doc, "artifacts": dict(files)},
-        extra_files=publish.artifact_files(doc),
+        extra_files=export.artifact_files(doc),
     )
     return dest
 

@@ -27,7 +27,7 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from repro import config, pipeline
+from repro import config, pipeline, scratch
 from repro.errors import ReproError
 from repro.models import Options, Origin
 from repro.scan import commands, declared, imports, requirements
@@ -536,7 +536,7 @@ def test_fuzz_whole_inspect(files: dict[str, str]) -> None:
     count("whole repository (inspect)")
     for root in _tmp_repo(files):
         walk(root)
-        with pipeline.workspace() as workdir:
+        with scratch.workspace() as workdir:
             try:
                 pipeline.prepare(str(root), Options(), workdir, pipeline.QuietReporter())
             except ReproError as exc:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from repro import artifact, locks, pipeline, stale
+from repro import artifact, locks, scratch, stale
 
 DEAD = 999_999_999  # above any pid_max: no process has it
 
@@ -72,7 +72,7 @@ def test_a_run_removes_the_workspaces_of_dead_runs(
     others[0].mkdir()
     others[1].mkdir()
     others[2].write_text("x")
-    with pipeline.workspace() as work:
+    with scratch.workspace() as work:
         assert work.parent == tmp_path
         assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
             [work.name, *(p.name for p in others)]

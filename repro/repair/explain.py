@@ -1,0 +1,106 @@
+"""What repro says when it stops: the texts of a failed smoke test, of a build a repair
+broke, and of a missing base image, each one line with a detail block and a hint (pure).
+
+The pack loop (``pipeline.pack``) raises what these return; the repair rounds are the
+manifest's ``repairs`` records.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from repro import base_image
+from repro.errors import BuildError, SmokeFailure
+from repro.models import JSON, Plan
+from repro.repair import Context, Failure, Proposal, diagnose
+
+if TYPE_CHECKING:
+    from repro.smoke import Outcome
+
+
+def missing_base_hint(plan: Plan, ref: str, local_pythons: tuple[str, ...]) -> str:
+    """What to do when ``ref`` is not on the engine and cannot be pulled; ``local_pythons``:
+    the Pythons whose CPU base image the engine has."""
+    python = plan.environment.python.version
+    major, minor = (int(p) for p in python.split("."))
+    here = [v for v in local_pythons if v.split(".")[0] == str(major) and v != python]
+    choices = []
+    if ref == base_image.python_image(python) and here:
+        # the nearest Python with a base here, the older one on a tie
+        near = min(here, key=lambda v: (abs(int(v.split(".")[1]) - minor), int(v.split(".")[1])))
+        local = ", ".join(base_image.python_image(v) for v in here)
+        choices.append(f"--python {near} uses a base image this engine has ({local})")
+    choices += [
+        f"docker pull {ref} where a registry is reachable, or make a local stand-in "
+        "(scripts/standin-images.sh, docs/standins.md)",
+        "--base-image IMAGE names another base",
+    ]
+    return "; ".join(choices)
+
+
+def rounds_text(rounds: list[JSON]) -> str:
+    """One line per repair round: what failed → what was changed."""
+    lines = []
+    for r in rounds:
+        changed = "; ".join(f"{c['action']} {c['target']}{c['specifier']}" for c in r["changes"])
+        lines.append(f"repair {r['round']}: {r['failure']['line']} → {changed}")
+    return "\n".join(lines)
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def repair_broke_build(exc: BuildError, plan: Plan, rounds: list[JSON]) -> BuildError:
+    """The build of a repaired plan failed: say which repair, and keep the rounds."""
+    last = rounds[-1]
+    changed = "; ".join(f"{c['action']} {c['target']}{c['specifier']}" for c in last["changes"])
+    return BuildError(
+        f"the image build failed after repair {last['round']} ({changed}): {exc.message}",
+        step=exc.step,
+        log_tail="\n".join(filter(None, [rounds_text(rounds), exc.log_tail])),
+        hint=f"the image of the round before is kept for a look: repro shell {plan.tags[0]}",
+    )
+
+
+def smoke_failure(
+    plan: Plan,
+    outcome: Outcome,
+    failure: Failure,
+    proposal: Proposal,
+    rounds: list[JSON],
+    max_repairs: int,
+) -> SmokeFailure:
+    """The smoke test failed and repro stops: the diagnosis (or the repair it would make
+    next, when the rounds ran out), what ran and failed, and the rounds so far."""
+    attempt = outcome.failing
+    result = attempt.result if attempt else None
+    why = (
+        "timed out"
+        if result is not None and result.timed_out
+        else f"exit {result.exit_code if result else '?'}"
+    )
+    if proposal.changes:  # repro knew what to do next, but the rounds ran out
+        message = (
+            f"{failure.summary()} — still failing after {len(rounds)} repair round(s) "
+            f"(--max-repairs {max_repairs}); next would be: {proposal.changes[0].describe()}"
+        )
+        hint = "raise --max-repairs, or make that change yourself (--pin, --python)"
+    else:
+        diagnosis = proposal.diagnosis or diagnose(failure, Context(python=""))
+        message, hint = diagnosis.message, diagnosis.hint
+    lines = []
+    if attempt is not None:
+        lines.append(f"ran ({attempt.command.kind}): {_shorten(attempt.command.display(), 160)}")
+        targets = result.targets if result else ()
+        for t in [t for t in targets if t.status == "failed"][:8]:
+            lines.append(f"  failed    {t.target}: {_shorten(t.reason, 160)}")
+        for t in attempt.excluded[:5]:
+            lines.append(f"  left out  {t.target}: {_shorten(t.reason, 160)}")
+    detail = "\n".join(filter(None, [*lines, rounds_text(rounds)]))
+    keep = f"the image is kept for a look: repro shell {plan.tags[0]}"
+    return SmokeFailure(
+        f"smoke test failed ({why}): {message}",
+        detail=detail,
+        hint=f"{hint}; {keep}" if hint else keep,
+    )

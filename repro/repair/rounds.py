@@ -1,0 +1,79 @@
+"""One round of the pack loop's repair (pure): the context a proposal reads, made from
+the plan, the built image and the rounds before; and the round's record in the manifest
+(``repairs``, docs/manifest.md)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from packaging.utils import canonicalize_name
+
+from repro.models import JSON, BuiltImage, ImageFacts, Plan, Scanned
+from repro.planning import wheelhouse_versions
+from repro.repair import Change, Context, Failure, Release, ReleasesFor
+
+if TYPE_CHECKING:
+    from repro.smoke import Outcome
+
+
+def repair_context(
+    plan: Plan,
+    scanned: Scanned,
+    facts: ImageFacts,
+    changes: tuple[Change, ...],
+    history: ReleasesFor,
+    pythons: tuple[str, ...],
+    *,
+    gpu_fallback: bool,
+) -> Context:
+    """What a proposal may look at after the image of ``plan`` failed: the plan, what the
+    image holds (``facts``), the release ``history`` (with the wheelhouse's versions), the
+    Pythons a repair may switch to, and the ``changes`` made in earlier rounds."""
+    python = plan.environment.python.version
+    wheel_versions = wheelhouse_versions(scanned.wheels, python)
+
+    def releases(dist: str) -> list[Release]:
+        known = list(history(dist))
+        have = {r.version for r in known}
+        for version in wheel_versions.get(canonicalize_name(dist), []):
+            if version not in have:
+                known.append(Release(version=version))
+        return known
+
+    return Context(
+        python=python,
+        requirements=plan.environment.requirements,
+        installed=facts.installed,
+        module_dists=facts.modules,
+        local_modules=scanned.evidence.local_modules,
+        os_codename=facts.os_codename,
+        releases=releases,
+        pythons=pythons,
+        previous=changes,
+        checkout=scanned.checkout.path,
+        gpu_fallback=gpu_fallback,
+    )
+
+
+def round_json(
+    number: int,
+    failure: Failure,
+    changes: tuple[Change, ...],
+    image: BuiltImage,
+    outcome: Outcome,
+) -> JSON:
+    """The manifest's record of repair round ``number``: the image that failed, its smoke
+    attempt, the failure and the changes made for the next round."""
+    attempt = outcome.failing
+    return {
+        "round": number,
+        "image": image.id,
+        "smoke": {
+            "kind": attempt.command.kind if attempt else "",
+            "command": list(attempt.command.argv) if attempt else [],
+            "exit_code": attempt.result.exit_code if attempt and attempt.result else None,
+            "note": attempt.note if attempt else "",
+        },
+        "failure": failure.to_json(),
+        "changes": [c.to_json() for c in changes],
+    }
