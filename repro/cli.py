@@ -592,6 +592,59 @@ def _enter(target: str, command: tuple[str, ...], kw: dict[str, Any]) -> int:
         signal.signal(signal.SIGINT, previous)
 
 
+@cli.command()
+@click.argument("target")
+@click.option(
+    "--port",
+    type=click.IntRange(min=0, max=65535),
+    default=0,
+    help="Port on 127.0.0.1 to publish JupyterLab on (default: a free one).",
+)
+@click.option(
+    "--mount",
+    is_flag=True,
+    help="Bind-mount your checkout over /app (notebooks saved there are yours): SOURCE when "
+    "it is a local directory, else the current directory.",
+)
+@click.option(
+    "--network",
+    default="bridge",
+    show_default=True,
+    help="Container network (the port is published from it; not none or host).",
+)
+@click.option(
+    "--repack",
+    is_flag=True,
+    help="Pack SOURCE again even if OUT holds an artifact of its commit.",
+)
+@plan_options
+@build_options
+@handle_errors
+def lab(target: str, port: int, mount: bool, network: str, repack: bool, **kw: Any) -> None:
+    """Open JupyterLab in the packed environment of TARGET; Ctrl-C stops it.
+
+    TARGET is a SOURCE (packed first unless OUT already holds its artifact), an artifact
+    directory, or an image. JupyterLab is added in a layer of its own when the image has
+    none (the packed environment is not changed); notebooks run in the image's
+    environment, the repository at /app. Prints the URL (127.0.0.1 only, a fresh token).
+    """
+    from repro.lab import open_lab
+
+    options = _options(kw)
+    reporter = CliReporter(options.verbose)
+    status = open_lab(
+        target,
+        options,
+        reporter,
+        show=lambda line: click.echo(line),
+        port=port,
+        mount=mount,
+        network=network,
+        repack=repack,
+    )
+    sys.exit(status)
+
+
 @cli.command("pack-many")
 @click.argument("list_file", metavar="FILE", type=click.Path(path_type=Path))
 @click.option(

@@ -241,6 +241,11 @@ def _from(recipe: Recipe, image: str, stage: str) -> str:
 _IMAGE_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@+-]*")
 
 
+def is_image_ref(text: str) -> bool:
+    """Whether ``text`` may stand after ``FROM`` (no space, line break or shell syntax)."""
+    return bool(_IMAGE_REF.fullmatch(text))
+
+
 def _one_line(text: str) -> str:
     return re.sub(r"[\x00-\x1f\x7f]", "?", text)
 
@@ -437,6 +442,16 @@ def _secret_env(uv: bool = False, python: str = "python") -> str:
         f"    if [ -f /run/secrets/{SECRET_PIPCONF} ]; then"
         f" export PIP_CONFIG_FILE=/run/secrets/{SECRET_PIPCONF};{to_uv} fi; \\\n"
     )
+
+
+def secret_run_prefix(cache: str = "") -> str:
+    """``RUN`` with the CA bundle and pip configuration mounted and exported for pip, as the
+    install steps have them, and a package cache mounted at ``cache`` (for Dockerfiles built
+    on a packed image: ``repro lab``)."""
+    mounts = _secret_mounts()
+    if cache:
+        mounts.append(f"--mount=type=cache,target={cache},sharing=locked")
+    return "RUN " + " ".join(mounts) + " \\\n" + _secret_env()
 
 
 def _cache_mount(recipe: Recipe, target: str) -> str:

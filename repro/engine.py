@@ -93,6 +93,29 @@ class RunLimits:
     entrypoint: Sequence[str] | None = None  # replaces the image's (a probe of a given image)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServiceSpec:
+    """A long-running container: ``repro lab``'s Jupyter server."""
+
+    image: str
+    argv: Sequence[str]  # the command (the image's entrypoint stays)
+    ports: Sequence[tuple[int, int]] = ()  # (container port, host port; 0: the engine picks)
+    env: Mapping[str, str] = field(default_factory=dict)
+    user: str | None = None
+    mounts: Sequence[tuple[Path, str]] = ()  # (host path, container path) bind mounts
+    workdir: str | None = None
+    network: str = "bridge"
+    gpus: bool = False
+    kind: str = "lab"  # the io.github.repro.managed label
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContainerStatus:
+    running: bool
+    exit_code: int | None  # once it stopped
+    ports: Mapping[int, int]  # container port → host port
+
+
 class Engine(Protocol):
     """What the pipeline needs from a container engine."""
 
@@ -625,6 +648,87 @@ class DockerEngine:
             timed_out=timed_out,
             oom_killed=oom,
         )
+
+    # ----------------------------------------------------------------- services
+
+    def start_service(self, spec: ServiceSpec) -> str:
+        """Create and start a long-running container (``repro lab``'s server); its id.
+
+        The container keeps the image's entrypoint (a Binder ``start`` wraps the command),
+        publishes each port on 127.0.0.1 only, and is labelled with this run, so that a
+        run killed before removing it has it removed by the next one (repro/sweep.py).
+        Creating it holds signals back: a Ctrl-C cannot lose a container the engine made.
+        """
+        # (address, None): the engine picks a free port on that address
+        ports: dict[str, Any] = {
+            f"{inner}/tcp": ("127.0.0.1", outer or None) for inner, outer in spec.ports
+        }
+        mounts = [
+            docker.types.Mount(target=inside, source=str(host), type="bind")
+            for host, inside in spec.mounts
+        ]
+        container: Any = None
+        try:
+            with signals.deferred(), _engine_call(f"starting a container from {spec.image}"):
+                container = self._client.containers.create(
+                    spec.image,
+                    command=list(spec.argv),
+                    network_mode=spec.network,
+                    user=spec.user,
+                    working_dir=spec.workdir,
+                    environment=dict(spec.env),
+                    labels={LABEL_MANAGED: spec.kind, LABEL_RUN: stale.run_id()},
+                    ports=ports,
+                    mounts=mounts,
+                    device_requests=gpu_device_requests() if spec.gpus else None,
+                    detach=True,
+                    tty=False,
+                    security_opt=["no-new-privileges"],
+                )
+            with _engine_call(f"starting a container from {spec.image}"):
+                container.start()
+        except docker.errors.ImageNotFound as exc:
+            raise EngineError(f"image {spec.image} not found") from exc
+        except docker.errors.APIError as exc:
+            if container is not None:
+                self.remove_container(str(container.id))
+            raise EngineError(f"cannot start a container from {spec.image}: {_short(exc)}") from exc
+        return str(container.id)
+
+    def container_status(self, container_id: str) -> ContainerStatus:
+        """Whether a container runs, its exit code once it stopped, and its published ports
+        (container port → host port)."""
+        try:
+            with _engine_call("inspecting a container"):
+                attrs = self._client.api.inspect_container(container_id)
+        except docker.errors.NotFound:
+            return ContainerStatus(running=False, exit_code=None, ports={})
+        except docker.errors.APIError as exc:
+            raise EngineError(
+                f"cannot inspect container {container_id[:12]}: {_short(exc)}"
+            ) from exc
+        state = attrs.get("State") or {}
+        ports: dict[int, int] = {}
+        for key, bound in ((attrs.get("NetworkSettings") or {}).get("Ports") or {}).items():
+            for entry in bound or []:
+                with suppress(ValueError, TypeError, KeyError):
+                    ports.setdefault(int(str(key).split("/")[0]), int(entry["HostPort"]))
+        running = bool(state.get("Running"))
+        code = state.get("ExitCode")
+        return ContainerStatus(
+            running=running,
+            exit_code=None if running or code is None else int(code),
+            ports=ports,
+        )
+
+    def container_logs(self, container_id: str, *, tail: int = 40) -> str:
+        """The last ``tail`` lines a container wrote (stdout and stderr)."""
+        try:
+            with _engine_call("reading a container's output"):
+                out = self._client.api.logs(container_id, stdout=True, stderr=True, tail=tail)
+        except docker.errors.APIError:
+            return ""
+        return bytes(out).decode("utf-8", "replace")
 
     # ----------------------------------------------------------------- images
 

@@ -161,6 +161,24 @@ def container_argv(
     tty: bool,
 ) -> list[str]:
     """The ``docker run`` line: repo at /app, the checkout over it with ``--mount``."""
+    user, env, mounts = identity(root=root, mount=mount)
+    return shell_argv(
+        target.image,
+        command,
+        network=network,
+        user=user,
+        tty=tty,
+        mounts=mounts,
+        gpus=gpus,
+        env=env,
+    )
+
+
+def identity(
+    *, root: bool, mount: Path | None
+) -> tuple[str | None, dict[str, str], list[tuple[Path, str]]]:
+    """(user, environment, bind mounts) of a container with ``mount`` (the checkout) at
+    /app: the image's user, or the host's with a mount so that edits keep their owner."""
     user: str | None = "0" if root else None
     env: dict[str, str] = {}
     mounts: list[tuple[Path, str]] = []
@@ -172,16 +190,7 @@ def container_argv(
             user = f"{os.getuid()}:{os.getgid()}"
             if os.getuid() != 1000:
                 env["HOME"] = "/tmp"
-    return shell_argv(
-        target.image,
-        command,
-        network=network,
-        user=user,
-        tty=tty,
-        mounts=mounts,
-        gpus=gpus,
-        env=env,
-    )
+    return user, env, mounts
 
 
 def remote_engine() -> str:
