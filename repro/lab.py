@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING
 
 from repro import build, signals, stale
 from repro import dockerfile as df
-from repro.engine import LABEL_MANAGED, DockerEngine, RunLimits, ServiceSpec
+from repro.engine import DockerEngine, RunLimits, ServiceSpec
 from repro.errors import EngineError, ReproError, UsageError
-from repro.models import Options
+from repro.models import LABEL_MANAGED, Options
 
 if TYPE_CHECKING:
     from repro.pipeline import Reporter

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from repro.engine import LABEL_MANAGED, DockerEngine, RunLimits
+from repro.engine import DockerEngine, RunLimits
 from repro.lab import lab_tag
+from repro.models import LABEL_MANAGED
 from tests.conftest import require_images
 
 pytestmark = [pytest.mark.docker, pytest.mark.network]
