@@ -52,6 +52,8 @@ UV_DIR = "/opt/repro/uv"
 UV = f"{UV_DIR}/bin/uv"
 UV_ENV = f"{UV_DIR}/uv_env.py"
 DATE_CONSTRAINTS = "constraints-date.txt"
+OPTIONAL = "requirements-optional.txt"
+OPTIONAL_DROPPED = "/opt/repro/optional-dropped.txt"
 # Stage names. "env": the base with Python and the virtual environment; "uv": the resolver,
 # mounted into the install steps; "deps": the installs, when they happen on a devel image.
 STAGE_ENV = "env"
@@ -70,6 +72,9 @@ class Recipe:
     commit: str
     framework_requirements: tuple[str, ...] = ()
     requirements: tuple[str, ...] = ()
+    # Light optional imports: installed one by one after the rest, each only if it installs
+    # within what is installed already; the others are dropped (never failing the build).
+    optional_requirements: tuple[str, ...] = ()
     framework_index_urls: tuple[str, ...] = ()
     framework_find_links: tuple[str, ...] = ()  # pages of wheel links (older torch, jax)
     index_urls: tuple[str, ...] = ()  # extra indexes the repository itself declares
@@ -140,6 +145,8 @@ def render(recipe: Recipe) -> Rendered:
         files[f"{CONTEXT_DIR}/uv_env.py"] = _data_file("uv_env.py")
     if recipe.installer == "pip" and recipe.date_constraints:
         files[f"{CONTEXT_DIR}/{DATE_CONSTRAINTS}"] = _lines(recipe.date_constraints)
+    if recipe.optional_requirements:
+        files[f"{CONTEXT_DIR}/{OPTIONAL}"] = _lines(recipe.optional_requirements)
     multi = bool(recipe.runtime_base)
     named = multi or recipe.uv_stage
     parts = [
@@ -168,6 +175,7 @@ def render(recipe: Recipe) -> Rendered:
         _install(
             recipe, "requirements.txt", recipe.requirements, "Everything else the code needs.", ()
         ),
+        _optional(recipe),
     ]
     if multi:
         parts += [_extensions(recipe), *_runtime_stage(recipe)]
@@ -640,6 +648,52 @@ def _install(
     )
 
 
+def _optional(recipe: Recipe) -> str:
+    """The best-effort layer: each light optional import on its own, held to every version
+    installed above (so it can add, never move); one that fails is listed in
+    OPTIONAL_DROPPED and the build goes on (repro.json says which were dropped)."""
+    if not recipe.optional_requirements:
+        return ""
+    target = f"/opt/repro/{OPTIONAL}"
+    held = "/opt/repro/installed-before-optional.txt"
+    uv = recipe.installer == "uv"
+    mounts = []
+    if recipe.buildkit:
+        mounts = _secret_mounts()
+        mounts.append(_cache_mount(recipe, "/root/.cache/uv" if uv else "/root/.cache/pip"))
+        if recipe.uv_stage:
+            mounts.append(f"--mount=type=bind,from={STAGE_UV},source={UV_DIR},target={UV_DIR}")
+        if recipe.wheelhouse:
+            mounts.append(f"--mount=type=bind,source={CONTEXT_DIR}/wheels,target=/opt/repro/wheels")
+    if uv:
+        args = [UV, "pip", "install", *_uv_target(recipe)]
+        if recipe.exclude_newer:
+            args += ["--exclude-newer", recipe.exclude_newer]
+    else:
+        args = ["python", "-m", "pip", "install"]
+    if recipe.wheelhouse:
+        args += ["--find-links", "/opt/repro/wheels"]
+    for url in recipe.index_urls:
+        args += ["--extra-index-url", _url_arg(url)]
+    if not uv and recipe.date_constraints:
+        args += ["--constraint", f"/opt/repro/{DATE_CONSTRAINTS}"]
+    args += ["--constraint", held]
+    run = "RUN " + " ".join(mounts) + " \\\n" if mounts else "RUN \\\n"
+    return (
+        "# Optional imports (under try/except ImportError or a flag): each is installed if it\n"
+        "# installs cleanly beside everything above, else dropped; never failing the build.\n"
+        f"COPY {CONTEXT_DIR}/{OPTIONAL} {target}\n"
+        f"{run}"
+        f"{_secret_env(uv)}"
+        f"    {{ python -m pip freeze | grep '==' || true; }} > {held}; \\\n"
+        f"    : > {OPTIONAL_DROPPED}; \\\n"
+        '    while read -r req; do [ -n "$req" ] || continue; \\\n'
+        f'      {" ".join(args)} "$req" \\\n'
+        f'        || echo "$req" >> {OPTIONAL_DROPPED}; \\\n'
+        f"    done < {target}\n"
+    )
+
+
 def _framework_names(lines: tuple[str, ...]) -> list[str]:
     """The distributions the framework lines install, canonical, sorted."""
     from packaging.requirements import InvalidRequirement
@@ -696,6 +750,8 @@ def _runtime_stage(recipe: Recipe) -> list[str]:
         repro_files.append("requirements.txt")
     if recipe.installer == "pip" and recipe.date_constraints:
         repro_files.append(DATE_CONSTRAINTS)
+    if recipe.optional_requirements:
+        repro_files += [OPTIONAL, OPTIONAL_DROPPED.rsplit("/", 1)[1]]
     copies = " ".join(f"/opt/repro/{name}" for name in repro_files)
     repro_copy = f"COPY --from={STAGE_DEPS} {copies} /opt/repro/\n" if copies else ""
     return [

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Literal
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
@@ -616,8 +617,16 @@ def _finish(
         origins=tuple(draft.origins),
         reasons=tuple(reasons),
         optional=draft.optional,
-        layer="framework" if key in FRAMEWORKS else "main",
+        layer=_layer(key, draft),
     )
+
+
+def _layer(key: str, draft: _Draft) -> Literal["framework", "main", "optional"]:
+    """Frameworks alone (a framework imported only lazily stays out of the image: it is
+    listed, not installed); light optional imports in the best-effort layer."""
+    if key in FRAMEWORKS:
+        return "framework"
+    return "optional" if draft.optional and draft.best_effort and not draft.url else "main"
 
 
 def _contains(spec: SpecifierSet, version: str) -> bool:

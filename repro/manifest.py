@@ -10,10 +10,44 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
 from repro import __version__
-from repro.models import JSON, BuiltImage, Plan, SmokeResult
+from repro.models import JSON, BuiltImage, Environment, Plan, SmokeResult
 
 SCHEMA_VERSION = 1
+
+
+def best_effort(env: Environment, lock: Sequence[str] | None) -> list[JSON]:
+    """The light optional imports' requirements, each with whether the image has it
+    (``installed``: None before a build)."""
+    have: set[str] | None = None
+    if lock is not None:
+        have = {canonicalize_name(line.split("==")[0].strip()) for line in lock if "==" in line}
+    return [
+        {
+            "name": r.name,
+            "requirement": r.pip_line(),
+            "installed": None if have is None else canonicalize_name(r.name) in have,
+            "origins": [o.to_json() for o in r.origins[:3]],
+        }
+        for r in env.requirements
+        if r.layer == "optional"
+    ]
+
+
+def dropped(env: Environment, lock: Sequence[str]) -> list[str]:
+    """Warnings for the light optional imports that did not install."""
+    return [
+        f"optional {item['name']} did not install and was dropped (imported where the code "
+        f"runs without it: {', '.join(_where(o) for o in item['origins'])})"
+        for item in best_effort(env, lock)
+        if item["installed"] is False
+    ]
+
+
+def _where(origin: JSON) -> str:
+    return f"{origin['path']}:{origin['line']}" if origin.get("line") else str(origin["path"])
 
 
 def build_manifest(
@@ -75,6 +109,7 @@ def build_manifest(
         "requirements": [r.to_json() for r in env.requirements],
         "unresolved": [u.to_json() for u in env.unresolved],
         "imports": [i.to_json() for i in env.imports],
+        "best_effort": best_effort(env, lock),
         "conflicts": list(env.conflicts),
         "vcs": [p.to_json() for p in env.vcs_pins],
         "plan": plan.decision,

@@ -78,6 +78,8 @@ class Merged:
     origins: list[Origin] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     optional: bool = True
+    # imported by code (not tests) only where it may fail: try/except ImportError, a flag
+    best_effort: bool = False
 
 
 @dataclass(frozen=True)
@@ -349,6 +351,7 @@ def _imports(
     # imports of one package skip re-counting them (held here by id, and kept alive).
     full: dict[int, Merged] = {}
     said: dict[int, Merged] = {}
+    light: set[str] = set()  # requirements the code imports optionally (not in tests)
     for site in evidence.imports:
         top = site.module.split(".")[0]
         if top in evidence.local_modules:
@@ -357,7 +360,8 @@ def _imports(
         path = site.origin.path
         if path == "setup.py" or path.endswith("/setup.py"):
             continue  # build machinery: its install_requires are read, not its imports
-        if not site.optional and site.origin.path in tests:
+        in_tests = site.origin.path in tests
+        if not site.optional and in_tests:
             # needed to run the tests, not the code: the smoke test adds its own runner
             site = ImportSite(module=site.module, origin=site.origin, optional=True)
         if site.module in resolved:
@@ -392,6 +396,8 @@ def _imports(
             continue
         resolved_paths.add(site.module)
         draft = drafts[key]
+        if site.optional and not in_tests:
+            light.add(key)
         seen = import_counts.get(key, set())
         import_counts[key] = seen
         seen.add(site.origin.path)
@@ -411,6 +417,8 @@ def _imports(
             if not any(r.startswith("imported") for r in draft.reasons):
                 draft.reasons.append(f"imported as {site.module} ({site.origin})")
             said[id(draft)] = draft
+    for key in light:
+        drafts[key].best_effort = True
     for key, paths in import_counts.items():
         if len(paths) > MAX_IMPORT_ORIGINS:
             drafts[key].reasons.append(

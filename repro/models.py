@@ -254,7 +254,9 @@ class Requirement:
     origins: tuple[Origin, ...] = ()
     reasons: tuple[str, ...] = ()
     optional: bool = False
-    layer: Literal["framework", "main", "smoke"] = "main"
+    # "optional": a light optional import, installed after the rest when it installs
+    # cleanly, dropped with a warning when it does not (docs/inference.md)
+    layer: Literal["framework", "main", "smoke", "optional"] = "main"
 
     def pip_line(self) -> str:
         """The line written into the image's requirements file."""

@@ -43,6 +43,7 @@ from repro import (
 )
 from repro.engine import DockerEngine, Engine
 from repro.errors import BuildError, EngineError
+from repro.manifest import dropped
 from repro.models import (
     JSON,
     BuiltImage,
@@ -219,6 +220,9 @@ def pack(
             sweep.dead_runs(docker)  # containers of killed runs: their images are free then
             sweep.untagged_images(docker, plan.checkout.source.url, keep=image.id)  # re-packs
             facts = probe.image_facts(docker, image.id)
+            if not rounds:
+                for note in dropped(plan.environment, facts.lock):
+                    reporter.warn(note)
             tested = _smoke_test(docker, plan, image, options, reporter)
             if tested is None or tested.passed:
                 break

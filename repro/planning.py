@@ -334,6 +334,7 @@ def recipe(
     # an empty line: the base image's choice installs it under another name
     framework = tuple(line[id(r)] for r in needed if r.layer == "framework" and line[id(r)])
     rest = tuple(line[id(r)] for r in needed if r.layer != "framework" and line[id(r)])
+    optional = tuple(r.pip_line() for r in environment.requirements if r.layer == "optional")
     find_links: tuple[str, ...] = ()
     if base.gpu and base.cuda is not None:
         framework_indexes: tuple[str, ...] = base.cuda.index_urls
@@ -349,6 +350,7 @@ def recipe(
         commit=commit,
         framework_requirements=framework,
         requirements=rest,
+        optional_requirements=optional,
         framework_index_urls=framework_indexes,
         framework_find_links=find_links,
         index_urls=environment.index_urls,

@@ -135,10 +135,18 @@ def plan_text(plan: Plan) -> str:
     for r in needed:
         if r.reasons and any("wheelhouse" in x or "--pin" in x or "date" in x for x in r.reasons):
             lines.append(f"    {r.name}: {'; '.join(r.reasons)}")
-    if optional:
+    best_effort = [r for r in optional if r.layer == "optional"]
+    listed = [r for r in optional if r.layer != "optional"]
+    if best_effort:
         lines.append("")
-        lines.append(f"Optional, not installed ({len(optional)})")
-        lines += _table([(r.name, _origin_summary(r)) for r in optional])
+        lines.append(
+            f"Optional, installed if they install cleanly, else dropped ({len(best_effort)})"
+        )
+        lines += _table([(r.name, _origin_summary(r)) for r in best_effort])
+    if listed:
+        lines.append("")
+        lines.append(f"Optional, not installed ({len(listed)})")
+        lines += _table([(r.name, _origin_summary(r)) for r in listed])
     lines += _imports(env.imports)
     if env.unresolved:
         lines.append("")

@@ -1023,7 +1023,7 @@ def apply_changes(
             reasons=(*kept, reason),
             optional=False,
             layer=old.layer
-            if old is not None and old.layer != "smoke"
+            if old is not None and old.layer not in ("smoke", "optional")
             else ("framework" if key in FRAMEWORKS else "main"),
         )
         if index is None:

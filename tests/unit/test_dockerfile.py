@@ -174,7 +174,30 @@ CASES = {
         requirements=("numpy==1.16.6",),
         buildkit=False,
     ),
+    "uv-optional": Recipe(
+        base=CPU,
+        source_url="https://github.com/acme/scripts",
+        commit="7" * 40,
+        requirements=("requests",),
+        optional_requirements=("simplejson", "matplotlib>=2"),
+        installer="uv",
+        exclude_newer="2018-03-01T00:00:00Z",
+    ),
 }
+
+
+def test_optional_layer_comes_after_the_rest_and_cannot_fail_the_build() -> None:
+    rendered = render(CASES["uv-optional"])
+    text = rendered.dockerfile
+    assert rendered.files[".repro/requirements-optional.txt"] == "simplejson\nmatplotlib>=2\n"
+    assert text.index("/opt/repro/requirements.txt") < text.index("requirements-optional.txt")
+    layer = text[text.index("COPY .repro/requirements-optional.txt") :].split("\nCOPY ")[0]
+    # each on its own, held to what is installed, a failure recorded and passed over
+    assert '"$req"' in layer and "--constraint /opt/repro/installed-before-optional.txt" in layer
+    assert '|| echo "$req" >> /opt/repro/optional-dropped.txt' in layer
+    assert "--exclude-newer 2018-03-01T00:00:00Z" in layer
+    # without optional imports there is no such layer
+    assert "requirements-optional" not in render(CASES["uv-lock"]).dockerfile
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -113,3 +113,37 @@ def test_inspect_shows_every_kind_with_how_it_was_found() -> None:
     assert "unresolved    nosuchthing_xyz" in text
     assert "standard library (Python 3): os" in text
     assert "the repository's own: helpers" in text
+
+
+def test_light_optional_imports_go_to_the_best_effort_layer() -> None:
+    ev = Evidence(
+        imports=(
+            imp("simplejson", optional=True),  # try: import simplejson except ImportError
+            imp("yaml", "tests/test_cfg.py"),  # test code only: listed, not installed
+            imp("torch", line=5, optional=True),  # a lazy framework: the planner's, not here
+            imp("requests", line=6, optional=True),
+            imp("requests", "other.py", line=2),  # required elsewhere: installed as usual
+        )
+    )
+    env = infer(ev, Options(python="3.8"), commit_date=WHEN)
+    reqs = {r.name: r for r in env.requirements}
+    assert (reqs["simplejson"].optional, reqs["simplejson"].layer) == (True, "optional")
+    assert (reqs["PyYAML"].optional, reqs["PyYAML"].layer) == (True, "main")
+    assert reqs["torch"].layer == "framework" and reqs["torch"].optional
+    assert (reqs["requests"].optional, reqs["requests"].layer) == (False, "main")
+
+
+def test_manifest_says_which_optional_requirements_were_dropped() -> None:
+    from repro.manifest import best_effort, dropped
+
+    ev = Evidence(imports=(imp("simplejson", optional=True), imp("ujson", line=2, optional=True)))
+    env = infer(ev, Options(python="3.8"), commit_date=WHEN)
+    assert [i["installed"] for i in best_effort(env, None)] == [None, None]
+    lock = ("simplejson==3.13.2", "pip==9.0.1")
+    assert {i["name"]: i["installed"] for i in best_effort(env, lock)} == {
+        "simplejson": True,
+        "ujson": False,
+    }
+    (note,) = dropped(env, lock)
+    assert note.startswith("optional ujson did not install and was dropped")
+    assert "main.py:2" in note
