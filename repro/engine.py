@@ -192,8 +192,26 @@ def _engine_call(what: str) -> Iterator[None]:
     try:
         yield
     except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-        message = f"lost the Docker engine while {what}: {_short(exc)}"
+        message = f"lost the Docker engine while {what}: {_lost_reason(exc)}"
         raise EngineError(message, hint=_HINT) from exc
+
+
+def _lost_reason(exc: BaseException) -> str:
+    """Why a connection to the engine failed, in words (not urllib3's nested tuples)."""
+    text = str(exc)
+    for needle, reason in (
+        ("FileNotFoundError", "its socket is gone"),
+        ("No such file", "its socket is gone"),
+        ("ConnectionRefused", "it refused the connection"),
+        ("Connection refused", "it refused the connection"),
+        ("RemoteDisconnected", "it closed the connection"),
+        ("Connection aborted", "it closed the connection"),
+        ("Connection broken", "it closed the connection"),
+        ("ConnectionReset", "it reset the connection"),
+    ):
+        if needle in text:
+            return reason
+    return _short(exc)
 
 
 _HINT = "check that dockerd is running (docker info), then run repro again"
@@ -519,9 +537,14 @@ class DockerEngine:
                 raise
             lines = list(tail)
             if code != 0:
-                if not self.alive():
+                faults.checkpoint("build.ended")
+                # the client says it lost the engine (which may be back already, after a
+                # restart), or the engine does not answer now
+                lost = _lost_engine(lines)
+                if lost or not self.alive():
+                    how = "restarted" if lost and self.alive() else "went away"
                     raise EngineError(
-                        "the Docker engine went away during the build",
+                        f"the Docker engine {how} during the build",
                         detail="\n".join(lines[-10:]),
                         hint=_HINT,
                     )
@@ -580,7 +603,7 @@ class DockerEngine:
             # the container is known, and ``finally`` removes it
             with signals.deferred():
                 container = self._create(image, argv, limits, device_requests)
-            with _engine_call(f"running a container from {image}"):
+            with _engine_call("the container ran"):
                 return self._start_and_wait(container, limits, start)
         except docker.errors.APIError as exc:
             raise EngineError(f"the container failed: {_short(exc)}") from exc
@@ -627,12 +650,24 @@ class DockerEngine:
         try:
             status = container.wait(timeout=limits.timeout)
             code: int | None = int(status.get("StatusCode", -1))
+            # an engine shutting down stops its containers (they end as if killed) and no
+            # longer takes new connections: a failed run is the engine's when it is gone
+            if code != 0 and not self.alive():
+                raise EngineError(
+                    "lost the Docker engine while the container ran: it stopped the "
+                    "container as it shut down",
+                    hint=_HINT,
+                )
         except requests.exceptions.RequestException as exc:
             # The SDK reports its read timeout as a ReadTimeout or as a ConnectionError:
-            # a ping tells a container that outlived its time from an engine that died.
-            if not self.alive():
+            # a wait that broke before its time, or a ping that gets no answer, tells an
+            # engine that went away (or restarted: it answers again, the container is
+            # gone) from a container that outlived its time.
+            early = time.monotonic() - start < limits.timeout
+            if early or not self.alive():
                 raise EngineError(
-                    f"lost the Docker engine while the container ran: {_short(exc)}", hint=_HINT
+                    f"lost the Docker engine while the container ran: {_lost_reason(exc)}",
+                    hint=_HINT,
                 ) from exc
             timed_out = True
             code = None
@@ -745,10 +780,13 @@ class DockerEngine:
         try:
             # GET /images/get?names=a&names=b keeps every tag in one tarball; the SDK's
             # get_image() takes a single name.
-            response = api._get(api._url("/images/get"), params={"names": list(refs)}, stream=True)
-            api._raise_for_status(response)
-            for chunk in response.iter_content(chunk_size=1024 * 1024):
-                out.write(chunk)
+            with _engine_call("saving the image"):  # a broken stream: the engine went away
+                response = api._get(
+                    api._url("/images/get"), params={"names": list(refs)}, stream=True
+                )
+                api._raise_for_status(response)
+                for chunk in response.iter_content(chunk_size=1024 * 1024):
+                    out.write(chunk)
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
             raise EngineError(f"cannot save {', '.join(refs)}: {_short(exc)}") from exc
 
@@ -931,6 +969,18 @@ def _terminate(proc: subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         with suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, 9)
+
+
+# What the docker client prints when its connection to the engine breaks mid-build (its
+# own lines: a build step's output starts with "#<n> ", and may say such things itself)
+_LOST = re.compile(
+    r"server did not provide an image ID|error reading from server|code = Unavailable"
+    r"|transport is closing|Cannot connect to the Docker daemon"
+)
+
+
+def _lost_engine(lines: Sequence[str]) -> bool:
+    return any(_LOST.search(line) for line in lines if not line.startswith("#"))
 
 
 _STEP = re.compile(r"^#(\d+) \[(?:[\w-]+ )?\s*(\d+/\d+)\] (.*)$")

@@ -34,7 +34,8 @@ CONTINUE = signal.SIGUSR1
 # other): what has happened by then, so a test knows what a signal there must undo.
 POINTS = {
     "fetch.cloning": "git clone/fetch of the mirror is running (a child process)",
-    "build.started": "the image build is running (the BuildKit CLI or the SDK's stream)",
+    "build.started": "the image build is running (the BuildKit CLI)",
+    "build.ended": "the BuildKit CLI exited with an error; repro has not yet said why",
     "container.running": "a container repro made runs (the image facts, each smoke command)",
     "export.start": "the export stage began; nothing of the artifact exists yet",
     "export.staged": "the partial artifact folder exists, still empty",
