@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 from repro import base_image
 from repro.errors import BuildError, SmokeFailure
 from repro.models import JSON, Plan
-from repro.repair import Context, Failure, Proposal, diagnose
+from repro.repair.kinds import diagnose
+from repro.repair.values import Context, Failure, Proposal
 
 if TYPE_CHECKING:
     from repro.smoke import Outcome

@@ -10,7 +10,7 @@ from packaging.utils import canonicalize_name
 
 from repro.models import JSON, BuiltImage, ImageFacts, Plan, Scanned
 from repro.planning import wheelhouse_versions
-from repro.repair import Change, Context, Failure, Release, ReleasesFor
+from repro.repair.values import Change, Context, Failure, Release, ReleasesFor
 
 if TYPE_CHECKING:
     from repro.smoke import Outcome

@@ -147,3 +147,17 @@ def test_an_ordinary_exception_is_an_error_with_its_line() -> None:
 def test_no_exception_at_all_keeps_the_last_line() -> None:
     assert classify("assert 2.0 == 3").line == "assert 2.0 == 3"
     assert classify("").line == "no output"
+
+
+def test_the_registry_names_every_kind_and_what_repro_does_about_it() -> None:
+    from repro.repair import KINDS, Failure
+
+    names = [k.name for k in KINDS]
+    assert len(names) == len(set(names))
+    # a kind repro fixes has a proposal; the fall-back kind is last and detects nothing
+    assert all(k.fix is not None for k in KINDS if k.handling == "fix")
+    assert names[-1] == "error" and KINDS[-1].detect is None
+    assert Failure(kind="shared-library", line="x").fixable
+    assert Failure(kind="network", line="x").excusable
+    with pytest.raises(ValueError, match="unknown failure kind 'no-such-kind'"):
+        Failure(kind="no-such-kind", line="x")
