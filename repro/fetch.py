@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Literal, Protocol
 
 import git
 
@@ -156,8 +156,8 @@ def fetch(source: Source, workdir: Path, *, memory: Path | None = None) -> Check
             mirror = _mirror(source)
             commit = _resolve(mirror, source)
             path, warnings = _extract(mirror, commit.hexsha, dest, memory)
-            code_date = _code_date(mirror, commit.hexsha, source.subdir)
-        return _checkout(source, path, commit, warnings, code_date)
+            code_date, history = _code_date(mirror, commit.hexsha, source.subdir)
+        return _checkout(source, path, commit, warnings, code_date, history)
 
 
 def branch_as_of(url: str, ref: str | None, as_of: dt.date) -> tuple[str, dt.datetime, str]:
@@ -191,6 +191,7 @@ def _checkout(
     commit: git.Commit,
     warnings: list[str],
     code_date: dt.datetime | None = None,
+    history: Literal["full", "thin", "none"] = "full",
 ) -> Checkout:
     return Checkout(
         source=source,
@@ -200,6 +201,7 @@ def _checkout(
         ref=source.ref,
         warnings=tuple(warnings),
         code_date=code_date,
+        history=history,
     )
 
 
@@ -212,18 +214,30 @@ CODE_PATHS = (
 )  # fmt: skip
 
 
-def _code_date(repo: git.Repo, sha: str, subdir: str = "") -> dt.datetime | None:
+# A history whose commits that touched code all lie within this span, and are fewer than
+# THIN_COMMITS, is an upload (one "Initial commit", "Add files via upload" a few times):
+# its dates say when the code was uploaded, not written.
+THIN_SPAN = dt.timedelta(days=31)
+THIN_COMMITS = 20
+
+
+def _code_date(
+    repo: git.Repo, sha: str, subdir: str = ""
+) -> tuple[dt.datetime | None, Literal["full", "thin", "none"]]:
     """The committer date of the newest commit up to ``sha`` that changed code or a
-    dependency declaration (``None`` when none did, or git cannot tell)."""
+    dependency declaration (``None`` when none did, or git cannot tell), and whether the
+    history is thin (docs/versions.md: the code's era)."""
     prefix = f"{subdir.rstrip('/')}/" if subdir else ""
     specs = [f"{prefix}{p}" for p in CODE_PATHS]
     try:
-        out = repo.git.log("-1", "--format=%ct", sha, "--", *specs).strip()
+        out = repo.git.log(f"-{THIN_COMMITS}", "--format=%ct", sha, "--", *specs).split()
     except git.GitCommandError:
-        return None
+        return None, "full"
     if not out:
-        return None
-    return dt.datetime.fromtimestamp(int(out), tz=dt.timezone.utc)
+        return None, "full"
+    times = [dt.datetime.fromtimestamp(int(t), tz=dt.timezone.utc) for t in out]
+    thin = len(times) < THIN_COMMITS and times[0] - times[-1] <= THIN_SPAN
+    return times[0], "thin" if thin else "full"
 
 
 @contextmanager
@@ -876,7 +890,8 @@ def _fetch_local(source: Source, dest: Path, memory: Path | None = None) -> Chec
             f"uncommitted changes in {source.local_path} are not packed "
             f"(packing commit {commit.hexsha[:7]})"
         )
-    return _checkout(source, path, commit, warnings, _code_date(repo, commit.hexsha, source.subdir))
+    code_date, history = _code_date(repo, commit.hexsha, source.subdir)
+    return _checkout(source, path, commit, warnings, code_date, history)
 
 
 def _plain_files(root: Path) -> list[Path]:
@@ -954,6 +969,7 @@ def _snapshot_plain_dir(source: Source, dest: Path) -> Checkout:
         commit_date=when,
         ref=None,
         warnings=tuple(warnings),
+        history="none",
     )
 
 

@@ -21,7 +21,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from repro import compat as cdata
-from repro import mapping, merge, optional_gpu, versions
+from repro import era, mapping, merge, optional_gpu, versions
 from repro.errors import UsageError
 from repro.lookup import Found
 from repro.models import (
@@ -140,14 +140,18 @@ def infer(
     code_date: dt.datetime | None = None,
     source_url: str = "",
     lookups: Mapping[str, Found] | None = None,
+    history: era.History = "full",
 ) -> Environment:
     """What the image must contain. ``avoid_python``: Pythons no base image serves for this
     repository (Python → why), passed over while the evidence allows another.
     ``code_date``: when code or a dependency file last changed (``Checkout.code_date``);
     unpinned versions are as of it, not of a later commit that touched only the README.
     ``lookups``: what the verified PyPI look-up (repro/lookup.py) found for the imports
-    repro's data does not map."""
-    as_of, as_of_reason = as_of_date(options, commit_date, code_date)
+    repro's data does not map. ``history``: ``none`` for a folder outside git, ``thin``
+    when every commit that touched code lies within a month (an upload): the code's own
+    era (repro/era.py) then replaces the commit date where it is older."""
+    as_of, as_of_reason = as_of_date(options, commit_date, code_date, history)
+    basis = _basis(options, commit_date, code_date, history)
     index = releases if releases is not None else ShippedIndex()
     wheels = tuple(wheelhouse or ())
     prefer = _wheelhouse_pythons(evidence, wheels)
@@ -169,6 +173,21 @@ def infer(
     own_notes = _drop_own_repository(drafts, source_url)
     _apply_pins(drafts, options.pins)
     merged = _pair_pinned(_merge(drafts, evidence, options, index, wheels))
+    chain_reason = as_of_reason
+    if options.as_of is None and history != "full":
+        dated = code_era(evidence, merged)
+        if era.use_estimate(history, as_of, dated):
+            assert dated is not None
+            before = (
+                "no history (a folder outside git)"
+                if history == "none"
+                else (f"the history is one upload ({as_of_reason})")
+            )
+            as_of, basis = dated.date, "code"
+            as_of_reason = f"{before}: {dated.reason}"
+            chain_reason = f"the code's era {as_of.isoformat()}"
+        elif history == "none":
+            as_of_reason += "; nothing in the code dates it earlier"
     # Companions whose version follows torch's once torch's is decided: they do not steer
     # the Python (torch does), and they are decided after it.
     followers = _followers(merged)
@@ -187,7 +206,7 @@ def infer(
         {k: m for k, m in merged.items() if k not in followers},
         python=python.version,
         as_of=as_of,
-        as_of_reason=as_of_reason,
+        as_of_reason=chain_reason,
     )
     if followers:
         merged, notes = _pair_followers(merged, followers, pinned.get("torch"))
@@ -195,7 +214,7 @@ def infer(
             {k: merged[k] for k in followers},
             python=python.version,
             as_of=as_of,
-            as_of_reason=as_of_reason,
+            as_of_reason=chain_reason,
         )
         for key, note in notes.items():
             choice = more_choices[key]
@@ -240,6 +259,7 @@ def infer(
         conflicts=tuple(conflicts),
         as_of=as_of,
         as_of_reason=as_of_reason,
+        as_of_basis=basis,
         index_urls=index_urls,
         warnings=(*own_notes, *lazy_notes, *index.warnings),
         choices=tuple(choices[k] for k in sorted(choices)),
@@ -283,20 +303,62 @@ def _drop_own_repository(drafts: dict[str, _Draft], source_url: str) -> list[str
 
 
 def as_of_date(
-    options: Options, commit_date: dt.datetime, code_date: dt.datetime | None = None
+    options: Options,
+    commit_date: dt.datetime,
+    code_date: dt.datetime | None = None,
+    history: era.History = "full",
 ) -> tuple[dt.date, str]:
-    """The date unpinned versions are resolved as of, and why."""
+    """The date unpinned versions are resolved as of, and why (before the code's own era,
+    which :func:`infer` works out for code without a usable history)."""
     if options.as_of:
         return (
             options.as_of,
             f"as of {options.as_of.isoformat()} (--as-of or as-of in [tool.repro])",
         )
+    if history == "none":
+        return commit_date.date(), f"newest file time {commit_date:%Y-%m-%d} (no history)"
     if code_date is not None and code_date.date() < commit_date.date():
         return code_date.date(), (
             f"last change to code or requirements {code_date:%Y-%m-%d} (the commits since, "
             f"up to {commit_date:%Y-%m-%d}, change other files only)"
         )
     return commit_date.date(), f"last commit {commit_date:%Y-%m-%d}"
+
+
+def _basis(
+    options: Options, commit_date: dt.datetime, code_date: dt.datetime | None, history: str
+) -> str:
+    if options.as_of:
+        return "option"
+    if history == "none":
+        return "files"
+    if code_date is not None and code_date.date() < commit_date.date():
+        return "code-commit"
+    return "commit"
+
+
+@cache
+def python_end_of_life() -> dt.date:
+    data = mapping.load_json("python_releases.json")
+    return dt.date.fromisoformat(data["end_of_life"]["2.7"])
+
+
+def code_era(evidence: Evidence, merged: Mapping[str, versions.Merged]) -> era.Estimate | None:
+    """The newest date every API bound and the code's own Python bounds agree with."""
+    signals: list[era.Signal] = []
+    for item in merged.values():
+        api = [b for b in item.kept if b.kind == "api" and b.strength == "hard"]
+        if not api:
+            continue
+        spec = ",".join(b.specifier for b in api)
+        bounded = era.Bounded(
+            name=item.wanted.name, specifier=spec, why=api[0].why, history=item.history
+        )
+        signals += era.package_signals(bounded)
+    releases = python_releases()
+    kept = era.kept_hints(evidence.python_hints, sorted(releases, key=_vkey))
+    signals += era.python_signals(kept, releases, python_end_of_life())
+    return era.estimate(signals)
 
 
 def _merge(

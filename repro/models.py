@@ -62,6 +62,10 @@ class Checkout:
     # committer date of the newest commit (up to this one) that changed code, notebooks or
     # dependency files; None when not known (a plain directory). Versions are as of it.
     code_date: dt.datetime | None = None
+    # how far the dates can be trusted: "full" (a history), "thin" (every commit that
+    # touched code within a month: an upload), "none" (a folder outside git). Without a
+    # usable history the code's own era dates it (repro/era.py).
+    history: Literal["full", "thin", "none"] = "full"
 
     @property
     def short_sha(self) -> str:
@@ -395,6 +399,10 @@ class Environment:
     conflicts: tuple[str, ...] = ()
     as_of: dt.date | None = None  # release-date cutoff used for unpinned packages
     as_of_reason: str = ""  # why that date ("last commit 2020-04-18", "--as-of", ...)
+    # what the date comes from: "option" (--as-of), "code-commit" (the last commit that
+    # changed code), "commit", "files" (a folder's newest file time), "code" (the code's
+    # own era, repro/era.py: no usable history)
+    as_of_basis: str = ""
     index_urls: tuple[str, ...] = ()  # extra indexes the repo declares
     warnings: tuple[str, ...] = ()
     choices: tuple[VersionChoice, ...] = ()  # frameworks and API-bounded packages, explained

@@ -81,6 +81,7 @@ def decide(
             releases=releases,
             avoid_python=avoid,
             code_date=checkout.code_date,
+            history=checkout.history,
             source_url=checkout.source.url,
             lookups=lookups,
         )

@@ -92,6 +92,7 @@ def plan_text(plan: Plan) -> str:
         f"Python     {env.python.version}",
     ]
     lines += [f"             because {r}" for r in env.python.reasons]
+    lines += _python_bounds(plan)
     lines.append(f"Base image {plan.base.name}")
     lines += [f"             because {r}" for r in plan.base.reasons]
     if plan.base.cuda is not None:
@@ -193,6 +194,20 @@ def _binder(plan: Plan) -> list[str]:
         lines.append(f"  start      {config.start} wraps every command the image runs")
     lines += _table([(f.path, f.status, f.note) for f in config.files], indent="    ")
     return lines
+
+
+def _python_bounds(plan: Plan) -> list[str]:
+    """Every Python bound the repository and its code give, with the line that gave it
+    (the reasons above name only those that narrowed the choice)."""
+    hints = plan.evidence.python_hints
+    if not hints:
+        return []
+    width = max(len(h.specifier) for h in hints)
+    out = ["             bounds found (declared, then from the code, then hints):"]
+    order = {"declared": 0, "syntax": 1, "hint": 2}
+    for hint in sorted(hints, key=lambda h: order.get(h.strength, 3)):
+        out.append(f"               {hint.specifier.ljust(width)}  {hint.origin}")
+    return out
 
 
 def _next_steps(spec: str) -> list[str]:

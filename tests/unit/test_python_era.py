@@ -226,3 +226,27 @@ def test_the_reader_tells_python2_from_broken_code() -> None:
     assert broken.verdict == "neither" and broken.python2_error.startswith("line 1:")
     assert not py2.suspect("doc = '''``code`` <> 0777'''\n# `x`\n")
     assert py2.suspect("mode = 0755\n")
+
+
+def test_inspect_explains_every_python_bound_with_its_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from repro.cli import cli
+
+    write_files(
+        tmp_path,
+        {
+            "setup.py": "from setuptools import setup\nsetup(python_requires='>=3.6')\n",
+            "bench.py": "import time\nstart = time.clock()\nprint(f'{start}')\n",
+        },
+    )
+    out = CliRunner().invoke(cli, ["inspect", str(tmp_path)]).stdout
+    assert "Python     3.7" in out
+    block = out.split("bounds found")[1].split("Base image")[0]
+    lines = [line.split() for line in block.strip().splitlines()[1:]]
+    assert [(w[0], w[1]) for w in lines] == [
+        (">=3.6", "setup.py:2"),
+        (">=3.6", "bench.py:3"),
+        ("<3.8", "bench.py:2"),
+    ]
+    assert "https://docs.python.org/3/whatsnew/3.8.html" in block
