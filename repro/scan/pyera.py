@@ -60,6 +60,19 @@ def _py2_modules() -> frozenset[str]:
     return mapping.stdlib_names(2) - mapping.stdlib_names(3)
 
 
+@cache
+def _py2_third_party() -> dict[str, str]:
+    """Third-party modules that only ever existed for Python 2 → why."""
+    return {k: v["why"] for k, v in _data()["python2_modules"].items()}
+
+
+@cache
+def _py2_methods() -> tuple[frozenset[str], frozenset[str]]:
+    """(dict methods only Python 2 has, libraries whose objects have them too)."""
+    entry = _data()["python2_methods"]
+    return frozenset(entry["names"]), frozenset(entry["unless_imported"])
+
+
 # Floors looked for in every file (cheaply: a literal, then a pattern, then the tree):
 # (node test, what it is, a literal the text must hold, a pattern it must match).
 def _is_try_star(node: ast.AST) -> bool:
@@ -155,6 +168,14 @@ class Era:
             if found_builtin is not None:
                 name, line = found_builtin
                 self.py2_weak.setdefault(rel, _Fact(f"uses {name}, a Python 2 builtin", rel, line))
+        names, _ = _py2_methods()
+        if rel not in self.py2_weak and any(f".{n}(" in text for n in names):
+            tree = tree or _parse(text, rel)
+            method = _python2_method(tree) if tree is not None else None
+            if method is not None:
+                name, line = method
+                what = f"calls .{name}(), a method of Python 2's dict"
+                self.py2_weak.setdefault(rel, _Fact(what, rel, line))
         self.py3_files.append(rel)
         return tree
 
@@ -268,17 +289,24 @@ class Era:
         self, sites: Iterable[ImportSite], local: frozenset[str] | set[str]
     ) -> None:
         only2 = _py2_modules()
+        third = _py2_third_party()
         for site in sites:
             top = site.module.split(".")[0]
-            if site.optional or top not in only2 or top in local:
+            if site.optional or top in local:
                 continue
             path = site.origin.path
             if path in self.py2_syntax or path in self.py2_weak:
                 continue
+            if top in only2:
+                what = f"imports {top}, a module of Python 2's standard library only"
+            else:
+                module = next((m for m in third if _under(site.module, m)), None)
+                if module is None:
+                    continue
+                what = f"imports {module}: {third[module]}"
             line = site.origin.line or 0
-            what = f"imports {top}, a module of Python 2's standard library only"
             if site.origin.kind == "notebook":
-                what = f"imports {top} (cell {line}), a module of Python 2's standard library only"
+                what = f"{what} (cell {line})"
             self.py2_weak[path] = _Fact(what, path, line)
 
     def _python3_proofs(self, uses: list[ApiUse], py2_files: Mapping[str, _Fact]) -> None:
@@ -435,6 +463,36 @@ def _python2_builtin(tree: ast.Module) -> tuple[str, int] | None:
     for node in sorted(used, key=lambda n: n.lineno):
         if id(node) not in skip:
             return node.id, node.lineno
+    return None
+
+
+def _under(name: str, path: str) -> bool:
+    return name == path or name.startswith(path + ".")
+
+
+def _python2_method(tree: ast.Module) -> tuple[str, int] | None:
+    """The first call of a method only Python 2's dict has (``d.iteritems()``), in a file
+    that imports none of the libraries whose objects have such methods too."""
+    names, libraries = _py2_methods()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(
+            a.name.split(".")[0] in libraries for a in node.names
+        ):
+            return None
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in libraries:
+            return None
+    calls = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in names
+    ]
+    if not calls:
+        return None
+    skip = guarded(tree)
+    for node in sorted(calls, key=lambda n: n.lineno):
+        if id(node) not in skip:
+            assert isinstance(node.func, ast.Attribute)
+            return node.func.attr, node.lineno
     return None
 
 

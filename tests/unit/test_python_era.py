@@ -250,3 +250,21 @@ def test_inspect_explains_every_python_bound_with_its_line(tmp_path: Path) -> No
         ("<3.8", "bench.py:2"),
     ]
     assert "https://docs.python.org/3/whatsnew/3.8.html" in block
+
+
+def test_modules_that_only_ever_existed_for_python2(tmp_path: Path) -> None:
+    (hint,) = hints(tmp_path / "a", {"tray.py": "import pygtk\nimport gtk\n"})
+    assert (hint.specifier, hint.origin.line) == ("<3", 1)
+    assert "PyGTK" in hint.origin.detail
+    (hint,) = hints(tmp_path / "b", {"fabfile.py": "from fabric.api import run, task\n"})
+    assert hint.specifier == "<3" and "Fabric 1.x" in hint.origin.detail
+    assert hints(tmp_path / "c", {"f.py": "from fabric import Connection\n"}) == []
+
+
+def test_python2_dict_methods_unless_a_library_has_them_too(tmp_path: Path) -> None:
+    source = "SETTINGS = {'a': 1}\nfor k, v in SETTINGS.iteritems():\n    print(k, v)\n"
+    assert specs(tmp_path / "a", {"s.py": source}) == [("<3", "s.py", 2)]
+    frame = "import pandas as pd\ndf = pd.DataFrame()\nfor k, v in df.iteritems():\n    pass\n"
+    assert specs(tmp_path / "b", {"s.py": frame}) == []
+    compat = "import six\nfor k, v in six.iteritems({}):\n    pass\n"
+    assert specs(tmp_path / "c", {"s.py": compat}) == []
