@@ -81,6 +81,9 @@ class Recipe:
     wheelhouse: bool = False
     python_path: tuple[str, ...] = (APP_DIR,)
     system_packages: tuple[str, ...] = ()
+    # The distribution's dist-packages ("/usr/lib/python3/dist-packages"), made visible to
+    # the environment when modules come from system packages (gi, dbus); "" = not.
+    system_site: str = ""
     # Shared libraries the smoke test's repair found missing: installed after the Python
     # packages, so adding one keeps every pip layer (and the frameworks) cached.
     runtime_packages: tuple[str, ...] = ()
@@ -165,6 +168,7 @@ def render(recipe: Recipe) -> Rendered:
     parts += [
         _resolver(recipe),
         _uv_venv(recipe),
+        _system_site(recipe),
         _install(
             recipe,
             "requirements-framework.txt",
@@ -645,6 +649,21 @@ def _install(
         f"{run}"
         f"{_secret_env(uv)}"
         f"    {first}{' '.join(args)}{freeze}\n"
+    )
+
+
+def _system_site(recipe: Recipe) -> str:
+    """A path file in the environment's site-packages naming the distribution's
+    dist-packages: its modules are built for this very Python (repro/system_modules.py),
+    and come after the environment's own packages on ``sys.path``."""
+    if not recipe.system_site:
+        return ""
+    site = shlex.quote(recipe.system_site)
+    return (
+        "# Modules from the distribution's packages (above) live in its dist-packages, built\n"
+        "# for this Python: the environment sees them after its own packages.\n"
+        "RUN site=$(python -c 'import sysconfig; print(sysconfig.get_path(\"purelib\"))')"
+        f' && echo {site} > "$site/repro-system.pth"\n'
     )
 
 

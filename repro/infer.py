@@ -21,7 +21,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from repro import compat as cdata
-from repro import era, mapping, merge, optional_gpu, versions
+from repro import era, mapping, merge, optional_gpu, system_modules, versions
 from repro.errors import UsageError
 from repro.lookup import Found
 from repro.models import (
@@ -154,7 +154,13 @@ def infer(
     basis = _basis(options, commit_date, code_date, history)
     index = releases if releases is not None else ShippedIndex()
     wheels = tuple(wheelhouse or ())
-    prefer = _wheelhouse_pythons(evidence, wheels)
+    # a system module (gi, dbus) works only on its distribution release's own Python
+    prefer = {
+        **system_modules.python_preferences(
+            evidence, lookups, released=python_releases(), as_of=as_of
+        ),
+        **_wheelhouse_pythons(evidence, wheels),
+    }
     # A first choice from the repository's statements alone: it fixes Python 2 or 3, which
     # decides what the standard library is (and so which imports are requirements).
     python, _ = choose_python(

@@ -200,6 +200,18 @@ def host_application(module: str) -> tuple[str, str, str] | None:
     return None
 
 
+@cache
+def _system_first() -> dict[str, str]:
+    entries = load_json("system_modules.json")["modules"]
+    return {m: f"{e['reason']} ({e['source']})" for m, e in entries.items()}
+
+
+def system_first(module: str) -> str | None:
+    """Why ``module`` comes from the Linux distribution rather than PyPI (``gi``, ``dbus``,
+    ``apt``: data/system_modules.json), or None."""
+    return _system_first().get(module.split(".")[0])
+
+
 def source_of(module: str) -> str:
     """Which data file maps ``module`` (by its longest mapped prefix), for explanations:
     the hand-curated overrides (with their source), or the generated map (and what it

@@ -24,7 +24,16 @@ from typing import TYPE_CHECKING
 from packaging.requirements import Requirement as PReq
 from packaging.utils import canonicalize_name
 
-from repro import __version__, base_image, infer, repair, smoke, stages, versions
+from repro import (
+    __version__,
+    base_image,
+    infer,
+    repair,
+    smoke,
+    stages,
+    system_modules,
+    versions,
+)
 from repro import dockerfile as df
 from repro.errors import InferenceError
 from repro.models import (
@@ -124,6 +133,19 @@ def decide(
             first_error = first_error or exc
             avoid[python] = f"no GPU base image fits it ({dead_end_why(exc)})"
             continue
+        # modules the base image's distribution ships (gi, dbus): known once the base is
+        with_system = system_modules.apply(environment, base)
+        if with_system is not environment:
+            environment = with_system
+            smoke_plan = smoke.discover(
+                evidence,
+                options,
+                environment.python.version,
+                checkout.path,
+                missing=frozenset(u.module for u in environment.unresolved),
+                hosted=hosted,
+            )
+            environment = with_smoke_requirements(environment, smoke_plan)
         return environment, base, smoke_plan, tuple(avoid)
 
 
@@ -359,6 +381,10 @@ def recipe(
         python_path=python_path,
         buildkit=buildkit,
         installer=versions.installer_for(environment.python.version),
+        system_packages=system_modules.packages(environment),
+        system_site=system_modules.site_dir(base.python)
+        if system_modules.packages(environment)
+        else "",
         exclude_newer=f"{environment.lock_cutoff.isoformat()}T00:00:00Z"
         if environment.lock_cutoff
         else "",

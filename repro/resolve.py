@@ -64,7 +64,7 @@ def to_look_up(evidence: Evidence, *, limit: int = LOOKUP_LIMIT) -> tuple[list[s
         if top in evidence.local_modules or top in stdlib or canonicalize_name(top) in own:
             continue
         found = mapping.lookup(site.module)
-        if found.kind != "unknown" or mapping.is_generic(top):
+        if found.kind != "unknown" or mapping.is_generic(top) or mapping.system_first(top):
             continue
         if any(same_project(key, top) for key in declared):
             continue

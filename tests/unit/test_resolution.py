@@ -7,7 +7,7 @@ import datetime as dt
 
 from repro import mapping
 from repro.infer import infer
-from repro.models import Evidence, ImportSite, Options, Origin, PythonHint
+from repro.models import BaseImage, Evidence, ImportSite, Options, Origin, PythonHint
 from repro.report import _imports
 from repro.smoke import discover, first_command
 
@@ -147,3 +147,96 @@ def test_manifest_says_which_optional_requirements_were_dropped() -> None:
     (note,) = dropped(env, lock)
     assert note.startswith("optional ujson did not install and was dropped")
     assert "main.py:2" in note
+
+
+# --------------------------------------------------------------------------- system modules
+
+
+def _base(python: str, name: str = "") -> BaseImage:
+    return BaseImage(
+        name=name or f"python:{python}-slim",
+        python=python,
+        python_source="image",
+        gpu=False,
+        cuda=None,
+        reasons=(),
+        variant=f"py{python}-cpu",
+    )
+
+
+def test_system_modules_come_from_the_base_images_distribution() -> None:
+    from repro import system_modules
+    from repro.resolve import to_look_up
+
+    ev = Evidence(imports=(imp("gi"), imp("gi.repository.Gtk", line=2), imp("wx", line=3)))
+    # never asked of PyPI: a same-named project there is not Debian's module
+    assert to_look_up(Evidence(imports=(imp("apt"), imp("gi")))) == ([], 0)
+    env = infer(ev, Options(python="3.11"), commit_date=WHEN)
+    assert {u.module for u in env.unresolved} == {"gi"}
+    assert [r.name for r in env.requirements] == ["wxPython"]
+    done = system_modules.apply(env, _base("3.11"))
+    assert done.unresolved == () and done.requirements == ()
+    found = kinds(done.imports)
+    assert found["gi"] == ("system", "python3-gi") and found["wx"] == ("system", "python3-wxgtk4.0")
+    gi = next(i for i in done.imports if i.module == "gi")
+    assert "python3-gi ships gi in bookworm's dist-packages for Python 3.11" in gi.how
+    assert system_modules.packages(done) == ("python3-gi", "python3-wxgtk4.0")
+    assert system_modules.site_dir("3.11") == "/usr/lib/python3/dist-packages"
+
+
+def test_a_declared_pip_provider_is_kept() -> None:
+    from repro import system_modules
+    from repro.models import DeclaredRequirement
+
+    ev = Evidence(
+        imports=(imp("wx"),),
+        declared=(
+            DeclaredRequirement(
+                requirement="wxPython==4.0.7",
+                name="wxPython",
+                origin=Origin(kind="requirements", path="requirements.txt", line=1),
+            ),
+        ),
+    )
+    env = system_modules.apply(infer(ev, Options(python="3.11"), commit_date=WHEN), _base("3.11"))
+    assert [r.name for r in env.requirements] == ["wxPython"]
+    assert kinds(env.imports)["wx"] == ("distribution", "wxPython")
+
+
+def test_a_system_module_needs_the_releases_own_python() -> None:
+    from repro import system_modules
+
+    env = infer(Evidence(imports=(imp("gi"),)), Options(python="3.12"), commit_date=WHEN)
+    done = system_modules.apply(env, _base("3.12"))
+    (gi,) = done.unresolved
+    # python:3.12 is no Debian release's own Python: nothing to install, and the reason says
+    # which Python would do
+    assert "python3-gi in bookworm (--python 3.11)" in gi.reason
+    assert kinds(done.imports)["gi"][0] == "unresolved"
+
+
+def test_python_choice_leans_to_a_release_that_ships_the_system_module() -> None:
+    ev = Evidence(imports=(imp("gi"), imp("os", line=2)))
+    late = infer(ev, Options(), commit_date=dt.datetime(2023, 6, 1, tzinfo=dt.timezone.utc))
+    assert late.python.version == "3.11"
+    assert "gi comes from the distribution (python3-gi)" in late.python.reasons[-1]
+    # Python 3.11 was not out in 2021: the newest system Python then was 3.9 (bullseye)
+    early = infer(ev, Options(), commit_date=dt.datetime(2021, 5, 1, tzinfo=dt.timezone.utc))
+    assert early.python.version == "3.9"
+
+
+def test_dockerfile_links_the_distributions_modules_into_the_environment() -> None:
+    from repro.dockerfile import Recipe, render
+
+    text = render(
+        Recipe(
+            base=_base("3.11"),
+            source_url="https://github.com/acme/notify",
+            commit="1" * 40,
+            system_packages=("python3-gi",),
+            system_site="/usr/lib/python3/dist-packages",
+        )
+    ).dockerfile
+    assert "apt-get install -y --no-install-recommends python3-gi" in text
+    assert 'echo /usr/lib/python3/dist-packages > "$site/repro-system.pth"' in text
+    assert text.index("-m venv") < text.index("repro-system.pth")
