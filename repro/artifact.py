@@ -17,9 +17,9 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from repro import faults, locks, signals, stale
+from repro import diskspace, faults, locks, signals, stale
 from repro.engine import Engine
-from repro.errors import ReproError
+from repro.errors import DiskFullError, ReproError
 
 IMAGE_TARBALL = "image.tar.gz"
 MANIFEST = "repro.json"
@@ -149,23 +149,46 @@ def write(
     """Write the artifact into ``dest`` atomically; return ``dest``.
 
     ``manifest_for`` receives the checksums of the other files, so the manifest can name
-    them; SHA256SUMS then covers every file, the manifest included.
+    them; SHA256SUMS then covers every file, the manifest included. A full disk is a
+    :class:`DiskFullError` naming the folder and the space the image may need; the partial
+    folder is gone by then.
     """
-    with staging(dest) as tmp:
-        (tmp / DOCKERFILE).write_text(dockerfile)
-        for name, text in (extra_files or {}).items():
-            (tmp / name).write_text(text)
-        save_image(engine, refs, tmp / IMAGE_TARBALL)
-        files = sorted(p.name for p in tmp.iterdir() if p.is_file())
-        artifacts = {
-            name: {"sha256": sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size}
-            for name in files
-        }
-        manifest = manifest_for(artifacts)
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        lines = [f"{sha256_file(tmp / name)}  {name}\n" for name in sorted([*files, MANIFEST])]
-        (tmp / CHECKSUMS).write_text("".join(lines))
+    try:
+        with staging(dest) as tmp:
+            (tmp / DOCKERFILE).write_text(dockerfile)
+            for name, text in (extra_files or {}).items():
+                (tmp / name).write_text(text)
+            save_image(engine, refs, tmp / IMAGE_TARBALL)
+            files = sorted(p.name for p in tmp.iterdir() if p.is_file())
+            artifacts = {
+                name: {"sha256": sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size}
+                for name in files
+            }
+            manifest = manifest_for(artifacts)
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+            lines = [f"{sha256_file(tmp / n)}  {n}\n" for n in sorted([*files, MANIFEST])]
+            (tmp / CHECKSUMS).write_text("".join(lines))
+    except OSError as exc:
+        if not diskspace.is_full(exc):
+            raise
+        raise _disk_full(dest, engine, refs) from exc
     return dest
+
+
+def _disk_full(dest: Path, engine: Engine, refs: Sequence[str]) -> DiskFullError:
+    size = None
+    with suppress(ReproError):
+        info = engine.image_info(refs[0]) if refs else None
+        size = info.size if info is not None else None
+    need = (
+        f"the artifact needs up to {diskspace.human(size)} (the image before compression)"
+        if size
+        else "the artifact needs about the image's size"
+    )
+    return DiskFullError(
+        f"no space left on device writing {dest}: {need}; {diskspace.where(dest.parent)}",
+        hint="free some space there, or give --out a folder on a bigger disk",
+    )
 
 
 def read_checksums(directory: Path) -> dict[str, str]:

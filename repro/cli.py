@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from repro import __version__, fetch, locks, pipeline, scratch, signals
+from repro import __version__, diskspace, fetch, locks, pipeline, scratch, signals
 from repro.errors import ExitStatus, ReproError
 from repro.manifest import build_manifest
 from repro.models import Options
@@ -280,8 +280,11 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         verbose = int(kwargs.get("verbose") or 0)
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
+            _cache_warnings()
+            return result
         except ReproError as exc:
+            _cache_warnings()
             if exc.detail and verbose < 2:
                 click.echo(_indent(exc.detail), err=True)
             elif verbose >= 2:
@@ -297,8 +300,12 @@ def handle_errors(func: F) -> F:
             click.echo("repro: interrupted", err=True)
             sys.exit(int(ExitStatus.INTERRUPTED))
         except (click.exceptions.Exit, click.ClickException, SystemExit):
+            _cache_warnings()
             raise
         except Exception as exc:  # a bug: say so in one line, traceback on -vv
+            _cache_warnings()
+            if diskspace.is_full(exc):  # a full disk no writer turned into words
+                _say_disk_full(exc)
             if verbose >= 2:
                 traceback.print_exc()
             click.secho(
@@ -310,6 +317,21 @@ def handle_errors(func: F) -> F:
             sys.exit(int(ExitStatus.FAILURE))
 
     return wrapper  # type: ignore[return-value]
+
+
+def _cache_warnings() -> None:
+    for line in locks.cache_problems():
+        click.secho(f"repro: warning: {line}", err=True, fg="yellow")
+
+
+def _say_disk_full(exc: Exception) -> None:
+    """One line for a full disk, naming the file and what is free there; exits 1."""
+    name = getattr(exc, "filename", None)
+    path = Path(name) if isinstance(name, str) else None
+    where = f" writing {path}: {diskspace.where(path.parent)}" if path else ""
+    click.secho(f"repro: error: no space left on device{where}", err=True, fg="red")
+    click.echo("repro: hint: free some space there, then run repro again", err=True)
+    sys.exit(int(ExitStatus.FAILURE))
 
 
 def _indent(text: str) -> str:

@@ -25,8 +25,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from repro import cache, faults, locks, signals, stale
-from repro.errors import BuildError, EngineError
+from repro import cache, diskspace, faults, locks, signals, stale
+from repro.errors import BuildError, DiskFullError, EngineError
 from repro.lazy import Deferred
 from repro.models import LABEL_MANAGED
 
@@ -548,11 +548,30 @@ class DockerEngine:
                         detail="\n".join(lines[-10:]),
                         hint=_HINT,
                     )
+                if any(diskspace.says_full(line) for line in lines):
+                    raise self._storage_full(lines)
                 raise _build_failure(lines)
             image_id = iidfile.read_text().strip() if iidfile.exists() else ""
             if not image_id:
                 raise EngineError("the build finished but reported no image id")
             return image_id, "\n".join(lines[-40:])
+
+    def _storage_full(self, lines: list[str]) -> DiskFullError:
+        """The build stopped because the engine's storage filled up: no repair can help."""
+        root = ""
+        with suppress(docker.errors.APIError, requests.exceptions.RequestException):
+            root = str(self._client.info().get("DockerRootDir") or "")
+        where = f" ({root})" if root else ""
+        if root and _is_local() and Path(root).exists():
+            where = f" ({root}; {diskspace.where(Path(root))})"
+        said = next(line for line in lines if diskspace.says_full(line))
+        said = re.sub(r"^#\d+ (?:ERROR: |\d+\.\d+ )?", "", said).strip()[:200]
+        return DiskFullError(
+            f"the Docker engine's disk is full{where}: {said}",
+            detail="\n".join(lines[-10:]),
+            hint="docker builder prune and docker image prune free space on the engine; "
+            "the build needs room for everything its steps install",
+        )
 
     def _build_sdk(
         self, context: Path, tags: Sequence[str], labels: Mapping[str, str], on_line: LogSink

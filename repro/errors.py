@@ -50,6 +50,11 @@ class EngineError(ReproError):
     """The Docker engine is unreachable or refused an operation."""
 
 
+class DiskFullError(ReproError):
+    """A disk (or quota) filled up while repro wrote to it; the message names the folder,
+    the space needed when known, and what is free (repro/diskspace.py)."""
+
+
 class BuildError(ReproError):
     """The image build failed; ``detail`` carries the failing step and its log tail."""
 

@@ -26,8 +26,8 @@ from typing import IO, Literal, Protocol
 
 import git
 
-from repro import cache, faults, locks, signals, stale
-from repro.errors import SourceError, UsageError
+from repro import cache, diskspace, faults, locks, signals, stale
+from repro.errors import DiskFullError, SourceError, UsageError
 from repro.models import Checkout, Source
 
 _GITHUB = re.compile(
@@ -245,6 +245,13 @@ def _git_errors(source: Source) -> Iterator[None]:
     try:
         yield
     except git.GitCommandError as exc:
+        if diskspace.says_full(str(exc.stderr or exc)):  # the clone cache's disk filled up
+            folder = _mirror_path(source).parent
+            raise DiskFullError(
+                f"no space left on device cloning {source.url} into the clone cache {folder}: "
+                f"{diskspace.where(folder)}",
+                hint="free some space there, or set REPRO_CACHE_DIR to a folder on a bigger disk",
+            ) from exc
         raise SourceError(f"cannot read {source.url}: {_git_reason(exc)}") from exc
 
 

@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from repro import cache, faults, stale
+from repro import cache, diskspace, faults, stale
 
 
 @contextlib.contextmanager
@@ -76,3 +76,27 @@ def _sweep_once(folder: Path) -> None:
     if folder not in _swept:
         _swept.add(folder)
         stale.remove_abandoned(folder, lambda prefix: prefix.endswith(".tmp"))
+
+
+_unwritable: dict[Path, str] = {}
+
+
+def write_cache_entry(path: Path, text: str) -> bool:
+    """:func:`atomic_write_text` for a cache: a folder that cannot be written (a full disk,
+    no permission) costs only the next look-up, so the run goes on; the first failure per
+    folder is kept for :func:`cache_problems`. Whether the entry was written."""
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        if path.parent not in _unwritable:
+            why = exc.strerror or str(exc)
+            if diskspace.is_full(exc):
+                why = f"{why}, {diskspace.where(path.parent)}"
+            _unwritable[path.parent] = f"cannot write the cache in {path.parent} ({why})"
+        return False
+    return True
+
+
+def cache_problems() -> list[str]:
+    """One line per cache folder repro could not write to in this process."""
+    return [f"{line}: repro went on without caching there" for line in _unwritable.values()]

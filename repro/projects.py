@@ -131,7 +131,7 @@ class PyPIProjects:
         else:
             self._went_offline(f"HTTP {reply.status}")
             return _project_from(cached) if cached is not None else _MISSING
-        locks.atomic_write_text(path, json.dumps(entry))
+        locks.write_cache_entry(path, json.dumps(entry))
         return _project_from(entry)
 
     # ----------------------------------------------------------------------- listings
@@ -167,7 +167,7 @@ class PyPIProjects:
             return Unlisted(reason=str(exc), asked=False)
         except distfiles.ListingError as exc:
             # the same file gives the same answer next time (files never change on PyPI)
-            locks.atomic_write_text(
+            locks.write_cache_entry(
                 path, json.dumps({"filename": file.filename, "error": str(exc)})
             )
             return Unlisted(reason=str(exc))
@@ -178,7 +178,7 @@ class PyPIProjects:
             "files": list(listing.files),
             "top_level": list(listing.top_level),
         }
-        locks.atomic_write_text(path, json.dumps(entry))
+        locks.write_cache_entry(path, json.dumps(entry))
         return listing
 
 

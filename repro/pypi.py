@@ -288,7 +288,7 @@ class PyPIIndex:
         doc, serial = answer
         entry = condense(doc, serial=serial, fetched=_now())
         # concurrent runs share this cache: a unique temporary file renamed into place
-        locks.atomic_write_text(repro_cache.subdir("pypi") / f"{key}.json", json.dumps(entry))
+        locks.write_cache_entry(repro_cache.cache_dir() / "pypi" / f"{key}.json", json.dumps(entry))
         return parse_package(key, entry, "pypi")
 
     def _cached(self, key: str) -> PackageReleases | None:

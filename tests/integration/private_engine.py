@@ -35,7 +35,9 @@ def _docker(*args: str, host: str | None = None, check: bool = True) -> str:
 class PrivateEngine:
     """``start()``, ``stop()``, ``restart()``, ``close()``."""
 
-    def __init__(self, root: Path, images: list[str]) -> None:
+    def __init__(self, root: Path, images: list[str], *, storage: str = "") -> None:
+        """``storage``: a size (``2g``) makes the engine's data root a tmpfs of that size,
+        a disk the test can fill (:meth:`fill`)."""
         if os.geteuid() != 0 or shutil.which("dockerd") is None or shutil.which("nsenter") is None:
             message = "a private dockerd needs root, dockerd and nsenter"
             if os.environ.get("CI", "").lower() == "true":
@@ -44,6 +46,11 @@ class PrivateEngine:
         self.root = root
         self.root.mkdir(parents=True)
         (root / "daemon.json").write_text(json.dumps({}) + "\n")
+        self.data = root / "data"
+        self.data.mkdir()
+        if storage:
+            subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={storage}", "repro-test",
+                            str(self.data)], check=True, capture_output=True)  # fmt: skip
         self.sock = root / "docker.sock"
         self.proc: subprocess.Popen[bytes] | None = None
         # the container whose network namespace the engine lives in
@@ -67,7 +74,7 @@ class PrivateEngine:
         self.proc = subprocess.Popen(
             ["nsenter", f"--net=/proc/{pid}/ns/net", "--", "dockerd",
              "--config-file", str(self.root / "daemon.json"),
-             "--data-root", str(self.root / "data"),
+             "--data-root", str(self.data),
              "--exec-root", str(self.root / "exec"),
              "--pidfile", str(self.root / "dockerd.pid"),
              "--host", self.host],
@@ -100,6 +107,15 @@ class PrivateEngine:
         """``systemctl restart docker``: stopped, then started on the same data root."""
         self.stop()
         self.start()
+
+    def fill(self, leave: int) -> Path:
+        """Fill the engine's disk but ``leave`` bytes; the filler, to remove afterwards."""
+        filler = self.data / "filler"
+        room = shutil.disk_usage(self.data).free
+        with open(filler, "wb") as fh:
+            fh.truncate(0)
+            os.posix_fallocate(fh.fileno(), 0, max(room - leave, 0))
+        return filler
 
     def _processes(self) -> list[int]:
         found = []

@@ -1,4 +1,5 @@
-"""The Docker engine restarts while repro builds, runs the smoke test or exports.
+"""The Docker engine restarts while repro builds, runs the smoke test or exports; its
+disk fills up during a build.
 
 The engine is a dockerd of the test's own (tests/integration/private_engine.py), stopped
 and started again as ``systemctl restart docker`` would; the shared engine is never
@@ -20,7 +21,7 @@ import pytest
 
 from repro import faults
 from repro.engine import LABEL_MANAGED
-from tests.conftest import make_repo
+from tests.conftest import make_repo, write_files
 from tests.integration.private_engine import CLI, PrivateEngine
 from tests.integration.security_support import (
     PACKAGE,
@@ -37,7 +38,9 @@ SOON = 60  # seconds: "within seconds", with room for a loaded machine
 
 @pytest.fixture(scope="module")
 def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateEngine]:
-    engine = PrivateEngine(tmp_path_factory.mktemp("engine") / "e", ["python:3.11-slim"])
+    engine = PrivateEngine(
+        tmp_path_factory.mktemp("engine") / "e", ["python:3.11-slim"], storage="3g"
+    )
     try:
         yield engine
     finally:
@@ -51,13 +54,9 @@ def run_env(tmp_path: Path, private: PrivateEngine) -> dict[str, str]:
     return {**os.environ, "TMPDIR": str(tmp), "DOCKER_HOST": private.host}
 
 
-def repo(tmp_path: Path, files: dict[str, str]) -> tuple[Path, str]:
+def repo(tmp_path: Path, files: dict[str, str | bytes]) -> tuple[Path, str]:
     """A repository of ``files`` and the name of its artifact folder."""
-    src = tmp_path / "src"
-    for name, text in files.items():
-        (src / name).parent.mkdir(parents=True, exist_ok=True)
-        (src / name).write_text(text)
-    sha = make_repo(src, tmp_path / "repo")
+    sha = make_repo(write_files(tmp_path / "src", files), tmp_path / "repo")
     return tmp_path / "repo", f"local-repo-{sha[:7]}"
 
 
@@ -170,6 +169,34 @@ def test_a_restart_during_the_export_leaves_no_partial_artifact(
     assert code == 1, proc.stderr
     assert one_error(proc).startswith("repro: error: lost the Docker engine while saving the image")
     print(f"export: the error came {seconds:.1f} s after the run went on")
+    nothing_left(run_env, out)
+
+    again = ReproProcess(argv, run_env, tmp_path)
+    assert again.finish(timeout=900) == 0, again.stderr
+    assert [p.name for p in out.iterdir()] == [name]
+
+
+def test_the_engines_disk_filling_up_during_a_build_is_one_line_naming_it(
+    private: PrivateEngine, tmp_path: Path, run_env: dict[str, str]
+) -> None:
+    """The engine's storage has 10 MB left and the build context needs 30 MB: the error
+    names the engine's data root and what is free there; no repair is tried (none can
+    help); once there is room, the same pack succeeds."""
+    # 30 MB that do not compress, in a file the build context keeps
+    source, name = repo(tmp_path, {"m.py": "import json\n", "assets.txt": os.urandom(30_000_000)})
+    out = tmp_path / "out"
+    argv = ["pack", str(source), "--python", "3.11", "--no-smoke", "--out", str(out)]
+    filler = private.fill(leave=10_000_000)
+    try:
+        proc = ReproProcess(argv, run_env, tmp_path)
+        code, _ = ends_soon(proc)
+    finally:
+        filler.unlink()
+    assert code == 1, proc.stderr
+    error = one_error(proc)
+    assert error.startswith(f"repro: error: the Docker engine's disk is full ({private.data}; ")
+    assert "free on " in error and error.endswith("no space left on device"), error
+    assert "==> repair" not in proc.stderr
     nothing_left(run_env, out)
 
     again = ReproProcess(argv, run_env, tmp_path)
