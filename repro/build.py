@@ -12,6 +12,7 @@ steps only, never written into a layer.
 from __future__ import annotations
 
 import configparser
+import contextlib
 import io
 import os
 import shutil
@@ -228,12 +229,25 @@ def build(
     labels: Mapping[str, str],
     options: Options,
     on_line: LogSink,
+    log_path: Path | None = None,
 ) -> tuple[BuiltImage, tuple[str, ...]]:
-    """Build the context; return the image and notes about the secrets used."""
-    with stale.private_dir("repro-secrets") as tmp:
+    """Build the context; return the image and notes about the secrets used. With
+    ``log_path``, the builder's whole output is written there too (a failed build's
+    diagnosis reads it; the error names it)."""
+    with contextlib.ExitStack() as stack:
+        sink = on_line
+        if log_path is not None:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log = stack.enter_context(log_path.open("w", encoding="utf-8", errors="replace"))
+
+            def sink(line: str) -> None:
+                log.write(line + "\n")
+                on_line(line)
+
+        tmp = stack.enter_context(stale.private_dir("repro-secrets"))
         secrets = make_secrets(options, tmp)
         image_id, seconds, tail = engine.build(
-            context, tags=tags, labels=labels, secrets=secrets.files, on_line=on_line
+            context, tags=tags, labels=labels, secrets=secrets.files, on_line=sink
         )
     built = BuiltImage(
         id=image_id,

@@ -15,6 +15,7 @@ lines are read. The failure is sorted into a kind, most specific first:
   ``setup.py`` fails on this Python, its metadata is rejected);
 * ``build-dependency``: the build needs a package it does not declare (numpy);
 * ``no-distribution``: no release file installs on this Python;
+* ``not-found``: the index has no such package (or no release at all);
 * ``resolver-conflict``: the requirements cannot be satisfied together;
 * ``network`` / ``certificate``: a host did not answer, or its certificate was refused;
 * ``apt-package``: ``apt-get`` does not know a package;
@@ -44,6 +45,7 @@ BuildFailureKind = Literal[
     "sdist-unbuildable",
     "build-dependency",
     "no-distribution",
+    "not-found",
     "resolver-conflict",
     "network",
     "certificate",
@@ -71,7 +73,7 @@ class BuildFailure:
     subject: str = ""  # program, header, pkg-config module, library, host, apt package
     package: str = ""  # the distribution being built or installed ("netifaces")
     version: str = ""  # its version, when the log says ("0.11.0")
-    step: str = ""  # the build step, in short ("install the requirements (uv)")
+    step: str = ""  # what the step was doing ("installing the requirements")
     command: str = ""  # the command that failed, readable ("uv pip install -r ...")
     excerpt: tuple[str, ...] = ()  # the few lines that matter, in log order
     host_class: HostClass = ""  # network/certificate: which kind of host
@@ -161,19 +163,19 @@ def describe_step(command: str) -> tuple[str, str]:
     short = re.sub(r" --python /opt/venv/bin/python| --exclude-newer \S+", "", short)
     short = re.sub(r"DEBIAN_FRONTEND=\w+ ", "", short)
     if "apt-get install" in short:
-        what = "install system packages (apt)"
+        what = "installing system packages (apt)"
     elif "requirements-framework.txt" in short:
-        what = "install the frameworks"
+        what = "installing the frameworks"
     elif "requirements.txt" in short:
-        what = "install the requirements"
+        what = "installing the requirements"
     elif re.search(r"\bvenv\b", short):
-        what = "make the virtual environment"
+        what = "making the virtual environment"
     elif "uv==" in short:
-        what = "install the resolver (uv)"
+        what = "installing the resolver (uv)"
     elif "build_ext" in short:
-        what = "build the repository's extensions"
+        what = "building the repository's extensions"
     else:
-        what = "run a build step"
+        what = "running a build step"
     return what, short[:200]
 
 
@@ -500,6 +502,20 @@ def _conflicts(lines: Sequence[str]) -> tuple[Conflict, ...]:
     return tuple(found.values())
 
 
+_NOT_FOUND = re.compile(
+    r"(?P<a>[\w.-]+) was not found in the (?:package registry|provided package locations)"
+    r"|satisfies the requirement (?P<b>[\w.-]+)\S* \(from versions: none\)"
+)
+
+
+def _not_found(lines: Sequence[str]) -> _Found:
+    for ln in lines:
+        m = _NOT_FOUND.search(ln)
+        if m:
+            return "not-found", ln, m.group("a") or m.group("b"), "", ()
+    return None
+
+
 def _no_distribution(lines: Sequence[str]) -> _Found:
     for ln in lines:
         if _NO_DIST.search(ln):
@@ -569,6 +585,7 @@ def _setup_error(lines: Sequence[str]) -> _Found:
 _RULES = (
     _certificate,
     _apt,
+    _not_found,
     _resolver,
     _no_distribution,
     _header,

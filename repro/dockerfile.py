@@ -84,6 +84,9 @@ class Recipe:
     # The distribution's dist-packages ("/usr/lib/python3/dist-packages"), made visible to
     # the environment when modules come from system packages (gi, dbus); "" = not.
     system_site: str = ""
+    # Packages a build needs that a build repair found missing (compilers, headers,
+    # *-config programs): in the system layer too, before every Python layer.
+    build_packages: tuple[str, ...] = ()
     # Shared libraries the smoke test's repair found missing: installed after the Python
     # packages, so adding one keeps every pip layer (and the frameworks) cached.
     runtime_packages: tuple[str, ...] = ()
@@ -92,6 +95,8 @@ class Recipe:
     # (Python 2.7 and < 3.8) gets the same cutoff as a constraints file of exact versions.
     installer: str = "pip"
     exclude_newer: str = ""
+    # NAME=DATE: packages a build repair moved to a release newer than the cutoff
+    exclude_newer_packages: tuple[str, ...] = ()
     date_constraints: tuple[str, ...] = ()
     # A runtime image to copy the built environment into (the base is then a devel image
     # used only to build): set when code compiles against CUDA at build time only.
@@ -293,14 +298,22 @@ def _runtime_packages(recipe: Recipe) -> str:
     )
 
 
-def _system_packages(recipe: Recipe) -> str:
+def _system_packages(recipe: Recipe, *, build: bool = True) -> str:
+    """The system layer; ``build=False`` (a runtime stage): without the build's tools."""
     comment = "# System libraries the Python packages load at run time.\n"
     if recipe.system_from:
         comment = (
             f"# System packages {_one_line(recipe.system_from)} names, and the libraries the\n"
             "# Python packages load at run time.\n"
         )
-    return _apt_install(recipe.system_packages, comment)
+    packages = recipe.system_packages
+    if build and recipe.build_packages:
+        names = ", ".join(_one_line(p) for p in recipe.build_packages)
+        comment += (
+            f"# What the Python packages' builds need (added by the build's repair): {names}.\n"
+        )
+        packages = tuple(dict.fromkeys([*packages, *recipe.build_packages]))
+    return _apt_install(packages, comment)
 
 
 def _apt_install(packages: Iterable[str], comment: str) -> str:
@@ -605,6 +618,8 @@ def _install(
         args = [UV, "pip", "install", *_uv_target(recipe)]
         if recipe.exclude_newer:
             args += ["--exclude-newer", recipe.exclude_newer]
+            for exempt in recipe.exclude_newer_packages:
+                args += ["--exclude-newer-package", _url_arg(exempt)]
     else:
         args = ["python", "-m", "pip", "install"]
     if recipe.wheelhouse:
@@ -777,7 +792,7 @@ def _runtime_stage(recipe: Recipe) -> list[str]:
         "# The image: the runtime flavour, without compilers or the CUDA toolkit.\n"
         + _from(recipe, recipe.runtime_base, ""),
         _env(recipe),
-        _system_packages(recipe),
+        _system_packages(recipe, build=False),
         _python(on_runtime, venv=False),
         _user(),
         "# The environment built above, as one layer.\n"

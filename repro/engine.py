@@ -25,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from repro import cache, diskspace, faults, locks, signals, stale
+from repro import buildlog, cache, diskspace, faults, locks, signals, stale
 from repro.errors import BuildError, DiskFullError, EngineError
 from repro.lazy import Deferred
 from repro.models import LABEL_MANAGED
@@ -1041,5 +1041,9 @@ def _build_failure(lines: list[str]) -> BuildError:
                 break
     own = [ln for ln in lines if step_id and ln.startswith(f"#{step_id} ")] or lines
     tail = "\n".join(own[-25:])
-    first = step.splitlines()[0][:160] if step else "unknown step"
-    return BuildError(f"the image build failed at: {first}", step=step, log_tail=tail)
+    if step:
+        what, command = buildlog.describe_step(step.splitlines()[0])
+        first = f"{what}: {command}" if command else what
+    else:
+        first = "unknown step"
+    return BuildError(f"the image build failed ({first})", step=step, log_tail=tail)

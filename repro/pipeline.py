@@ -17,6 +17,7 @@ look-ups run in parallel (docs/performance.md, "Work that overlaps", "Start-up")
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
@@ -25,6 +26,7 @@ from typing import Protocol
 
 from repro import (
     build,
+    buildlog,
     cache,
     config,
     export,
@@ -32,6 +34,7 @@ from repro import (
     fetch,
     hostgpu,
     infer,
+    planner,
     planning,
     probe,
     projects,
@@ -57,7 +60,9 @@ from repro.models import (
     SmokePlan,
 )
 from repro.repair import Change, ReleasesFor, explain
-from repro.repair.rounds import repair_context, round_json
+from repro.repair import build as repair_build
+from repro.repair.build import History
+from repro.repair.rounds import build_context, build_round_json, repair_context, round_json
 from repro.scan import scan
 from repro.scan.binder import summary as binder_summary
 
@@ -179,6 +184,8 @@ def plan_for(
         smoke.first_command(smoke_plan),
         buildkit=buildkit() if callable(buildkit) else buildkit,
         system_packages=repair.system_packages(changes),
+        build_packages=repair_build.build_packages(changes, environment.python.version),
+        cutoff_exemptions=repair_build.cutoff_exemptions(changes),
         notes=tuple(lookup_notes),
         created=dt.datetime.now(dt.timezone.utc),
         cache_namespace=cache.build_namespace(),
@@ -196,8 +203,15 @@ def pack(
     engine_factory: Callable[[], Engine] = DockerEngine.deferred,
     releases: ReleasesFor | None = None,
     probe_gpu: Callable[[], HostGpu | None] = hostgpu.probe,
+    build_history: History | None = None,
+    pause: Callable[[float], None] = time.sleep,
 ) -> PackResult:
-    """Build, smoke-test (repairing the plan up to ``options.max_repairs`` times), export."""
+    """Build, smoke-test (repairing the plan up to ``options.max_repairs`` times), export.
+
+    A failed build goes through the same loop as a failed smoke test (docs/build-repair.md):
+    its log is diagnosed, and a failure repro can fix changes the plan. ``build_history``:
+    release histories with their wheels (PyPI's unless given); ``pause`` waits before a
+    build is retried after a network error."""
     # Making the engine (finding a BuildKit client) overlaps with clone, scan and inference.
     engine = _in_background(engine_factory).result
     with scratch.workspace() as workdir:
@@ -215,7 +229,28 @@ def pack(
                 for warning in plan.warnings:
                     reporter.warn(warning)
             base_info = probe.ensure_base_images(docker, plan, reporter.info)
-            image = _build(docker, workdir, prepared, options, reporter, rounds)
+            log = _build_log(plan, len(rounds) + 1)
+            try:
+                image = _build(docker, workdir, prepared, options, reporter, rounds, log)
+            except BuildError as exc:
+                broken, fix = _propose_build(
+                    exc, log, docker, plan, scanned, changes, build_history
+                )
+                if not fix.changes or len(rounds) >= options.max_repairs:
+                    shown = str(log) if log.exists() else ""
+                    limit = options.max_repairs
+                    raise explain.unrepaired_build(exc, broken, fix, rounds, limit, shown) from exc
+                number = len(rounds) + 1
+                reporter.stage(f"repair {number}/{options.max_repairs}", broken.summary())
+                for change in fix.changes:
+                    reporter.info(change.describe())
+                rounds.append(build_round_json(number, broken, fix.changes, str(log)))
+                changes = (*changes, *fix.changes)
+                wait = repair_build.retry_wait(fix.changes)
+                if wait:
+                    reporter.info(f"waiting {wait:g} s before building again")
+                    pause(wait)
+                continue
             _remove_superseded(docker, superseded, keep=image.id)
             sweep.dead_runs(docker)  # containers of killed runs: their images are free then
             sweep.untagged_images(docker, plan.checkout.source.url, keep=image.id)  # re-packs
@@ -261,26 +296,24 @@ def _build(
     options: Options,
     reporter: Reporter,
     rounds: list[JSON],
+    log: Path,
 ) -> BuiltImage:
-    """Build the plan's image; a build that a repair broke says which repair."""
+    """Build the plan's image, its whole log kept at ``log``; a failed build raises
+    :class:`BuildError` (the pack loop reads the log)."""
     plan = prepared.plan
     reporter.stage("build", plan.tags[0])
     context = build.prepare_context(
         workdir, plan.dockerfile, prepared.files, prepared.wheels, plan.context
     )
-    try:
-        image, notes = build.build(
-            engine,
-            context,
-            tags=plan.tags,
-            labels=plan.labels,
-            options=options,
-            on_line=reporter.log,
-        )
-    except BuildError as exc:
-        if not rounds:
-            raise
-        raise explain.repair_broke_build(exc, plan, rounds) from exc
+    image, notes = build.build(
+        engine,
+        context,
+        tags=plan.tags,
+        labels=plan.labels,
+        options=options,
+        on_line=reporter.log,
+        log_path=log,
+    )
     if not rounds:
         for note in notes:
             reporter.info(note)
@@ -337,6 +370,41 @@ def _propose(
     if not failure.fixable:
         return failure, repair.Proposal(diagnosis=repair.diagnose(failure, context))
     return failure, repair.propose(failure, context)
+
+
+def _build_log(plan: Plan, number: int) -> Path:
+    """Where a build's whole log is kept: the repro cache, one file per repair round."""
+    name = f"{plan.checkout.source.slug}-{plan.checkout.short_sha}-build-{number}.log"
+    return cache.subdir("logs") / name
+
+
+def _propose_build(
+    exc: BuildError,
+    log: Path,
+    engine: Engine,
+    plan: Plan,
+    scanned: Scanned,
+    changes: tuple[Change, ...],
+    history: History | None,
+) -> tuple[buildlog.BuildFailure, repair.Proposal]:
+    """What the failed build's log says, and the changes that fix it (or the diagnosis)."""
+    try:
+        text = log.read_text("utf-8", "replace")
+    except OSError:
+        text = exc.log_tail
+    failure = buildlog.classify(text)
+    environment = plan.environment
+    if history is None:
+        history = pypi.PyPIIndex(as_of=environment.lock_cutoff or dt.date.today()).get
+    here = probe.local_pythons(engine)
+    pythons = tuple(
+        p
+        for p in planner.python_alternatives(environment, scanned.evidence, scanned.options)
+        if p in here
+    )
+    codename = probe.os_codename(engine, plan.base.name)
+    context = build_context(plan, scanned, changes, history, codename=codename, pythons=pythons)
+    return failure, repair.propose_build(failure, context)
 
 
 def _release_history(index: pypi.ReleaseIndex, python: str) -> ReleasesFor:

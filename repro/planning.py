@@ -52,6 +52,7 @@ from repro.models import (
     Wheel,
 )
 from repro.repair import Change
+from repro.repair import build as repair_build
 from repro.report import human_bytes
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ def decide(
             wheelhouse_versions(found, environment.python.version),
             _dated(releases, environment),
         )
+        environment = repair_build.without_cutoff(environment, changes)
         missing = frozenset(u.module for u in environment.unresolved)
         hosted = {i.module: i.provider for i in environment.imports if i.kind == "host"}
         smoke_plan = smoke.discover(
@@ -173,13 +175,17 @@ def assemble(
     *,
     buildkit: bool,
     system_packages: tuple[str, ...] = (),
+    build_packages: tuple[str, ...] = (),
+    cutoff_exemptions: tuple[str, ...] = (),
     notes: tuple[str, ...] = (),
     created: dt.datetime,
     cache_namespace: str = "",
 ) -> Prepared:
     """The plan of the decided ``environment``, ``base`` and ``smoke_plan`` (``smoke``: the
     strategy tried first), with the files and wheels its build context needs; ``notes``:
-    warnings of the stages before (the PyPI look-up of unmapped imports)."""
+    warnings of the stages before (the PyPI look-up of unmapped imports). A build repair's
+    ``build_packages`` join the system layer; ``cutoff_exemptions`` (``NAME=DATE``) let a
+    package it moved past the lock's cutoff through."""
     checkout, evidence, options = scanned.checkout, scanned.evidence, scanned.options
     python = environment.python.version
     wheels = usable_wheels(scanned.wheels, python)
@@ -202,6 +208,8 @@ def assemble(
         runtime_reason=plan_stages.reason,
         build_extensions=plan_stages.build_extensions,
         cache_namespace=cache_namespace,
+        build_packages=build_packages,
+        exclude_newer_packages=cutoff_exemptions,
     )
     if evidence.binder is not None:
         made = df.with_binder(made, evidence.binder)

@@ -3,8 +3,9 @@
 ``image_facts`` runs one short container in a built image (``repro/data/image_facts.py``):
 its lock, which distribution provides each top-level module, its OS release, its Debian
 packages and the licences every package declares. ``ensure_base_images`` makes sure every
-image a Dockerfile starts from is on the engine, and ``local_pythons`` lists the Pythons
-whose CPU base image the engine has (for the hints and the repairs that switch Python).
+image a Dockerfile starts from is on the engine, ``local_pythons`` lists the Pythons
+whose CPU base image the engine has (for the hints and the repairs that switch Python),
+and ``os_codename`` reads the release a base image runs (for a build repair's packages).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from importlib import resources
 
 from packaging.utils import canonicalize_name
 
-from repro import base_image, infer
+from repro import base_image, contents, infer
 from repro import dockerfile as df
 from repro.engine import Engine, ImageInfo, RunLimits
 from repro.errors import BuildError, EngineError
@@ -99,3 +100,20 @@ def local_pythons(engine: Engine) -> tuple[str, ...]:
 def repair_pythons(engine: Engine) -> tuple[str, ...]:
     """Pythons a repair may switch to: those with a base image here, else all repro knows."""
     return local_pythons(engine) or infer.known_pythons()
+
+
+def os_codename(engine: Engine, image: str) -> str:
+    """The release ``image`` runs (``VERSION_CODENAME`` of its /etc/os-release, else what
+    the contents data calls its ID and VERSION_ID); "" when the image does not say."""
+    try:
+        result = engine.run(image, ["cat", "/etc/os-release"], RunLimits(timeout=60))
+    except EngineError:
+        return ""
+    if result.exit_code != 0:
+        return ""
+    fields = {
+        key: value.strip().strip('"')
+        for key, _, value in (line.partition("=") for line in result.output.splitlines())
+    }
+    codename = fields.get("VERSION_CODENAME", "")
+    return codename or contents.codename_of(fields.get("ID", ""), fields.get("VERSION_ID", ""))

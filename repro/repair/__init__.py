@@ -17,7 +17,10 @@ Three pure steps, each tested on real error texts without a daemon:
     ``repair`` (``apply.py``).
 
 Every kind of failure, in the order the detectors try them, and what repro does about
-each, is one table: ``kinds.KINDS`` (to add a kind, see ``kinds.py``). ``values.py`` holds
+each, is one table: ``kinds.KINDS`` (to add a kind, see ``kinds.py``). A failed *build*
+goes through the same loop: ``repro/buildlog.py`` reads its log into a ``BuildFailure``,
+``kinds.BUILD_KINDS`` says what repro does about each kind, ``build.py`` proposes
+(docs/build-repair.md). ``values.py`` holds
 the values passed around, ``rounds.py`` a repair round's context and manifest record,
 ``explain.py`` what repro says when it stops.
 
@@ -26,7 +29,17 @@ from data files and the release-history edge, never from if-chains here.
 """
 
 from repro.repair.apply import apply_changes, python_change, system_packages, with_python
-from repro.repair.kinds import KINDS, Kind, classify, diagnose, propose
+from repro.repair.build import BuildContext
+from repro.repair.kinds import (
+    BUILD_KINDS,
+    KINDS,
+    BuildKind,
+    Kind,
+    classify,
+    diagnose,
+    propose,
+    propose_build,
+)
 from repro.repair.propose import system_package_for
 from repro.repair.values import (
     Change,
@@ -42,7 +55,10 @@ from repro.repair.values import (
 )
 
 __all__ = [
+    "BUILD_KINDS",
     "KINDS",
+    "BuildContext",
+    "BuildKind",
     "Change",
     "ChangeAction",
     "Context",
@@ -58,6 +74,7 @@ __all__ = [
     "classify",
     "diagnose",
     "propose",
+    "propose_build",
     "python_change",
     "system_package_for",
     "system_packages",

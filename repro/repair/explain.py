@@ -1,5 +1,5 @@
-"""What repro says when it stops: the texts of a failed smoke test, of a build a repair
-broke, and of a missing base image, each one line with a detail block and a hint (pure).
+"""What repro says when it stops: the texts of a failed smoke test, of a build that could
+not be repaired, and of a missing base image, each one line with a detail block and a hint (pure).
 
 The pack loop (``pipeline.pack``) raises what these return; the repair rounds are the
 manifest's ``repairs`` records.
@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from repro import base_image
+from repro.buildlog import BuildFailure
 from repro.errors import BuildError, SmokeFailure
 from repro.models import JSON, Plan
+from repro.repair.build import error_text
 from repro.repair.kinds import diagnose
-from repro.repair.values import Context, Failure, Proposal
+from repro.repair.values import Context, Diagnosis, Failure, Proposal
 
 if TYPE_CHECKING:
     from repro.smoke import Outcome
@@ -52,16 +54,26 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def repair_broke_build(exc: BuildError, plan: Plan, rounds: list[JSON]) -> BuildError:
-    """The build of a repaired plan failed: say which repair, and keep the rounds."""
-    last = rounds[-1]
-    changed = "; ".join(f"{c['action']} {c['target']}{c['specifier']}" for c in last["changes"])
-    return BuildError(
-        f"the image build failed after repair {last['round']} ({changed}): {exc.message}",
-        step=exc.step,
-        log_tail="\n".join(filter(None, [rounds_text(rounds), exc.log_tail])),
-        hint=f"the image of the round before is kept for a look: repro shell {plan.tags[0]}",
-    )
+def unrepaired_build(
+    exc: BuildError,
+    failure: BuildFailure,
+    proposal: Proposal,
+    rounds: list[JSON],
+    max_repairs: int,
+    log: str,
+) -> BuildError:
+    """A build repro could not (or may no more) repair: the package, the command, the
+    lines that matter and the full log's path, never the raw RUN line; the rounds so far."""
+    diagnosis = proposal.diagnosis
+    if proposal.changes:  # repro knew what to do next, but the rounds ran out
+        diagnosis = Diagnosis(
+            message=f"{failure.summary()} — still failing after {len(rounds)} repair round(s) "
+            f"(--max-repairs {max_repairs}); next would be: {proposal.changes[0].describe()}",
+            hint="raise --max-repairs, or make that change yourself",
+        )
+    message, detail, hint = error_text(failure, diagnosis, log)
+    detail = "\n".join(filter(None, [detail, rounds_text(rounds)]))
+    return BuildError(message, step=exc.step, log_tail=detail, hint=hint)
 
 
 def smoke_failure(

@@ -21,8 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from repro.buildlog import BuildFailure, BuildFailureKind
+from repro.repair import build as build_fixes
 from repro.repair import classify as detect
 from repro.repair import propose as fixes
+from repro.repair.build import BuildContext
 from repro.repair.classify import Detector
 from repro.repair.values import Context, Diagnosis, Failure, Proposal
 
@@ -164,3 +167,102 @@ def propose(failure: Failure, context: Context) -> Proposal:
 def diagnose(failure: Failure, context: Context) -> Diagnosis:
     """One line and a hint for a failure repro does not change the plan for."""
     return kind(failure.kind).explain(failure, context)
+
+
+# --------------------------------------------------------------------------- builds
+
+BuildProposer = Callable[[BuildFailure, BuildContext], Proposal]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildKind:
+    """One kind of failed build: what repro does about it. How it is recognised in the
+    build's log is ``repro/buildlog.py`` (its detectors, in their order)."""
+
+    name: BuildFailureKind
+    meaning: str  # for the reader (docs/build-repair.md lists the same)
+    handling: Literal["fix", "report"]
+    fix: BuildProposer | None = None  # handling "fix": the changes, or a diagnosis
+
+
+BUILD_KINDS: tuple[BuildKind, ...] = (
+    BuildKind(
+        name="missing-compiler",
+        meaning="a compiler is not on PATH (gcc, g++, gfortran, rustc, cargo)",
+        handling="fix",
+        fix=build_fixes.fix_program,
+    ),
+    BuildKind(
+        name="missing-program",
+        meaning="a program the build runs is not on PATH (pg_config, make, pkg-config, git)",
+        handling="fix",
+        fix=build_fixes.fix_program,
+    ),
+    BuildKind(
+        name="missing-header",
+        meaning="fatal error: X.h: No such file or directory",
+        handling="fix",
+        fix=build_fixes.fix_header,
+    ),
+    BuildKind(
+        name="missing-pkgconfig",
+        meaning="pkg-config (or meson) does not know a module",
+        handling="fix",
+        fix=build_fixes.fix_pkgconfig,
+    ),
+    BuildKind(
+        name="compile-error",
+        meaning="the compiler ran and the package's code did not compile",
+        handling="fix",
+        fix=build_fixes.fix_no_build,
+    ),
+    BuildKind(
+        name="sdist-unbuildable",
+        meaning="the source release cannot be built here (its build script or metadata)",
+        handling="fix",
+        fix=build_fixes.fix_no_build,
+    ),
+    BuildKind(
+        name="build-dependency",
+        meaning="the build needs a package it does not declare (numpy)",
+        handling="fix",
+        fix=build_fixes.fix_no_build,
+    ),
+    BuildKind(
+        name="no-distribution",
+        meaning="no file of the release installs on this Python",
+        handling="fix",
+        fix=build_fixes.fix_no_build,
+    ),
+    BuildKind(
+        name="resolver-conflict",
+        meaning="the requirements cannot be satisfied together",
+        handling="fix",
+        fix=build_fixes.fix_conflict,
+    ),
+    BuildKind(
+        name="network",
+        meaning="a host did not answer",
+        handling="fix",
+        fix=build_fixes.fix_network,
+    ),
+    BuildKind(name="certificate", meaning="a host's certificate was refused", handling="report"),
+    BuildKind(name="not-found", meaning="the index has no such package", handling="report"),
+    BuildKind(
+        name="apt-package", meaning="the distribution has no such package", handling="report"
+    ),
+    BuildKind(name="missing-library", meaning="the linker cannot find -lX", handling="report"),
+    BuildKind(name="build-error", meaning="anything else", handling="report"),
+)
+
+_BUILD_BY_NAME = {k.name: k for k in BUILD_KINDS}
+
+
+def propose_build(failure: BuildFailure, context: BuildContext) -> Proposal:
+    """The changes that fix a failed build, or a diagnosis when repro cannot fix it."""
+    entry = _BUILD_BY_NAME.get(failure.kind)
+    if entry is None:
+        raise ValueError(f"unknown build failure kind {failure.kind!r} (not in BUILD_KINDS)")
+    if entry.fix is None:
+        return Proposal(diagnosis=build_fixes.explain(failure, context))
+    return entry.fix(failure, context)

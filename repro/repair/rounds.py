@@ -1,6 +1,6 @@
 """One round of the pack loop's repair (pure): the context a proposal reads, made from
-the plan, the built image and the rounds before; and the round's record in the manifest
-(``repairs``, docs/manifest.md)."""
+the plan, the built image (or the failed build) and the rounds before; and the round's
+record in the manifest (``repairs``, docs/manifest.md)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
-from repro.models import JSON, BuiltImage, ImageFacts, Plan, Scanned
+from repro.buildlog import BuildFailure
+from repro.models import JSON, BuiltImage, Evidence, ImageFacts, Plan, Scanned
 from repro.planning import wheelhouse_versions
+from repro.repair.build import BuildContext, History
 from repro.repair.values import Change, Context, Failure, Release, ReleasesFor
 
 if TYPE_CHECKING:
@@ -67,6 +69,7 @@ def round_json(
     attempt = outcome.failing
     return {
         "round": number,
+        "stage": "smoke",
         "image": image.id,
         "smoke": {
             "kind": attempt.command.kind if attempt else "",
@@ -74,6 +77,54 @@ def round_json(
             "exit_code": attempt.result.exit_code if attempt and attempt.result else None,
             "note": attempt.note if attempt else "",
         },
+        "failure": failure.to_json(),
+        "changes": [c.to_json() for c in changes],
+    }
+
+
+def build_context(
+    plan: Plan,
+    scanned: Scanned,
+    changes: tuple[Change, ...],
+    history: History,
+    *,
+    codename: str,
+    pythons: tuple[str, ...],
+) -> BuildContext:
+    """What a build repair may look at after the build of ``plan`` failed: the plan, the
+    base image's release (``codename``), the release ``history`` with wheels, the other
+    Pythons the code allows that this engine has (``pythons``, the planner's order), the
+    Pythons the repository declares and the ``changes`` of earlier rounds."""
+    environment = plan.environment
+    return BuildContext(
+        python=environment.python.version,
+        codename=codename,
+        requirements=environment.requirements,
+        previous=changes,
+        history=history,
+        pythons=pythons,
+        python_pins=_python_pins(scanned.evidence),
+        python_hard=bool(scanned.options.python),
+        lock_cutoff=environment.lock_cutoff,
+    )
+
+
+def _python_pins(evidence: Evidence) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (h.specifier, str(h.origin)) for h in evidence.python_hints if h.strength == "declared"
+    )
+
+
+def build_round_json(
+    number: int, failure: BuildFailure, changes: tuple[Change, ...], log: str
+) -> JSON:
+    """The manifest's record of a repair round that followed a failed build: the failure
+    read from its log (kept at ``log``) and the changes made for the next round."""
+    return {
+        "round": number,
+        "stage": "build",
+        "image": None,
+        "log": log,
         "failure": failure.to_json(),
         "changes": [c.to_json() for c in changes],
     }

@@ -67,7 +67,17 @@ class Failure:
         }
 
 
-ChangeAction = Literal["add-requirement", "bound-requirement", "set-python", "add-system-package"]
+ChangeAction = Literal[
+    "add-requirement",
+    "bound-requirement",
+    "set-python",
+    "add-system-package",
+    # build repairs (repair/build.py): a distribution package the build needs (the system
+    # layer), a package whose files may be newer than the lock's cutoff, a retry
+    "add-build-package",
+    "exempt-cutoff",
+    "retry",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,6 +96,9 @@ class Change:
             "bound-requirement": f"require {self.target}{self.specifier}",
             "set-python": f"use Python {self.target}",
             "add-system-package": f"install the Debian package {self.target}",
+            "add-build-package": f"install the distribution package {self.target} for the build",
+            "exempt-cutoff": f"let {self.target} have files up to {self.specifier}",
+            "retry": "build again",
         }[self.action]
         return f"{what}: {self.reason}" if self.reason else what
 

@@ -95,8 +95,13 @@ def test_build_failure_names_the_step_and_leaves_no_artifact(
     out = tmp_path / "out"
     code, _, stderr = pack(url, "--out", str(out))
     assert code == 1
-    assert "the image build failed at: RUN" in stderr
-    assert "repro-fixture-package-that-does-not-exist" in stderr  # the log tail names it
+    # the package and the command a user can read, the full log's path; never the RUN line
+    assert "the package index has no package 'repro-fixture-package-that-does-not-exist'" in (
+        stderr
+    )
+    assert "while installing the requirements: uv pip install -r" in stderr
+    assert "full log: " in stderr
+    assert "--mount=" not in stderr
     assert "Traceback" not in stderr
     assert not out.exists() or list(out.iterdir()) == []
 

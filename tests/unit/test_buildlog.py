@@ -51,7 +51,7 @@ def test_real_build_logs_are_diagnosed(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_the_failing_command_is_readable(name: str) -> None:
     failure = classify((BUILD / name).read_text())
-    assert failure.step == "install the requirements"
+    assert failure.step == "installing the requirements"
     assert failure.command in (
         "uv pip install -r /opt/repro/requirements.txt",
         "python -m pip install --constraint /opt/repro/constraints-date.txt "
@@ -207,11 +207,11 @@ def test_describe_step_drops_mounts_and_the_secret_preamble() -> None:
         "/opt/repro/uv/bin/uv pip install --python /opt/venv/bin/python "
         "--exclude-newer 2024-03-01T00:00:00Z -r /opt/repro/requirements-framework.txt"
     )
-    assert what == "install the frameworks"
+    assert what == "installing the frameworks"
     assert command == "uv pip install -r /opt/repro/requirements-framework.txt"
     what, command = describe_step(
         "RUN apt-get update  && DEBIAN_FRONTEND=noninteractive apt-get install -y "
         "--no-install-recommends gcc  && rm -rf /var/lib/apt/lists/*"
     )
-    assert what == "install system packages (apt)"
+    assert what == "installing system packages (apt)"
     assert command == "apt-get install -y --no-install-recommends gcc"

@@ -1,0 +1,308 @@
+"""What a failed build changes in the plan: the packages from the contents data, a release
+with a wheel or another Python, the weakest of two conflicting pins, a retry; and the
+error a user reads when nothing can be done."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from repro.buildlog import BuildFailure, Conflict, classify
+from repro.models import Origin, Requirement
+from repro.pypi import PackageReleases, Release
+from repro.repair import Change
+from repro.repair import build as build_repair
+from repro.repair import propose_build as propose
+from repro.repair.build import BuildContext
+
+BUILD = Path(__file__).parent / "errors" / "build"
+FETCHED = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _req(name: str, specifier: str = "", *kinds: str, version: str | None = None) -> Requirement:
+    origins = tuple(Origin(kind=k, path=f"{k}.txt", line=1) for k in kinds)  # type: ignore[arg-type]
+    return Requirement(name=name, specifier=specifier, version=version, origins=origins)
+
+
+def _release(version: str, date: str, *wheels: str, sdist: bool = True) -> Release:
+    return Release(
+        version=version, date=dt.date.fromisoformat(date), wheels=frozenset(wheels), sdist=sdist
+    )
+
+
+SCRYPT = PackageReleases(
+    name="scrypt",
+    fetched=FETCHED,
+    releases=(
+        _release("0.8.20", "2022-02-21", "cp36", "cp37", "cp38", "cp39", "cp310"),
+        _release("0.8.22", "2024-03-01", "cp39", "cp310", "cp312"),
+        _release("0.8.24", "2024-03-01", "cp39", "cp310", "cp311", "cp312"),
+        _release("0.9.4", "2025-08-05", "cp311", "cp312", "cp313"),
+    ),
+)
+PSYCOPG2 = PackageReleases(
+    name="psycopg2", fetched=FETCHED, releases=(_release("2.9.9", "2023-10-03"),)
+)
+HISTORIES = {"scrypt": SCRYPT, "psycopg2": PSYCOPG2}
+
+
+def _context(**kw: object) -> BuildContext:
+    base: dict[str, object] = {
+        "python": "3.11",
+        "codename": "bookworm",
+        "history": HISTORIES.get,
+        "pythons": ("3.9", "3.13"),
+    }
+    return BuildContext(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def _gcc_missing(package: str, version: str) -> BuildFailure:
+    return BuildFailure(
+        kind="missing-compiler",
+        line="error: command 'x86_64-linux-gnu-gcc' failed: No such file or directory",
+        subject="x86_64-linux-gnu-gcc",
+        package=package,
+        version=version,
+    )
+
+
+# --------------------------------------------------------------------------- packages
+
+
+def test_a_missing_compiler_installs_the_package_that_ships_it() -> None:
+    failure = classify((BUILD / "uv-gcc-missing.log").read_text())
+    proposal = propose(
+        failure, _context(requirements=(_req("netifaces", "==0.11.0", "requirements"),))
+    )
+    (change,) = proposal.changes
+    assert (change.action, change.target) == ("add-build-package", "gcc")
+    assert "netifaces==0.11.0" in change.reason and "bookworm" in change.reason
+    assert "data/contents.json" in change.basis
+
+
+def test_config_programs_and_headers_come_from_the_contents_data() -> None:
+    for name, package in [
+        ("uv-pg-config.log", "libpq-dev"),
+        ("uv-mysql-config.log", "libmariadb-dev-compat"),
+        ("uv-gdal-config.log", "libgdal-dev"),
+        ("uv-pkg-config.log", "pkgconf"),
+        ("uv-rust-missing.log", "rustc"),
+        ("uv-git-missing.log", "git"),
+    ]:
+        failure = classify((BUILD / name).read_text())
+        (change,) = propose(failure, _context(history=None)).changes
+        assert (change.action, change.target) == ("add-build-package", package), name
+    header = BuildFailure(kind="missing-header", line="fatal error: Python.h", subject="Python.h")
+    (change,) = propose(header, _context(python="3.9", codename="bullseye")).changes
+    assert change.target == "libpython3.9-dev"
+
+
+def test_the_release_decides_the_package_name() -> None:
+    failure = BuildFailure(kind="missing-program", line="x", subject="mysql_config")
+    (change,) = propose(failure, _context(codename="jammy")).changes
+    assert change.target == "libmysqlclient-dev"
+
+
+def test_a_package_already_installed_is_not_installed_again() -> None:
+    failure = BuildFailure(kind="missing-program", line="pg_config not found", subject="pg_config")
+    previous = (Change(action="add-build-package", target="libpq-dev"),)
+    proposal = propose(failure, _context(previous=previous))
+    assert not proposal.changes and proposal.diagnosis is not None
+    assert "libpq-dev installed" in proposal.diagnosis.message
+
+
+def test_a_file_no_package_ships_is_a_diagnosis() -> None:
+    failure = BuildFailure(kind="missing-header", line="x", subject="nowhere/at-all.h", package="p")
+    proposal = propose(failure, _context())
+    assert proposal.diagnosis is not None and "no package of bookworm" in proposal.diagnosis.message
+
+
+# --------------------------------------------------------------------------- wheels
+
+
+def test_a_version_repro_chose_moves_to_a_release_with_a_wheel_before_compiling() -> None:
+    context = _context(
+        requirements=(_req("scrypt", "", "import"),), lock_cutoff=dt.date(2022, 6, 1)
+    )
+    changes = propose(_gcc_missing("scrypt", "0.8.20"), context).changes
+    assert [(c.action, c.target, c.specifier) for c in changes] == [
+        ("bound-requirement", "scrypt", "==0.8.24"),  # the first later one with cp311
+        ("exempt-cutoff", "scrypt", "2024-03-02"),  # uploaded after the cutoff
+    ]
+    assert build_repair.cutoff_exemptions(changes) == ("scrypt=2024-03-02",)
+
+
+def test_a_declared_pin_keeps_its_version_and_gets_the_compiler() -> None:
+    context = _context(requirements=(_req("scrypt", "==0.8.20", "requirements"),))
+    (change,) = propose(_gcc_missing("scrypt", "0.8.20"), context).changes
+    assert (change.action, change.target) == ("add-build-package", "gcc")
+
+
+def test_a_source_only_package_gets_the_compiler() -> None:
+    (change,) = propose(_gcc_missing("psycopg2", "2.9.9"), _context()).changes
+    assert change.target == "gcc"
+
+
+def test_an_unbuildable_pin_breaks_the_pin_before_a_declared_python() -> None:
+    failure = BuildFailure(
+        kind="sdist-unbuildable", line="bad metadata", package="scrypt", version="0.8.20"
+    )
+    context = _context(
+        requirements=(_req("scrypt", "==0.8.20", "requirements"),),
+        python_pins=(("==3.11", ".python-version"),),
+    )
+    (change,) = propose(failure, context).changes
+    assert (change.action, change.specifier) == ("bound-requirement", "==0.8.24")
+    assert "the pin ==0.8.20 from requirements.txt:1 is given up" in change.reason
+
+
+def test_a_python_chosen_by_date_gives_way_before_a_declared_pin() -> None:
+    failure = BuildFailure(
+        kind="compile-error", line="x.c:1: error: y", package="scrypt", version="0.8.20"
+    )
+    context = _context(requirements=(_req("scrypt", "==0.8.20", "requirements"),))
+    (change,) = propose(failure, context).changes
+    assert (change.action, change.target) == ("set-python", "3.9")
+    assert "chosen for the code's date" in change.reason
+
+
+def test_python_is_never_moved_against_the_user() -> None:
+    failure = BuildFailure(
+        kind="compile-error", line="x.c:1: error: y", package="psycopg2", version="2.9.9"
+    )
+    proposal = propose(failure, _context(python_hard=True))
+    assert not proposal.changes and proposal.diagnosis is not None
+
+
+def test_build_packages_for_another_python_are_dropped_after_a_switch() -> None:
+    changes = (
+        Change(action="add-build-package", target="gcc"),
+        Change(action="add-build-package", target="libpython3.11-dev"),
+        Change(action="set-python", target="3.9"),
+    )
+    assert build_repair.build_packages(changes, "3.9") == ("gcc",)
+    assert build_repair.build_packages(changes, "3.11") == ("gcc", "libpython3.11-dev")
+
+
+# --------------------------------------------------------------------------- conflicts
+
+
+def _conflict_failure() -> BuildFailure:
+    return classify((BUILD / "uv-pin-conflict.log").read_text())
+
+
+def test_equal_pins_relax_the_dependency_to_what_the_other_needs() -> None:
+    context = _context(
+        requirements=(
+            _req("requests", "==2.31.0", "requirements"),
+            _req("urllib3", "==1.20", "requirements"),
+        )
+    )
+    (change,) = propose(_conflict_failure(), context).changes
+    assert (change.action, change.target, change.specifier) == (
+        "bound-requirement",
+        "urllib3",
+        ">=1.21.1,<3",
+    )
+    assert "on equal evidence" in change.reason
+
+
+def test_a_readme_line_gives_way_to_a_requirements_file() -> None:
+    failure = BuildFailure(
+        kind="resolver-conflict",
+        line="unsatisfiable",
+        conflicts=(
+            Conflict(name="requests", specifier="==2.31.0"),
+            Conflict(name="urllib3", specifier="==1.20"),
+        ),
+    )
+    context = _context(
+        requirements=(
+            _req("requests", "==2.31.0", "readme"),
+            _req("urllib3", "==1.20", "requirements"),
+        )
+    )
+    (change,) = propose(failure, context).changes
+    assert (change.target, change.specifier) == ("requests", "")
+    assert "a README line" in change.reason
+
+
+def test_an_inferred_version_gives_way_before_a_declared_one() -> None:
+    failure = BuildFailure(
+        kind="resolver-conflict",
+        line="unsatisfiable",
+        conflicts=(
+            Conflict(name="requests", specifier="==2.22.0"),
+            Conflict(name="urllib3", specifier="==1.20"),
+        ),
+    )
+    context = _context(
+        requirements=(
+            _req("requests", "", "import", version="2.22.0"),
+            _req("urllib3", "==1.20", "requirements"),
+        )
+    )
+    (change,) = propose(failure, context).changes
+    assert change.target == "requests" and "an inferred version" in change.reason
+
+
+def test_the_users_pins_are_never_relaxed() -> None:
+    context = _context(
+        requirements=(_req("requests", "==2.31.0", "user"), _req("urllib3", "==1.20", "user"))
+    )
+    proposal = propose(_conflict_failure(), context)
+    assert not proposal.changes and proposal.diagnosis is not None
+    assert "--pin" in proposal.diagnosis.message
+
+
+# --------------------------------------------------------------------------- network
+
+
+def test_a_network_error_is_retried_twice_with_a_pause_then_explained() -> None:
+    failure = classify((BUILD / "uv-index-dns.log").read_text())
+    previous: tuple[Change, ...] = ()
+    waits = []
+    for _ in range(build_repair.RETRIES):
+        proposal = propose(failure, _context(previous=previous))
+        (change,) = proposal.changes
+        assert change.action == "retry"
+        waits.append(build_repair.retry_wait(proposal.changes))
+        previous = (*previous, change)
+    assert waits == list(build_repair.BACKOFF_SECONDS)
+    final = propose(failure, _context(previous=previous))
+    assert final.diagnosis is not None
+    assert "the package index (pypi.invalid) did not answer" in final.diagnosis.message
+    assert "--index-url" in final.diagnosis.hint and "HTTPS_PROXY" in final.diagnosis.hint
+
+
+def test_a_refused_certificate_names_the_ca_settings() -> None:
+    failure = classify((BUILD / "uv-certificate.log").read_text())
+    proposal = propose(failure, _context())
+    assert proposal.diagnosis is not None and not proposal.changes
+    assert "--ca-bundle" in proposal.diagnosis.hint and "PIP_CERT" in proposal.diagnosis.hint
+
+
+# --------------------------------------------------------------------------- the error
+
+
+def test_the_error_names_package_command_lines_and_log() -> None:
+    failure = classify((BUILD / "uv-gcc-missing.log").read_text())
+    message, detail, _ = build_repair.error_text(failure, None, "/cache/logs/x-build-1.log")
+    assert message.startswith("the build of netifaces==0.11.0 failed: error: command")
+    assert "while installing the requirements: uv pip install -r /opt/repro/requirements.txt" in (
+        detail
+    )
+    assert "error: Failed to build `netifaces==0.11.0`" in detail
+    assert detail.endswith("full log: /cache/logs/x-build-1.log")
+    assert "--mount" not in message + detail
+
+
+def test_every_kind_of_build_failure_is_in_the_registry() -> None:
+    from typing import get_args
+
+    from repro.buildlog import BuildFailureKind
+    from repro.repair import BUILD_KINDS
+
+    assert sorted(k.name for k in BUILD_KINDS) == sorted(get_args(BuildFailureKind))
+    fixed = {k.name for k in BUILD_KINDS if k.handling == "fix"}
+    assert all(k.fix is not None for k in BUILD_KINDS if k.name in fixed)
