@@ -50,6 +50,11 @@ class EngineError(ReproError):
     """The Docker engine is unreachable or refused an operation."""
 
 
+class NetworkError(ReproError):
+    """A host repro asks on its own (the VCS host, the package index) did not answer, after
+    the retries of repro/retry.py."""
+
+
 class DiskFullError(ReproError):
     """A disk (or quota) filled up while repro wrote to it; the message names the folder,
     the space needed when known, and what is free (repro/diskspace.py)."""

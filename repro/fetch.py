@@ -26,8 +26,8 @@ from typing import IO, Literal, Protocol
 
 import git
 
-from repro import cache, diskspace, faults, locks, signals, stale
-from repro.errors import DiskFullError, SourceError, UsageError
+from repro import cache, diskspace, faults, locks, retry, signals, stale
+from repro.errors import DiskFullError, NetworkError, SourceError, UsageError
 from repro.models import Checkout, Source
 
 _GITHUB = re.compile(
@@ -38,6 +38,9 @@ _GITHUB = re.compile(
 _SHORTHAND = re.compile(r"^(?P<owner>[A-Za-z0-9_.-]+)/(?P<name>[A-Za-z0-9_.-]+?)(?:@(?P<ref>.+))?$")
 _URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)", re.IGNORECASE)
 _GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "GCM_INTERACTIVE": "never"}
+# a transfer slower than 1 kB/s for a minute is given up (and tried again), not waited on
+# for ever; the user's own settings of these win
+_GIT_SLOW = {"GIT_HTTP_LOW_SPEED_LIMIT": "1000", "GIT_HTTP_LOW_SPEED_TIME": "60"}
 
 
 # --------------------------------------------------------------------------- parsing
@@ -279,12 +282,17 @@ def _mirror(source: Source) -> git.Repo:
         if not (
             source.ref and _is_full_sha(source.ref) and _has_commit(git.Repo(path), source.ref)
         ):
-            _run_git(["fetch", "--prune", "--tags", "origin", "+refs/heads/*:refs/heads/*"], path)
+            fetch = ["fetch", "--prune", "--tags", "origin", "+refs/heads/*:refs/heads/*"]
+            _run_git_retried(fetch, path, source)
         return git.Repo(path)
     tmp = root / stale.owned_name(f"{path.name}.partial")  # made in the ``try``: no leak
     try:
-        tmp.mkdir()
-        _run_git(["clone", "--mirror", "--", source.url, str(tmp)], root)
+
+        def afresh() -> None:  # each try clones into an empty folder
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+
+        _run_git_retried(["clone", "--mirror", "--", source.url, str(tmp)], root, source, afresh)
         tmp.rename(path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -344,6 +352,57 @@ def _run_git(args: list[str], cwd: Path) -> None:
         raise git.GitCommandError(argv, proc.returncode, err, out)
 
 
+def _run_git_retried(
+    args: list[str], cwd: Path, source: Source, before: Callable[[], None] | None = None
+) -> None:
+    """:func:`_run_git`, tried again with back-off when the network or the host failed
+    (repro/retry.py); after the last try, one line naming the host, the proxy and the CA."""
+
+    def attempt(_seconds_left: float) -> None:
+        if before is not None:
+            before()
+        try:
+            _run_git(args, cwd)
+        except git.GitCommandError as exc:
+            if retry.git_transient(str(exc.stderr or "")):
+                raise retry.Transient(_git_reason(exc)) from exc
+            raise
+
+    try:
+        retry.run(attempt)
+    except retry.GaveUp as exc:
+        url = _effective_url(source.url)
+        raise NetworkError(
+            f"cannot reach the git host {retry.host_of(url)} for {source.url}: {exc}; "
+            f"{retry.settings(url, git_config=_git_http_config())}",
+            hint="check the network, the proxy and CA settings above, then run repro again",
+        ) from exc
+
+
+def _effective_url(url: str) -> str:
+    """``url`` after git's ``url.<base>.insteadOf`` rewrites."""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        done = subprocess.run([_git_exe(), "ls-remote", "--get-url", url], capture_output=True,
+                              text=True, env={**os.environ, **_git_env()}, timeout=10)  # fmt: skip
+        if done.returncode == 0 and done.stdout.strip():
+            return done.stdout.strip()
+    return url
+
+
+def _git_http_config() -> dict[str, str]:
+    """git's own ``http.proxy`` and ``http.sslCAInfo``, when set (they win over the
+    environment's)."""
+    found: dict[str, str] = {}
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        done = subprocess.run([_git_exe(), "config", "--get-regexp", r"^http\.(proxy|sslcainfo)$"],
+                              capture_output=True, text=True, env={**os.environ, **_git_env()},
+                              timeout=10)  # fmt: skip
+        for line in done.stdout.splitlines():
+            key, _, value = line.partition(" ")
+            found[key.lower()] = value
+    return found
+
+
 def _git_exe() -> str:
     return str(git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git")
 
@@ -360,7 +419,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _git_env() -> dict[str, str]:
-    return {**_GIT_ENV, **{k: v for k, v in os.environ.items() if k.startswith("GIT_CONFIG")}}
+    mine = {k: v for k, v in os.environ.items() if k.startswith(("GIT_CONFIG", "GIT_HTTP_LOW"))}
+    return {**_GIT_ENV, **_GIT_SLOW, **mine}
 
 
 def _is_full_sha(ref: str) -> bool:

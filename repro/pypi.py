@@ -31,9 +31,11 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from repro import cache as repro_cache
-from repro import locks, mapping
+from repro import locks, mapping, retry
 
 PACKAGE_URL = "https://pypi.org/pypi/{name}/json"
+# a PyPI-compatible JSON API instead (a mirror: ``https://mirror.example/pypi``)
+URL_ENV = "REPRO_PYPI_URL"
 TIMEOUT = 20.0
 OFFLINE_ENV = "REPRO_OFFLINE"  # set to 1: never ask PyPI, use shipped and cached data
 
@@ -274,12 +276,14 @@ class PyPIIndex:
             return known
         if self.offline:
             return self._stale(key, known, "offline")
+        url = package_url(key)
         try:
-            answer = fetch_json(PACKAGE_URL.format(name=key))
+            answer = fetch_json(url)
         except PyPIUnavailable as exc:
             self.offline = True
             self._warnings.append(
-                f"PyPI did not answer ({exc}): release dates are taken from repro's shipped "
+                f"the package index {retry.host_of(url)} did not answer: {exc} "
+                f"({retry.settings(url)}); release dates are taken from repro's shipped "
                 "data and cache only; packages without them are left to the build's date cutoff"
             )
             return self._stale(key, known, "unreachable")
@@ -313,9 +317,31 @@ def _now() -> str:
     )
 
 
-def fetch_json(url: str, timeout: float = TIMEOUT) -> tuple[dict[str, Any], int | None] | None:
-    """GET a PyPI JSON document: (document, last serial), None for 404, else PyPIUnavailable."""
+def package_url(name: str) -> str:
+    """The JSON document of ``name``: on PyPI, or on ``$REPRO_PYPI_URL``."""
+    base = os.environ.get(URL_ENV, "").strip().rstrip("/")
+    return f"{base}/{name}/json" if base else PACKAGE_URL.format(name=name)
+
+
+def fetch_json(
+    url: str, timeout: float = TIMEOUT, policy: retry.Backoff = retry.DEFAULT
+) -> tuple[dict[str, Any], int | None] | None:
+    """GET a PyPI JSON document: (document, last serial), None for 404, else PyPIUnavailable.
+
+    A reset, a timeout, a cut-off body, 429 or 5xx is tried again with back-off
+    (repro/retry.py); another HTTP status or a refused certificate is not."""
+    try:
+        return retry.run(lambda left: _fetch_once(url, min(timeout, left)), policy)
+    except retry.GaveUp as exc:
+        raise PyPIUnavailable(str(exc)) from None
+
+
+_TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def _fetch_once(url: str, timeout: float) -> tuple[dict[str, Any], int | None] | None:
     # imported here: most runs find every history shipped or cached (~15 ms saved at start)
+    import http.client
     import ssl
     import urllib.error
     import urllib.request
@@ -331,10 +357,16 @@ def fetch_json(url: str, timeout: float = TIMEOUT) -> tuple[dict[str, Any], int 
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
             return None
+        if exc.code in _TRANSIENT_STATUS:
+            raise retry.Transient(
+                f"HTTP {exc.code}", retry.retry_after(exc.headers.get("Retry-After"))
+            ) from None
         raise PyPIUnavailable(f"HTTP {exc.code}") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise PyPIUnavailable(str(reason)[:120]) from None
+        if isinstance(reason, ssl.SSLCertVerificationError):  # another try gets the same
+            raise PyPIUnavailable(f"its certificate is not trusted: {str(reason)[:120]}") from None
+        raise retry.Transient(str(reason)[:120] or type(exc).__name__) from None
     if not (serial and serial.isdigit()):
         serial = str(doc.get("last_serial", "")) if isinstance(doc, dict) else ""
     return doc, int(serial) if serial.isdigit() else None
