@@ -17,7 +17,7 @@ from repro import __version__, diskspace, fetch, locks, pipeline, scratch, signa
 from repro.errors import ExitStatus, ReproError
 from repro.manifest import build_manifest
 from repro.models import Options
-from repro.report import plan_text
+from repro.report import QuietReporter, Reporter, plan_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -360,11 +360,10 @@ def inspect(source: str, as_json: bool, show_dockerfile: bool, **kw: Any) -> Non
     SOURCE is a GitHub URL, OWNER/NAME[@REF], any git URL, or a local directory.
     """
     options = _options(kw)
-    reporter: pipeline.Reporter = (
-        pipeline.QuietReporter() if as_json else CliReporter(options.verbose)
-    )
+    reporter: Reporter = QuietReporter() if as_json else CliReporter(options.verbose)
+    parsed = fetch.parse_source(source, options.ref)
     with scratch.workspace() as workdir, scratch.memory_scratch() as memory:
-        prepared = pipeline.prepare(source, options, workdir, reporter, memory=memory)
+        prepared = pipeline.prepare(parsed, options, workdir, reporter, memory=memory)
     plan = prepared.plan
     if as_json:
         click.echo(json.dumps(build_manifest(plan), indent=2))
@@ -403,10 +402,7 @@ def pack(
         destination = publish.parse_destination(push_to)
     auth = _auth(username, password_stdin) if push_to else None
     reporter = CliReporter(options.verbose)
-    # Packs of one repository take turns: they share its clone, its image tags and its
-    # artifact directory (docs/security.md).
-    with locks.run_lock(fetch.parse_source(source, options.ref).url, on_wait=reporter.info):
-        result = pipeline.pack(source, options, reporter)
+    result = pipeline.pack(fetch.parse_source(source, options.ref), options, reporter)
     smoke = result.smoke
     verdict = "skipped" if smoke is None else ("passed" if smoke.passed else "failed")
     click.echo(f"image     {result.plan.tags[0]}")

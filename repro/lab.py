@@ -38,7 +38,7 @@ from repro.errors import EngineError, ReproError, UsageError
 from repro.models import LABEL_MANAGED, Options
 
 if TYPE_CHECKING:
-    from repro.pipeline import Reporter
+    from repro.report import Reporter
 
 LAB_DIR = "/opt/repro/lab"
 PORT = 8888  # inside the container

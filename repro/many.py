@@ -29,7 +29,7 @@ from typing import Any
 from repro import __version__, fetch, pipeline
 from repro.engine import DockerEngine, Engine
 from repro.errors import ReproError, UsageError
-from repro.models import JSON, Options
+from repro.models import JSON, Options, Source
 
 REPORT_SCHEMA = 1
 Say = Callable[[str], None]
@@ -156,13 +156,17 @@ class Progress:
 
 def run_job(
     job: Job,
+    source: Source | ReproError,
     options: Options,
     reporter: JobReporter,
     engine_factory: Callable[[], Engine],
 ) -> JobResult:
+    """Pack ``source`` (the job's line, parsed; or the error parsing it raised)."""
     start = time.monotonic()
     try:
-        result = pipeline.pack(job.source, options, reporter, engine_factory=engine_factory)
+        if isinstance(source, ReproError):
+            raise source
+        result = pipeline.pack(source, options, reporter, engine_factory=engine_factory)
     except Cancelled:
         return JobResult(job=job, status="cancelled", seconds=time.monotonic() - start)
     except ReproError as exc:
@@ -214,17 +218,23 @@ def pack_many(
     cancel = threading.Event()
     results: dict[int, JobResult] = {}
 
+    sources = {job.number: _parse(job.source) for job in jobs}
+
     # Sources of one repository (two refs, or a URL and its OWNER/NAME) share one git
     # mirror in the cache: their packs take turns rather than fetch into it at once.
-    locks = {key: threading.Lock() for key in {_repository(j.source) for j in jobs}}
+    def repository(job: Job) -> str:  # its clone URL (the line's text when it names none)
+        parsed = sources[job.number]
+        return parsed.url if isinstance(parsed, Source) else job.source
+
+    locks = {key: threading.Lock() for key in {repository(j) for j in jobs}}
 
     def work(job: Job) -> JobResult:
-        with locks[_repository(job.source)]:
+        with locks[repository(job)]:
             if cancel.is_set():
                 return JobResult(job=job, status="cancelled", seconds=0.0)
             progress.emit(f"[{job.number}/{len(jobs)}] {job.source}: start")
             reporter = JobReporter(job, len(jobs), progress.emit, cancel)
-            result = run_job(job, options, reporter, engine_factory)
+            result = run_job(job, sources[job.number], options, reporter, engine_factory)
         if result.status != "cancelled":
             progress.finish(result)
         return result
@@ -243,12 +253,12 @@ def pack_many(
     return [results[job.number] for job in jobs]
 
 
-def _repository(spec: str) -> str:
-    """The repository a source names (its clone URL), or the text when it cannot be read."""
+def _parse(spec: str) -> Source | ReproError:
+    """The source a list line names (options apply to all: no --ref), or why it names none."""
     try:
-        return fetch.parse_source(spec).url
-    except ReproError:
-        return spec
+        return fetch.parse_source(spec)
+    except ReproError as exc:
+        return exc
 
 
 def summary_table(results: Iterable[JobResult]) -> str:

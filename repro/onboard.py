@@ -27,10 +27,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from repro import artifact, export, fetch, pipeline, scratch
+from repro import artifact, export, fetch, pipeline
 from repro.engine import DockerEngine, Engine, shell_argv
 from repro.errors import EngineError, SourceError, UsageError, VerifyError
 from repro.models import Options
+from repro.report import Reporter
 
 APP_DIR = "/app"
 
@@ -57,7 +58,7 @@ def is_artifact(path: Path) -> bool:
 def resolve(
     target: str,
     options: Options,
-    reporter: pipeline.Reporter,
+    reporter: Reporter,
     *,
     engine: Engine,
     repack: bool = False,
@@ -83,7 +84,7 @@ def resolve(
     return _from_source(target, options, reporter, engine, repack, engine_factory)
 
 
-def from_artifact(path: Path, engine: Engine, reporter: pipeline.Reporter) -> Target:
+def from_artifact(path: Path, engine: Engine, reporter: Reporter) -> Target:
     """An artifact's image, loaded (after the checksum check) if the engine lacks it."""
     from repro.verify import check_files, locate
 
@@ -110,7 +111,7 @@ def from_artifact(path: Path, engine: Engine, reporter: pipeline.Reporter) -> Ta
 def _from_source(
     spec: str,
     options: Options,
-    reporter: pipeline.Reporter,
+    reporter: Reporter,
     engine: Engine,
     repack: bool,
     engine_factory: Callable[[], Engine],
@@ -123,19 +124,20 @@ def _from_source(
             f"directory: {spec!r}"
         ) from exc
     local = source.local_path.resolve() if source.local_path is not None else None
-    with scratch.workspace() as workdir:
-        reporter.stage("fetch", source.url)
-        checkout = fetch.fetch(source, workdir)
-    dest = export.artifact_path(options.out, checkout)
-    if not repack and is_artifact(dest):
-        reporter.info(
-            f"commit {checkout.commit[:12]} was packed before: {dest} (--repack rebuilds)"
-        )
-        found = from_artifact(dest, engine, reporter)
-        return Target(
-            image=found.image, gpu=found.gpu, kind="source", local_dir=local, artifact_dir=dest
-        )
-    result = pipeline.pack(spec, options, reporter, engine_factory=engine_factory)
+    # One fetch, under the repository's run lock: the commit checked for an artifact is
+    # the one packed when there is none.
+    with pipeline.fetched(source, reporter) as got:
+        dest = export.artifact_path(options.out, got.checkout)
+        if not repack and is_artifact(dest):
+            reporter.info(
+                f"commit {got.checkout.commit[:12]} was packed before: {dest} (--repack rebuilds)"
+            )
+            found = from_artifact(dest, engine, reporter)
+            return Target(
+                image=found.image, gpu=found.gpu, kind="source", local_dir=local, artifact_dir=dest
+            )
+        engine_ready = pipeline.connect(engine_factory)
+        result = pipeline.pack_fetched(got, options, reporter, engine=engine_ready)
     return Target(
         image=result.image.id,
         gpu=result.plan.base.gpu,

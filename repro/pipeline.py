@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from repro import (
     build,
@@ -34,6 +34,7 @@ from repro import (
     fetch,
     hostgpu,
     infer,
+    locks,
     planner,
     planning,
     probe,
@@ -45,11 +46,12 @@ from repro import (
     sweep,
 )
 from repro.engine import DockerEngine, Engine
-from repro.errors import BuildError, EngineError
+from repro.errors import BuildError
 from repro.manifest import dropped
 from repro.models import (
     JSON,
     BuiltImage,
+    Checkout,
     HostGpu,
     ImageFacts,
     Options,
@@ -57,41 +59,25 @@ from repro.models import (
     Plan,
     Prepared,
     Scanned,
-    SmokePlan,
+    Source,
 )
 from repro.repair import Change, ReleasesFor, explain
 from repro.repair import build as repair_build
 from repro.repair.build import History
-from repro.repair.rounds import build_context, build_round_json, repair_context, round_json
+from repro.repair.rounds import (
+    build_context,
+    build_round_json,
+    release_history,
+    repair_context,
+    round_json,
+)
+from repro.report import Reporter
 from repro.scan import scan
 from repro.scan.binder import summary as binder_summary
 
 
-class Reporter(Protocol):
-    def stage(self, name: str, detail: str = "") -> None: ...
-    def info(self, message: str) -> None: ...
-    def warn(self, message: str) -> None: ...
-    def log(self, line: str) -> None: ...
-
-
-class QuietReporter:
-    """A reporter that drops everything (library use, tests)."""
-
-    def stage(self, name: str, detail: str = "") -> None:
-        pass
-
-    def info(self, message: str) -> None:
-        pass
-
-    def warn(self, message: str) -> None:
-        pass
-
-    def log(self, line: str) -> None:
-        pass
-
-
 def prepare(
-    spec: str,
+    source: Source,
     options: Options,
     workdir: Path,
     reporter: Reporter,
@@ -100,31 +86,37 @@ def prepare(
     probe_gpu: Callable[[], HostGpu | None] = hostgpu.probe,
     memory: Path | None = None,
 ) -> Prepared:
-    """Everything up to the Dockerfile: no engine needed. ``memory``: see
-    :func:`fetch_and_scan`."""
-    scanned = fetch_and_scan(spec, options, workdir, reporter, probe_gpu=probe_gpu, memory=memory)
-    return plan_for(scanned, reporter, buildkit=buildkit)
+    """Everything up to the Dockerfile: no engine needed. ``memory``: a folder on a memory
+    file system (``scratch.memory_scratch``) that a small checkout is extracted into rather
+    than ``workdir``: for commands that only read it, never for a build context."""
+    checkout = fetch_checkout(source, workdir, reporter, memory=memory)
+    return plan_for(
+        scan_checkout(checkout, options, reporter, probe_gpu=probe_gpu), reporter, buildkit=buildkit
+    )
 
 
-def fetch_and_scan(
-    spec: str,
-    options: Options,
-    workdir: Path,
-    reporter: Reporter,
-    *,
-    probe_gpu: Callable[[], HostGpu | None] = hostgpu.probe,
-    memory: Path | None = None,
-) -> Scanned:
-    """Fetch and read the checkout; ``probe_gpu`` reads the host's NVIDIA driver (when
-    there is one) for the GPU base image's driver check. With ``memory``
-    (``scratch.memory_scratch``), a small checkout is extracted there rather than into
-    ``workdir``: for commands that only read it, never for a build context."""
-    source = fetch.parse_source(spec, options.ref)
+def fetch_checkout(
+    source: Source, workdir: Path, reporter: Reporter, *, memory: Path | None = None
+) -> Checkout:
+    """The files of the commit ``source`` names, under ``workdir`` (or ``memory``)."""
     reporter.stage("fetch", source.url)
     checkout = fetch.fetch(source, workdir, memory=memory)
     reporter.info(f"commit {checkout.commit[:12]} ({checkout.commit_date:%Y-%m-%d})")
     for warning in checkout.warnings:
         reporter.warn(warning)
+    return checkout
+
+
+def scan_checkout(
+    checkout: Checkout,
+    options: Options,
+    reporter: Reporter,
+    *,
+    probe_gpu: Callable[[], HostGpu | None] = hostgpu.probe,
+) -> Scanned:
+    """Read the checkout (with its ``[tool.repro]`` settings merged into ``options``);
+    ``probe_gpu`` reads the host's NVIDIA driver (when there is one) for the GPU base
+    image's driver check."""
     table, table_source = config.read_repo_config(checkout.path)
     options = config.merge(options, table, table_source)
 
@@ -195,8 +187,34 @@ def plan_for(
 # --------------------------------------------------------------------------- pack
 
 
+@dataclass(kw_only=True)
+class Fetched:
+    """A commit's files in a workspace of their own, with the repository's run lock held."""
+
+    checkout: Checkout
+    workdir: Path
+    _workspace: ExitStack
+
+    def remove_workspace(self) -> None:
+        """Remove the workspace now (the build context is in the image by then)."""
+        self._workspace.close()
+
+
+@contextmanager
+def fetched(source: Source, reporter: Reporter) -> Iterator[Fetched]:
+    """Take the repository's run lock, fetch the commit into a fresh workspace; the lock
+    is held, and the workspace kept (unless removed before), until the block ends.
+
+    Packs of one repository take turns: they share its clone, its image tags and its
+    artifact directory (docs/security.md)."""
+    with locks.run_lock(source.url, on_wait=reporter.info), ExitStack() as workspace:
+        workdir = workspace.enter_context(scratch.workspace())
+        checkout = fetch_checkout(source, workdir, reporter)
+        yield Fetched(checkout=checkout, workdir=workdir, _workspace=workspace)
+
+
 def pack(
-    spec: str,
+    source: Source,
     options: Options,
     reporter: Reporter,
     *,
@@ -206,73 +224,95 @@ def pack(
     build_history: History | None = None,
     pause: Callable[[float], None] = time.sleep,
 ) -> PackResult:
-    """Build, smoke-test (repairing the plan up to ``options.max_repairs`` times), export.
+    """Fetch, build, smoke-test (repairing the plan up to ``options.max_repairs`` times),
+    export: :func:`pack_fetched` of the commit ``source`` names."""
+    engine = connect(engine_factory)  # overlaps with clone, scan and inference
+    with fetched(source, reporter) as got:
+        return pack_fetched(
+            got,
+            options,
+            reporter,
+            engine=engine,
+            releases=releases,
+            probe_gpu=probe_gpu,
+            build_history=build_history,
+            pause=pause,
+        )
+
+
+def pack_fetched(
+    got: Fetched,
+    options: Options,
+    reporter: Reporter,
+    *,
+    engine: Callable[[], Engine],
+    releases: ReleasesFor | None = None,
+    probe_gpu: Callable[[], HostGpu | None] = hostgpu.probe,
+    build_history: History | None = None,
+    pause: Callable[[float], None] = time.sleep,
+) -> PackResult:
+    """Build, smoke-test (repairing the plan up to ``options.max_repairs`` times), export;
+    ``engine`` waits for the engine :func:`connect` is making.
 
     A failed build goes through the same loop as a failed smoke test (docs/build-repair.md):
     its log is diagnosed, and a failure repro can fix changes the plan. ``build_history``:
     release histories with their wheels (PyPI's unless given); ``pause`` waits before a
     build is retried after a network error."""
-    # Making the engine (finding a BuildKit client) overlaps with clone, scan and inference.
-    engine = _in_background(engine_factory).result
-    with scratch.workspace() as workdir:
-        scanned = fetch_and_scan(spec, options, workdir, reporter, probe_gpu=probe_gpu)
-        options = scanned.options
-        changes: tuple[Change, ...] = ()
-        rounds: list[JSON] = []
-        superseded: list[str] = []
-        while True:
-            prepared = plan_for(
-                scanned, reporter, buildkit=lambda: engine().buildkit, changes=changes
-            )
-            plan, docker = prepared.plan, engine()
-            if not rounds:
-                for warning in plan.warnings:
-                    reporter.warn(warning)
-            base_info = probe.ensure_base_images(docker, plan, reporter.info)
-            log = _build_log(plan, len(rounds) + 1)
-            try:
-                image = _build(docker, workdir, prepared, options, reporter, rounds, log)
-            except BuildError as exc:
-                broken, fix = _propose_build(
-                    exc, log, docker, plan, scanned, changes, build_history
-                )
-                if not fix.changes or len(rounds) >= options.max_repairs:
-                    shown = str(log) if log.exists() else ""
-                    limit = options.max_repairs
-                    raise explain.unrepaired_build(exc, broken, fix, rounds, limit, shown) from exc
-                number = len(rounds) + 1
-                reporter.stage(f"repair {number}/{options.max_repairs}", broken.summary())
-                for change in fix.changes:
-                    reporter.info(change.describe())
-                rounds.append(build_round_json(number, broken, fix.changes, str(log)))
-                changes = (*changes, *fix.changes)
-                wait = repair_build.retry_wait(fix.changes)
-                if wait:
-                    reporter.info(f"waiting {wait:g} s before building again")
-                    pause(wait)
-                continue
-            _remove_superseded(docker, superseded, keep=image.id)
-            sweep.dead_runs(docker)  # containers of killed runs: their images are free then
-            sweep.untagged_images(docker, plan.checkout.source.url, keep=image.id)  # re-packs
-            facts = probe.image_facts(docker, image.id)
-            if not rounds:
-                for note in dropped(plan.environment, facts.lock):
-                    reporter.warn(note)
-            tested = _smoke_test(docker, plan, image, options, reporter)
-            if tested is None or tested.passed:
-                break
-            failure, proposal = _propose(docker, tested, plan, scanned, facts, changes, releases)
-            if not proposal.changes or len(rounds) >= options.max_repairs:
-                outcome, limit = tested.outcome, options.max_repairs
-                raise explain.smoke_failure(plan, outcome, failure, proposal, rounds, limit)
+    scanned = scan_checkout(got.checkout, options, reporter, probe_gpu=probe_gpu)
+    options = scanned.options
+    changes: tuple[Change, ...] = ()
+    rounds: list[JSON] = []
+    superseded: list[str] = []
+    while True:
+        prepared = plan_for(scanned, reporter, buildkit=lambda: engine().buildkit, changes=changes)
+        plan, docker = prepared.plan, engine()
+        if not rounds:
+            for warning in plan.warnings:
+                reporter.warn(warning)
+        base_info = probe.ensure_base_images(docker, plan, reporter.info)
+        log = _build_log(plan, len(rounds) + 1)
+        try:
+            image = _build(docker, got.workdir, prepared, options, reporter, rounds, log)
+        except BuildError as exc:
+            broken, fix = _propose_build(exc, log, docker, plan, scanned, changes, build_history)
+            if not fix.changes or len(rounds) >= options.max_repairs:
+                shown = str(log) if log.exists() else ""
+                limit = options.max_repairs
+                raise explain.unrepaired_build(exc, broken, fix, rounds, limit, shown) from exc
             number = len(rounds) + 1
-            reporter.stage(f"repair {number}/{options.max_repairs}", failure.summary())
-            for change in proposal.changes:
+            reporter.stage(f"repair {number}/{options.max_repairs}", broken.summary())
+            for change in fix.changes:
                 reporter.info(change.describe())
-            rounds.append(round_json(number, failure, proposal.changes, image, tested.outcome))
-            changes = (*changes, *proposal.changes)
-            superseded.append(image.id)
+            rounds.append(build_round_json(number, broken, fix.changes, str(log)))
+            changes = (*changes, *fix.changes)
+            wait = repair_build.retry_wait(fix.changes)
+            if wait:
+                reporter.info(f"waiting {wait:g} s before building again")
+                pause(wait)
+            continue
+        sweep.superseded(docker, superseded, keep=image.id)
+        sweep.dead_runs(docker)  # containers of killed runs: their images are free then
+        sweep.untagged_images(docker, plan.checkout.source.url, keep=image.id)  # re-packs
+        facts = probe.image_facts(docker, image.id)
+        if not rounds:
+            for note in dropped(plan.environment, facts.lock):
+                reporter.warn(note)
+        tested = smoke.test_image(docker, plan, image.id, options.smoke_timeout, reporter)
+        if tested is None or tested.passed:
+            break
+        failure, proposal = _propose(docker, tested, plan, scanned, facts, changes, releases)
+        if not proposal.changes or len(rounds) >= options.max_repairs:
+            outcome, limit = tested.outcome, options.max_repairs
+            raise explain.smoke_failure(plan, outcome, failure, proposal, rounds, limit)
+        number = len(rounds) + 1
+        reporter.stage(f"repair {number}/{options.max_repairs}", failure.summary())
+        for change in proposal.changes:
+            reporter.info(change.describe())
+        rounds.append(round_json(number, failure, proposal.changes, image, tested.outcome))
+        changes = (*changes, *proposal.changes)
+        superseded.append(image.id)
 
+    got.remove_workspace()
     dest = export.artifact_path(options.out, plan.checkout)
     reporter.stage("export", str(dest))
     faults.checkpoint("export.start")
@@ -321,31 +361,6 @@ def _build(
     return image
 
 
-def _smoke_test(
-    engine: Engine, plan: Plan, image: BuiltImage, options: Options, reporter: Reporter
-) -> smoke.Tested | None:
-    """Run the plan's smoke strategies in the image (None: there is nothing to run)."""
-    smoke_plan = plan.smoke_plan or SmokePlan(candidates=())
-    if not smoke_plan.candidates:
-        return None
-    gpu, on_cpu = smoke.gpu_use(plan.base, engine.gpu_available)
-    runner = smoke.Runner(engine=engine, image=image.id, gpu=gpu, timeout=options.smoke_timeout)
-    reporter.stage("smoke", smoke.first_command(smoke_plan).kind)
-    if on_cpu:
-        reporter.info(f"{on_cpu}: the smoke test runs on the CPU")
-    tested = smoke.run_plan(runner, smoke_plan, gpu_fallback=bool(on_cpu), info=reporter.info)
-    main, result = tested.outcome.main, tested.result
-    if tested.passed and result is not None:
-        verdict = f"smoke test passed ({main.command.kind if main else ''})"
-        reporter.info(f"{verdict} in {result.seconds:.1f} s")
-        return tested
-    failing = tested.outcome.failing
-    if failing is not None and failing.result is not None:
-        for line in failing.result.log_tail.splitlines():
-            reporter.log(line)
-    return tested
-
-
 def _propose(
     engine: Engine,
     tested: smoke.Tested,
@@ -359,7 +374,7 @@ def _propose(
     failure = tested.outcome.failure
     assert failure is not None
     pythons = probe.repair_pythons(engine) if failure.kind == "wrong-python" else ()
-    history = releases or _release_history(
+    history = releases or release_history(
         pypi.PyPIIndex(as_of=plan.environment.lock_cutoff or dt.date.today()),
         plan.environment.python.version,
     )
@@ -407,41 +422,11 @@ def _propose_build(
     return failure, repair.propose_build(failure, context)
 
 
-def _release_history(index: pypi.ReleaseIndex, python: str) -> ReleasesFor:
-    """Releases of a package that install on ``python``, from the release index."""
-
-    def releases(dist: str) -> list[repair.Release]:
-        history = index.get(dist)
-        if history is None:
-            return []
-        return [
-            repair.Release(
-                version=r.version,
-                requires_python=r.requires_python,
-                yanked=r.yanked,
-                uploaded=r.date.isoformat(),
-            )
-            for r in history.releases
-            if r.supports(python)
-        ]
-
-    return releases
-
-
-def _remove_superseded(engine: Engine, images: list[str], *, keep: str) -> None:
-    """Images of earlier repair rounds: untagged now, removed so they do not pile up."""
-    while images:
-        old = images.pop()
-        if old == keep:
-            continue
-        with suppress(EngineError):
-            engine.remove_image(old)
-
-
-def _in_background(factory: Callable[[], Engine]) -> Future[Engine]:
-    """Start ``factory`` in a thread of its own; its errors surface at ``result()``."""
+def connect(factory: Callable[[], Engine]) -> Callable[[], Engine]:
+    """Start ``factory`` in a thread of its own; the callable returned waits for the
+    engine (and raises what making it raised)."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="repro-engine")
     try:
-        return pool.submit(factory)
+        return pool.submit(factory).result
     finally:
         pool.shutdown(wait=False)  # the task runs on; the thread ends with it

@@ -1,8 +1,35 @@
-"""Plain-text views of a plan and a pack, for people (pure: returns strings)."""
+"""Plain-text views of a plan and a pack, for people (pure: returns strings); and the
+``Reporter`` the stages tell their progress to (the command line prints it).
+"""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from repro.models import JSON, ImportResolution, Plan, Requirement
+
+
+class Reporter(Protocol):
+    def stage(self, name: str, detail: str = "") -> None: ...
+    def info(self, message: str) -> None: ...
+    def warn(self, message: str) -> None: ...
+    def log(self, line: str) -> None: ...
+
+
+class QuietReporter:
+    """A reporter that drops everything (library use, tests)."""
+
+    def stage(self, name: str, detail: str = "") -> None:
+        pass
+
+    def info(self, message: str) -> None:
+        pass
+
+    def warn(self, message: str) -> None:
+        pass
+
+    def log(self, line: str) -> None:
+        pass
 
 
 def _origin_summary(req: Requirement, limit: int = 2) -> str:

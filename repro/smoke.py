@@ -34,12 +34,14 @@ from repro.models import (
     BaseImage,
     Evidence,
     Options,
+    Plan,
     SmokeCommand,
     SmokePlan,
     SmokeResult,
     TargetResult,
 )
 from repro.repair import Failure, classify
+from repro.report import Reporter
 
 MAX_IMPORT_TARGETS = 200
 MAX_TESTS = 25  # tests run from a suite, spread over its files
@@ -582,6 +584,33 @@ def run_plan(
     """Run ``plan`` (:func:`execute`); ``gpu_fallback``: a GPU image run on the CPU."""
     outcome = dataclasses.replace(execute(runner, plan, info=info), gpu_fallback=gpu_fallback)
     return Tested(outcome=outcome, runner=runner)
+
+
+def test_image(
+    engine: Engine, plan: Plan, image: str, timeout: float, reporter: Reporter
+) -> Tested | None:
+    """Run the plan's smoke strategies in ``image``, with GPUs when they can run (None:
+    there is nothing to run); the stage, the verdict and a failure's log go to
+    ``reporter``."""
+    smoke_plan = plan.smoke_plan or SmokePlan(candidates=())
+    if not smoke_plan.candidates:
+        return None
+    gpu, on_cpu = gpu_use(plan.base, engine.gpu_available)
+    runner = Runner(engine=engine, image=image, gpu=gpu, timeout=timeout)
+    reporter.stage("smoke", first_command(smoke_plan).kind)
+    if on_cpu:
+        reporter.info(f"{on_cpu}: the smoke test runs on the CPU")
+    tested = run_plan(runner, smoke_plan, gpu_fallback=bool(on_cpu), info=reporter.info)
+    main, result = tested.outcome.main, tested.result
+    if tested.passed and result is not None:
+        verdict = f"smoke test passed ({main.command.kind if main else ''})"
+        reporter.info(f"{verdict} in {result.seconds:.1f} s")
+        return tested
+    failing = tested.outcome.failing
+    if failing is not None and failing.result is not None:
+        for line in failing.result.log_tail.splitlines():
+            reporter.log(line)
+    return tested
 
 
 def attempt_one(runner: Runner, command: SmokeCommand) -> Attempt:

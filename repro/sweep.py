@@ -8,8 +8,9 @@ A re-pack of a commit builds a new image (its ``org.opencontainers.image.created
 differs) and moves the tags to it; the old image, named by no tag, would stay on the
 engine as one more ``<none>`` image per run. After each build, repro removes its own
 images of the same source that no tag names any more, never forcing: an image that a
-container still uses stays. Packs of one repository take turns (``cli.pack``'s lock,
-``pack-many``'s per-repository lock), so no other run of that source is using one.
+container still uses stays. Packs of one repository take turns (``pipeline.pack``'s run
+lock), so no other run of that source is using one. The images of earlier repair rounds
+of the same pack go as soon as the next one is built (:func:`superseded`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from contextlib import suppress
 from typing import Protocol, runtime_checkable
 
 from repro import stale
-from repro.engine import LABEL_RUN
+from repro.engine import LABEL_RUN, Engine
 from repro.errors import EngineError
 from repro.models import LABEL_MANAGED
 
@@ -72,3 +73,13 @@ def dead_runs(engine: object) -> list[str]:
             engine.remove_container(container_id)
             removed.append(container_id)
     return removed
+
+
+def superseded(engine: Engine, images: list[str], *, keep: str) -> None:
+    """Images of earlier repair rounds: untagged now, removed so they do not pile up."""
+    while images:
+        old = images.pop()
+        if old == keep:
+            continue
+        with suppress(EngineError):
+            engine.remove_image(old)

@@ -15,6 +15,7 @@ from repro.repair.build import BuildContext, History
 from repro.repair.values import Change, Context, Failure, Release, ReleasesFor
 
 if TYPE_CHECKING:
+    from repro.pypi import ReleaseIndex
     from repro.smoke import Outcome
 
 
@@ -55,6 +56,28 @@ def repair_context(
         checkout=scanned.checkout.path,
         gpu_fallback=gpu_fallback,
     )
+
+
+def release_history(index: ReleaseIndex, python: str) -> ReleasesFor:
+    """Releases of a package that install on ``python``, from the release index (what
+    a proposal reads when the pack was given no history of its own)."""
+
+    def releases(dist: str) -> list[Release]:
+        history = index.get(dist)
+        if history is None:
+            return []
+        return [
+            Release(
+                version=r.version,
+                requires_python=r.requires_python,
+                yanked=r.yanked,
+                uploaded=r.date.isoformat(),
+            )
+            for r in history.releases
+            if r.supports(python)
+        ]
+
+    return releases
 
 
 def round_json(

@@ -15,9 +15,10 @@ import pytest
 from repro import infer
 from repro.dockerfile import Recipe, render, with_binder
 from repro.errors import NothingToPackError
+from repro.fetch import parse_source
 from repro.manifest import build_manifest
 from repro.models import BaseImage, Options
-from repro.report import plan_text
+from repro.report import QuietReporter, plan_text
 from repro.scan import scan
 from tests.conftest import FIXTURES, make_repo, write_files
 
@@ -324,7 +325,11 @@ def test_the_manifest_and_inspect_say_where_each_file_went(tmp_path: Path) -> No
     make_repo(FIXTURES / "binder-folder", src)
     with scratch.workspace() as work:
         prepared = pipeline.prepare(
-            str(src), Options(), work, pipeline.QuietReporter(), probe_gpu=lambda: None
+            parse_source(str(src)),
+            Options(),
+            work,
+            QuietReporter(),
+            probe_gpu=lambda: None,
         )
     manifest = json.loads(json.dumps(build_manifest(prepared.plan)))
     binder = manifest["binder"]

@@ -10,6 +10,7 @@ import pytest
 from repro import base_image, dockerfile, pipeline, versions
 from repro.engine import ImageInfo
 from repro.errors import BuildError, EngineError, InferenceError
+from repro.fetch import parse_source
 from repro.infer import infer
 from repro.models import (
     DeclaredRequirement,
@@ -20,6 +21,7 @@ from repro.models import (
     Prepared,
     PythonHint,
 )
+from repro.report import QuietReporter
 from tests.conftest import commit_all
 
 LATE = dt.datetime(2025, 9, 1, tzinfo=dt.timezone.utc)  # torchvision 0.23.0 is the newest then
@@ -121,7 +123,7 @@ def _plan(root: Path, options: Options, tmp_path: Path) -> Prepared:
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     return pipeline.prepare(
-        str(root), options, work, pipeline.QuietReporter(), probe_gpu=lambda: None
+        parse_source(str(root)), options, work, QuietReporter(), probe_gpu=lambda: None
     )
 
 
@@ -224,9 +226,9 @@ def test_a_base_image_that_cannot_be_pulled_is_one_line_before_the_build(tmp_pat
     out = tmp_path / "out"
     with pytest.raises(BuildError) as caught:
         pipeline.pack(
-            str(root),
+            parse_source(str(root)),
             Options(python="3.13", out=out),
-            pipeline.QuietReporter(),
+            QuietReporter(),
             engine_factory=lambda: engine,  # type: ignore[arg-type,return-value]
             probe_gpu=lambda: None,
         )

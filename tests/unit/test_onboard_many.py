@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from repro import many, onboard
 from repro.cli import cli
 from repro.errors import SmokeFailure, SourceError, UsageError
-from repro.models import Options
-from repro.pipeline import QuietReporter
+from repro.models import Options, Source
+from repro.report import QuietReporter
 
 # --------------------------------------------------------------------------- the list
 
@@ -78,7 +78,8 @@ def test_one_failure_stops_nothing_and_jobs_run_side_by_side(
 ) -> None:
     running, peak, lock = [0], [0], threading.Lock()
 
-    def pack(source: str, options: Options, reporter: Any, **_: Any) -> Any:
+    def pack(parsed: Source, options: Options, reporter: Any, **_: Any) -> Any:
+        source = parsed.spec
         with lock:
             running[0] += 1
             peak[0] = max(peak[0], running[0])
@@ -290,7 +291,8 @@ def test_sources_of_one_repository_take_turns(monkeypatch: pytest.MonkeyPatch) -
     overlap: list[str] = []
     lock = threading.Lock()
 
-    def pack(source: str, options: Options, reporter: Any, **_: Any) -> Any:
+    def pack(parsed: Source, options: Options, reporter: Any, **_: Any) -> Any:
+        source = parsed.spec
         repo = source.split("@")[0].removeprefix("https://github.com/")
         with lock:
             active[repo] = active.get(repo, 0) + 1

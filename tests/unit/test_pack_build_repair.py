@@ -13,7 +13,9 @@ import pytest
 from repro import pipeline
 from repro.engine import ImageInfo, RunLimits, RunResult, _build_failure
 from repro.errors import BuildError
+from repro.fetch import parse_source
 from repro.models import Options
+from repro.report import QuietReporter
 
 BUILD = Path(__file__).parent / "errors" / "build"
 OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_CODENAME=bookworm\n'
@@ -81,7 +83,7 @@ def repo(tmp_path: Path) -> Path:
     return path
 
 
-class Lines(pipeline.QuietReporter):
+class Lines(QuietReporter):
     def __init__(self) -> None:
         self.lines: list[str] = []
 
@@ -95,7 +97,7 @@ class Lines(pipeline.QuietReporter):
 def _pack(repo: Path, tmp_path: Path, engine: FailingEngine, **kw: object) -> pipeline.PackResult:
     options = Options(out=tmp_path / "out", python="3.11", no_smoke=True, **kw)  # type: ignore[arg-type]
     return pipeline.pack(
-        str(repo),
+        parse_source(str(repo)),
         options,
         Lines(),
         engine_factory=lambda: engine,  # type: ignore[arg-type,return-value]
@@ -148,7 +150,7 @@ def test_a_network_error_is_retried_after_a_pause(repo: Path, tmp_path: Path) ->
     waits: list[float] = []
     options = Options(out=tmp_path / "out", python="3.11", no_smoke=True)
     result = pipeline.pack(
-        str(repo),
+        parse_source(str(repo)),
         options,
         Lines(),
         engine_factory=lambda: engine,  # type: ignore[arg-type,return-value]

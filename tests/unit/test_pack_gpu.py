@@ -11,7 +11,9 @@ import pytest
 
 from repro import pipeline
 from repro.engine import ImageInfo, RunLimits, RunResult
+from repro.fetch import parse_source
 from repro.models import HostGpu, Options
+from repro.report import QuietReporter
 
 
 class FakeEngine:
@@ -64,7 +66,7 @@ def gpu_repo(tmp_path: Path) -> Path:
     return repo
 
 
-class Infos(pipeline.QuietReporter):
+class Infos(QuietReporter):
     def __init__(self) -> None:
         self.lines: list[str] = []
 
@@ -101,7 +103,7 @@ def test_smoke_requests_gpus_only_when_they_can_be_used(
     options = Options(smoke="python train.py", out=tmp_path / "out", python="3.11")
     reporter = Infos()
     result = pipeline.pack(
-        str(gpu_repo),
+        parse_source(str(gpu_repo)),
         options,
         reporter,
         engine_factory=lambda: engine,  # type: ignore[arg-type,return-value]
@@ -136,9 +138,9 @@ def test_tensorflow_gpu_declared_and_tensorflow_imported_install_once(tmp_path: 
     engine = FakeEngine(False)
     options = Options(smoke="python model.py", out=tmp_path / "out", python="3.6")
     result = pipeline.pack(
-        str(repo),
+        parse_source(str(repo)),
         options,
-        pipeline.QuietReporter(),
+        QuietReporter(),
         engine_factory=lambda: engine,  # type: ignore[arg-type,return-value]
         probe_gpu=lambda: None,
     )

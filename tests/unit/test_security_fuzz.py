@@ -29,7 +29,9 @@ from hypothesis import strategies as st
 
 from repro import config, pipeline, scratch
 from repro.errors import ReproError
+from repro.fetch import parse_source
 from repro.models import Options, Origin
+from repro.report import QuietReporter
 from repro.scan import commands, declared, imports, requirements
 from repro.scan import hints as hint_files
 from repro.scan import locks as scan_locks
@@ -538,6 +540,6 @@ def test_fuzz_whole_inspect(files: dict[str, str]) -> None:
         walk(root)
         with scratch.workspace() as workdir:
             try:
-                pipeline.prepare(str(root), Options(), workdir, pipeline.QuietReporter())
+                pipeline.prepare(parse_source(str(root)), Options(), workdir, QuietReporter())
             except ReproError as exc:
                 assert (exc.message and "\n" not in exc.message.strip()) or exc.message
