@@ -146,18 +146,21 @@ class Found:
 # --------------------------------------------------------------------------- candidates
 
 
-def candidates(module: str) -> tuple[str, ...]:
+def candidates(module: str, paths: Iterable[str] = ()) -> tuple[str, ...]:
     """Project names to ask about for the import path ``module`` (canonical, deduplicated).
 
-    A top-level name gets the affixes; a path below a namespace (``google.foo.bar``) gets
-    its dotted parts joined (``google-foo-bar``, ``google-foo``), never the bare namespace.
+    A top-level name gets the affixes, and the first two parts of each longer path the
+    code imports below it (``paths``: ``RPi.GPIO`` → ``RPi.GPIO``); a path below a
+    namespace (``google.foo.bar``) gets its dotted parts joined (``google-foo-bar``,
+    ``google-foo``), never the bare namespace.
     """
     parts = module.split(".")
     if len(parts) > 1:
         names = ["-".join(parts[:size]) for size in range(len(parts), 1, -1)]
     else:
         top = canonicalize_name(parts[0])
-        names = [affix.format(top) for affix in AFFIXES]
+        dotted = ["-".join(p.split(".")[:2]) for p in paths if p.startswith(parts[0] + ".")]
+        names = [top, *dotted, *(affix.format(top) for affix in AFFIXES[1:])]
     return tuple(dict.fromkeys(canonicalize_name(n) for n in names if n))
 
 
@@ -263,10 +266,12 @@ def resolve(
     as_of: dt.date,
     index: ProjectIndex,
     index_name: str = "PyPI",
+    paths: Mapping[str, Iterable[str]] | None = None,
 ) -> dict[str, Found]:
-    """Look every import path of ``modules`` up; the answer has one :class:`Found` each."""
+    """Look every import path of ``modules`` up; the answer has one :class:`Found` each.
+    ``paths``: longer import paths the code uses below a top-level name (candidates)."""
     wanted = list(dict.fromkeys(modules))
-    names = {m: candidates(m) for m in wanted}
+    names = {m: candidates(m, (paths or {}).get(m, ())) for m in wanted}
     every = list(dict.fromkeys(n for ns in names.values() for n in ns))
     projects = index.projects(every) if every else {}
     # the release files to list, for the candidates that exist and are old enough

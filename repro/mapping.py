@@ -120,8 +120,24 @@ def is_stdlib(module: str, python_major: int = 3, python: str | None = None) -> 
 
 
 @cache
+@cache
+def _redirects() -> tuple[tuple[str, str], ...]:
+    entries = load_json("import_overrides.json").get("redirects", {})
+    return tuple((prefix, str(e["to"])) for prefix, e in entries.items())
+
+
+def redirected(module: str) -> str:
+    """The module an import path really loads, where a package redirected imports
+    (``flask.ext.sqlalchemy`` → ``flask_sqlalchemy``: import_overrides.json "redirects")."""
+    for prefix, to in _redirects():
+        if module.startswith(prefix) and len(module) > len(prefix):
+            return to + module[len(prefix) :]
+    return module
+
+
 def lookup(module: str, python_major: int = 3, *, python: str | None = None) -> Mapped:
     """Classify one absolute import path for the target Python (``python`` as ``X.Y``)."""
+    module = redirected(module)
     top = module.split(".")[0]
     if python:
         python_major = int(python.split(".")[0])
@@ -183,6 +199,32 @@ def _host_apps() -> tuple[dict[str, tuple[str, str]], tuple[tuple[str, str, str]
         for prefix in entry.get("prefixes", []):
             prefixes.append((prefix, app, entry["source"]))
     return modules, tuple(prefixes)
+
+
+@cache
+def _shared_host() -> dict[str, tuple[str, str]]:
+    out: dict[str, tuple[str, str]] = {}
+    for app, entry in load_json("host_apps.json")["applications"].items():
+        for module in entry.get("shared", []):
+            out[module] = (app, entry["source"])
+    return out
+
+
+def shared_host(module: str, apps: frozenset[str]) -> Mapped | None:
+    """``module`` as a module of one of ``apps`` (the applications the code runs inside),
+    when that application also has it (Blender's ``mathutils``), else None."""
+    top = module.split(".")[0]
+    hit = _shared_host().get(top)
+    if hit is None or hit[0] not in apps:
+        return None
+    app, source = hit
+    return Mapped(
+        kind="host",
+        module=top,
+        app=app,
+        reason=f"runs inside {app}: {top!r} is {app}'s own in code that imports {app}'s "
+        f"modules ({source})",
+    )
 
 
 def host_application(module: str) -> tuple[str, str, str] | None:

@@ -352,6 +352,7 @@ def _imports(
     full: dict[int, Merged] = {}
     said: dict[int, Merged] = {}
     light: set[str] = set()  # requirements the code imports optionally (not in tests)
+    apps = resolve.applications(evidence)
     for site in evidence.imports:
         top = site.module.split(".")[0]
         if top in evidence.local_modules:
@@ -360,6 +361,9 @@ def _imports(
         path = site.origin.path
         if path == "setup.py" or path.endswith("/setup.py"):
             continue  # build machinery: its install_requires are read, not its imports
+        loads = mapping.redirected(site.module)
+        if loads != site.module:  # flask.ext.wtf: the module it loads is flask_wtf
+            site = ImportSite(module=loads, origin=site.origin, optional=site.optional)
         in_tests = site.origin.path in tests
         if not site.optional and in_tests:
             # needed to run the tests, not the code: the smoke test adds its own runner
@@ -368,6 +372,8 @@ def _imports(
             found, key = resolved[site.module]
         else:
             found = mapping.lookup(site.module, python=python)
+            if apps and found.kind not in ("stdlib", "host"):
+                found = mapping.shared_host(site.module, apps) or found
             looked_up = lookups.get(found.module) if found.kind == "unknown" else None
             if looked_up is not None and looked_up.resolved:
                 found = mapping.Mapped(kind="dist", module=found.module, dist=looked_up.dist)

@@ -55,7 +55,9 @@ def look_up(
     if not names:
         return {}, notes
     index = index if index is not None else PyPIProjects(as_of=as_of)
-    found = lookup.resolve(names, as_of=as_of, index=index)
+    found = lookup.resolve(
+        names, as_of=as_of, index=index, paths=resolve.dotted_paths(evidence, names)
+    )
     if index.unavailable:
         unchecked = sum(1 for f in found.values() if f.note)
         if unchecked:

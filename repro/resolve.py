@@ -46,6 +46,30 @@ def python2_only(module: str) -> bool:
     return top in mapping.stdlib_names(2) and top not in mapping.stdlib_names(3)
 
 
+def applications(evidence: Evidence) -> frozenset[str]:
+    """The applications whose own modules the code imports (``bpy`` → Blender)."""
+    apps = set()
+    for site in evidence.imports:
+        if site.module.split(".")[0] in evidence.local_modules:
+            continue
+        hosted = mapping.host_application(site.module)
+        if hosted is not None:
+            apps.add(hosted[1])
+    return frozenset(apps)
+
+
+def dotted_paths(evidence: Evidence, names: Iterable[str]) -> dict[str, list[str]]:
+    """For each top-level name to look up, the longer import paths the code uses below
+    it (``RPi.GPIO`` for ``RPi``), first few only: projects are often named after them."""
+    wanted: dict[str, list[str]] = {n: [] for n in names if "." not in n}
+    for site in evidence.imports:
+        paths = wanted.get(site.module.split(".")[0])
+        if paths is not None and "." in site.module and site.module not in paths[:2]:
+            paths.append(site.module)
+    wanted = {k: v[:2] for k, v in wanted.items()}
+    return {k: v for k, v in wanted.items() if v}
+
+
 def to_look_up(evidence: Evidence, *, limit: int = LOOKUP_LIMIT) -> tuple[list[str], int]:
     """The import paths to look up on PyPI (first ``limit``, in order of first import), and
     how many more were left out."""
@@ -58,10 +82,13 @@ def to_look_up(evidence: Evidence, *, limit: int = LOOKUP_LIMIT) -> tuple[list[s
         for d in evidence.declared
         if d.name and d.origin.kind in (*STRONG_KINDS, "notebook")
     ]
+    apps = applications(evidence)
     out: dict[str, None] = {}
     for site in evidence.imports:
         top = site.module.split(".")[0]
         if top in evidence.local_modules or top in stdlib or canonicalize_name(top) in own:
+            continue
+        if apps and mapping.shared_host(site.module, apps) is not None:
             continue
         found = mapping.lookup(site.module)
         if found.kind != "unknown" or mapping.is_generic(top) or mapping.system_first(top):

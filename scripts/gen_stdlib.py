@@ -3,8 +3,9 @@
 
 Python 3: ``sys.stdlib_module_names`` of the interpreter running this script (3.10+), plus
 the modules later releases removed (PEP 594 and distutils), so code written for an older
-Python 3 still has them excluded. Python 2.7: the list below, taken from the 2.7 library
-reference's module index (https://docs.python.org/2.7/py-modindex.html).
+Python 3 still has them excluded. Python 2.7: the modules of a CPython 2.7.18 library
+(PY2_LINUX below), the 2.7-only names of the library reference's module index
+(https://docs.python.org/2.7/py-modindex.html) and its modules for other platforms.
 """
 
 from __future__ import annotations
@@ -38,15 +39,54 @@ tkMessageBox tkSimpleDialog toaiff ttk urllib2 urlparse user whichdb xmllib xmlr
 """
 
 
+# Every top-level module of CPython 2.7.18's library on Linux: sys.builtin_module_names and
+# the modules and packages of lib/python2.7 and its lib-dynload (test helpers left out).
+# Python 3 modules that 2.7 never had (enum, ipaddress, pathlib, typing, asyncio, ...) are
+# not standard in Python 2 code: there they are backports from PyPI.
+PY2_LINUX = """
+BaseHTTPServer Bastion CGIHTTPServer ConfigParser Cookie DocXMLRPCServer HTMLParser
+MimeWriter Queue SimpleHTTPServer SimpleXMLRPCServer SocketServer StringIO UserDict UserList
+UserString _LWPCookieJar _MozillaCookieJar __builtin__ __future__ _abcoll _ast _bisect
+_codecs _codecs_cn _codecs_hk _codecs_iso2022 _codecs_jp _codecs_kr _codecs_tw _collections
+_csv _ctypes _curses _curses_panel _elementtree _functools _heapq _hotshot _io _json _locale
+_lsprof _md5 _multibytecodec _multiprocessing _osx_support _pyio _random _sha _sha256
+_sha512 _socket _sqlite3 _sre _ssl _strptime _struct _symtable _threading_local _tkinter
+_warnings _weakref _weakrefset abc aifc antigravity anydbm argparse array ast asynchat
+asyncore atexit audiodev audioop base64 bdb binascii binhex bisect bsddb bz2 cPickle
+cProfile cStringIO calendar cgi cgitb chunk cmath cmd code codecs codeop collections
+colorsys commands compileall compiler contextlib cookielib copy copy_reg crypt csv ctypes
+curses datetime dbhash decimal difflib dircache dis distutils doctest dumbdbm dummy_thread
+dummy_threading email encodings ensurepip errno exceptions fcntl filecmp fileinput fnmatch
+formatter fpformat fractions ftplib functools future_builtins gc genericpath getopt getpass
+gettext glob grp gzip hashlib heapq hmac hotshot htmlentitydefs htmllib httplib idlelib
+ihooks imaplib imghdr imp importlib imputil inspect io itertools json keyword lib2to3
+linecache linuxaudiodev locale logging macpath macurl2path mailbox mailcap markupbase
+marshal math md5 mhlib mimetools mimetypes mimify mmap modulefinder multifile
+multiprocessing mutex netrc new nis nntplib ntpath nturl2path numbers opcode operator
+optparse os os2emxpath ossaudiodev parser pdb pickle pickletools pipes pkgutil platform
+plistlib popen2 poplib posix posixfile posixpath pprint profile pstats pty pwd py_compile
+pyclbr pydoc pydoc_data pyexpat quopri random re readline repr resource rexec rfc822
+rlcompleter robotparser runpy sched select sets sgmllib sha shelve shlex shutil signal site
+smtpd smtplib sndhdr socket spwd sqlite3 sre sre_compile sre_constants sre_parse ssl stat
+statvfs string stringold stringprep strop struct subprocess sunau sunaudio symbol symtable
+sys sysconfig syslog tabnanny tarfile telnetlib tempfile termios test textwrap this thread
+threading time timeit toaiff token tokenize trace traceback tty types unicodedata unittest
+urllib urllib2 urlparse user uu uuid warnings wave weakref webbrowser whichdb wsgiref xdrlib
+xml xmllib xmlrpclib xxsubtype zipfile zipimport zlib
+"""
+# Modules of the 2.7 module index that a Linux build lacks (Windows, or Tk not built).
+PY2_OTHER_PLATFORMS = "_winreg msvcrt winsound dbm gdbm dl imageop _tkinter ttk"
+
+
 def main() -> None:
     py3 = sorted(set(sys.stdlib_module_names) | set(REMOVED))
-    py2 = sorted(set(PY2_ONLY.split()) | (set(py3) - {"asyncio", "concurrent", "tomllib"}))
+    py2 = sorted(set(PY2_ONLY.split()) | set(PY2_LINUX.split()) | set(PY2_OTHER_PLATFORMS.split()))
     data = {
         "schema_version": 1,
         "generated": dt.date.today().isoformat(),
         "generated_by": "scripts/gen_stdlib.py",
-        "source": f"sys.stdlib_module_names of Python {sys.version.split()[0]}; "
-        "Python 2.7 module index",
+        "source": f"sys.stdlib_module_names of Python {sys.version.split()[0]}; the library "
+        "of CPython 2.7.18 and the Python 2.7 module index",
         "python3": py3,
         "python2": py2,
         "removed": REMOVED,

@@ -276,3 +276,31 @@ def test_a_declared_provider_is_not_looked_up(http: StandinTransport) -> None:
         ),
     )
     assert lookup_names(ev) == ([], 0)
+
+
+def test_a_project_named_after_the_dotted_path_is_found() -> None:
+    http = StandinTransport()
+    http.add_project(
+        "rpi-gpio",
+        [
+            _file(
+                http,
+                "RPi.GPIO-0.6.3.tar.gz",
+                sdist_bytes(
+                    {
+                        "RPi.GPIO-0.6.3/setup.py": "",
+                        "RPi.GPIO-0.6.3/RPi/__init__.py": "",
+                        "RPi.GPIO-0.6.3/RPi/GPIO/__init__.py": "",
+                        "RPi.GPIO-0.6.3/source/py_gpio.c": "",
+                    }
+                ),
+                "2016-10-01T00:00:00Z",
+            )
+        ],
+    )
+    ev = Evidence(imports=(_imp("RPi.GPIO"),))
+    lookups, _ = projects.look_up(ev, as_of=CODE_DATE, index=_index(http))
+    assert lookups["RPi"].dist == "rpi-gpio"
+    assert lookups["RPi"].tried[1].project == "rpi-gpio"  # right after the name itself
+    env = infer(ev, Options(python="2.7"), commit_date=WHEN, lookups=lookups)
+    assert [r.name for r in env.requirements] == ["rpi-gpio"]

@@ -4,12 +4,14 @@ applications, Python 2's standard library, own modules, and the inspect view."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from repro import mapping
 from repro.infer import infer
 from repro.models import BaseImage, Evidence, ImportSite, Options, Origin, PythonHint
 from repro.report import _imports
 from repro.smoke import discover, first_command
+from tests.conftest import write_files
 
 WHEN = dt.datetime(2016, 3, 1, tzinfo=dt.timezone.utc)
 
@@ -240,3 +242,41 @@ def test_dockerfile_links_the_distributions_modules_into_the_environment() -> No
     assert "apt-get install -y --no-install-recommends python3-gi" in text
     assert 'echo /usr/lib/python3/dist-packages > "$site/repro-system.pth"' in text
     assert text.index("-m venv") < text.index("repro-system.pth")
+
+
+def test_python3_only_standard_modules_are_backports_in_python2_code() -> None:
+    sites = (imp("ipaddress"), imp("enum", line=2), imp("typing", line=3), imp("html", line=4))
+    py2 = infer(Evidence(imports=sites), Options(python="2.7"), commit_date=WHEN)
+    assert {r.name for r in py2.requirements} == {"ipaddress", "enum34", "typing", "future"}
+    assert py2.unresolved == ()
+    py3 = infer(Evidence(imports=sites), Options(python="3.8"), commit_date=WHEN)
+    assert py3.requirements == ()
+    assert {i.kind for i in py3.imports} == {"stdlib"}
+
+
+def test_flask_ext_imports_are_the_extensions_they_redirect_to(tmp_path: Path) -> None:
+    from repro.scan import scan
+
+    write_files(
+        tmp_path,
+        {
+            "app.py": "from flask import Flask\n"
+            "from flask.ext.sqlalchemy import SQLAlchemy\n"
+            "from flask.ext.wtf import Form\n"
+        },
+    )
+    env = infer(scan(tmp_path), Options(python="3.6"), commit_date=WHEN)
+    reqs = {r.name: r for r in env.requirements}
+    assert set(reqs) == {"Flask", "Flask-SQLAlchemy", "Flask-WTF"}
+    # the redirect itself was removed in Flask 1.0 (data/api_rules.json)
+    assert "<1.0" in reqs["Flask"].specifier
+
+
+def test_a_module_an_application_shares_is_the_applications_only_beside_it() -> None:
+    with_blender = infer(
+        Evidence(imports=(imp("bpy"), imp("mathutils", line=2))), Options(), commit_date=WHEN
+    )
+    assert kinds(with_blender.imports)["mathutils"] == ("host", "Blender")
+    assert with_blender.requirements == ()
+    alone = infer(Evidence(imports=(imp("mathutils"),)), Options(), commit_date=WHEN)
+    assert kinds(alone.imports)["mathutils"][0] != "host"
