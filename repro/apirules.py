@@ -15,7 +15,7 @@ from typing import Literal
 
 from repro import mapping
 
-RuleKind = Literal["name", "call", "call-keyword"]
+RuleKind = Literal["name", "call", "call-keyword", "call-without-keyword", "attribute"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,7 +24,13 @@ class Rule:
     package: str  # distribution name
     kind: RuleKind
     paths: tuple[str, ...]  # fully qualified names
-    keyword: str = ""  # for call-keyword rules
+    keyword: str = ""  # for call-keyword and call-without-keyword rules
+    # call-without-keyword: the call is a use when it passes at most this many positional
+    # arguments and not ``keyword`` (``yaml.load(f)`` without a Loader)
+    positional: int = 0
+    # attribute: ``.NAME`` (one of ``attributes``) of any object, in a file that imports
+    # the package's module (``G.nodes_iter()`` with networkx; ``df.ix[...]`` with pandas)
+    attributes: tuple[str, ...] = ()
     bound: str  # PEP 440 specifier
     strength: Literal["hard", "soft"] = "hard"
     why: str
@@ -41,6 +47,8 @@ def rules() -> tuple[Rule, ...]:
             kind=r["kind"],
             paths=tuple(r["paths"]),
             keyword=r.get("keyword", ""),
+            positional=int(r.get("positional", 0)),
+            attributes=tuple(r.get("attributes", ())),
             bound=r["bound"],
             strength=r.get("strength", "hard"),
             why=r["why"],
@@ -84,14 +92,43 @@ def match_name(qualified: str) -> list[Rule]:
     ]
 
 
-def match_call(qualified: str, keywords: Iterable[str]) -> list[Rule]:
-    """Rules a call of exactly ``qualified`` with these keyword arguments triggers."""
+def match_call(qualified: str, keywords: Iterable[str], positional: int = 0) -> list[Rule]:
+    """Rules a call of exactly ``qualified`` with these keyword arguments (and this many
+    positional ones) triggers."""
     top = qualified.split(".")[0]
     given = set(keywords)
     out = []
     for rule in _index().get(top, ()):
         if qualified not in rule.paths:
             continue
-        if rule.kind == "call" or (rule.kind == "call-keyword" and rule.keyword in given):
+        if (
+            rule.kind == "call"
+            or (rule.kind == "call-keyword" and rule.keyword in given)
+            or (
+                rule.kind == "call-without-keyword"
+                and rule.keyword not in given
+                and positional <= rule.positional
+            )
+        ):
             out.append(rule)
     return out
+
+
+@cache
+def attributes() -> dict[str, tuple[Rule, ...]]:
+    """Attribute rules by the attribute they look for."""
+    out: dict[str, list[Rule]] = {}
+    for rule in rules():
+        for attribute in rule.attributes if rule.kind == "attribute" else ():
+            out.setdefault(attribute, []).append(rule)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def match_attribute(attribute: str, imported: Iterable[str]) -> list[Rule]:
+    """Attribute rules for ``.attribute`` in a file that imports the top-level modules
+    ``imported``."""
+    found = attributes().get(attribute, ())
+    if not found:
+        return []
+    tops = set(imported)
+    return [r for r in found if r.paths[0].split(".")[0] in tops]

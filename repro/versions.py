@@ -22,8 +22,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from repro import apirules
-from repro.models import ApiUse, PythonChoice, PythonHint, VersionChoice
+from repro import apirules, modpaths
+from repro.models import ApiUse, Environment, PythonChoice, PythonHint, VersionChoice
 from repro.pypi import PackageReleases, Release, ReleaseIndex
 
 # How long a Python release needs before the packages of the day ship wheels for it.
@@ -123,8 +123,12 @@ def api_bounds(uses: Iterable[ApiUse]) -> dict[str, list[Bound]]:
         ]
         shown = _short(matched[0] if matched else first.symbol)
         why = f"code uses {shown} ({first.origin.path}:{first.origin.line}{more}) → {first.bound}"
+        path = modpaths.explain(rule_id) if rule is None else None
         if rule is not None:
             why += f": {rule.why} [{rule.source}]"
+        elif path is not None:
+            why = f"code imports {shown} ({first.origin.path}:{first.origin.line}{more}) → "
+            why += f"{first.bound}: {path.why} [{path.source}]"
         bound = Bound(specifier=first.bound, why=why, kind="api", strength=first.strength)
         out.setdefault(canonicalize_name(first.package), []).append(bound)
     return out
@@ -550,3 +554,23 @@ def date_constraints(
         if chosen is not None:
             lines.append(f"{key}=={chosen.version}")
     return tuple(sorted(lines))
+
+
+def resolved(env: Environment, name: str, index: ReleaseIndex) -> str | None:
+    """The version of ``name`` an environment installs: the one repro chose (frameworks,
+    API-bounded packages), else the one its lock resolves, the newest release within the
+    requirement's bounds uploaded before the lock's cutoff with wheels for its Python."""
+    key = canonicalize_name(name)
+    chosen = next((c.version for c in env.choices if canonicalize_name(c.name) == key), None)
+    if chosen is not None:
+        return chosen
+    req = next((r for r in env.requirements if canonicalize_name(r.name) == key), None)
+    if req is None:
+        return None
+    if req.version:
+        return req.version
+    history = index.get(key)
+    if history is None:
+        return None
+    found = newest(history, req.specifier, before=env.lock_cutoff, python=env.python.version)
+    return found.version if found else None

@@ -45,7 +45,7 @@ theano mxnet gym tqdm pyyaml protobuf absl-py grpcio six wrapt gast astor termco
 opt-einsum keras-applications keras-preprocessing markdown werkzeug mock python-dateutil
 pytz pyparsing cycler kiwisolver fonttools packaging certifi urllib3 idna chardet
 charset-normalizer requests filelock typing-extensions jinja2 markupsafe fsspec regex
-decorator cython future setuptools
+decorator cython future setuptools django flask gensim ipython statsmodels theano
 """.split()  # noqa: SIM905 (names read best as words)
 
 

@@ -22,7 +22,7 @@ from repro import apirules, mapping
 from repro.errors import NothingToPackError
 from repro.mapping import load_json
 from repro.models import ApiUse, Evidence, Hint, ImportSite, Origin
-from repro.scan import api, binder, cuda, locks, pyera, pyhints
+from repro.scan import api, binder, cuda, locks, modules, pyera, pyhints
 from repro.scan import declared as decl
 from repro.scan import hints as hint_files
 from repro.scan import requirements as reqs
@@ -59,6 +59,7 @@ def scan(root: Path) -> Evidence:
     out.hints += cuda.compile_hints(root, files, sites)
     _hint_files(root, files, out, conda_map)
     local = local_modules(files, sys_path_dirs, out.hints)
+    api_uses += modules.uses(sites, local, api_uses)
     out.python += era.hints(sites, local, api_uses)
     out.warnings += era.warnings
     warnings = list(out.warnings)
@@ -260,6 +261,12 @@ def _api_uses(
         for site in found.sites
         if site.module.split(".")[0] in rule_modules
     )
+    if not hit:
+        tops = {v.split(".")[0] for v in names.values()}
+        hit = any(
+            f".{attribute}" in text and apirules.match_attribute(attribute, tops)
+            for attribute in apirules.attributes()
+        )
     if not hit:
         for alias, qualified in names.items():
             pattern = _alias_use(alias, qualified)

@@ -98,8 +98,10 @@ def detect(
 ) -> list[ApiUse]:
     """Versioned API uses in one parsed file (or notebook cell, with the notebook's names)."""
     names = aliases(tree) if names is None else names
-    if not {q.split(".")[0] for q in names.values()} & apirules.modules():
+    tops = {q.split(".")[0] for q in names.values()}
+    if not tops & apirules.modules():
         return []
+    attributes = apirules.attributes()
     out = _Collector(rel, cell)
     skip = guarded(tree)
     for node in ast.walk(tree):
@@ -120,12 +122,16 @@ def detect(
             if qualified:
                 for rule in apirules.match_name(qualified):
                     out.add(rule, qualified, line)
+            elif node.attr in attributes:
+                for rule in apirules.match_attribute(node.attr, tops):
+                    out.add(rule, rule.paths[0], line)
         elif isinstance(node, ast.Call):
             func = node.func
             qualified = names.get(func.id) if isinstance(func, ast.Name) else _dotted(func, names)
             if qualified:
                 keywords = [k.arg for k in node.keywords if k.arg]
-                for rule in apirules.match_call(qualified, keywords):
+                positional = len(node.args)
+                for rule in apirules.match_call(qualified, keywords, positional):
                     out.add(rule, qualified, line)
     return out.uses
 

@@ -28,8 +28,9 @@ def test_rules_file_is_versioned_sourced_and_broad() -> None:
         assert rule.source.startswith("https://"), rule.id
         assert rule.why and rule.paths
         SpecifierSet(rule.bound)  # parses
-        assert rule.kind in ("name", "call", "call-keyword")
-        assert (rule.kind == "call-keyword") == bool(rule.keyword), rule.id
+        assert rule.kind in ("name", "call", "call-keyword", "call-without-keyword", "attribute")
+        assert (rule.kind in ("call-keyword", "call-without-keyword")) == bool(rule.keyword)
+        assert (rule.kind == "attribute") == bool(rule.attributes), rule.id
     packages = {r.package for r in rules}
     assert packages >= {
         "torch", "tensorflow", "keras", "jax", "flax", "numpy", "scipy", "scikit-learn",
@@ -126,3 +127,45 @@ def test_scan_records_uses_with_file_and_line(tmp_path: Path) -> None:
     where = {(u.rule, str(u.origin)) for u in evidence.api_uses}
     assert ("tf-placeholder", "model.py:3 (tensorflow.placeholder)") in where
     assert ("jax-tree-multimap", "demo.ipynb:2 (cell 2: jax.tree_multimap)") in where
+
+
+def test_attribute_rules_need_the_package_imported() -> None:
+    found = uses(
+        "import networkx as nx\nG = nx.Graph()\nfor n in G.nodes_iter():\n    pass\n"
+        "d = G.node[1]\nnx.add_path(G, [1, 2])\nG.add_path([3, 4])\n"
+    )
+    assert ("nx1-iter-methods", "networkx.Graph.nodes_iter", 3) in found
+    assert ("nx-graph-node", "networkx.Graph.node", 5) in found
+    assert ("nx-graph-path-methods", "networkx.Graph.add_path", 7) in found
+    assert not any(line == 6 for _, _, line in found)  # nx.add_path is the function
+    # the same names on objects of a file that does not import networkx: nothing
+    assert uses("import numpy as np\nfor n in tree.nodes_iter():\n    x = tree.node\n") == []
+
+
+def test_calls_without_a_keyword() -> None:
+    found = uses(
+        "import yaml\na = yaml.load(open('c.yml'))\nb = yaml.load(f, Loader=yaml.SafeLoader)\n"
+        "c = yaml.load(f, yaml.FullLoader)\n"
+    )
+    assert found == [("yaml-load-without-loader", "yaml.load", 2)]
+
+
+def test_non_framework_rules_bound_their_packages(tmp_path: Path) -> None:
+    from repro.infer import infer
+    from repro.models import Options
+
+    (tmp_path / "app.py").write_text(
+        "from django.conf.urls import patterns, url\nfrom flask.ext.sqlalchemy import X\n"
+        "import pandas as pd\ndf = pd.DataFrame()\nrow = df.ix[0]\n"
+        "from PIL import Image\nsmall = Image.open('a').resize((2, 2), Image.ANTIALIAS)\n"
+    )
+    ev = scan(tmp_path)
+    bounds = {(u.package, u.bound) for u in ev.api_uses}
+    assert {("django", "<1.10"), ("flask", "<1.0"), ("pandas", "<1.0"), ("pillow", "<10")} <= (
+        bounds
+    )
+    import datetime as dt
+
+    env = infer(ev, Options(), commit_date=dt.datetime(2016, 1, 10, tzinfo=dt.timezone.utc))
+    (pandas,) = [c for c in env.choices if c.name == "pandas"]
+    assert pandas.version and pandas.version.startswith("0.")
