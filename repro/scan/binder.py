@@ -2,8 +2,9 @@
 
 A repository is set up for Binder when it has a ``.binder/`` or ``binder/`` folder, a file
 only Binder reads at its root (``apt.txt``, ``postBuild``, ``start``, ``runtime.txt``,
-``requirements3.txt``, ``install.R``, ``Project.toml``, ``REQUIRE``), or a README linking
-to mybinder.org. Its configuration is read as repo2docker reads it (docs/binder.md):
+``requirements3.txt``, ``install.R``, ``Project.toml``, ``REQUIRE``), a README linking
+to mybinder.org, or an ``environment.yml`` beside a ``requirements.txt`` at the root (which
+Binder, by its documented rule, resolves to the environment.yml alone). Its configuration is read as repo2docker reads it (docs/binder.md):
 
 * **Where.** The folder when there is one (``.binder/`` first); then every configuration
   file at the root is what Binder ignores. Without a folder, the root.
@@ -193,6 +194,11 @@ def _root_marker(root: Path, files: RepoFiles) -> str:
     for name in BINDER_ONLY:
         if _is_file(root / name):
             return name
+    # repo2docker's own rule, documented for everyone: an environment.yml makes Binder
+    # ignore the requirements.txt beside it
+    conda = next((n for n in CONDA_FILES if _is_file(root / n)), "")
+    if conda and _is_file(root / "requirements.txt"):
+        return f"{conda} beside requirements.txt"
     for rel in files.readmes:
         if "/" not in rel:
             text = read_text(root / rel) or ""

@@ -243,7 +243,7 @@ def test_a_readme_binder_badge_makes_it_a_binder_repository(tmp_path: Path) -> N
         {
             "README.md": "[![Binder](https://mybinder.org/badge_logo.svg)]"
             "(https://mybinder.org/v2/gh/acme/x/HEAD)\n",
-            "environment.yml": "dependencies:\n  - numpy\n",
+            "Pipfile": '[packages]\nattrs = "*"\n',
             "requirements.txt": "colorama\n",
         },
     )
@@ -255,13 +255,31 @@ def test_a_readme_binder_badge_makes_it_a_binder_repository(tmp_path: Path) -> N
 def test_without_binder_files_every_declaration_is_read_as_before(tmp_path: Path) -> None:
     write_files(
         tmp_path,
-        {"environment.yml": "dependencies:\n  - numpy\n", "requirements.txt": "colorama\n"},
+        {"environment.yml": "dependencies:\n  - numpy\n", "setup.py": SETUP.format(name="x")},
     )
     evidence = scan(tmp_path)
     assert evidence.binder is None
     assert _declared(tmp_path) == {
         "numpy": ("conda", "environment.yml"),
-        "colorama": ("requirements", "requirements.txt"),
+        "toolz": ("setup.py", "setup.py"),
+    }
+
+
+def test_environment_yml_beside_requirements_txt_is_binders_rule_everywhere(
+    tmp_path: Path,
+) -> None:
+    """repo2docker's documented rule (its tests/conda/py310-requirements-file): the
+    requirements.txt beside an environment.yml is not installed; repro weighs it as hints."""
+    write_files(
+        tmp_path,
+        {"environment.yml": "dependencies:\n  - numpy\n", "requirements.txt": "colorama\n"},
+    )
+    evidence = scan(tmp_path)
+    assert evidence.binder is not None
+    assert evidence.binder.why == "environment.yml beside requirements.txt"
+    assert _declared(tmp_path) == {
+        "numpy": ("conda", "environment.yml"),
+        "colorama": ("shadowed", "requirements.txt"),
     }
 
 
