@@ -4,7 +4,8 @@ A repository is set up for Binder when it has a ``.binder/`` or ``binder/`` fold
 only Binder reads at its root (``apt.txt``, ``postBuild``, ``start``, ``runtime.txt``,
 ``requirements3.txt``, ``install.R``, ``Project.toml``, ``REQUIRE``), a README linking
 to mybinder.org, or an ``environment.yml`` beside a ``requirements.txt`` at the root (which
-Binder, by its documented rule, resolves to the environment.yml alone). Its configuration is read as repo2docker reads it (docs/binder.md):
+Binder, by its documented rule, resolves to the environment.yml alone). Its configuration
+is read as repo2docker reads it (docs/binder.md):
 
 * **Where.** The folder when there is one (``.binder/`` first); then every configuration
   file at the root is what Binder ignores. Without a folder, the root.
