@@ -249,10 +249,9 @@ def build(
         image_id, seconds, tail = engine.build(
             context, tags=tags, labels=labels, secrets=secrets.files, on_line=sink
         )
-    built = BuiltImage(
-        id=image_id,
-        build_seconds=seconds,
-        log_tail=tail,
-        builder="buildkit" if engine.buildkit else "classic",
-    )
-    return built, secrets.notes
+    # the engine names its builder (Podman: buildah) and what differs from Docker; a
+    # stand-in engine in tests need not
+    builder = getattr(engine, "builder", None) or ("buildkit" if engine.buildkit else "classic")
+    notes = getattr(engine, "notes", lambda: ())()
+    built = BuiltImage(id=image_id, build_seconds=seconds, log_tail=tail, builder=builder)
+    return built, (*notes, *secrets.notes)

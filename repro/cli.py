@@ -598,6 +598,7 @@ def _enter(target: str, command: tuple[str, ...], kw: dict[str, Any]) -> int:
         mount=checkout,
         gpus=gpus,
         tty=sys.stdin.isatty() and sys.stdout.isatty(),
+        cli=engine.interactive_cli(),
     )
     reporter.log(" ".join(argv))
     # Ctrl-C belongs to the container: the docker CLI forwards it and exits with the

@@ -10,6 +10,7 @@ CLI answers.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -25,7 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from repro import buildlog, cache, diskspace, faults, locks, signals, stale
+from repro import buildlog, cache, diskspace, faults, locks, podman, signals, stale
 from repro.errors import BuildError, DiskFullError, EngineError
 from repro.lazy import Deferred
 from repro.models import LABEL_MANAGED
@@ -399,7 +400,14 @@ class DockerEngine:
         self._host = host
         self._sdk: docker.DockerClient | None = _client(host) if connect else None
         self._connecting: Future[docker.DockerClient] | None = None
-        self._cli = find_buildkit_cli() if use_buildkit is not False and not host else None
+        # A Podman service answering the Docker API (repro/podman.py): its own CLI builds
+        # with Buildah, which reads BuildKit's RUN --mount lines; the docker CLI cannot.
+        self.podman = podman.detect(host)
+        if self.podman is not None and use_buildkit is not False and not host:
+            prefix = self.podman.build_prefix()
+            self._cli: BuildkitCli | None = (prefix, {}) if prefix else None
+        else:
+            self._cli = find_buildkit_cli() if use_buildkit is not False and not host else None
         if use_buildkit and self._cli is None:
             raise EngineError(
                 "BuildKit was asked for but no docker client here can build with it",
@@ -435,7 +443,25 @@ class DockerEngine:
 
     @property
     def buildkit(self) -> bool:
+        """Whether builds honour BuildKit's Dockerfile features (``RUN --mount``): BuildKit
+        itself, or Podman's Buildah."""
         return self._cli is not None
+
+    @property
+    def builder(self) -> str:
+        """The builder's name, as the manifest records it."""
+        if self._cli is None:
+            return "classic"
+        return "buildah" if self.podman is not None else "buildkit"
+
+    def notes(self) -> tuple[str, ...]:
+        """What differs from Docker on this engine, for the output (none for Docker)."""
+        return self.podman.notes() if self.podman is not None else ()
+
+    def interactive_cli(self) -> list[str] | None:
+        """The command line ``repro run``/``shell`` start containers with, when it is not
+        the docker CLI (Podman: its own, which reports the container's exit status)."""
+        return self.podman.run_prefix() if self.podman is not None else None
 
     def ping(self) -> None:
         self._client.ping()
@@ -451,7 +477,13 @@ class DockerEngine:
             return False
 
     def image_info(self, ref: str) -> ImageInfo | None:
-        if self._sdk is None and self._connecting is None and self._cli is not None:
+        # (the docker CLI's answer; Podman's build CLI is not one to ask)
+        if (
+            self._sdk is None
+            and self._connecting is None
+            and self._cli is not None
+            and self.podman is None
+        ):
             found, attrs = _inspect_with_cli(self._cli[0][0], ref)
             if found is not None:  # the CLI answered (it reads the same API document)
                 return _image_info(attrs) if found else None
@@ -506,7 +538,8 @@ class DockerEngine:
         with stale.private_dir("repro-build") as tmp:
             iidfile = tmp / "iid"
             # bound to repro's life: a SIGKILLed run does not leave its build going on
-            argv = [*stale.dies_with_parent(prefix), "--progress=plain", "--iidfile", str(iidfile)]
+            plain = [] if self.podman is not None else ["--progress=plain"]
+            argv = [*stale.dies_with_parent(prefix), *plain, "--iidfile", str(iidfile)]
             for tag in tags:
                 argv += ["--tag", tag]
             for key, value in labels.items():
@@ -811,11 +844,31 @@ class DockerEngine:
 
     def load(self, path: Path) -> list[str]:
         try:
-            with open(path, "rb") as fh:
-                images = self._client.images.load(fh)
+            with open(path, "rb") as raw:
+                fh: Any = raw
+                if self.podman is not None and raw.read(2) == b"\x1f\x8b":
+                    # Podman's API loads plain tarballs only: gunzip on the way
+                    raw.seek(0)
+                    fh = gzip.GzipFile(fileobj=raw, mode="rb")
+                else:
+                    raw.seek(0)
+                names = []
+                api: Any = self._client.api
+                for chunk in api.load_image(fh):
+                    if isinstance(chunk, dict) and chunk.get("error"):
+                        raise EngineError(
+                            f"cannot load {path}: {_short(Exception(chunk['error']))}"
+                        )
+                    said = str(chunk.get("stream", "")) if isinstance(chunk, dict) else ""
+                    # "Loaded image: NAME" per name (Podman: "NAME,NAME" on one line), or
+                    # "Loaded image ID: sha256:…" for an image without a name
+                    for line in said.splitlines():
+                        m = re.match(r"Loaded image(?: ID)?: (.+)", line.strip())
+                        if m:
+                            names += [n.strip() for n in m.group(1).split(",") if n.strip()]
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
             raise EngineError(f"cannot load {path}: {_short(exc)}") from exc
-        return [t for image in images for t in image.tags] or [str(i.id) for i in images]
+        return names
 
     def remove_image(self, ref: str) -> None:
         with _engine_call(f"removing {ref}"):
@@ -944,14 +997,18 @@ def shell_argv(
     mounts: Sequence[tuple[Path, str]] = (),
     gpus: bool = False,
     env: Mapping[str, str] | None = None,
+    cli: Sequence[str] | None = None,
 ) -> list[str]:
     """The docker CLI line of an interactive container (``repro shell``): removed on exit.
 
     Interactive terminals need the CLI (the SDK has no TTY attach); the container gets the
-    smoke test's isolation by default (no network, no mounts) and repro's label.
+    smoke test's isolation by default (no network, no mounts) and repro's label. ``cli``:
+    another command line that takes docker's ``run`` options (Podman's, repro/podman.py).
     """
-    cli = os.environ.get("REPRO_DOCKER_CLI") or shutil.which("docker") or "/usr/bin/docker"
-    argv = [cli, "run", "--rm", "-i", "--network", network, "--label", f"{LABEL_MANAGED}=shell"]
+    if not cli:
+        cli = [os.environ.get("REPRO_DOCKER_CLI") or shutil.which("docker") or "/usr/bin/docker"]
+    argv = [*cli, "run", "--rm", "-i", "--network", network]
+    argv += ["--label", f"{LABEL_MANAGED}=shell"]
     if tty:
         argv.append("-t")
     if user:
@@ -1004,6 +1061,8 @@ def _lost_engine(lines: Sequence[str]) -> bool:
 
 _STEP = re.compile(r"^#(\d+) \[(?:[\w-]+ )?\s*(\d+/\d+)\] (.*)$")
 _STEP_CLASSIC = re.compile(r"^Step (\d+/\d+) : (.*)$")
+_STEP_BUILDAH = re.compile(r"^STEP (\d+/\d+): (.*)$")
+_ERROR_BUILDAH = re.compile(r'^Error: building at STEP "(.*)": (.*)$')
 
 
 def pull_reason(text: str) -> str:
@@ -1040,6 +1099,11 @@ def _build_failure(lines: list[str]) -> BuildError:
                 step = m.group(3)
                 break
     own = [ln for ln in lines if step_id and ln.startswith(f"#{step_id} ")] or lines
+    buildah = [m for line in lines if (m := _ERROR_BUILDAH.match(line))]
+    if buildah:  # Podman: 'Error: building at STEP "RUN …": …', after that step's output
+        step = buildah[-1].group(1)
+        starts = [i for i, line in enumerate(lines) if _STEP_BUILDAH.match(line)]
+        own = lines[starts[-1] :] if starts else lines
     tail = "\n".join(own[-25:])
     if step:
         what, command = buildlog.describe_step(step.splitlines()[0])

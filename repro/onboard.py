@@ -161,8 +161,10 @@ def container_argv(
     mount: Path | None,
     gpus: bool,
     tty: bool,
+    cli: Sequence[str] | None = None,
 ) -> list[str]:
-    """The ``docker run`` line: repo at /app, the checkout over it with ``--mount``."""
+    """The ``docker run`` line: repo at /app, the checkout over it with ``--mount``;
+    ``cli``: the engine's own command line, when it is not docker's (Podman)."""
     user, env, mounts = identity(root=root, mount=mount)
     return shell_argv(
         target.image,
@@ -173,6 +175,7 @@ def container_argv(
         mounts=mounts,
         gpus=gpus,
         env=env,
+        cli=cli,
     )
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make this machine ready to build: a Docker engine that answers, a BuildKit-capable
 # client, debootstrap, and the stand-in base images (scripts/standin-images.sh); plus a
-# registry server and htpasswd, which the publishing tests start on loopback.
+# registry server and htpasswd, which the publishing tests start on loopback, and podman
+# and skopeo, for the Podman and export tests.
 # Idempotent: each step is skipped when already done. Needs root for apt and dockerd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,10 @@ need_pkgs=()
 command -v debootstrap >/dev/null || need_pkgs+=(debootstrap)
 command -v docker-registry >/dev/null || need_pkgs+=(docker-registry)
 command -v htpasswd >/dev/null || need_pkgs+=(apache2-utils)
+# Podman (its Docker-compatible service: tests start one of their own) and skopeo (checks
+# the exported docker-archive and OCI layouts), from Debian
+command -v podman >/dev/null || need_pkgs+=(podman)
+command -v skopeo >/dev/null || need_pkgs+=(skopeo)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive
