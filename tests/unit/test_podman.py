@@ -97,6 +97,7 @@ def test_a_buildah_failure_names_its_step_and_keeps_that_steps_output() -> None:
         "runtime: exit status 1",
     ]
     error = _build_failure(lines)
-    assert error.message == "the image build failed at: RUN pip install repro-no-such-package"
+    assert error.step == "RUN pip install repro-no-such-package"
+    assert "pip install repro-no-such-package" in error.message
     assert error.detail.splitlines()[0] == "STEP 3/4: RUN pip install repro-no-such-package"
     assert "one" not in error.detail.splitlines()
