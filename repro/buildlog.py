@@ -283,6 +283,10 @@ _NAMED_PROGRAMS: tuple[tuple[re.Pattern[str], str], ...] = (
 _HEADER = re.compile(
     r"fatal error: (?P<q>['\"<]?)(?P<header>[\w./+-]+?)(?P=q)?[>'\"]?: No such file or directory"
     r"|fatal error: '(?P<header2>[\w./+-]+)' file not found"
+    # a build script's own check (evdev: "The 'linux/input.h' and ... include files are
+    # missing")
+    r"|'(?P<header3>[\w./+-]+\.h)'(?: and '[\w./+-]+\.h')? (?:include files?|headers?) "
+    r"(?:are|is) (?:missing|not found)"
 )
 _PKGCONFIG = re.compile(
     r"Package (?P<a>[\w.+-]+) was not found in the pkg-config search path"
@@ -431,10 +435,13 @@ def _program(lines: Sequence[str]) -> _Found:
 
 
 def _header(lines: Sequence[str]) -> _Found:
-    for ln in lines:
-        m = _HEADER.search(ln)
+    for i, ln in enumerate(lines):
+        # a build script's message may wrap: read each line with the next one
+        following = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        m = _HEADER.search(ln) or _HEADER.search(f"{ln.rstrip()} {following}")
         if m:
-            return "missing-header", ln, m.group("header") or m.group("header2"), "", ()
+            header = m.group("header") or m.group("header2") or m.group("header3")
+            return "missing-header", ln, header, "", ()
     return None
 
 

@@ -88,6 +88,9 @@ def test_config_programs_and_headers_come_from_the_contents_data() -> None:
         ("uv-pkg-config.log", "pkgconf"),
         ("uv-rust-missing.log", "rustc"),
         ("uv-git-missing.log", "git"),
+        ("uv-python-h-missing.log", "libpython3.11-dev"),
+        ("uv-ffi-h-missing.log", "libffi-dev"),
+        ("uv-evdev-kernel-headers.log", "linux-libc-dev"),
     ]:
         failure = classify((BUILD / name).read_text())
         (change,) = propose(failure, _context(history=None)).changes
