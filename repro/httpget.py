@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from repro import retry
+
 if TYPE_CHECKING:
     import ssl
 
@@ -59,14 +61,28 @@ def ca_file() -> str | None:
     return None
 
 
-class UrllibTransport:
-    """:class:`Transport` over the standard library (imported on first use)."""
+_TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
-    def __init__(self, timeout: float = TIMEOUT) -> None:
+
+class UrllibTransport:
+    """:class:`Transport` over the standard library (imported on first use). A reset, a
+    timeout, a cut-off answer, 408/429/5xx is tried again with back-off (repro/retry.py);
+    a certificate the CA bundle refuses, or any other status, is not."""
+
+    def __init__(self, timeout: float = TIMEOUT, policy: retry.Backoff = retry.DEFAULT) -> None:
         self.timeout = timeout
+        self.policy = policy
         self._context: ssl.SSLContext | None = None
 
     def get(self, url: str, *, headers: Mapping[str, str], limit: int) -> Reply:
+        try:
+            return retry.run(
+                lambda left: self._once(url, headers, limit, min(self.timeout, left)), self.policy
+            )
+        except retry.GaveUp as exc:
+            raise Unreachable(str(exc)) from None
+
+    def _once(self, url: str, headers: Mapping[str, str], limit: int, timeout: float) -> Reply:
         import http.client
         import ssl
         import urllib.error
@@ -77,7 +93,7 @@ class UrllibTransport:
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **headers})
         try:
             with urllib.request.urlopen(
-                request, timeout=self.timeout, context=self._context
+                request, timeout=timeout, context=self._context
             ) as response:
                 body = response.read(limit + 1)
                 if len(body) > limit:
@@ -86,8 +102,14 @@ class UrllibTransport:
                 got = {k.lower(): v for k, v in response.headers.items()}
         except urllib.error.HTTPError as exc:
             got = {k.lower(): v for k, v in (exc.headers or {}).items()}
+            if exc.code in _TRANSIENT_STATUS:
+                raise retry.Transient(
+                    f"HTTP {exc.code}", retry.retry_after(got.get("retry-after"))
+                ) from None
             return Reply(status=exc.code, headers=got)
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise Unreachable(str(reason)[:120] or type(exc).__name__) from None
+            if isinstance(reason, ssl.SSLCertVerificationError):  # another try gets the same
+                raise Unreachable(f"its certificate is not trusted: {str(reason)[:120]}") from None
+            raise retry.Transient(str(reason)[:120] or type(exc).__name__) from None
         return Reply(status=status, body=body, headers=got)

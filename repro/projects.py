@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from packaging.utils import canonicalize_name
 
 from repro import cache as repro_cache
-from repro import distfiles, httpget, locks, lookup, resolve
+from repro import distfiles, httpget, locks, lookup, pypi, resolve
 from repro.lookup import Found, IndexFile, Project, Unlisted
 from repro.models import Evidence
 
@@ -68,6 +68,15 @@ def look_up(
     return found, notes
 
 
+def default_simple_url() -> str:
+    """PyPI's simple API, or the mirror's that ``$REPRO_PYPI_URL`` names (its JSON API's
+    ``…/pypi`` base, whose simple API is ``…/simple``, as on PyPI itself)."""
+    base = os.environ.get(pypi.URL_ENV, "").strip().rstrip("/")
+    if not base:
+        return SIMPLE_URL
+    return (base[: -len("/pypi")] if base.endswith("/pypi") else base) + "/simple/"
+
+
 class PyPIProjects:
     """PyPI through a :class:`repro.httpget.Transport`, cached under ``<cache>/imports``."""
 
@@ -76,12 +85,12 @@ class PyPIProjects:
         *,
         as_of: dt.date,
         transport: httpget.Transport | None = None,
-        simple_url: str = SIMPLE_URL,
+        simple_url: str = "",
         offline: bool | None = None,
     ) -> None:
         self.as_of = as_of
         self.transport = transport if transport is not None else httpget.UrllibTransport()
-        self.simple_url = simple_url.rstrip("/") + "/"
+        self.simple_url = (simple_url or default_simple_url()).rstrip("/") + "/"
         if offline is None:
             offline = os.environ.get(OFFLINE_ENV, "") == "1"
         self._unavailable = f"{OFFLINE_ENV}=1" if offline else ""

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from repro import distfiles, httpget, toplevel
+from repro import distfiles, httpget, retry, toplevel
 from tests.unit.index_standin import StandinTransport, sdist_bytes, wheel_bytes
 
 
@@ -126,3 +128,32 @@ def test_provides_matches_namespace_paths_and_prefixes() -> None:
     assert toplevel.provides(claimed, "google.cloud.storage.blob") == "google.cloud.storage"
     assert toplevel.provides(claimed, "google.cloud.bigquery") is None
     assert toplevel.provides(claimed, "google") is None
+
+
+# --------------------------------------------------------------------------- the real transport
+
+
+def test_the_transport_tries_again_on_a_flaky_index_and_not_on_404() -> None:
+    from tests.faulty_http import FaultyServer, json_document
+
+    fast = httpget.UrllibTransport(policy=retry.Backoff(first=0.05, budget=10.0))
+    with FaultyServer(["503", "reset", "ok"], json_document({"files": []})) as server:
+        reply = fast.get(f"{server.url}/simple/x/", headers={}, limit=1 << 16)
+    assert reply.status == 200 and json.loads(reply.body) == {"files": []}
+    assert len(server.requests) == 3
+    with FaultyServer(["404"], json_document({})) as server:
+        assert fast.get(f"{server.url}/simple/nosuch/", headers={}, limit=100).status == 404
+    assert len(server.requests) == 1
+    with FaultyServer(["503"], json_document({})) as server, pytest.raises(httpget.Unreachable):
+        fast.get(f"{server.url}/simple/down/", headers={}, limit=100)
+
+
+def test_a_mirror_named_for_release_dates_serves_the_look_up_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from repro import projects
+
+    monkeypatch.setenv("REPRO_PYPI_URL", "https://mirror.lab/pypi/")
+    assert projects.default_simple_url() == "https://mirror.lab/simple/"
+    monkeypatch.delenv("REPRO_PYPI_URL")
+    assert projects.default_simple_url() == "https://pypi.org/simple/"
