@@ -29,7 +29,6 @@ from repro import (
     base_image,
     infer,
     repair,
-    smoke,
     stages,
     system_modules,
     versions,
@@ -54,6 +53,7 @@ from repro.models import (
 from repro.repair import Change
 from repro.repair import build as repair_build
 from repro.report import human_bytes
+from repro.smoke.discover import discover as discover_smoke
 
 if TYPE_CHECKING:
     from repro.lookup import Found
@@ -106,7 +106,7 @@ def decide(
         environment = repair_build.without_cutoff(environment, changes)
         missing = frozenset(u.module for u in environment.unresolved)
         hosted = {i.module: i.provider for i in environment.imports if i.kind == "host"}
-        smoke_plan = smoke.discover(
+        smoke_plan = discover_smoke(
             evidence,
             options,
             environment.python.version,
@@ -139,7 +139,7 @@ def decide(
         with_system = system_modules.apply(environment, base)
         if with_system is not environment:
             environment = with_system
-            smoke_plan = smoke.discover(
+            smoke_plan = discover_smoke(
                 evidence,
                 options,
                 environment.python.version,

@@ -18,7 +18,7 @@ from repro.repair.kinds import diagnose
 from repro.repair.values import Context, Diagnosis, Failure, Proposal
 
 if TYPE_CHECKING:
-    from repro.smoke import Outcome
+    from repro.smoke.judge import Outcome
 
 
 def missing_base_hint(plan: Plan, ref: str, local_pythons: tuple[str, ...]) -> str:

@@ -16,7 +16,7 @@ from repro.repair.values import Change, Context, Failure, Release, ReleasesFor
 
 if TYPE_CHECKING:
     from repro.pypi import ReleaseIndex
-    from repro.smoke import Outcome
+    from repro.smoke.judge import Outcome
 
 
 def repair_context(
