@@ -25,7 +25,21 @@ false positive, counted by kind: the case's own or private module installed from
 ``python_major``, for repro and for a naive detector (Python 2 when some file does not
 parse as Python 3), with every case either gets wrong.
 
+(c) ``--pack``: every case is packed with repro's normal ``repro pack --cpu`` (its own
+smoke test and repairs), then its entry script runs for 20 s in the image without network
+(``docker run --network none``, ``timeout 20 python ENTRY``), and how it ends is classified:
+``ModuleNotFoundError``, ``ImportError`` and ``SyntaxError`` are failures of the pack; a
+timeout (it was still running), a clean exit, a usage error or any other exception (no
+display, no device, no network, a missing input file) are the script's own business. A
+script that only runs inside an application, or imports a module its author kept, is
+expected to end with an ImportError and is counted apart. When the Python repro chooses has
+no stand-in base image on this engine, the pack is rerun with the ``--python`` repro's own
+error suggests, and the row says so. Each case's result is kept under
+~/.cache/repro/script-pack/COMMIT/ (a rerun skips it, ``--refresh`` does not), so the run can
+stop and resume, and ``--cases`` runs a subset.
+
     python benchmarks/script_corpus.py [--offline] [--cases CASE ...] [--json OUT]
+    python benchmarks/script_corpus.py --pack [--cases CASE ...] [--refresh]
 """
 
 from __future__ import annotations
@@ -54,6 +68,9 @@ from inference_corpus import pipreqs_answer, start_proxy
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "fixtures" / "scripts"
+PACK_CACHE = Path.home() / ".cache" / "repro" / "script-pack"
+RUN_SECONDS = 20
+DOCKER = "/usr/bin/docker"  # the CLI with BuildKit (briefing: the first on PATH lacks buildx)
 
 # --------------------------------------------------------------------------- the corpus
 
@@ -137,10 +154,11 @@ class Answer:
     note: str = ""  # crash, error
     seconds: float = 0.0
     unresolved: list[str] = field(default_factory=list)
+    hosts: list[str] = field(default_factory=list)  # applications the code runs inside
 
 
-def repro_answer(folder: Path, offline: bool) -> Answer:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def repro_answer(folder: Path, offline: bool, repro: Path) -> Answer:
+    env = dict(os.environ, PYTHONPATH=str(repro))
     if offline:
         env["REPRO_OFFLINE"] = "1"
     start = time.perf_counter()
@@ -164,15 +182,25 @@ def repro_answer(folder: Path, offline: bool) -> Answer:
         python=str((manifest.get("python") or {}).get("version", "")),
         seconds=seconds,
         unresolved=sorted(u["module"] for u in manifest.get("unresolved", [])),
+        hosts=host_applications(manifest),
     )
 
 
 def system_packages(manifest: dict[str, Any]) -> list[str]:
-    """The Debian packages repro's manifest says the code's modules come from."""
-    found: list[str] = []
-    for item in manifest.get("system_packages") or []:
-        found.append(item["package"] if isinstance(item, dict) else str(item))
-    return found
+    """The Debian packages repro's manifest says the code's modules come from (its
+    ``imports`` of kind ``system``; manifests before that field have none)."""
+    return sorted(
+        {
+            i["provider"]
+            for i in manifest.get("imports") or []
+            if i.get("kind") == "system" and not i.get("optional")
+        }
+    )
+
+
+def host_applications(manifest: dict[str, Any]) -> list[str]:
+    """The applications repro says the code runs inside (``imports`` of kind ``host``)."""
+    return sorted({i["provider"] for i in manifest.get("imports") or [] if i.get("kind") == "host"})
 
 
 def pipreqs(folder: Path, server: str) -> Answer:
@@ -290,7 +318,9 @@ def fails_python3_parse(case: Case) -> bool:
 # --------------------------------------------------------------------------- (a) and (b)
 
 
-def measure(cases: list[Case], offline: bool, workers: int) -> dict[str, Any]:
+def measure(
+    cases: list[Case], offline: bool, workers: int, repro: Path, repro_offline: bool
+) -> dict[str, Any]:
     server, url = start_proxy(offline)
     answers: dict[str, tuple[Answer, Answer]] = {}
     try:
@@ -299,7 +329,7 @@ def measure(cases: list[Case], offline: bool, workers: int) -> dict[str, Any]:
 
             def both(case: Case) -> tuple[str, tuple[Answer, Answer]]:
                 folder = folders[case.name]
-                return case.name, (repro_answer(folder, offline), pipreqs(folder, url))
+                return case.name, (repro_answer(folder, repro_offline, repro), pipreqs(folder, url))
 
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 for name, pair in pool.map(both, cases):
@@ -338,6 +368,14 @@ def report(cases: list[Case], result: dict[str, Any], commit: str) -> str:
             f"| {s.met}/{s.needs} | {len(s.fp_own)} | {len(s.fp_squat)} | {len(s.fp_other)} "
             f"| {s.seconds:.0f} |"
         )
+    named, wrong_host = host_findings(cases, result["answers"])
+    hosts = [c for c in cases if c.expected["host_application"]]
+    out += [
+        "",
+        f"repro names the application for {len(named)} of {len(hosts)} scripts that run inside "
+        f"one; an application claimed for a script that runs outside any: "
+        f"{', '.join(wrong_host) or 'none'}",
+    ]
     out += ["", "(b) needs Python 2", "", "| detector | precision | recall | TP | FP | FN |"]
     out.append("|---|---|---|---|---|---|")
     for tool, d in detection.items():
@@ -358,6 +396,22 @@ def report(cases: list[Case], result: dict[str, Any], commit: str) -> str:
     return "\n".join(out)
 
 
+def host_findings(
+    cases: list[Case], answers: dict[str, tuple[Answer, Answer]]
+) -> tuple[list[str], list[str]]:
+    """Host-application cases where repro names the right application, and cases that run
+    outside any application for which it claims one."""
+    named, wrong = [], []
+    for case in cases:
+        said = [h.lower() for h in answers[case.name][0].hosts]
+        truth = case.expected["host_application"]
+        if truth and any(truth.replace("-", " ") in h for h in said):
+            named.append(case.name)
+        elif not truth and said:
+            wrong.append(f"{case.name} ({', '.join(said)})")
+    return named, wrong
+
+
 def as_json(result: dict[str, Any]) -> dict[str, Any]:
     return {
         name: {
@@ -367,6 +421,7 @@ def as_json(result: dict[str, Any]) -> dict[str, Any]:
                 "python": a.python,
                 "note": a.note,
                 "unresolved": a.unresolved,
+                "hosts": a.hosts,
                 "seconds": round(a.seconds, 2),
             }
             for tool, a in zip(("repro", "pipreqs"), pair, strict=True)
@@ -375,9 +430,150 @@ def as_json(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def commit_of() -> str:
+# --------------------------------------------------------------------------- (c) pack and run
+
+BAD = ("ModuleNotFoundError", "ImportError", "SyntaxError")
+EXCEPTION = re.compile(
+    r"^(?:[\w.]+\.)?(\w+(?:Error|Exception|Exit|Interrupt|Warning)|error)\b[:]?(.*)$"
+)
+
+
+def pack_one(case: Case, repro: Path) -> dict[str, Any]:
+    """Pack the case as a user would, run its entry for RUN_SECONDS without network, and
+    say how it ended."""
+    env = dict(os.environ, PYTHONPATH=str(repro))
+    row: dict[str, Any] = {"case": case.name, "python_moved": ""}
+    with tempfile.TemporaryDirectory(prefix="script-pack-") as tmp:
+        folder = copy_case(case, Path(tmp))
+        out = Path(tmp) / "out"
+        argv = [sys.executable, "-m", "repro", "pack", str(folder), "--cpu", "--out", str(out)]
+        start = time.perf_counter()
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=3600, env=env)
+        moved = re.search(r"--python (\d\.\d+)", proc.stderr)
+        if proc.returncode != 0 and moved and "not on this engine" in proc.stderr:
+            row["python_moved"] = moved.group(1)
+            proc = subprocess.run(
+                [*argv, "--python", moved.group(1)], capture_output=True, text=True,
+                timeout=3600, env=env,
+            )  # fmt: skip
+        row["pack_seconds"] = round(time.perf_counter() - start, 1)
+        manifests = sorted(out.glob("*/repro.json"))
+        if proc.returncode != 0 or not manifests:
+            lines = [x for x in proc.stderr.strip().splitlines() if x.strip()]
+            row.update(outcome="pack failed", cause=(lines[-1] if lines else "no output")[:200])
+            _remove_partial_images(proc.stderr)
+            return row
+        manifest = json.loads(manifests[0].read_text())
+        tags = manifest.get("tags") or []
+        row["python"] = (manifest.get("python") or {}).get("version", "")
+        row["smoke"] = ((manifest.get("smoke") or {}).get("status")) or ""
+        try:
+            row.update(run_entry(tags[0], case.expected["entry"]))
+        finally:
+            for tag in tags:
+                subprocess.run([DOCKER, "rmi", "-f", tag], capture_output=True)
+    return row
+
+
+def _remove_partial_images(stderr: str) -> None:
+    """A failed pack may leave its image tagged: remove what its output names."""
+    for tag in set(re.findall(r"(repro/[\w.-]+:[\w.-]+)", stderr)):
+        subprocess.run([DOCKER, "rmi", "-f", tag], capture_output=True)
+
+
+def run_entry(image: str, entry: str) -> dict[str, Any]:
     proc = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        [DOCKER, "run", "--rm", "--network", "none", image,
+         "timeout", str(RUN_SECONDS), "python", entry],
+        capture_output=True, text=True, timeout=RUN_SECONDS + 120,
+    )  # fmt: skip
+    return classify(proc.returncode, proc.stdout + proc.stderr)
+
+
+def classify(code: int, output: str) -> dict[str, Any]:
+    """How a run ended: ``ran`` (still running at the limit, or exited 0), ``usage`` (an
+    argparse/optparse usage error or a usage message), ``exception`` (the last traceback's
+    exception, by name) or ``exit N``."""
+    if code == 124:
+        return {"outcome": "ran", "cause": f"still running after {RUN_SECONDS} s"}
+    if code == 0:
+        return {"outcome": "ran", "cause": "exited 0"}
+    lines = [x.rstrip() for x in output.splitlines() if x.strip()]
+    if "Traceback (most recent call last):" in output:
+        last = lines[-1] if lines else ""
+        m = EXCEPTION.match(last.strip())
+        name = m.group(1) if m else last.split(":")[0]
+        return {"outcome": name if name in BAD else "exception", "cause": last[:200]}
+    if any(x.lower().startswith("usage:") for x in lines) or code == 2:
+        return {"outcome": "usage", "cause": (lines[-1] if lines else "")[:200]}
+    return {"outcome": f"exit {code}", "cause": (lines[-1] if lines else "")[:200]}
+
+
+def run_packs(cases: list[Case], *, refresh: bool, repro: Path, workers: int) -> int:
+    """Pack and run the cases (categories taken in turn, so that a run stopped early is
+    still a sample of every kind), ``workers`` at a time, keeping each result."""
+    commit = commit_of(repro)
+    cache = PACK_CACHE / commit
+    cache.mkdir(parents=True, exist_ok=True)
+    by_category: dict[str, list[Case]] = {}
+    for case in cases:
+        by_category.setdefault(case.expected["category"], []).append(case)
+    queues = list(by_category.values())
+    ordered = [q[i] for i in range(max(map(len, queues), default=0)) for q in queues if i < len(q)]
+
+    def one(case: Case) -> dict[str, Any]:
+        kept = cache / f"{case.name}.json"
+        if kept.is_file() and not refresh:
+            row: dict[str, Any] = json.loads(kept.read_text())
+            return row
+        print(f"  packing {case.name}", file=sys.stderr)
+        row = pack_one(case, repro)
+        kept.write_text(json.dumps(row, indent=1) + "\n")
+        return row
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        rows = list(pool.map(one, ordered))
+    print(pack_report(cases, rows, commit))
+    return 0
+
+
+def pack_report(cases: list[Case], rows: list[dict[str, Any]], commit: str) -> str:
+    by_name = {c.name: c for c in cases}
+    expected_import_errors = {
+        c.name for c in cases if c.expected["host_application"] or c.expected["private_modules"]
+    }
+    bad = [r for r in rows if r["outcome"] in BAD and r["case"] not in expected_import_errors]
+    failed = [r for r in rows if r["outcome"] == "pack failed"]
+    outcomes: dict[str, int] = {}
+    for r in rows:
+        outcomes[r["outcome"]] = outcomes.get(r["outcome"], 0) + 1
+    out = [
+        f"pack and run over {len(rows)} cases; commit {commit}, {dt.date.today().isoformat()}",
+        "",
+        f"ImportError, ModuleNotFoundError or SyntaxError: {len(bad)} of {len(rows)} "
+        f"({len(bad) / len(rows):.1%}); packs that failed: {len(failed)}; scripts expected to "
+        f"need their application or a private module: "
+        f"{len([r for r in rows if r['case'] in expected_import_errors])}",
+        "",
+        "| outcome | cases |",
+        "|---|---|",
+    ]
+    out += [f"| {k} | {v} |" for k, v in sorted(outcomes.items(), key=lambda kv: -kv[1])]
+    out += ["", "| case | Python | outcome | cause |", "|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: (r["outcome"] == "ran", r["case"])):
+        py = r.get("python", "")
+        if r.get("python_moved"):
+            py = f"{r['python_moved']} (stand-in)"
+        note = " (expected)" if r["case"] in expected_import_errors else ""
+        cause = str(r.get("cause", "")).replace("|", "\\|")
+        if r["case"] in by_name:
+            out.append(f"| {r['case']} | {py} | {r['outcome']}{note} | {cause} |")
+    return "\n".join(out)
+
+
+def commit_of(root: Path) -> str:
+    proc = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     )
     return proc.stdout.strip() or "unknown"
 
@@ -386,13 +582,29 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--offline", action="store_true", help="no PyPI: REPRO_OFFLINE=1 and "
                         "pipreqs' cached answers only")  # fmt: skip
+    parser.add_argument(
+        "--offline-repro", action="store_true", help="REPRO_OFFLINE=1 for repro alone (its "
+        "answer then uses only shipped and cached data; pipreqs still asks PyPI)"
+    )  # fmt: skip
     parser.add_argument("--cases", nargs="*", help="only these cases")
     parser.add_argument("--json", type=Path, help="also write every answer here")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--repro", type=Path, default=ROOT, help="the checkout whose repro is measured (default: "
+        "this one; another checkout gives a before/after on the same corpus)"
+    )  # fmt: skip
+    parser.add_argument("--pack", action="store_true", help="(c): pack and run every case")
+    parser.add_argument("--refresh", action="store_true", help="--pack: ignore kept results")
     args = parser.parse_args()
     cases = load_cases(args.cases)
-    result = measure(cases, args.offline, args.workers)
-    print(report(cases, result, commit_of()))
+    if args.pack:
+        return run_packs(
+            cases, refresh=args.refresh, repro=args.repro.resolve(), workers=args.workers
+        )
+    result = measure(
+        cases, args.offline, args.workers, args.repro.resolve(), args.offline or args.offline_repro
+    )
+    print(report(cases, result, commit_of(args.repro)))
     if args.json:
         args.json.write_text(json.dumps(as_json(result), indent=1, sort_keys=True) + "\n")
     return 0
