@@ -158,13 +158,15 @@ class Answer:
 
 
 def repro_answer(folder: Path, offline: bool, repro: Path) -> Answer:
+    # run from the checkout: `python -m` puts the working directory first on sys.path,
+    # ahead of PYTHONPATH, so another working directory's repro would be measured
     env = dict(os.environ, PYTHONPATH=str(repro))
     if offline:
         env["REPRO_OFFLINE"] = "1"
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "repro", "inspect", "--json", str(folder)],
-        capture_output=True, text=True, timeout=600, env=env,
+        capture_output=True, text=True, timeout=600, env=env, cwd=repro,
     )  # fmt: skip
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
@@ -448,13 +450,16 @@ def pack_one(case: Case, repro: Path) -> dict[str, Any]:
         out = Path(tmp) / "out"
         argv = [sys.executable, "-m", "repro", "pack", str(folder), "--cpu", "--out", str(out)]
         start = time.perf_counter()
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=3600, env=env)
+        # cwd: `python -m` puts the working directory first on sys.path, before PYTHONPATH
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, timeout=3600, env=env, cwd=repro
+        )
         moved = re.search(r"--python (\d\.\d+)", proc.stderr)
         if proc.returncode != 0 and moved and "not on this engine" in proc.stderr:
             row["python_moved"] = moved.group(1)
             proc = subprocess.run(
                 [*argv, "--python", moved.group(1)], capture_output=True, text=True,
-                timeout=3600, env=env,
+                timeout=3600, env=env, cwd=repro,
             )  # fmt: skip
         row["pack_seconds"] = round(time.perf_counter() - start, 1)
         manifests = sorted(out.glob("*/repro.json"))
