@@ -22,6 +22,7 @@ from repro.engine import Engine
 from repro.errors import DiskFullError, ReproError
 
 IMAGE_TARBALL = "image.tar.gz"
+OCI_TARBALL = "image.oci.tar"  # with --oci: the same image as an OCI image layout
 MANIFEST = "repro.json"
 DOCKERFILE = "Dockerfile"
 CHECKSUMS = "SHA256SUMS"
@@ -145,6 +146,7 @@ def write(
     dockerfile: str,
     manifest_for: Callable[[Mapping[str, Mapping[str, Any]]], Mapping[str, Any]],
     extra_files: Mapping[str, str] | None = None,
+    oci: bool = False,
 ) -> Path:
     """Write the artifact into ``dest`` atomically; return ``dest``.
 
@@ -159,6 +161,11 @@ def write(
             for name, text in (extra_files or {}).items():
                 (tmp / name).write_text(text)
             save_image(engine, refs, tmp / IMAGE_TARBALL)
+            if oci:  # the same image as an OCI layout, from the docker archive just written
+                from repro import oci as oci_layout
+
+                work = tmp / ".oci-work"
+                oci_layout.from_docker_archive(tmp / IMAGE_TARBALL, tmp / OCI_TARBALL, work=work)
             files = sorted(p.name for p in tmp.iterdir() if p.is_file())
             artifacts = {
                 name: {"sha256": sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size}

@@ -177,6 +177,12 @@ def build_options(func: F) -> F:
             show_default=True,
             help="Rounds of fixing the environment after a failed smoke test (0: none).",
         ),
+        click.option(
+            "--oci",
+            is_flag=True,
+            help="Also write the image as an OCI image layout, image.oci.tar (Apptainer's "
+            "oci-archive:, skopeo; docs/hpc.md).",
+        ),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -269,6 +275,7 @@ def _options(kw: dict[str, Any]) -> Options:
         notebooks=bool(kw.get("notebooks")),
         cell_timeout=float(kw.get("cell_timeout") or 120.0),
         keep_large_files=bool(kw.get("keep_large_files")),
+        oci=bool(kw.get("oci")),
         with_frameworks=tuple(kw.get("with_frameworks") or ()),
     )
 

@@ -39,6 +39,7 @@ def write(
     smoke: SmokeResult | None,
     smoke_extra: JSON,
     repairs: list[JSON],
+    oci: bool = False,
 ) -> PackResult:
     """Write the artifact of ``image`` into ``dest`` (atomically) and return the result."""
     info = engine.image_info(plan.tags[0])
@@ -86,6 +87,7 @@ def write(
         dockerfile=plan.dockerfile,
         manifest_for=manifest_for,
         extra_files=artifact_files(manifest_for(None)),  # SBOM, PAPER.md
+        oci=oci,
     )
     manifest = json.loads((dest / artifact.MANIFEST).read_text())
     return PackResult(

@@ -732,5 +732,6 @@ class Options:
     notebooks: bool = False  # also execute the repository's notebooks
     cell_timeout: float = 120.0  # seconds per notebook cell
     keep_large_files: bool = False  # large data/checkpoint files go into the image too
+    oci: bool = False  # also write the image as an OCI layout tarball (image.oci.tar)
     require_gpu: bool = False  # no GPU plan is an error, not a CPU image
     with_frameworks: tuple[str, ...] = ()  # --with: lazily imported GPU frameworks to keep

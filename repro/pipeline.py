@@ -326,6 +326,7 @@ def pack_fetched(
         smoke=tested.result if tested else None,
         smoke_extra=tested.to_json() if tested else {},
         repairs=rounds,
+        oci=options.oci,
     )
 
 

@@ -1,0 +1,152 @@
+"""The OCI layout export (repro/oci.py) from docker archives made here: digests that check
+out, the image named by its tag, the same bytes twice, layers reused by diff id."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from repro import oci
+
+
+def _tar_of(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def _sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+LAYERS = [_tar_of({"app/hello.py": b"print('hello')\n"}), b"\0" * 1024]  # the second: empty
+
+
+def _config(layers: list[bytes]) -> bytes:
+    doc = {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Labels": {"io.github.repro.python": "3.11"}},
+        "rootfs": {"type": "layers", "diff_ids": [_sha(layer) for layer in layers]},
+    }
+    return json.dumps(doc).encode()
+
+
+def docker_archive(path: Path, *, modern: bool = False, layers: list[bytes] = LAYERS) -> Path:
+    """A ``docker save`` archive: Docker 20's layout, or (``modern``) Docker 25's."""
+    config = _config(LAYERS)
+    files: dict[str, bytes] = {}
+    if modern:
+        names = [f"blobs/sha256/{_sha(layer)[7:]}" for layer in layers]
+        config_name = f"blobs/sha256/{_sha(config)[7:]}"
+        files["oci-layout"] = b'{"imageLayoutVersion":"1.0.0"}'
+    else:
+        names = [f"{i:064x}/layer.tar" for i in range(len(layers))]
+        config_name = f"{_sha(config)[7:]}.json"
+    files.update(dict(zip(names, layers, strict=True)))
+    files[config_name] = config
+    files["manifest.json"] = json.dumps(
+        [{"Config": config_name, "RepoTags": ["repro/acme-x:abc1234"], "Layers": names}]
+    ).encode()
+    path.write_bytes(gzip.compress(_tar_of(files), mtime=0))
+    return path
+
+
+def _read_layout(tar_path: Path) -> dict[str, bytes]:
+    with tarfile.open(tar_path) as tar:
+        out = {}
+        for member in tar.getmembers():
+            if member.isfile():
+                fh = tar.extractfile(member)
+                assert fh is not None
+                out[member.name] = fh.read()
+        return out
+
+
+def _check(layout: dict[str, bytes]) -> dict[str, Any]:
+    """Every blob is named by its digest; the index leads to the manifest, config, layers."""
+    for name, data in layout.items():
+        if name.startswith("blobs/sha256/"):
+            assert _sha(data) == "sha256:" + name.rsplit("/", 1)[1], name
+    assert json.loads(layout["oci-layout"]) == {"imageLayoutVersion": "1.0.0"}
+    index = json.loads(layout["index.json"])
+    (entry,) = index["manifests"]
+    manifest = json.loads(layout[f"blobs/sha256/{entry['digest'][7:]}"])
+    assert manifest["mediaType"] == oci.MANIFEST_TYPE
+    config = layout[f"blobs/sha256/{manifest['config']['digest'][7:]}"]
+    diff_ids = json.loads(config)["rootfs"]["diff_ids"]
+    for layer, diff_id in zip(manifest["layers"], diff_ids, strict=True):
+        blob = layout[f"blobs/sha256/{layer['digest'][7:]}"]
+        assert layer["size"] == len(blob)
+        assert _sha(gzip.decompress(blob)) == diff_id
+    return {"index": entry, "manifest": manifest, "config": config}
+
+
+@pytest.mark.parametrize("modern", [False, True], ids=["docker-20", "docker-25"])
+def test_a_docker_archive_becomes_a_valid_oci_layout(tmp_path: Path, modern: bool) -> None:
+    source = docker_archive(tmp_path / "image.tar.gz", modern=modern)
+    dest = tmp_path / "image.oci.tar"
+    named = oci.from_docker_archive(source, dest, work=tmp_path / "work")
+    found = _check(_read_layout(dest))
+    assert found["index"]["annotations"] == {
+        oci.REF_NAME: "abc1234",
+        "io.containerd.image.name": "repro/acme-x:abc1234",
+    }
+    assert named.digest == found["index"]["digest"]
+    assert found["config"] == _config(LAYERS)  # the config blob is docker's, byte for byte
+    assert len(found["manifest"]["layers"]) == 2
+    assert not (tmp_path / "work").exists()
+    with tarfile.open(dest) as tar:
+        assert tar.getnames()[:2] == ["blobs", "blobs/sha256"]
+        assert all(m.mtime == 0 and m.uid == 0 for m in tar.getmembers())
+
+
+def test_the_same_image_gives_the_same_bytes(tmp_path: Path) -> None:
+    source = docker_archive(tmp_path / "image.tar.gz")
+    first, second = tmp_path / "a.tar", tmp_path / "b.tar"
+    oci.from_docker_archive(source, first, work=tmp_path / "w1")
+    oci.from_docker_archive(source, second, work=tmp_path / "w2")
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_a_layer_that_is_not_the_one_the_config_lists_is_refused(tmp_path: Path) -> None:
+    wrong = [LAYERS[0], _tar_of({"other": b"x"})]
+    source = docker_archive(tmp_path / "image.tar.gz", layers=wrong)
+    with pytest.raises(oci.OciError, match="is not the one the image config lists"):
+        oci.from_docker_archive(source, tmp_path / "x.tar", work=tmp_path / "w")
+    assert not (tmp_path / "w").exists()
+
+
+def test_a_store_that_knows_a_layer_hands_back_its_blob(tmp_path: Path) -> None:
+    """The one place layers go through: a layer known by its diff id is not compressed."""
+    earlier = oci.BlobStore(tmp_path / "earlier")
+    descriptor, diff_id = earlier.put_layer(iter([LAYERS[0]]))
+    path = earlier.blobs / descriptor.digest[7:]
+    asked: list[str] = []
+
+    def known(wanted: str) -> tuple[oci.Descriptor, Path] | None:
+        asked.append(wanted)
+        return (descriptor, path) if wanted == diff_id else None
+
+    store = oci.BlobStore(tmp_path / "now", known=known)
+    again, again_id = store.put_layer(iter([b"not read as a layer"]), diff_id=diff_id)
+    assert (again, again_id) == (descriptor, diff_id) and asked == [diff_id]
+    assert (store.blobs / descriptor.digest[7:]).read_bytes() == path.read_bytes()
+
+
+def test_not_a_docker_archive(tmp_path: Path) -> None:
+    source = tmp_path / "x.tar.gz"
+    source.write_bytes(gzip.compress(_tar_of({"hello.txt": b"hi"})))
+    with pytest.raises(oci.OciError, match=r"no manifest\.json"):
+        oci.from_docker_archive(source, tmp_path / "x.oci.tar", work=tmp_path / "w")
