@@ -321,8 +321,9 @@ def fails_python3_parse(case: Case) -> bool:
 
 
 def measure(
-    cases: list[Case], offline: bool, workers: int, repro: Path, repro_offline: bool
-) -> dict[str, Any]:
+    cases: list[Case], offline: bool, workers: int, repro: Path, repro_offline: bool,
+    *, with_pipreqs: bool = True,
+) -> dict[str, Any]:  # fmt: skip
     server, url = start_proxy(offline)
     answers: dict[str, tuple[Answer, Answer]] = {}
     try:
@@ -331,7 +332,8 @@ def measure(
 
             def both(case: Case) -> tuple[str, tuple[Answer, Answer]]:
                 folder = folders[case.name]
-                return case.name, (repro_answer(folder, repro_offline, repro), pipreqs(folder, url))
+                theirs = pipreqs(folder, url) if with_pipreqs else Answer(note="not run")
+                return case.name, (repro_answer(folder, repro_offline, repro), theirs)
 
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 for name, pair in pool.map(both, cases):
@@ -591,6 +593,10 @@ def main() -> int:
         "--offline-repro", action="store_true", help="REPRO_OFFLINE=1 for repro alone (its "
         "answer then uses only shipped and cached data; pipreqs still asks PyPI)"
     )  # fmt: skip
+    parser.add_argument(
+        "--repro-only", action="store_true", help="leave pipreqs out (its answers do not depend "
+        "on repro: one run of it serves a before and an after)"
+    )  # fmt: skip
     parser.add_argument("--cases", nargs="*", help="only these cases")
     parser.add_argument("--json", type=Path, help="also write every answer here")
     parser.add_argument("--workers", type=int, default=2)
@@ -607,8 +613,9 @@ def main() -> int:
             cases, refresh=args.refresh, repro=args.repro.resolve(), workers=args.workers
         )
     result = measure(
-        cases, args.offline, args.workers, args.repro.resolve(), args.offline or args.offline_repro
-    )
+        cases, args.offline, args.workers, args.repro.resolve(), args.offline or args.offline_repro,
+        with_pipreqs=not args.repro_only,
+    )  # fmt: skip
     print(report(cases, result, commit_of(args.repro)))
     if args.json:
         args.json.write_text(json.dumps(as_json(result), indent=1, sort_keys=True) + "\n")
