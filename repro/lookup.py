@@ -336,7 +336,7 @@ def resolve(
             result = _check(project.name, version, files, listings, module, index_name)
             tried.append(result)
             if result.accepted:
-                accepted.append((result, project.name, order))
+                accepted.append((result, result.project, order))
         out[module] = _choose(module, tried, accepted, index.unavailable, index_name)
     return out
 
@@ -363,6 +363,7 @@ def _check(
         if found is not None:
             level = "top-level module" if "." not in found else "module"
             via = " (its top_level.txt)" if found not in _claimed(listing) else ""
+            project = display_name(project, file.filename)
             return Tried(
                 project=project,
                 outcome="accepted",
@@ -377,6 +378,16 @@ def _check(
     if not asked:
         return Tried(project=project, outcome="unchecked", why="not checked: " + "; ".join(reasons))
     return Tried(project=project, outcome="refused", why="; ".join(reasons))
+
+
+def display_name(project: str, filename: str) -> str:
+    """The project's name as its author spells it, from a release file's name
+    (``RPi.GPIO-0.6.3.tar.gz`` → ``RPi.GPIO``; the index answers ``rpi-gpio``), when that
+    spelling is the same name; else ``project``."""
+    m = re.match(r"^(.+?)-\d", filename)
+    if m and canonicalize_name(m.group(1)) == canonicalize_name(project):
+        return m.group(1) if "_" not in m.group(1) else project
+    return project
 
 
 def _claimed(listing: distfiles.Listing) -> set[str]:

@@ -88,9 +88,9 @@ def http() -> StandinTransport:
 
 def test_accepted_only_where_a_real_file_ships_the_module(http: StandinTransport) -> None:
     found = lookup.resolve(["blinkstick"], as_of=CODE_DATE, index=_index(http))["blinkstick"]
-    assert found.dist == "blinkstick"
+    assert found.dist == "BlinkStick"  # as its files spell it (the index says blinkstick)
     assert found.evidence == (
-        "PyPI project blinkstick ships top-level module blinkstick in blinkstick-1.2.0 wheel "
+        "PyPI project BlinkStick ships top-level module blinkstick in BlinkStick-1.2.0 wheel "
         "(BlinkStick-1.2.0-py2.py3-none-any.whl)"
     )
     why = {t.project: t for t in found.tried}
@@ -219,11 +219,11 @@ def test_found_import_becomes_a_requirement_with_its_provenance(http: StandinTra
     lookups, notes = projects.look_up(ev, as_of=CODE_DATE, index=_index(http))
     env = infer(ev, Options(), commit_date=WHEN, lookups=lookups)
     (req,) = env.requirements
-    assert req.name == "blinkstick" and not req.optional
-    assert any(r.startswith("PyPI project blinkstick ships") for r in req.reasons)
+    assert req.name == "BlinkStick" and not req.optional
+    assert any(r.startswith("PyPI project BlinkStick ships") for r in req.reasons)
     (record,) = env.imports
-    assert (record.kind, record.provider) == ("distribution", "blinkstick")
-    assert record.how.startswith("PyPI project blinkstick ships top-level module blinkstick")
+    assert (record.kind, record.provider) == ("distribution", "BlinkStick")
+    assert record.how.startswith("PyPI project BlinkStick ships top-level module blinkstick")
     assert env.unresolved == () and notes == []
 
 
@@ -300,7 +300,7 @@ def test_a_project_named_after_the_dotted_path_is_found() -> None:
     )
     ev = Evidence(imports=(_imp("RPi.GPIO"),))
     lookups, _ = projects.look_up(ev, as_of=CODE_DATE, index=_index(http))
-    assert lookups["RPi"].dist == "rpi-gpio"
-    assert lookups["RPi"].tried[1].project == "rpi-gpio"  # right after the name itself
+    assert lookups["RPi"].dist == "RPi.GPIO"
+    assert lookups["RPi"].tried[1].project == "RPi.GPIO"  # right after the name itself
     env = infer(ev, Options(python="2.7"), commit_date=WHEN, lookups=lookups)
-    assert [r.name for r in env.requirements] == ["rpi-gpio"]
+    assert [r.name for r in env.requirements] == ["RPi.GPIO"]
