@@ -113,7 +113,7 @@ def pack(repo: Path, work: Path, extra: list[str], timeout: float) -> Side:
                 rounds.append(f"{r['failure']['kind']} → {c['action']} {target}")
     else:  # a failed pack: the rounds it printed
         rounds = [
-            ln.strip().split(": ", 1)[0] + " " + ln.strip()
+            "→ " + ln.strip().split(":", 1)[0]
             for ln in stderr.splitlines()
             if ln.startswith("    ") and " for the build:" in ln
         ]

@@ -266,7 +266,7 @@ _NAMED_PROGRAMS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
             r"No CMAKE_CXX_COMPILER could be found|Unknown compiler\(s\): \[\['c\+\+'\]|"
-            r"error trying to exec 'cc1plus'"
+            r"error trying to exec 'cc1plus'|cannot execute [‘'`]cc1plus[’'`]"
         ),
         "g++",
     ),

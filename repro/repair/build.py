@@ -132,8 +132,38 @@ def explain(failure: BuildFailure, context: BuildContext) -> Diagnosis:
         )
     return Diagnosis(
         message=f"the build of {what} failed: {failure.line}",
-        hint="the package does not build here; pin a release with a wheel for this Python "
-        "(--pin NAME==VERSION) or choose another Python (--python X.Y)",
+        hint=_wheel_hint(failure, context),
+    )
+
+
+def _wheel_hint(failure: BuildFailure, context: BuildContext) -> str:
+    """What the user can do about a release that does not build here: the Pythons its
+    wheels are for, when the release history says."""
+    generic = (
+        "the package does not build here; pin a release with a wheel for this Python "
+        "(--pin NAME==VERSION) or choose another Python (--python X.Y)"
+    )
+    name, version = failure.package, failure.version
+    history = context.history(name) if context.history is not None and name else None
+    release = history.get(version) if history is not None and version else None
+    if release is None or not release.wheels:
+        return generic
+    pythons = sorted(
+        {f"{t[2]}.{t[3:]}" for t in release.wheels if re.fullmatch(r"cp\d{2,3}", t)},
+        key=lambda v: tuple(int(p) for p in v.split(".")),
+    )
+    if not pythons:
+        return generic
+    here = [p for p in pythons if p in context.pythons]
+    where = (
+        f"this engine has a base image for {', '.join(here)}"
+        if here
+        else "this engine has a base image for none of them"
+    )
+    return (
+        f"{name} {version} has wheels for Python {', '.join(pythons)} only ({where}): "
+        f"pack with --python {here[0] if here else pythons[-1]}, or pin a release with a wheel "
+        f"for Python {context.python} (--pin {name}==VERSION)"
     )
 
 

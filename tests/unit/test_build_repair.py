@@ -309,3 +309,18 @@ def test_every_kind_of_build_failure_is_in_the_registry() -> None:
     assert sorted(k.name for k in BUILD_KINDS) == sorted(get_args(BuildFailureKind))
     fixed = {k.name for k in BUILD_KINDS if k.handling == "fix"}
     assert all(k.fix is not None for k in BUILD_KINDS if k.name in fixed)
+
+
+def test_a_release_that_cannot_move_names_the_pythons_its_wheels_are_for() -> None:
+    glmnet = PackageReleases(
+        name="glmnet",
+        fetched=FETCHED,
+        releases=(_release("2.2.1", "2020-07-01", "cp36", "cp37", "cp38"),),
+    )
+    failure = classify((BUILD / "uv-build-dependency.log").read_text())
+    proposal = propose(failure, _context(history={"glmnet": glmnet}.get))
+    assert not proposal.changes and proposal.diagnosis is not None
+    assert proposal.diagnosis.hint.startswith(
+        "glmnet 2.2.1 has wheels for Python 3.6, 3.7, 3.8 only (this engine has a base image "
+        "for none of them): pack with --python 3.8"
+    )

@@ -30,6 +30,7 @@ EXPECTED = {
     "uv-pin-conflict.log": ("resolver-conflict", "requests", "", "", "depends on urllib3"),
     "uv-index-dns.log": ("network", "pypi.invalid", "", "", "Failed to fetch: https://pypi.invalid"),
     "uv-certificate.log": ("certificate", "pypi.org", "", "", "invalid peer certificate"),
+    "uv-gdal-cc1plus.log": ("missing-compiler", "g++", "gdal", "3.6.2", "cc1plus"),
     "uv-python-h-missing.log": ("missing-header", "Python.h", "netifaces", "0.11.0", "Python.h"),
     "uv-ffi-h-missing.log": ("missing-header", "ffi.h", "cffi", "1.14.6", "ffi.h"),
     "uv-evdev-kernel-headers.log": ("missing-header", "linux/input.h", "evdev", "2.0.0", "are missing"),  # noqa: E501
