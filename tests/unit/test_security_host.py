@@ -102,7 +102,7 @@ _FORBIDDEN_CALLS = {
 # stale.py runs only ``setpriv --pdeathsig TERM -- true``, to learn whether it may bind
 # the build client and git to repro's life
 _SUBPROCESS_ALLOWED = {
-    "fetch.py", "engine.py", "cli.py", "hostgpu.py", "clean_engine.py", "stale.py"
+    "fetch/gitrepo.py", "engine.py", "cli.py", "hostgpu.py", "clean_engine.py", "stale.py"
 }  # fmt: skip
 
 
@@ -146,5 +146,5 @@ def test_only_the_edge_modules_start_processes() -> None:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 names = [a.name for a in node.names] + [getattr(node, "module", "") or ""]
                 if "subprocess" in names or "multiprocessing" in names:
-                    starting.add(path.name)
+                    starting.add(path.relative_to(ROOT / "repro").as_posix())
     assert starting <= _SUBPROCESS_ALLOWED

@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from repro.cli import cli
-from repro.fetch import _safe_untar, _unpack_git_tar, _Unsupported, fetch, parse_source
+from repro.fetch import fetch, parse_source
+from repro.fetch.archive import Unsupported, safe_untar, unpack_git_tar
 from tests.conftest import FakeGitHub, git, make_repo
 
 SECRET = "host-secret-7c1e9b"
@@ -156,7 +157,7 @@ def test_archive_members_cannot_write_outside(tmp_path: Path) -> None:
         ("file", "both/inner.py", "x"),
         ("file", "keep.py", "print('kept')\n"),
     )
-    warnings = _safe_untar(stream, dest)
+    warnings = safe_untar(stream, dest)
     assert not (tmp_path / "w" / "evil.py").exists()
     assert not (tmp_path / "evil2.py").exists() and not (tmp_path / "abs.py").exists()
     assert list(outside.iterdir()) == []
@@ -172,8 +173,8 @@ def test_archive_members_cannot_write_outside(tmp_path: Path) -> None:
     assert "listed twice" in text
 
 
-# The fast reader of ``git archive`` output (``_unpack_git_tar``) must unpack exactly as the
-# tarfile reader does, or hand the archive back (``_Unsupported``) for tarfile to read.
+# The fast reader of ``git archive`` output (``unpack_git_tar``) must unpack exactly as the
+# tarfile reader does, or hand the archive back (``Unsupported``) for tarfile to read.
 
 _HOSTILE_GIT_KINDS = (
     ("file", "../evil.py", "x"),
@@ -210,7 +211,7 @@ def _tree(root: Path) -> dict[str, str]:
 
 def _both_readers(tmp_path: Path, members: tuple[tuple[str, str, str], ...]) -> tuple:
     outcomes = []
-    for name, reader in (("tarfile", _safe_untar), ("fast", _unpack_git_tar)):
+    for name, reader in (("tarfile", safe_untar), ("fast", unpack_git_tar)):
         dest = tmp_path / name / "src"
         dest.mkdir(parents=True)
         warnings = reader(_tar(*members), dest)
@@ -237,14 +238,14 @@ def test_the_fast_archive_reader_unpacks_a_hostile_archive_as_tarfile_does(
 def test_the_fast_archive_reader_hands_back_entries_git_never_writes(
     tmp_path: Path, kind: str
 ) -> None:
-    with pytest.raises(_Unsupported):
-        _unpack_git_tar(_tar(("file", "a.py", "x"), (kind, "odd", "/etc/passwd")), tmp_path)
+    with pytest.raises(Unsupported):
+        unpack_git_tar(_tar(("file", "a.py", "x"), (kind, "odd", "/etc/passwd")), tmp_path)
 
 
 def test_the_fast_archive_reader_hands_back_a_cut_archive(tmp_path: Path) -> None:
     whole = _tar(("file", "a.py", "x" * 3000)).getvalue()
-    with pytest.raises(_Unsupported):
-        _unpack_git_tar(io.BytesIO(whole[:1500]), tmp_path)
+    with pytest.raises(Unsupported):
+        unpack_git_tar(io.BytesIO(whole[:1500]), tmp_path)
 
 
 _NAMES = st.sampled_from(["a", "b", "a/b", "b/a", "..", "../a", "a/../..", "/abs", "c d", "é"])
