@@ -275,6 +275,86 @@ def infer(
     )
 
 
+def for_python(
+    environment: Environment, python: PythonChoice, index: ReleaseIndex | None = None
+) -> Environment:
+    """The environment inference made, for another Python the planner chose: framework
+    versions chosen by date for the first Python are chosen again for this one (the newest
+    release by the code's date with wheels for it; a pin stays), and for pip installers
+    the date constraints are worked out for it. Nothing else is inferred again."""
+    index = index if index is not None else ShippedIndex()
+    as_of = environment.as_of
+    requirements = []
+    chains: dict[str, str] = {}
+    for req in environment.requirements:
+        key = canonicalize_name(req.name)
+        redo = (
+            req.layer == "framework"
+            and not req.optional
+            and not req.url
+            and not cdata.exact_version(req.specifier)
+            and not (req.version and "+" in req.version)
+        )
+        history = with_off_pypi(key, index.get(key)) if redo else None
+        if history is not None:
+            chosen = versions.newest(history, req.specifier, before=as_of, python=python.version)
+            chosen = chosen or versions.newest(
+                history, req.specifier, before=None, python=python.version
+            )
+            version = chosen.version if chosen else None
+            if version != req.version:
+                note = f"{req.name} {version or '(none)'} for Python {python.version}" + (
+                    f" (was {req.version} for Python {environment.python.version})"
+                    if req.version
+                    else ""
+                )
+                chains[key] = note
+                req = dataclasses.replace(req, version=version, reasons=(*req.reasons, note))
+        requirements.append(req)
+    choices = tuple(
+        dataclasses.replace(
+            c,
+            version=next(
+                (
+                    r.version
+                    for r in requirements
+                    if canonicalize_name(r.name) == canonicalize_name(c.name)
+                ),
+                c.version,
+            ),
+            chain=(*c.chain, chains[canonicalize_name(c.name)]),
+        )
+        if canonicalize_name(c.name) in chains
+        else c
+        for c in environment.choices
+    )
+    constraints: tuple[str, ...] = ()
+    if versions.installer_for(python.version) == "pip" and environment.lock_cutoff:
+        names = {
+            *ShippedIndex().names(),
+            *(canonicalize_name(r.name) for r in requirements if r.name),
+        }
+        constraints = versions.date_constraints(
+            index,
+            names,
+            python=python.version,
+            cutoff=environment.lock_cutoff,
+            specifiers={canonicalize_name(r.name): r.specifier for r in requirements if r.name},
+            pinned={
+                canonicalize_name(r.name): r.version
+                for r in requirements
+                if r.version and not r.optional
+            },
+        )
+    return dataclasses.replace(
+        environment,
+        python=python,
+        requirements=tuple(requirements),
+        choices=choices,
+        date_constraints=constraints,
+    )
+
+
 def _repository_key(url: str) -> str:
     """``git+https://github.com/Owner/Repo.git@main#egg=x`` → ``github.com/owner/repo``."""
     text = url.strip().split("#")[0]

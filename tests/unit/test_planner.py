@@ -186,3 +186,28 @@ def test_the_plan_is_recorded_as_json() -> None:
     assert doc["step"] == "python"
     assert [r["step"] for r in doc["ladder"]][-1] == "python"
     assert doc["gave_up"][0]["kind"] == "python"
+
+
+def test_for_python_dates_the_frameworks_again_for_the_planners_python() -> None:
+    import datetime as dt
+
+    from repro import infer
+    from repro.models import PythonChoice
+    from repro.pypi import ShippedIndex
+
+    origin = Origin(kind="import", path="train.py", line=1)
+    evidence = Evidence(imports=(ImportSite(module="torch", origin=origin),))
+    environment = infer.infer(
+        evidence,
+        Options(),
+        commit_date=dt.datetime(2021, 1, 15, tzinfo=dt.timezone.utc),
+        releases=ShippedIndex(),
+    )
+    torch = next(r for r in environment.requirements if r.name == "torch")
+    assert environment.python.version == "3.8" and torch.version == "1.7.1"
+    moved = infer.for_python(environment, PythonChoice(version="3.5", reasons=("why",)))
+    torch = next(r for r in moved.requirements if r.name == "torch")
+    assert torch.version == "1.5.1"  # torch 1.6 dropped Python 3.5
+    assert torch.reasons[-1] == "torch 1.5.1 for Python 3.5 (was 1.7.1 for Python 3.8)"
+    assert moved.python.version == "3.5" and moved.date_constraints  # pip on 3.5: as of the date
+    assert any(line.startswith("numpy==") for line in moved.date_constraints)
