@@ -84,6 +84,11 @@ def plan_options(func: F) -> F:
             help="Resolve unpinned packages as of this date (default: the commit date).",
         ),
         click.option(
+            "--require-gpu",
+            is_flag=True,
+            help="Fail when no GPU image fits, instead of planning a CPU image.",
+        ),
+        click.option(
             "--with",
             "with_frameworks",
             multiple=True,
@@ -277,6 +282,7 @@ def _options(kw: dict[str, Any]) -> Options:
         keep_large_files=bool(kw.get("keep_large_files")),
         oci=bool(kw.get("oci")),
         with_frameworks=tuple(kw.get("with_frameworks") or ()),
+        require_gpu=bool(kw.get("require_gpu")),
     )
 
 

@@ -311,23 +311,19 @@ def for_python(
                 chains[key] = note
                 req = dataclasses.replace(req, version=version, reasons=(*req.reasons, note))
         requirements.append(req)
-    choices = tuple(
-        dataclasses.replace(
-            c,
-            version=next(
-                (
-                    r.version
-                    for r in requirements
-                    if canonicalize_name(r.name) == canonicalize_name(c.name)
-                ),
-                c.version,
-            ),
-            chain=(*c.chain, chains[canonicalize_name(c.name)]),
-        )
-        if canonicalize_name(c.name) in chains
-        else c
-        for c in environment.choices
-    )
+    old = environment.python.version
+    versions_now = {canonicalize_name(r.name): r.version for r in requirements if r.name}
+    choices = []
+    for choice in environment.choices:
+        key = canonicalize_name(choice.name)
+        if key in chains:
+            choice = dataclasses.replace(
+                choice, version=versions_now.get(key), chain=(*choice.chain, chains[key])
+            )
+        elif any(f"Python {old}" in step for step in choice.chain):
+            kept = f"{choice.name} {choice.version} kept for Python {python.version}"
+            choice = dataclasses.replace(choice, chain=(*choice.chain, kept))
+        choices.append(choice)
     constraints: tuple[str, ...] = ()
     if versions.installer_for(python.version) == "pip" and environment.lock_cutoff:
         names = {
@@ -350,7 +346,7 @@ def for_python(
         environment,
         python=python,
         requirements=tuple(requirements),
-        choices=choices,
+        choices=tuple(choices),
         date_constraints=constraints,
     )
 

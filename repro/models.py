@@ -655,6 +655,7 @@ class Scanned:
     host_gpu: HostGpu | None = None  # the host's NVIDIA driver, when it has one
     context: BuildContext | None = None  # what of the checkout goes to the builder
     wheels: tuple[tuple[Wheel, Path], ...] = ()  # the --find-links wheels, found once
+    given: GivenImage | None = None  # what a --base-image holds (probed), when one was given
 
 
 @dataclass(frozen=True, kw_only=True)

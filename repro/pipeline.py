@@ -17,6 +17,7 @@ look-ups run in parallel (docs/performance.md, "Work that overlaps", "Start-up")
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,7 @@ from repro import (
     export,
     faults,
     fetch,
+    given_image,
     hostgpu,
     infer,
     locks,
@@ -44,14 +46,16 @@ from repro import (
     scratch,
     smoke,
     sweep,
+    vcs,
 )
 from repro.engine import DockerEngine, Engine
-from repro.errors import BuildError
+from repro.errors import BuildError, EngineError
 from repro.manifest import dropped
 from repro.models import (
     JSON,
     BuiltImage,
     Checkout,
+    GivenImage,
     HostGpu,
     ImageFacts,
     Options,
@@ -113,10 +117,13 @@ def scan_checkout(
     reporter: Reporter,
     *,
     probe_gpu: Callable[[], HostGpu | None] = hostgpu.probe,
+    probe_image: Callable[[str], GivenImage] | None = None,
 ) -> Scanned:
     """Read the checkout (with its ``[tool.repro]`` settings merged into ``options``);
     ``probe_gpu`` reads the host's NVIDIA driver (when there is one) for the GPU base
-    image's driver check."""
+    image's driver check; ``probe_image`` reads what a ``--base-image`` holds (default: on
+    the local engine; without an engine the plan is for the Python inferred, with a
+    warning)."""
     table, table_source = config.read_repo_config(checkout.path)
     options = config.merge(options, table, table_source)
 
@@ -130,6 +137,10 @@ def scan_checkout(
         reporter.info(binder_summary(evidence.binder))
 
     host_gpu = None if options.cpu or options.base_image else probe_gpu()
+    given = None
+    if options.base_image:
+        reporter.stage("probe", options.base_image)
+        given = _probe_given(options.base_image, probe_image, reporter)
     context = build.survey_context(checkout.path, keep_large=options.keep_large_files)
     return Scanned(
         checkout=checkout,
@@ -138,7 +149,29 @@ def scan_checkout(
         host_gpu=host_gpu,
         context=context,
         wheels=tuple(build.find_wheels(options.find_links)),
+        given=given,
     )
+
+
+def _probe_given(
+    name: str, probe_image: Callable[[str], GivenImage] | None, reporter: Reporter
+) -> GivenImage | None:
+    """What ``--base-image`` holds; None (with a warning) when no engine answers."""
+    try:
+        if probe_image is not None:
+            given = probe_image(name)
+        else:
+            given = given_image.probe(DockerEngine(use_buildkit=False), name)
+    except EngineError as exc:
+        reporter.warn(
+            f"--base-image {name} could not be probed ({exc.message}): planned for the "
+            "Python inferred, not for what the image has"
+        )
+        return None
+    python = f"Python {given.python} ({given.interpreter})" if given.python else "no Python"
+    cuda = f", CUDA {given.cuda}" if given.cuda else ""
+    reporter.info(f"{python}{cuda}: {'; '.join(given.evidence) or 'nothing read'}")
+    return given
 
 
 def plan_for(
@@ -147,11 +180,14 @@ def plan_for(
     *,
     buildkit: bool | Callable[[], bool] = True,
     changes: tuple[Change, ...] = (),
+    vcs_resolve: vcs.Resolve | None = fetch.branch_as_of,
 ) -> Prepared:
     """Decide everything for a scanned checkout, with the smoke test's repairs applied.
 
     ``buildkit`` may be a callable (``pack`` passes one that waits for the engine being
     connected in the background): it is asked only when the Dockerfile is rendered.
+    ``vcs_resolve`` reads the branch a VCS requirement names (``pack`` passes one that
+    reads each branch once for all its rounds).
     """
     if not changes:
         reporter.stage("infer")
@@ -160,13 +196,13 @@ def plan_for(
     releases = pypi.PyPIIndex(as_of=as_of)
     releases.prefetch(infer.likely_packages(evidence))
     lookups, lookup_notes = projects.look_up(evidence, as_of=as_of)
-    environment, base, smoke_plan, moved = planning.decide(
-        scanned, releases, changes, lookups=lookups
+    environment, base, smoke_plan, planned = planning.decide(
+        scanned, releases, changes, lookups=lookups, vcs_resolve=vcs_resolve
     )
-    if moved and not changes:
-        python = environment.python.version
-        reporter.info(f"no GPU base image fits Python {', '.join(moved)}: Python {python} instead")
     if not changes:
+        if len(planned.ladder) > 1 or planned.gave_up:  # each rung climbed is said
+            for rung in planned.ladder:
+                reporter.info(f"plan: {rung.line()}")
         reporter.info(f"Python {environment.python.version}, base image {base.name}")
     return planning.assemble(
         scanned,
@@ -181,6 +217,7 @@ def plan_for(
         notes=tuple(lookup_notes),
         created=dt.datetime.now(dt.timezone.utc),
         cache_namespace=cache.build_namespace(),
+        decision=planning.decision(planned, scanned),
     )
 
 
@@ -258,13 +295,26 @@ def pack_fetched(
     its log is diagnosed, and a failure repro can fix changes the plan. ``build_history``:
     release histories with their wheels (PyPI's unless given); ``pause`` waits before a
     build is retried after a network error."""
-    scanned = scan_checkout(got.checkout, options, reporter, probe_gpu=probe_gpu)
+    scanned = scan_checkout(
+        got.checkout,
+        options,
+        reporter,
+        probe_gpu=probe_gpu,
+        probe_image=lambda name: given_image.probe(engine(), name),
+    )
     options = scanned.options
     changes: tuple[Change, ...] = ()
     rounds: list[JSON] = []
     superseded: list[str] = []
+    vcs_resolve = functools.cache(fetch.branch_as_of)  # each branch read once, for all rounds
     while True:
-        prepared = plan_for(scanned, reporter, buildkit=lambda: engine().buildkit, changes=changes)
+        prepared = plan_for(
+            scanned,
+            reporter,
+            buildkit=lambda: engine().buildkit,
+            changes=changes,
+            vcs_resolve=vcs_resolve,
+        )
         plan, docker = prepared.plan, engine()
         if not rounds:
             for warning in plan.warnings:

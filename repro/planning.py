@@ -28,14 +28,16 @@ from repro import (
     __version__,
     base_image,
     infer,
+    planner,
     repair,
     stages,
     system_modules,
+    vcs,
     versions,
 )
 from repro import dockerfile as df
-from repro.errors import InferenceError
 from repro.models import (
+    JSON,
     LABEL_MANAGED,
     BaseImage,
     BuildContext,
@@ -44,6 +46,7 @@ from repro.models import (
     Options,
     Plan,
     Prepared,
+    PythonChoice,
     Requirement,
     Scanned,
     SmokeCommand,
@@ -66,89 +69,85 @@ def decide(
     changes: tuple[Change, ...],
     *,
     lookups: Mapping[str, Found] | None = None,
-) -> tuple[Environment, BaseImage, SmokePlan, tuple[str, ...]]:
+    vcs_resolve: vcs.Resolve | None = None,
+) -> tuple[Environment, BaseImage, SmokePlan, planner.Planned]:
     """The environment, base image and smoke plan, with the repairs applied; and the
-    Pythons given up because no base image fits them. ``releases``: the release histories
-    versions are chosen from (``pipeline.plan_for`` makes the index, prefetched);
-    ``lookups``: what the PyPI look-up of unmapped imports found (``projects.look_up``)."""
+    planner's answer (its ladder, what it gave up). Inference runs once; the planner
+    chooses the Python and base image together (repro/planner.py). ``releases``: the
+    release histories versions are chosen from (``pipeline.plan_for`` makes the index,
+    prefetched); ``lookups``: what the PyPI look-up of unmapped imports found
+    (``projects.look_up``); ``vcs_resolve``: how a VCS requirement's branch is read
+    (``fetch.branch_as_of``; None: VCS requirements are left as written)."""
     checkout, evidence, options = scanned.checkout, scanned.evidence, scanned.options
     found = scanned.wheels
     python_change = repair.python_change(changes)
     if python_change is not None:
         options = dataclasses.replace(options, python=python_change.target)
-    # Python is chosen before the base image. When no base image fits that Python alone
-    # (e.g. CUDA 10.1's stand-in images have Python 3.6/3.7 only) and nobody fixed the
-    # Python, the next Python the evidence allows is tried, in infer's own order.
-    may_move = options.python is None and not options.base_image
-    avoid: dict[str, str] = {}
-    first_error: InferenceError | None = None
-    while True:
-        environment = infer.infer(
-            evidence,
-            options,
-            commit_date=checkout.commit_date,
-            wheelhouse=[w for w, _ in found],
-            releases=releases,
-            avoid_python=avoid,
-            code_date=checkout.code_date,
-            history=checkout.history,
-            source_url=checkout.source.url,
-            lookups=lookups,
+    environment = infer.infer(
+        evidence,
+        options,
+        commit_date=checkout.commit_date,
+        wheelhouse=[w for w, _ in found],
+        releases=releases,
+        code_date=checkout.code_date,
+        history=checkout.history,
+        source_url=checkout.source.url,
+        lookups=lookups,
+    )
+    if python_change is not None:
+        environment = repair.with_python(environment, python_change)
+    environment = repair.apply_changes(
+        environment,
+        changes,
+        wheelhouse_versions(found, environment.python.version),
+        _dated(releases, environment),
+    )
+    environment = repair_build.without_cutoff(environment, changes)
+    if vcs_resolve is not None and environment.as_of is not None:
+        environment = vcs.pin(environment, environment.as_of, vcs_resolve)
+    wheel_names = frozenset(
+        canonicalize_name(w.name) for w, _ in found if w.supports(environment.python.version)
+    )
+
+    def retarget(env: Environment, python: str, why: str) -> Environment:
+        return infer.for_python(env, PythonChoice(version=python, reasons=(why,)), releases)
+
+    planned = planner.plan(
+        environment,
+        options,
+        evidence=evidence,
+        host=scanned.host_gpu,
+        wheelhouse_names=wheel_names,
+        retarget=retarget,
+        image=scanned.given if options.base_image else None,
+    )
+    environment = planned.environment
+    if planned.warnings:
+        environment = dataclasses.replace(
+            environment, warnings=(*environment.warnings, *planned.warnings)
         )
-        if python_change is not None:
-            environment = repair.with_python(environment, python_change)
-        environment = repair.apply_changes(
-            environment,
-            changes,
-            wheelhouse_versions(found, environment.python.version),
-            _dated(releases, environment),
-        )
-        environment = repair_build.without_cutoff(environment, changes)
-        missing = frozenset(u.module for u in environment.unresolved)
-        hosted = {i.module: i.provider for i in environment.imports if i.kind == "host"}
-        smoke_plan = discover_smoke(
-            evidence,
-            options,
-            environment.python.version,
-            checkout.path,
-            missing=missing,
-            hosted=hosted,
-        )
-        environment = with_smoke_requirements(environment, smoke_plan)
-        wheel_names = frozenset(
-            canonicalize_name(w.name) for w, _ in found if w.supports(environment.python.version)
-        )
-        python = environment.python.version
-        if first_error is not None and python in avoid:  # no other Python left to try
-            raise first_error
-        try:
-            base = base_image.select(
-                environment,
-                options,
-                wheelhouse_names=wheel_names,
-                evidence=evidence,
-                host=scanned.host_gpu,
-            )
-        except InferenceError as exc:
-            if not may_move:
-                raise
-            first_error = first_error or exc
-            avoid[python] = f"no GPU base image fits it ({dead_end_why(exc)})"
-            continue
-        # modules the base image's distribution ships (gi, dbus): known once the base is
-        with_system = system_modules.apply(environment, base)
-        if with_system is not environment:
-            environment = with_system
-            smoke_plan = discover_smoke(
-                evidence,
-                options,
-                environment.python.version,
-                checkout.path,
-                missing=frozenset(u.module for u in environment.unresolved),
-                hosted=hosted,
-            )
-            environment = with_smoke_requirements(environment, smoke_plan)
-        return environment, base, smoke_plan, tuple(avoid)
+    # modules the base image's distribution ships (gi, dbus): known once the base is
+    environment = system_modules.apply(environment, planned.base)
+    missing = frozenset(u.module for u in environment.unresolved)
+    hosted = {i.module: i.provider for i in environment.imports if i.kind == "host"}
+    smoke_plan = discover_smoke(
+        evidence,
+        options,
+        environment.python.version,
+        checkout.path,
+        missing=missing,
+        hosted=hosted,
+    )
+    environment = with_smoke_requirements(environment, smoke_plan)
+    return environment, planned.base, smoke_plan, planned
+
+
+def decision(planned: planner.Planned, scanned: Scanned) -> JSON:
+    """The manifest's ``plan``: the planner's ladder, and what a --base-image holds."""
+    doc = planned.to_json()
+    if scanned.given is not None and scanned.options.base_image:
+        doc["image"] = scanned.given.to_json()
+    return doc
 
 
 def _dated(index: ReleaseIndex, environment: Environment) -> repair.Dated:
@@ -180,6 +179,7 @@ def assemble(
     notes: tuple[str, ...] = (),
     created: dt.datetime,
     cache_namespace: str = "",
+    decision: JSON | None = None,
 ) -> Prepared:
     """The plan of the decided ``environment``, ``base`` and ``smoke_plan`` (``smoke``: the
     strategy tried first), with the files and wheels its build context needs; ``notes``:
@@ -226,6 +226,7 @@ def assemble(
         warnings=warnings(scanned, environment, base, notes),
         smoke_plan=smoke_plan,
         context=scanned.context,
+        decision=decision,
     )
     return Prepared(plan=plan, files=rendered.files, wheels=tuple(p for _, p in wheels))
 
@@ -335,14 +336,6 @@ def with_smoke_requirements(environment: Environment, plan: SmokePlan) -> Enviro
     if not extra:
         return environment
     return dataclasses.replace(environment, requirements=(*environment.requirements, *extra))
-
-
-def dead_end_why(exc: InferenceError) -> str:
-    """The reasons of a base-image dead end, on one line."""
-    lines = [ln.removeprefix("- ").strip() for ln in exc.detail.splitlines() if ln.strip()]
-    if lines:
-        return "; ".join(lines[:2])
-    return exc.message.partition(": ")[2] or exc.message
 
 
 def recipe(

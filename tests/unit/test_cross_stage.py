@@ -121,7 +121,7 @@ def _git_repo(root: Path, files: dict[str, str], date: str) -> Path:
 
 def _plan(root: Path, options: Options, tmp_path: Path) -> Prepared:
     work = tmp_path / "work"
-    work.mkdir(exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
     return pipeline.prepare(
         parse_source(str(root)), options, work, QuietReporter(), probe_gpu=lambda: None
     )
@@ -157,25 +157,38 @@ def test_python_moves_when_only_the_python_keeps_a_gpu_base_out(tmp_path: Path) 
     plan = _plan(MONOREPO, Options(), tmp_path).plan
     assert plan.environment.python.version == "3.7"
     assert plan.base.name.startswith("pytorch/pytorch:1.4-cuda10.1")
-    assert any(
-        r.startswith("not 3.8: no GPU base image fits it") and "CUDA 10.1" in r
-        for r in plan.environment.python.reasons
-    )
-    # the versions are decided for the Python installed, not the one passed over
-    chains = [c for v in plan.environment.choices for c in v.chain]
-    assert not any("Python 3.8" in c for c in chains)
+    assert plan.decision is not None and plan.decision["step"] == "python"
+    (gave_up,) = plan.decision["gave_up"]
+    assert gave_up["constraint"] == "Python 3.8 (chosen for the code's date)"
+    assert plan.environment.python.reasons[0].startswith("no GPU base serves")
+    assert "CUDA 10.1" in plan.decision["ladder"][0]["detail"]
+    # the versions are said for the Python installed, not only the one passed over
+    for choice in plan.environment.choices:
+        if any("Python 3.8" in step for step in choice.chain):
+            assert choice.chain[-1].endswith("for Python 3.7"), choice.chain
 
 
 def test_a_python_the_user_chose_is_not_moved(tmp_path: Path) -> None:
-    with pytest.raises(InferenceError, match=r"no GPU base image fits .*Python 3\.8"):
-        _plan(MONOREPO, Options(python="3.8"), tmp_path)
+    # With Python 3.8 no base serves torch 1.4 and TF 2.3 together; torch, the framework
+    # the code imports most, keeps the GPU (its cu101 wheel on the oldest CUDA 11 image)
+    # and TensorFlow installs as a CPU build.
+    plan = _plan(MONOREPO, Options(python="3.8"), tmp_path).plan
+    assert plan.environment.python.version == "3.8"
+    assert plan.decision is not None and plan.decision["step"] == "primary-gpu"
+    assert plan.base.cuda is not None
+    assert dict(plan.base.cuda.requirements)["tensorflow"] == "tensorflow-cpu==2.3.0"
+    assert [g["constraint"] for g in plan.decision["gave_up"]] == ["tensorflow on the GPU"]
 
 
-def test_a_dead_end_no_python_fixes_is_reported_for_the_first_choice(tmp_path: Path) -> None:
-    # CUDA 12.6 fits no torch 1.4.0 build, whatever the Python: the error names the Python
-    # infer chose, not the last one tried.
-    with pytest.raises(InferenceError, match=r"Python 3\.8 \+ --cuda 12\.6"):
-        _plan(MONOREPO, Options(cuda="12.6"), tmp_path)
+def test_no_gpu_plan_names_the_first_choice_python_when_a_gpu_is_required(tmp_path: Path) -> None:
+    # CUDA 12.6 fits no torch 1.4.0 build, whatever the Python: the plan is a CPU image,
+    # and with --require-gpu the error names the Python infer chose, not the last one tried
+    plan = _plan(MONOREPO, Options(cuda="12.6"), tmp_path / "a").plan
+    assert not plan.base.gpu and plan.environment.python.version == "3.8"
+    assert plan.decision is not None and plan.decision["step"] == "cpu"
+    assert any(w.startswith("no GPU base image fits") for w in plan.warnings)
+    with pytest.raises(InferenceError, match=r"\(Python 3\.8\)"):
+        _plan(MONOREPO, Options(cuda="12.6", require_gpu=True), tmp_path / "b")
 
 
 def test_avoided_pythons_are_passed_over_only_while_another_remains() -> None:
