@@ -5,13 +5,30 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests import fault_report
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "repos"
 FIXED_DATE = "2024-03-01T12:00:00+00:00"
+
+
+@pytest.fixture(autouse=True)
+def _fault_report(request: pytest.FixtureRequest, _isolated_cache: None) -> Iterator[None]:
+    """With ``$REPRO_FAULT_REPORT``: one line per test for docs/security.md's faults table
+    (tests/fault_report.py)."""
+    if not os.environ.get(fault_report.ENV):
+        yield
+        return
+    tmp = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    fault_report.reset()
+    yield
+    cache = os.environ.get("REPRO_CACHE_DIR")
+    fault_report.write(request.node.nodeid, tmp, Path(cache) if cache else None)
 
 
 @pytest.fixture(autouse=True)

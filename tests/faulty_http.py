@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from tests import fault_report
+
 Serve = Callable[[BaseHTTPRequestHandler], None]
 
 
@@ -58,6 +60,8 @@ class FaultyServer:
         with self.lock:
             action = self.script[min(len(self.requests), len(self.script) - 1)]
             self.requests.append((handler.command, handler.path, action))
+        if action not in ("ok", "404"):  # a 404 is an answer, not a fault
+            fault_report.fault(f"network {action.partition(':')[0]}")
         if action == "reset":  # RST, not FIN: as a proxy or a load balancer cuts one
             handler.connection.setsockopt(
                 socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)

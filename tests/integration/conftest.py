@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests import fault_report
 from tests.conftest import engine as engine
 
 
@@ -88,5 +89,8 @@ def _engine_left_as_found(request: pytest.FixtureRequest) -> Iterator[None]:
     before = _state(client)
     yield
     left = before.new_in(_state(client), tags=False)
+    fault_report.ENGINE_LEFT[request.node.nodeid] = len(left.get("containers", [])) + len(
+        left.get("untagged", [])
+    )
     if left:
         pytest.fail(f"{request.node.nodeid} left on the engine: {left}")

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import fault_report
+
 CLI = "/usr/bin/docker"  # the client with BuildKit (docs: build-notes.md)
 
 
@@ -105,11 +107,13 @@ class PrivateEngine:
 
     def restart(self) -> None:
         """``systemctl restart docker``: stopped, then started on the same data root."""
+        fault_report.fault("engine restart")
         self.stop()
         self.start()
 
     def fill(self, leave: int) -> Path:
         """Fill the engine's disk but ``leave`` bytes; the filler, to remove afterwards."""
+        fault_report.fault("engine disk full")
         filler = self.data / "filler"
         room = shutil.disk_usage(self.data).free
         with open(filler, "wb") as fh:

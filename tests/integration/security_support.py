@@ -30,6 +30,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import fault_report
+
 GATEWAY = os.environ.get("REPRO_TEST_BRIDGE_GATEWAY", "172.17.0.1")
 PACKAGE = "repro-fixture-private"
 MODULE = "repro_fixture_private"
@@ -223,6 +225,7 @@ class EngineProxy:
 
     def kill(self) -> None:
         """The engine goes away: the socket closes and every open connection drops."""
+        fault_report.fault("engine gone")
         self.alive = False
         with contextlib.suppress(OSError):
             self.listener.close()
@@ -239,6 +242,7 @@ class ReproProcess:
     """``repro ARGS`` in its own process group, its stderr followed line by line."""
 
     def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+        fault_report.run()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "repro", *args],
             cwd=cwd,
@@ -297,6 +301,7 @@ class ReproProcess:
         """``ctrl-c``: SIGINT to the whole job, as a terminal does; ``term``: SIGTERM to
         repro alone, as ``kill PID`` or a CI runner's cancel does; ``kill``: SIGKILL to
         the whole job (the OOM killer, ``kill -9``): no clean-up code runs."""
+        fault_report.fault({"ctrl-c": "SIGINT", "kill": "SIGKILL"}.get(how, "SIGTERM"))
         if how == "ctrl-c":
             os.killpg(self.proc.pid, signal.SIGINT)
         elif how == "kill":
@@ -325,6 +330,24 @@ def containers(label_filter: str, ancestor: str | None = None) -> list[str]:
     return out.split()
 
 
+def runs_command(text: str, docker_host: str | None = None) -> bool:
+    """Whether a running container's command holds ``text`` (asked of the engine, which
+    knows the command once the container exists, before its process has started it)."""
+    env = {**os.environ, **({"DOCKER_HOST": docker_host} if docker_host else {})}
+    argv = ["docker", "ps", "--no-trunc", "--format", "{{.Command}}"]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, env=env).stdout
+    return text in out
+
+
+def stop_at_container(proc: ReproProcess, command: str, docker_host: str | None = None) -> None:
+    """Let ``proc`` (run with ``$REPRO_FAULT_POINT=container.running``) go on from container
+    to container until it stops at the one whose command holds ``command``."""
+    proc.wait_point("container.running")
+    while not runs_command(command, docker_host):  # the image's facts come first
+        proc.resume()
+        proc.wait_point("container.running", nth=proc.stops("container.running") + 1)
+
+
 def host_processes(needle: str) -> list[int]:
     """Host pids whose command line contains ``needle`` (container processes included)."""
     pids = []
@@ -348,6 +371,16 @@ def env_processes(needle: str) -> list[int]:
                 if needle.encode() in (entry / "environ").read_bytes():
                     pids.append(int(entry.name))
     return pids
+
+
+def appears(check: Callable[[], object], timeout: float = 120) -> bool:
+    """Whether ``check`` turns true within ``timeout`` (for what must happen, in its time)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def gone(check: Callable[[], list[int]], timeout: float = 30) -> bool:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from repro.engine import DockerEngine
+from tests import fault_report
 from tests.conftest import FakeGitHub, make_repo, require_images, write_files
 from tests.integration.security_support import ReproProcess
 
@@ -36,6 +37,7 @@ class SmallDisk:
         path.mkdir(parents=True)
         self.path = path
         self.resize(size)
+        fault_report.fault("disk full")
 
     def resize(self, size: str) -> None:
         verb = "remount," if os.path.ismount(self.path) else ""

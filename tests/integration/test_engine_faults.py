@@ -29,6 +29,7 @@ from tests.integration.security_support import (
     ReproProcess,
     env_processes,
     host_processes,
+    stop_at_container,
 )
 
 pytestmark = [pytest.mark.docker, pytest.mark.network, pytest.mark.slow]
@@ -39,7 +40,7 @@ SOON = 60  # seconds: "within seconds", with room for a loaded machine
 @pytest.fixture(scope="module")
 def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateEngine]:
     engine = PrivateEngine(
-        tmp_path_factory.mktemp("engine") / "e", ["python:3.11-slim"], storage="3g"
+        tmp_path_factory.mktemp("engine") / "e", ["python:3.11-slim"], storage="1500m"
     )
     try:
         yield engine
@@ -131,10 +132,7 @@ def test_a_restart_during_the_smoke_test_is_one_line_and_leaves_no_container(
     argv = ["pack", str(source), "--python", "3.11", "--smoke", f"sleep {marker[:2]}$(echo "
             f"{marker[2:]})", "--out", str(out)]  # fmt: skip
     proc = ReproProcess(argv, {**run_env, faults.ENV: "container.running"}, tmp_path)
-    proc.wait_point("container.running")
-    while not host_processes(f"sleep {marker}"):  # the image's facts first, then the smoke
-        proc.resume()
-        proc.wait_point("container.running", nth=proc.stops("container.running") + 1)
+    stop_at_container(proc, f"sleep {marker[:2]}$(echo {marker[2:]})", private.host)
     proc.resume()  # into the wait on the smoke container
     private.restart()
     code, seconds = ends_soon(proc)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from repro import faults, stale
+from repro import artifact, faults, stale
+from tests import fault_report
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,6 +47,7 @@ class Child:
             faults.ENV: point,
             "REPRO_CACHE_DIR": str(tmp_path / "cache"),
         }
+        fault_report.run()
         self.proc = subprocess.Popen(
             [sys.executable, "-c", code, *args],
             env=env,
@@ -97,6 +99,7 @@ def test_a_signal_at_each_point_of_staging_leaves_no_folder(
     child.wait_point(point)
     [made] = [p.name for p in out.iterdir()]
     assert made.startswith(".art.partial-")  # it exists now
+    fault_report.fault(sig.name)
     child.proc.send_signal(sig)
     assert child.finish() == 128 + sig
     assert list(out.iterdir()) == []
@@ -120,11 +123,15 @@ def test_sigkill_leaves_a_folder_named_after_its_dead_owner(tmp_path: Path) -> N
     child.wait_point("export.staged")
     [left] = list(out.iterdir())
     assert not stale.abandoned(left.name)  # its owner runs
+    fault_report.fault("SIGKILL")
     child.proc.kill()
     assert child.finish() == -signal.SIGKILL
     found = stale.owner(left.name)
     assert found is not None and (found.host, found.pid) == (stale.host(), child.proc.pid)
     assert stale.abandoned(left.name, ".art.partial")
+    with artifact.staging(out / "next") as tmp:  # the next writer there removes it
+        (tmp / "file").write_text("whole\n")
+    assert [p.name for p in out.iterdir()] == ["next"]
 
 
 def test_names_of_other_hosts_or_shapes_are_never_abandoned() -> None:

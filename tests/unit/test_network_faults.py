@@ -18,6 +18,7 @@ import pytest
 
 from repro import pypi, retry
 from repro.pypi import PyPIIndex
+from tests import fault_report
 from tests.conftest import FakeGitHub, write_files
 from tests.faulty_http import FaultyServer, git_backend, json_document
 
@@ -138,6 +139,7 @@ def test_the_settings_named_are_those_that_apply_without_credentials() -> None:
 )
 def test_a_flaky_index_answers_in_the_end(script: list[str], requests: int) -> None:
     with FaultyServer(script, json_document(DOC)) as server:
+        fault_report.run()
         found = pypi.fetch_json(f"{server.url}/pypi/tinypkg/json")
     assert found is not None and found[0]["info"]["name"] == "tinypkg" and found[1] == 7
     assert len(server.requests) == requests
@@ -145,6 +147,7 @@ def test_a_flaky_index_answers_in_the_end(script: list[str], requests: int) -> N
 
 def test_a_missing_package_is_asked_once() -> None:
     with FaultyServer(["404"], json_document(DOC)) as server:
+        fault_report.run()
         assert pypi.fetch_json(f"{server.url}/pypi/nosuch/json") is None
     assert len(server.requests) == 1
 
@@ -156,6 +159,7 @@ def test_an_index_that_keeps_failing_is_one_warning_naming_host_proxy_and_ca(
     with FaultyServer(["503"], json_document(DOC)) as server:
         monkeypatch.setenv(pypi.URL_ENV, f"{server.url}/pypi")
         index = PyPIIndex(as_of=pypi.dt.date(2021, 1, 1))
+        fault_report.run()
         start = time.monotonic()
         assert index.get("tinypkg") is None
         assert index.get("otherpkg") is None  # offline by then: not asked
@@ -179,6 +183,7 @@ def git_host(github: FakeGitHub, tmp_path: Path) -> Iterator[tuple[str, str, Fak
 
 
 def inspect(url: str, server: FaultyServer, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    fault_report.run()
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),

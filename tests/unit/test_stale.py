@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from repro import artifact, locks, scratch, stale
+from tests import fault_report
 
 DEAD = 999_999_999  # above any pid_max: no process has it
 
@@ -118,6 +119,7 @@ def test_a_child_bound_to_its_parent_dies_with_it(tmp_path: Path) -> None:
         child = int(pidfile.read_text())
         assert stale.pid_alive(child)
     finally:
+        fault_report.fault("SIGKILL")
         proc.kill()  # SIGKILL: no clean-up code of the parent runs
         proc.wait()
     deadline = time.monotonic() + 60  # the kernel signals at once; reaping takes a moment
