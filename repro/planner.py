@@ -284,7 +284,7 @@ def _other_python(
         return None
     tried: list[str] = []
     for python in alternatives:
-        moved = retarget(environment, python, f"Python {python}: tried instead of {current}")
+        moved = retarget(environment, python, f"tried instead of {current}")
         clash = ask.clash(moved)
         if clash is not None:
             tried.append(f"{python} ({clash})")
@@ -298,6 +298,7 @@ def _other_python(
         moved = dataclasses.replace(
             moved, python=PythonChoice(version=python, reasons=(why, *moved.python.reasons[1:]))
         )
+        base = _said(base, python, why)
         ladder.append(Rung(step="python", outcome="chosen", detail=f"{base.name} ({why})"))
         return Planned(
             environment=moved,
@@ -309,6 +310,14 @@ def _other_python(
         )
     ladder.append(Rung(step="python", outcome="no fit", detail="; ".join(tried)))
     return None
+
+
+def _said(base: BaseImage, python: str, why: str) -> BaseImage:
+    """The base's first reason (its Python's) with the planner's final why."""
+    head = f"Python {python}: "
+    if base.reasons and base.reasons[0].startswith(head):
+        return dataclasses.replace(base, reasons=(head + why, *base.reasons[1:]))
+    return base
 
 
 def _python_given_up(
@@ -491,9 +500,7 @@ def _primary_on_gpu(
     for python in (current, *alternatives):
         candidate = environment
         if python != current:
-            candidate = retarget(
-                environment, python, f"Python {python}: tried instead of {current}"
-            )
+            candidate = retarget(environment, python, f"tried instead of {current}")
         try:
             base = ask.select(candidate, on_gpu=frozenset({primary}))
         except InferenceError as exc:
@@ -517,6 +524,7 @@ def _primary_on_gpu(
             candidate = dataclasses.replace(
                 candidate, python=PythonChoice(version=python, reasons=(why,))
             )
+            base = _said(base, python, why)
         detail = f"{base.name}: {primary} on the GPU, {', '.join(f for f, _ in others)} on the CPU"
         ladder.append(Rung(step="primary-gpu", outcome="chosen", detail=detail))
         return Planned(

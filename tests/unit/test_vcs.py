@@ -11,7 +11,7 @@ import pytest
 from repro import fetch, vcs
 from repro.errors import SourceError
 from repro.models import Environment, PythonChoice, Requirement
-from tests.conftest import commit_all, git, write_files
+from tests.conftest import FakeGitHub, commit_all, git, write_files
 
 
 def _library(tmp_path: Path) -> tuple[str, dict[str, str]]:
@@ -112,3 +112,29 @@ def test_a_branch_that_does_not_exist_is_a_source_error(tmp_path: Path) -> None:
     url, _ = _library(tmp_path)
     with pytest.raises(SourceError, match="has no branch 'nope'"):
         fetch.branch_as_of(url, "nope", dt.date(2021, 1, 1))
+
+
+def test_inspect_pins_a_vcs_requirement_and_records_it(tmp_path: Path, github: FakeGitHub) -> None:
+    from repro import pipeline
+    from repro.manifest import build_manifest
+    from repro.models import Options
+    from repro.report import QuietReporter
+
+    local, shas = _library(tmp_path)
+    bare = github.root / "lab" / "lib"
+    bare.parent.mkdir(parents=True)
+    git("clone", "-q", "--bare", local.removeprefix("file://"), str(bare), cwd=tmp_path)
+    url = "https://github.com/lab/lib"
+    repo = tmp_path / "paper"
+    write_files(repo, {"requirements.txt": f"git+{url}#egg=lib\n", "main.py": "import lib\n"})
+    commit_all(repo, date="2021-01-01T12:00:00+00:00")
+    work = tmp_path / "work"
+    work.mkdir()
+    source = fetch.parse_source(str(repo))
+    prepared = pipeline.prepare(source, Options(), work, QuietReporter(), probe_gpu=lambda: None)
+    lib = next(r for r in prepared.plan.environment.requirements if r.url)
+    assert lib.url == f"git+{url}@{shas['middle']}#egg=lib"
+    (pin,) = build_manifest(prepared.plan)["vcs"]
+    assert pin["commit"] == shas["middle"] and pin["pinned"] == lib.url and pin["ref"] == "main"
+    installed = "".join(prepared.files.values())
+    assert f"git+{url}@{shas['middle']}" in installed  # the requirements file the build uses
