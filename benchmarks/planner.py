@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from repro import planner  # noqa: E402
 from repro.infer import infer  # noqa: E402
 from repro.models import Options  # noqa: E402
-from repro.pypi import ShippedIndex  # noqa: E402
+from repro.releases import ShippedIndex  # noqa: E402
 from repro.scan import scan  # noqa: E402
 
 ERA = ROOT / "fixtures" / "gpu-era"

@@ -34,7 +34,7 @@ from packaging.utils import canonicalize_name  # noqa: E402
 
 from repro import infer, versions  # noqa: E402
 from repro.models import Options  # noqa: E402
-from repro.pypi import ShippedIndex  # noqa: E402
+from repro.releases import ShippedIndex  # noqa: E402
 from repro.scan import scan  # noqa: E402
 
 FRAMEWORKS = {"tensorflow", "torch", "jax", "flax", "keras", "theano", "mxnet", "transformers"}

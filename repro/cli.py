@@ -578,11 +578,8 @@ def run(target: str, command: tuple[str, ...], **kw: Any) -> None:
 
 
 def _enter(target: str, command: tuple[str, ...], kw: dict[str, Any]) -> int:
-    import signal
-    import subprocess
-
     from repro import onboard
-    from repro.engine import DockerEngine
+    from repro.engine import DockerEngine, run_attached
 
     mount, network, root, repack = (
         kw.pop("mount"),
@@ -614,14 +611,7 @@ def _enter(target: str, command: tuple[str, ...], kw: dict[str, Any]) -> int:
         cli=engine.interactive_cli(),
     )
     reporter.log(" ".join(argv))
-    # Ctrl-C belongs to the container: the docker CLI forwards it and exits with the
-    # container's status. repro waits instead of killing the CLI, which would leave the
-    # container running. (A handler, not SIG_IGN: handlers do not survive exec.)
-    previous = signal.signal(signal.SIGINT, lambda _n, _f: None)
-    try:
-        return subprocess.call(argv)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    return run_attached(argv)
 
 
 @cli.command()

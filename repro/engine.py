@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from collections import deque
@@ -1020,6 +1021,21 @@ def shell_argv(
     for key, value in (env or {}).items():
         argv += ["--env", f"{key}={value}"]
     return [*argv, image, *command]
+
+
+def run_attached(argv: Sequence[str]) -> int:
+    """Run a container CLI line (:func:`shell_argv`) in the foreground, attached to this
+    terminal, and return its exit status (``repro run``, ``repro shell``).
+
+    Ctrl-C belongs to the container: the docker CLI forwards it and exits with the
+    container's status. repro waits instead of killing the CLI, which would leave the
+    container running. (A handler, not SIG_IGN: handlers do not survive exec.)
+    """
+    previous = signal.signal(signal.SIGINT, lambda _n, _f: None)
+    try:
+        return subprocess.call(list(argv))
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _start_build(argv: list[str], env: Mapping[str, str]) -> subprocess.Popen[str]:

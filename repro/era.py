@@ -27,7 +27,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from repro.models import PythonHint
-from repro.pypi import PackageReleases
+from repro.releases import PackageReleases
 from repro.versions import python_allows
 
 History = Literal["full", "thin", "none"]

@@ -35,7 +35,7 @@ from repro.models import (
     Requirement,
     Wheel,
 )
-from repro.pypi import PackageReleases, Release, ReleaseIndex, ShippedIndex
+from repro.releases import PackageReleases, Release, ReleaseIndex, ShippedIndex
 
 # Installed alone in their own image layer: large, slow to install, rarely changed.
 FRAMEWORKS = frozenset(

@@ -60,7 +60,7 @@ from repro.smoke.discover import discover as discover_smoke
 
 if TYPE_CHECKING:
     from repro.lookup import Found
-    from repro.pypi import ReleaseIndex
+    from repro.releases import ReleaseIndex
 
 
 def decide(

@@ -24,7 +24,7 @@ from packaging.version import InvalidVersion, Version
 
 from repro import apirules, modpaths
 from repro.models import ApiUse, Environment, PythonChoice, PythonHint, VersionChoice
-from repro.pypi import PackageReleases, Release, ReleaseIndex
+from repro.releases import PackageReleases, Release, ReleaseIndex
 
 # How long a Python release needs before the packages of the day ship wheels for it.
 WHEEL_LAG = dt.timedelta(days=365)

@@ -30,7 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from repro.pypi import PACKAGE_URL, condense, fetch_json
+from repro.pypi import PACKAGE_URL, fetch_json
+from repro.releases import condense
 
 # Frameworks and the libraries the API rules talk about, then what they pull in most often
 # (their transitive dependencies decide whether an old lock resolves at all).

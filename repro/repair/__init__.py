@@ -49,8 +49,8 @@ from repro.repair.values import (
     Diagnosis,
     Failure,
     FailureKind,
+    KnownRelease,
     Proposal,
-    Release,
     ReleasesFor,
 )
 
@@ -67,8 +67,8 @@ __all__ = [
     "Failure",
     "FailureKind",
     "Kind",
+    "KnownRelease",
     "Proposal",
-    "Release",
     "ReleasesFor",
     "apply_changes",
     "classify",

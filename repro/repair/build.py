@@ -49,8 +49,8 @@ from packaging.version import InvalidVersion, Version
 from repro import contents
 from repro.buildlog import BuildFailure, Conflict
 from repro.models import Environment, Requirement
-from repro.pypi import PackageReleases
-from repro.pypi import Release as PyPIRelease
+from repro.releases import PackageReleases
+from repro.releases import Release as PyPIRelease
 from repro.repair.values import Change, Diagnosis, Proposal
 from repro.versions import python_allows
 

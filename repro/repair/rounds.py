@@ -12,10 +12,10 @@ from repro.buildlog import BuildFailure
 from repro.models import JSON, BuiltImage, Evidence, ImageFacts, Plan, Scanned
 from repro.planning import wheelhouse_versions
 from repro.repair.build import BuildContext, History
-from repro.repair.values import Change, Context, Failure, Release, ReleasesFor
+from repro.repair.values import Change, Context, Failure, KnownRelease, ReleasesFor
 
 if TYPE_CHECKING:
-    from repro.pypi import ReleaseIndex
+    from repro.releases import ReleaseIndex
     from repro.smoke.judge import Outcome
 
 
@@ -35,12 +35,12 @@ def repair_context(
     python = plan.environment.python.version
     wheel_versions = wheelhouse_versions(scanned.wheels, python)
 
-    def releases(dist: str) -> list[Release]:
+    def releases(dist: str) -> list[KnownRelease]:
         known = list(history(dist))
         have = {r.version for r in known}
         for version in wheel_versions.get(canonicalize_name(dist), []):
             if version not in have:
-                known.append(Release(version=version))
+                known.append(KnownRelease(version=version))
         return known
 
     return Context(
@@ -62,16 +62,15 @@ def release_history(index: ReleaseIndex, python: str) -> ReleasesFor:
     """Releases of a package that install on ``python``, from the release index (what
     a proposal reads when the pack was given no history of its own)."""
 
-    def releases(dist: str) -> list[Release]:
+    def releases(dist: str) -> list[KnownRelease]:
         history = index.get(dist)
         if history is None:
             return []
         return [
-            Release(
+            KnownRelease(
                 version=r.version,
                 requires_python=r.requires_python,
                 yanked=r.yanked,
-                uploaded=r.date.isoformat(),
             )
             for r in history.releases
             if r.supports(python)

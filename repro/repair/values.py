@@ -127,16 +127,16 @@ class Proposal:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Release:
-    """One release of a distribution, as the release history knows it."""
+class KnownRelease:
+    """A release of a distribution a repair may move to, as the release history (or the
+    wheelhouse) knows it."""
 
     version: str
     requires_python: str = ""
     yanked: bool = False
-    uploaded: str = ""  # ISO 8601 upload time of its first file ("" when unknown)
 
 
-ReleasesFor = Callable[[str], Sequence[Release]]
+ReleasesFor = Callable[[str], Sequence[KnownRelease]]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from repro.buildlog import BuildFailure, Conflict, classify
 from repro.models import Origin, Requirement
-from repro.pypi import PackageReleases, Release
+from repro.releases import PackageReleases, Release
 from repro.repair import Change
 from repro.repair import build as build_repair
 from repro.repair import propose_build as propose

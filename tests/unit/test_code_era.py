@@ -14,7 +14,7 @@ from repro import fetch
 from repro.cli import cli
 from repro.infer import infer
 from repro.models import Environment, Options
-from repro.pypi import ShippedIndex
+from repro.releases import ShippedIndex
 from repro.scan import scan
 from tests.conftest import commit_all, write_files
 

@@ -17,7 +17,7 @@ from packaging.utils import canonicalize_name
 from repro import versions
 from repro.infer import infer
 from repro.models import Environment, Options
-from repro.pypi import ShippedIndex
+from repro.releases import ShippedIndex
 from repro.scan import scan
 
 ERAS = Path(__file__).resolve().parents[2] / "fixtures" / "eras"

@@ -17,7 +17,7 @@ import pytest
 from repro import planner
 from repro.infer import infer
 from repro.models import Options
-from repro.pypi import ShippedIndex
+from repro.releases import ShippedIndex
 from repro.scan import scan
 
 ERA = Path(__file__).resolve().parents[2] / "fixtures" / "gpu-era"

@@ -15,7 +15,7 @@ import pytest
 
 from repro import base_image, compat, infer
 from repro.models import DeclaredRequirement, Evidence, ImportSite, Options, Origin
-from repro.pypi import ShippedIndex
+from repro.releases import ShippedIndex
 from tests.unit.gpu_helpers import env
 
 ROOT = Path(__file__).resolve().parents[2]

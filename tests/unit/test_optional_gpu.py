@@ -11,7 +11,7 @@ import pytest
 from repro import infer
 from repro.errors import UsageError
 from repro.models import Environment, Options
-from repro.pypi import ShippedIndex
+from repro.releases import ShippedIndex
 from repro.scan import scan
 from repro.scan.imports import scan_source
 from tests.conftest import write_files

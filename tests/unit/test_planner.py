@@ -193,7 +193,7 @@ def test_for_python_dates_the_frameworks_again_for_the_planners_python() -> None
 
     from repro import infer
     from repro.models import PythonChoice
-    from repro.pypi import ShippedIndex
+    from repro.releases import ShippedIndex
 
     origin = Origin(kind="import", path="train.py", line=1)
     evidence = Evidence(imports=(ImportSite(module="torch", origin=origin),))

@@ -11,7 +11,7 @@ import pytest
 
 from repro.infer import infer
 from repro.models import Options, PythonHint
-from repro.pypi import ShippedIndex
+from repro.releases import ShippedIndex
 from repro.scan import py2, scan
 from tests.conftest import write_files
 

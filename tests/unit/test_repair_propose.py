@@ -10,7 +10,7 @@ from repro.repair import (
     Change,
     Context,
     Failure,
-    Release,
+    KnownRelease,
     apply_changes,
     classify,
     diagnose,
@@ -23,8 +23,8 @@ ERRORS = Path(__file__).parent / "errors"
 NUMPY = ["1.22.4", "1.23.5", "1.24.0", "1.24.4", "1.25.2", "1.26.0", "1.26.4", "2.0.0rc1"]
 
 
-def numpy_history(name: str) -> list[Release]:
-    return [Release(version=v) for v in NUMPY] if name == "numpy" else []
+def numpy_history(name: str) -> list[KnownRelease]:
+    return [KnownRelease(version=v) for v in NUMPY] if name == "numpy" else []
 
 
 def ctx(**kw: object) -> Context:
@@ -154,12 +154,12 @@ def test_a_version_the_user_pinned_is_not_overruled() -> None:
 
 
 def test_releases_for_another_python_are_not_candidates() -> None:
-    def history(name: str) -> list[Release]:
+    def history(name: str) -> list[KnownRelease]:
         return [
-            Release(version="1.0", requires_python=">=3.12"),
-            Release(version="0.9", requires_python=">=3.6"),
-            Release(version="0.8", yanked=True),
-            Release(version="2.0"),
+            KnownRelease(version="1.0", requires_python=">=3.12"),
+            KnownRelease(version="0.9", requires_python=">=3.6"),
+            KnownRelease(version="0.8", yanked=True),
+            KnownRelease(version="2.0"),
         ]
 
     failure = Failure(
@@ -180,7 +180,7 @@ def test_no_older_release_left() -> None:
         ctx(
             installed={"lib": "1.0"},
             module_dists={"lib": "lib"},
-            releases=lambda n: [Release(version="1.0")],
+            releases=lambda n: [KnownRelease(version="1.0")],
         ),
     )
     assert proposal.diagnosis is not None and "no older release" in proposal.diagnosis.message

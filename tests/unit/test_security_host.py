@@ -102,7 +102,7 @@ _FORBIDDEN_CALLS = {
 # stale.py runs only ``setpriv --pdeathsig TERM -- true``, to learn whether it may bind
 # the build client and git to repro's life
 _SUBPROCESS_ALLOWED = {
-    "fetch/gitrepo.py", "engine.py", "cli.py", "hostgpu.py", "clean_engine.py", "stale.py"
+    "fetch/gitrepo.py", "engine.py", "hostgpu.py", "clean_engine.py", "stale.py"
 }  # fmt: skip
 
 

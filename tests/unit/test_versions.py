@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from repro import pypi, versions
+from repro import mapping, pypi, versions
 from repro.infer import infer
 from repro.models import ApiUse, Evidence, ImportSite, Options, Origin, PythonHint
-from repro.pypi import PackageReleases, PyPIIndex, Release, ShippedIndex
+from repro.pypi import PyPIIndex
+from repro.releases import PackageReleases, Release, ShippedIndex
 from repro.scan import pyhints
 from repro.scan.files import walk
 
@@ -30,7 +31,7 @@ def rel(version: str, date: str, wheels: str = "", sdist: bool = True, rp: str =
 
 
 def test_shipped_data_is_versioned_and_covers_the_frameworks() -> None:
-    data = pypi.mapping.load_json("releases.json")
+    data = mapping.load_json("releases.json")
     assert data["schema_version"] == 1 and data["generated_by"] == "scripts/gen_releases.py"
     assert "pypi.org/pypi" in data["source"]
     index = ShippedIndex()
