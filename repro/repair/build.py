@@ -176,7 +176,30 @@ def fix_program(failure: BuildFailure, context: BuildContext) -> Proposal:
         return wheel
     found = contents.program(failure.subject, context.codename)
     what = "compiler" if failure.kind == "missing-compiler" else "program"
-    return _install(failure, context, found, f"the {what} {failure.subject}")
+    proposal = _install(failure, context, found, f"the {what} {failure.subject}")
+    if proposal.changes and _C_FAMILY.match(failure.subject):
+        proposal = _with_c_headers(proposal, context)
+    return proposal
+
+
+# Compilers whose programs include the C library's headers (stdio.h): the packages the
+# contents data names for them (gcc, g++, gfortran) only recommend those headers, and
+# repro installs without recommends: one more round would find stdio.h missing.
+_C_FAMILY = re.compile(r"^(?:[\w-]+-linux-gnu-)?(?:gcc|g\+\+|cc|c\+\+|gfortran)(?:-\d+)?$")
+
+
+def _with_c_headers(proposal: Proposal, context: BuildContext) -> Proposal:
+    libc = contents.header("stdio.h", context.codename)
+    if libc is None or _tried(context, libc.package):
+        return proposal
+    change = Change(
+        action="add-build-package",
+        target=libc.package,
+        reason=f"what the compiler builds includes the C library's headers (stdio.h), which "
+        f"{libc.package} ships on {libc.release}",
+        basis=libc.basis,
+    )
+    return Proposal(changes=(*proposal.changes, change))
 
 
 def fix_header(failure: BuildFailure, context: BuildContext) -> Proposal:

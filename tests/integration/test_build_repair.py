@@ -72,6 +72,7 @@ def test_an_old_c_extension_gets_its_compiler_and_headers(
     # contents of the base image's release
     assert changes(manifest) == [
         ("missing-compiler", "add-build-package", "gcc"),
+        ("missing-compiler", "add-build-package", "libc6-dev"),  # stdio.h: gcc recommends it
         ("missing-header", "add-build-package", "libpython3.11-dev"),
     ]
     rounds = manifest["repairs"]
@@ -82,7 +83,7 @@ def test_an_old_c_extension_gets_its_compiler_and_headers(
     assert manifest["smoke"]["passed"]
     # the packages are in the system layer, before the virtual environment and pip
     dockerfile = next(out.glob("*/Dockerfile")).read_text()
-    apt = dockerfile.index("--no-install-recommends gcc libpython3.11-dev")
+    apt = dockerfile.index("--no-install-recommends gcc libc6-dev libpython3.11-dev")
     assert apt < dockerfile.index("uv venv") < dockerfile.index("requirements.txt")
     assert "repair 1  " in stdout and "add-build-package gcc" in stdout
 

@@ -74,10 +74,13 @@ def test_a_missing_compiler_installs_the_package_that_ships_it() -> None:
     proposal = propose(
         failure, _context(requirements=(_req("netifaces", "==0.11.0", "requirements"),))
     )
-    (change,) = proposal.changes
+    change, libc = proposal.changes
     assert (change.action, change.target) == ("add-build-package", "gcc")
     assert "netifaces==0.11.0" in change.reason and "bookworm" in change.reason
     assert "data/contents.json" in change.basis
+    # gcc only recommends the C library's headers, and repro installs without recommends
+    assert (libc.action, libc.target) == ("add-build-package", "libc6-dev")
+    assert "stdio.h" in libc.reason
 
 
 def test_config_programs_and_headers_come_from_the_contents_data() -> None:
@@ -93,7 +96,7 @@ def test_config_programs_and_headers_come_from_the_contents_data() -> None:
         ("uv-evdev-kernel-headers.log", "linux-libc-dev"),
     ]:
         failure = classify((BUILD / name).read_text())
-        (change,) = propose(failure, _context(history=None)).changes
+        change = propose(failure, _context(history=None)).changes[0]
         assert (change.action, change.target) == ("add-build-package", package), name
     header = BuildFailure(kind="missing-header", line="fatal error: Python.h", subject="Python.h")
     (change,) = propose(header, _context(python="3.9", codename="bullseye")).changes
@@ -137,13 +140,13 @@ def test_a_version_repro_chose_moves_to_a_release_with_a_wheel_before_compiling(
 
 def test_a_declared_pin_keeps_its_version_and_gets_the_compiler() -> None:
     context = _context(requirements=(_req("scrypt", "==0.8.20", "requirements"),))
-    (change,) = propose(_gcc_missing("scrypt", "0.8.20"), context).changes
+    change = propose(_gcc_missing("scrypt", "0.8.20"), context).changes[0]
     assert (change.action, change.target) == ("add-build-package", "gcc")
 
 
 def test_a_source_only_package_gets_the_compiler() -> None:
-    (change,) = propose(_gcc_missing("psycopg2", "2.9.9"), _context()).changes
-    assert change.target == "gcc"
+    changes = propose(_gcc_missing("psycopg2", "2.9.9"), _context()).changes
+    assert [c.target for c in changes] == ["gcc", "libc6-dev"]
 
 
 def test_an_unbuildable_pin_breaks_the_pin_before_a_declared_python() -> None:

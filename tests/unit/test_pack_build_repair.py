@@ -114,16 +114,19 @@ def test_a_missing_compiler_is_installed_in_the_system_layer_and_recorded(
     first, second = engine.dockerfiles
     assert "apt-get install" not in first
     # the package goes into the apt layer before the virtual environment and every pip layer
-    apt = second.index("--no-install-recommends gcc")
+    apt = second.index("--no-install-recommends gcc libc6-dev")
     assert apt < second.index("venv") < second.index("requirements.txt")
-    assert "added by the build's repair): gcc" in second
+    assert "added by the build's repair): gcc, libc6-dev" in second
     manifest = json.loads((result.artifact_dir / "repro.json").read_text())
     (round1,) = manifest["repairs"]
     assert round1["stage"] == "build" and round1["image"] is None
     assert round1["failure"]["kind"] == "missing-compiler"
     assert round1["failure"]["package"] == "netifaces"
     assert round1["failure"]["command"] == "uv pip install -r /opt/repro/requirements.txt"
-    assert [(c["action"], c["target"]) for c in round1["changes"]] == [("add-build-package", "gcc")]
+    assert [(c["action"], c["target"]) for c in round1["changes"]] == [
+        ("add-build-package", "gcc"),
+        ("add-build-package", "libc6-dev"),
+    ]
     assert Path(round1["log"]).read_text() == (BUILD / "uv-gcc-missing.log").read_text()
 
 
