@@ -353,9 +353,10 @@ def _imports(
     said: dict[int, Merged] = {}
     light: set[str] = set()  # requirements the code imports optionally (not in tests)
     apps = resolve.applications(evidence)
+    beside = resolve.siblings(evidence)
     for site in evidence.imports:
         top = site.module.split(".")[0]
-        if top in evidence.local_modules:
+        if top in evidence.local_modules or resolve.is_sibling(site, beside):
             own.setdefault(top, site.origin)
             continue
         path = site.origin.path

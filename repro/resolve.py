@@ -27,7 +27,7 @@ from packaging.utils import canonicalize_name
 
 from repro import mapping
 from repro.lookup import Found
-from repro.models import STRONG_KINDS, Evidence, ImportResolution, Origin
+from repro.models import STRONG_KINDS, Evidence, ImportResolution, ImportSite, Origin
 
 LOOKUP_LIMIT = 40  # import paths looked up per repository at most (each: ~7-9 requests)
 MAX_ORIGINS = 5
@@ -38,6 +38,27 @@ def own_names(evidence: Evidence) -> set[str]:
     names: set[str] = {canonicalize_name(n) for n in evidence.local_modules}
     names |= {canonicalize_name(h.value) for h in evidence.hints if h.topic == "project-name"}
     return names
+
+
+def siblings(evidence: Evidence) -> frozenset[tuple[str, str]]:
+    """(folder, name) of every module and package of the checkout: a file run as a script
+    imports the modules beside it by their bare names, inside a package folder too
+    (``sherlock/sherlock.py`` importing ``notify`` from ``sherlock/notify.py``)."""
+    out: set[tuple[str, str]] = set()
+    for path in evidence.python_paths:
+        folder, _, name = path.rpartition("/")
+        if name == "__init__.py":
+            parent, _, package = folder.rpartition("/")
+            out.add((parent, package))
+        elif name.endswith(".py"):
+            out.add((folder, name[:-3]))
+    return frozenset(out)
+
+
+def is_sibling(site: ImportSite, found: frozenset[tuple[str, str]]) -> bool:
+    """Whether ``site`` imports a module that sits beside the importing file."""
+    folder = site.origin.path.rpartition("/")[0]
+    return (folder, site.module.split(".")[0]) in found
 
 
 def python2_only(module: str) -> bool:
@@ -83,10 +104,13 @@ def to_look_up(evidence: Evidence, *, limit: int = LOOKUP_LIMIT) -> tuple[list[s
         if d.name and d.origin.kind in (*STRONG_KINDS, "notebook")
     ]
     apps = applications(evidence)
+    beside = siblings(evidence)
     out: dict[str, None] = {}
     for site in evidence.imports:
         top = site.module.split(".")[0]
         if top in evidence.local_modules or top in stdlib or canonicalize_name(top) in own:
+            continue
+        if is_sibling(site, beside):
             continue
         if apps and mapping.shared_host(site.module, apps) is not None:
             continue

@@ -304,3 +304,29 @@ def test_a_project_named_after_the_dotted_path_is_found() -> None:
     assert lookups["RPi"].tried[1].project == "RPi.GPIO"  # right after the name itself
     env = infer(ev, Options(python="2.7"), commit_date=WHEN, lookups=lookups)
     assert [r.name for r in env.requirements] == ["RPi.GPIO"]
+
+
+def test_modules_beside_the_importing_file_are_its_own_inside_a_package_too(
+    http: StandinTransport,
+) -> None:
+    # tool/tool.py is run as a script: its folder is on sys.path, so `import blinkstick`
+    # there is tool/blinkstick.py, never the PyPI project, though tool/ is a package
+    ev = Evidence(
+        imports=(_imp("blinkstick", "tool/tool.py"), _imp("helpers", "tool/tool.py")),
+        python_paths=(
+            "tool/__init__.py",
+            "tool/tool.py",
+            "tool/blinkstick.py",
+            "tool/helpers/__init__.py",
+        ),
+        local_modules=frozenset({"tool"}),
+    )
+    assert lookup_names(ev) == ([], 0)
+    lookups, _ = projects.look_up(ev, as_of=CODE_DATE, index=_index(http))
+    assert http.requests == []
+    env = infer(ev, Options(), commit_date=WHEN, lookups=lookups)
+    assert env.requirements == ()
+    assert {i.module: i.kind for i in env.imports} == {"blinkstick": "own", "helpers": "own"}
+    # the same name imported from elsewhere is no sibling there
+    other = Evidence(imports=(_imp("blinkstick", "run.py"),), python_paths=ev.python_paths)
+    assert lookup_names(other) == (["blinkstick"], 0)
