@@ -280,3 +280,21 @@ def test_a_module_an_application_shares_is_the_applications_only_beside_it() -> 
     assert with_blender.requirements == ()
     alone = infer(Evidence(imports=(imp("mathutils"),)), Options(), commit_date=WHEN)
     assert kinds(alone.imports)["mathutils"][0] != "host"
+
+
+def test_a_declared_bs4_is_beautifulsoup4_and_not_installed_twice() -> None:
+    from repro.models import DeclaredRequirement
+
+    ev = Evidence(
+        imports=(imp("bs4"),),
+        declared=(
+            DeclaredRequirement(
+                requirement="bs4",
+                name="bs4",
+                origin=Origin(kind="requirements", path="requirements.txt", line=1),
+            ),
+        ),
+    )
+    env = infer(ev, Options(python="3.8"), commit_date=WHEN)
+    assert [r.name for r in env.requirements] == ["beautifulsoup4"]
+    assert any("names the import 'bs4'" in c for c in env.conflicts)
