@@ -467,7 +467,8 @@ def pack_one(case: Case, repro: Path) -> dict[str, Any]:
         manifests = sorted(out.glob("*/repro.json"))
         if proc.returncode != 0 or not manifests:
             lines = [x for x in proc.stderr.strip().splitlines() if x.strip()]
-            row.update(outcome="pack failed", cause=(lines[-1] if lines else "no output")[:200])
+            errors = [x for x in lines if x.startswith("repro: error")] or lines[-1:]
+            row.update(outcome="pack failed", cause=(errors[-1] if errors else "no output")[:300])
             _remove_partial_images(proc.stderr)
             return row
         manifest = json.loads(manifests[0].read_text())
