@@ -108,7 +108,9 @@ def _bound(entry: dict[str, Any], path: str, spans: list[list[int | None]]) -> P
     first = spans[0][0]
     stop = spans[-1][1]
     parts: list[str] = []
-    if first:
+    # a lower bound whose first release predates every Python repro builds excludes
+    # nothing repro could install (matplotlib.pyplot: matplotlib 0.91, 2007)
+    if first and releases[first][1] >= _oldest_python():
         parts.append(f">={_minor(releases[first][0])}")
     if stop is not None:
         parts.append(f"<{_minor(releases[stop][0])}")
@@ -128,7 +130,7 @@ def _bound(entry: dict[str, Any], path: str, spans: list[list[int | None]]) -> P
         why += f", not {missing[0]} ({missing[1]})"
         evidence.append(missing[2])
         source = f"https://pypi.org/project/{name}/{missing[0]}/#files"
-    elif first:
+    elif first and parts:
         before = releases[first - 1]
         why += f", not {before[0]} before it"
         evidence.insert(0, before[2])
@@ -137,6 +139,14 @@ def _bound(entry: dict[str, Any], path: str, spans: list[list[int | None]]) -> P
         source = f"https://pypi.org/project/{name}/#history"
     why += f" (the file lists of {' and '.join(evidence)}; repro/data/{DATA})"
     return PathBound(library=name, path=path, specifier=",".join(parts), why=why, source=source)
+
+
+@cache
+def _oldest_python() -> str:
+    """The first release date (ISO) of the oldest Python repro builds."""
+    from repro.mapping import load_json
+
+    return str(min(load_json("python_releases.json")["releases"].values()))
 
 
 def explain(rule: str) -> PathBound | None:

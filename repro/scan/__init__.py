@@ -207,6 +207,16 @@ def _rule_paths() -> tuple[frozenset[str], frozenset[str]]:
 
 
 @cache
+def _attribute_needles(tops: frozenset[str]) -> tuple[str, ...]:
+    """``.NAME`` for the attribute rules of the packages a file imports."""
+    return tuple(
+        f".{attribute}"
+        for attribute in apirules.attributes()
+        if apirules.match_attribute(attribute, tops)
+    )
+
+
+@cache
 def _import_hits(module: str) -> bool:
     """Importing ``module`` is itself a use some rule talks about."""
     return bool(apirules.match_name(module)) or module in _rule_paths()[1]
@@ -262,11 +272,8 @@ def _api_uses(
         if site.module.split(".")[0] in rule_modules
     )
     if not hit:
-        tops = {v.split(".")[0] for v in names.values()}
-        hit = any(
-            f".{attribute}" in text and apirules.match_attribute(attribute, tops)
-            for attribute in apirules.attributes()
-        )
+        tops = frozenset(v.split(".")[0] for v in names.values())
+        hit = any(needle in text for needle in _attribute_needles(tops))
     if not hit:
         for alias, qualified in names.items():
             pattern = _alias_use(alias, qualified)

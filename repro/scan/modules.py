@@ -18,6 +18,15 @@ from repro import mapping, modpaths
 from repro.models import ApiUse, ImportSite, Origin
 
 
+def _bound(module: str, known: frozenset[str]) -> tuple[str, modpaths.PathBound] | None:
+    """The library an import path belongs to (canonical) and the bound it puts on it."""
+    found = mapping.lookup(module)
+    if found.kind != "dist" or canonicalize_name(found.dist) not in known:
+        return None
+    bound = modpaths.lookup(found.dist, module)
+    return None if bound is None else (canonicalize_name(found.dist), bound)
+
+
 def uses(
     sites: Iterable[ImportSite], local: frozenset[str] | set[str], api_uses: Iterable[ApiUse]
 ) -> list[ApiUse]:
@@ -27,18 +36,19 @@ def uses(
     read = {(u.origin.path, u.origin.line, canonicalize_name(u.package)) for u in api_uses}
     out: list[ApiUse] = []
     seen: set[tuple[str, str]] = set()
+    bounds: dict[str, tuple[str, modpaths.PathBound] | None] = {}  # module → (dist, bound)
     for site in sites:
-        top = site.module.split(".")[0]
-        if site.optional or top in local or "." not in site.module:
+        if site.optional or "." not in site.module or site.module.split(".")[0] in local:
             continue
-        found = mapping.lookup(site.module)
-        if found.kind != "dist" or canonicalize_name(found.dist) not in known:
+        if site.module not in bounds:
+            bounds[site.module] = _bound(site.module, known)
+        found = bounds[site.module]
+        if found is None:
             continue
-        key = canonicalize_name(found.dist)
+        key, bound = found
         if (site.origin.path, site.origin.line, key) in read:
             continue
-        bound = modpaths.lookup(found.dist, site.module)
-        if bound is None or (site.origin.path, bound.rule) in seen:
+        if (site.origin.path, bound.rule) in seen:
             continue
         seen.add((site.origin.path, bound.rule))
         cell = site.origin.kind == "notebook"

@@ -436,10 +436,10 @@ def suspect(text: str) -> bool:
     Python 2 trait a partial parse would miss: a full parse must decide."""
     if "\n\t" in text and _SPACE_INDENT.search(text):
         return True  # tabs and spaces both indent: Python 3 may refuse the mix
-    return any(
-        (not literal or literal in text) and in_code(text, pattern)
-        for literal, pattern in _SUSPECTS
-    )
+    for literal, pattern in _SUSPECTS:
+        if (not literal or literal in text) and in_code(text, pattern):
+            return True
+    return False
 
 
 def in_code(text: str, pattern: re.Pattern[str]) -> bool:

@@ -67,6 +67,17 @@ def _py2_third_party() -> dict[str, str]:
 
 
 @cache
+def _py2_method_calls() -> tuple[str, ...]:
+    """``.iteritems(`` and the like, as they appear in text."""
+    return tuple(f".{n}(" for n in sorted(_py2_methods()[0]))
+
+
+@cache
+def _py2_third_party_tops() -> frozenset[str]:
+    return frozenset(m.split(".")[0] for m in _py2_third_party())
+
+
+@cache
 def _py2_methods() -> tuple[frozenset[str], frozenset[str]]:
     """(dict methods only Python 2 has, libraries whose objects have them too)."""
     entry = _data()["python2_methods"]
@@ -95,13 +106,13 @@ _FLOORS: tuple[tuple[Any, str, str, re.Pattern[str]], ...] = (
     (ast.JoinedStr, "f-string", "", re.compile(r"""[fF](?<![\w][fF])[rR]?["']""")),
     (ast.JoinedStr, "f-string", "", re.compile(r"""[fF](?<=[^\w][rR][fF])["']""")),
     (ast.NamedExpr, "assignment expression (:=)", ":=", re.compile(r":=")),
-    (_posonly, "positional-only parameters (/)", "/", re.compile(r"/[ \t]*[,)]")),
-    (ast.Match, "match statement", "match", re.compile(r"^[ \t]*match\b.*:[ \t]*$", re.M)),
+    (_posonly, "positional-only parameters (/)", ", /", re.compile(r",[ \t]*/[ \t]*[,)]")),
+    (ast.Match, "match statement", "match", re.compile(r"match[ \t(][^\n]*:[ \t]*$", re.M)),
     (_is_try_star, "except*", "except", re.compile(r"except[ \t]*\*")),
-    (_has_type_params, "type parameters (def f[T])", "def", re.compile(r"def[ \t]+\w+\[")),
-    (_has_type_params, "type parameters (def f[T])", "class", re.compile(r"class[ \t]+\w+\[")),
-    (getattr(ast, "TypeAlias", None), "type statement", "type",
-     re.compile(r"^[ \t]*type[ \t]+\w+.*=", re.M)),
+    (_has_type_params, "type parameters (def f[T])", "](", re.compile(r"def[ \t]+\w+\[")),
+    (_has_type_params, "type parameters (def f[T])", "]", re.compile(r"class[ \t]+\w+\[")),
+    (getattr(ast, "TypeAlias", None), "type statement", "\ntype ",
+     re.compile(r"^type[ \t]+\w+.*=", re.M)),
 )  # fmt: skip
 
 # Python 2 builtins, where a use can be. Distinctive names are looked for as text; the
@@ -168,8 +179,7 @@ class Era:
             if found_builtin is not None:
                 name, line = found_builtin
                 self.py2_weak.setdefault(rel, _Fact(f"uses {name}, a Python 2 builtin", rel, line))
-        names, _ = _py2_methods()
-        if rel not in self.py2_weak and any(f".{n}(" in text for n in names):
+        if rel not in self.py2_weak and any(n in text for n in _py2_method_calls()):
             tree = tree or _parse(text, rel)
             method = _python2_method(tree) if tree is not None else None
             if method is not None:
@@ -290,6 +300,7 @@ class Era:
     ) -> None:
         only2 = _py2_modules()
         third = _py2_third_party()
+        third_tops = _py2_third_party_tops()
         for site in sites:
             top = site.module.split(".")[0]
             if site.optional or top in local:
@@ -299,6 +310,8 @@ class Era:
                 continue
             if top in only2:
                 what = f"imports {top}, a module of Python 2's standard library only"
+            elif top not in third_tops:
+                continue
             else:
                 module = next((m for m in third if _under(site.module, m)), None)
                 if module is None:
