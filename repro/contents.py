@@ -291,16 +291,17 @@ def header(name: str, codename: str, *, python: str = "") -> Found | None:
     return _found(key, [*_rank(stem, packages), *others], answering, codename)
 
 
-_PYTHON_DIR = re.compile(r"(?:^|/)python(?P<version>\d\.\d+)(?P<abi>[a-z]*)/$")
+# an interpreter's include directory anywhere on the path (python3.11/cpython/, pypy3.9/)
+_PYTHON_DIR = re.compile(r"(?:^|/)(?P<impl>python|pypy)(?P<version>\d\.\d+)(?P<abi>[a-z]*)/")
 
 
 def _python_rank(root: str, python: str) -> int:
     """Headers of the image's Python first, then headers of no Python, then a debug
-    build's, then another Python's."""
+    build's, then another Python's (or PyPy's)."""
     m = _PYTHON_DIR.search(root)
     if m is None:
         return 1
-    if python and m.group("version") == python:
+    if python and m.group("impl") == "python" and m.group("version") == python:
         return 2 if "d" in m.group("abi") else 0
     return 3
 

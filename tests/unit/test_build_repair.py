@@ -327,3 +327,36 @@ def test_a_release_that_cannot_move_names_the_pythons_its_wheels_are_for() -> No
         "glmnet 2.2.1 has wheels for Python 3.6, 3.7, 3.8 only (this engine has a base image "
         "for none of them): pack with --python 3.8"
     )
+
+
+def test_a_header_already_installed_means_the_code_wants_another_python() -> None:
+    """cytoolz 0.10.1's C (Cython of 2019) includes longintrepr.h, which Python 3.11
+    moved: installing libpython3.11-dev again would not help; a release with a wheel does."""
+    cytoolz = PackageReleases(
+        name="cytoolz",
+        fetched=FETCHED,
+        releases=(
+            _release("0.10.1", "2019-11-04"),
+            _release("0.12.0", "2022-07-10", "cp38", "cp39", "cp310"),
+            _release("0.12.1", "2022-12-25", "cp39", "cp310", "cp311"),
+        ),
+    )
+    failure = BuildFailure(
+        kind="missing-header",
+        line="cytoolz/dicttoolz.c:20:10: fatal error: longintrepr.h: No such file or directory",
+        subject="longintrepr.h",
+        package="cytoolz",
+        version="0.10.1",
+    )
+    context = _context(
+        history={"cytoolz": cytoolz}.get,
+        requirements=(_req("cytoolz", "==0.10.1", "requirements"),),
+        previous=(Change(action="add-build-package", target="libpython3.11-dev"),),
+    )
+    (change,) = propose(failure, context).changes
+    assert (change.action, change.target, change.specifier) == (
+        "bound-requirement",
+        "cytoolz",
+        "==0.12.1",
+    )
+    assert "the pin ==0.10.1 from requirements.txt:1 is given up" in change.reason

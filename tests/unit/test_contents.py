@@ -83,6 +83,12 @@ def test_header_names_the_package_that_ships_it(name: str, release: str, package
     assert found.release == release and not found.derived
 
 
+def test_a_header_below_the_images_python_beats_pypys() -> None:
+    # Python 3.11 moved longintrepr.h into cpython/; PyPy's sits higher up
+    found = contents.header("longintrepr.h", "bookworm", python="3.11")
+    assert found is not None and found.package == "libpython3.11-dev"
+
+
 def test_python_h_follows_the_images_python() -> None:
     for release in ("bullseye", "trixie", "bionic"):  # bionic's is python3.6m/Python.h
         python = contents.system_python(release)
