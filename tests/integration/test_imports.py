@@ -101,3 +101,31 @@ def test_a_script_that_runs_inside_blender_is_packed_and_not_run(
     assert manifest["unresolved"] == []
     (bpy,) = [i for i in manifest["imports"] if i["module"] == "bpy"]
     assert (bpy["kind"], bpy["provider"]) == ("host", "Blender")
+
+
+def test_a_system_module_is_installed_from_the_distribution_and_imports(
+    engine: DockerEngine, tmp_path: Path, cleanup_images: list[str]
+) -> None:
+    require_images(engine, "python:3.11-slim")
+    repo = write_files(
+        tmp_path / "busnotes",
+        {
+            "busnotes.py": (
+                '"""List the names on the session bus."""\n'
+                "import dbus\n\n"
+                "if __name__ == '__main__':\n"
+                "    print(dbus.SessionBus().list_names())\n"
+            )
+        },
+    )
+    sha = commit_all(repo, date=WHEN)
+    out = tmp_path / "out"
+    code, _, stderr = pack(str(repo), "--python", "3.11", "--out", str(out))
+    tag = f"repro/local-busnotes:{sha[:7]}"
+    cleanup_images += [tag, f"{tag}-py3.11-cpu"]
+    assert code == 0, stderr
+    manifest = manifest_of(out)
+    (dbus,) = [i for i in manifest["imports"] if i["module"] == "dbus"]
+    assert (dbus["kind"], dbus["provider"]) == ("system", "python3-dbus")
+    assert manifest["smoke"]["passed"] is True and manifest["smoke"]["kind"] == "import"
+    assert not any(r["name"] == "dbus-python" for r in manifest["requirements"])
