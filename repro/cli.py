@@ -424,10 +424,7 @@ def pack(
         f"smoke     {verdict}" + (f" ({smoke.command.kind}: {_short(smoke)})" if smoke else "")
     )
     for record in result.repairs:
-        changed = "; ".join(
-            f"{c['action']} {c['target']}{c['specifier']}" for c in record["changes"]
-        )
-        click.echo(f"repair {record['round']}  {record['failure']['line'][:80]} → {changed}")
+        click.echo(f"repair {record.number}  {record.failure[:80]} → {record.changed()}")
     click.echo(f"artifact  {result.artifact_dir}")
     if destination is not None:
         reporter.stage("push", push_to or "")

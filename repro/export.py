@@ -19,6 +19,7 @@ from repro import artifact
 from repro.engine import Engine, ImageInfo
 from repro.manifest import build_manifest
 from repro.models import JSON, BuiltImage, Checkout, ImageFacts, PackResult, Plan, SmokeResult
+from repro.repair.values import Round
 
 PAPER = "PAPER.md"
 
@@ -38,7 +39,7 @@ def write(
     facts: ImageFacts,
     smoke: SmokeResult | None,
     smoke_extra: JSON,
-    repairs: list[JSON],
+    repairs: Sequence[Round],
     oci: bool = False,
 ) -> PackResult:
     """Write the artifact of ``image`` into ``dest`` (atomically) and return the result."""
@@ -75,7 +76,7 @@ def write(
             licenses=licenses,
             artifacts=artifacts,  # type: ignore[arg-type]
             smoke_extra=smoke_extra,
-            repairs=repairs,
+            repairs=[r.record for r in repairs],
             created=created,
             sbom=sbom_summary,
         )

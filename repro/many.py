@@ -187,11 +187,7 @@ def run_job(
             exit_status=1,
         )
     smoke = result.smoke
-    repairs = tuple(
-        f"{r['failure']['line']} → "
-        + "; ".join(f"{c['action']} {c['target']}{c['specifier']}" for c in r["changes"])
-        for r in result.repairs
-    )
+    repairs = tuple(r.line() for r in result.repairs)
     return JobResult(
         job=job,
         status="repaired" if result.repairs else "packed",

@@ -10,7 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from repro.repair.values import Round
 
 JSON = dict[str, Any]
 
@@ -700,7 +703,7 @@ class PackResult:
     smoke: SmokeResult | None
     artifact_dir: Path
     manifest: JSON
-    repairs: tuple[JSON, ...] = ()  # one per repair round (manifest "repairs")
+    repairs: tuple[Round, ...] = ()  # one per repair round (their records: manifest "repairs")
 
 
 # --------------------------------------------------------------------------- options

@@ -27,7 +27,6 @@ from pathlib import Path
 
 from repro import (
     build,
-    buildlog,
     cache,
     config,
     export,
@@ -37,44 +36,34 @@ from repro import (
     hostgpu,
     infer,
     locks,
-    planner,
     planning,
     probe,
     projects,
     pypi,
     repair,
+    repairing,
     scratch,
     smoke,
     sweep,
     vcs,
 )
 from repro.engine import DockerEngine, Engine
-from repro.errors import BuildError, EngineError
+from repro.errors import BuildError
 from repro.manifest import dropped
 from repro.models import (
-    JSON,
     BuiltImage,
     Checkout,
     GivenImage,
     HostGpu,
-    ImageFacts,
     Options,
     PackResult,
-    Plan,
     Prepared,
     Scanned,
     Source,
 )
-from repro.repair import Change, ReleasesFor, explain
+from repro.repair import Change, ReleasesFor, Round
 from repro.repair import build as repair_build
 from repro.repair.build import History
-from repro.repair.rounds import (
-    build_context,
-    build_round_json,
-    release_history,
-    repair_context,
-    round_json,
-)
 from repro.report import Reporter
 from repro.scan import scan
 from repro.scan.binder import summary as binder_summary
@@ -140,7 +129,7 @@ def scan_checkout(
     given = None
     if options.base_image:
         reporter.stage("probe", options.base_image)
-        given = _probe_given(options.base_image, probe_image, reporter)
+        given = probe.base_image_given(options.base_image, probe_image, reporter)
     context = build.survey_context(checkout.path, keep_large=options.keep_large_files)
     return Scanned(
         checkout=checkout,
@@ -151,27 +140,6 @@ def scan_checkout(
         wheels=tuple(build.find_wheels(options.find_links)),
         given=given,
     )
-
-
-def _probe_given(
-    name: str, probe_image: Callable[[str], GivenImage] | None, reporter: Reporter
-) -> GivenImage | None:
-    """What ``--base-image`` holds; None (with a warning) when no engine answers."""
-    try:
-        if probe_image is not None:
-            given = probe_image(name)
-        else:
-            given = given_image.probe(DockerEngine(use_buildkit=False), name)
-    except EngineError as exc:
-        reporter.warn(
-            f"--base-image {name} could not be probed ({exc.message}): planned for the "
-            "Python inferred, not for what the image has"
-        )
-        return None
-    python = f"Python {given.python} ({given.interpreter})" if given.python else "no Python"
-    cuda = f", CUDA {given.cuda}" if given.cuda else ""
-    reporter.info(f"{python}{cuda}: {'; '.join(given.evidence) or 'nothing read'}")
-    return given
 
 
 def plan_for(
@@ -303,64 +271,38 @@ def pack_fetched(
         probe_image=lambda name: given_image.probe(engine(), name),
     )
     options = scanned.options
-    changes: tuple[Change, ...] = ()
-    rounds: list[JSON] = []
-    superseded: list[str] = []
+    repairs = repairing.Repairs(limit=options.max_repairs)
     vcs_resolve = functools.cache(fetch.branch_as_of)  # each branch read once, for all rounds
     while True:
         prepared = plan_for(
             scanned,
             reporter,
             buildkit=lambda: engine().buildkit,
-            changes=changes,
+            changes=repairs.changes,
             vcs_resolve=vcs_resolve,
         )
         plan, docker = prepared.plan, engine()
-        if not rounds:
+        if not repairs.rounds:
             for warning in plan.warnings:
                 reporter.warn(warning)
         base_info = probe.ensure_base_images(docker, plan, reporter.info)
-        log = _build_log(plan, len(rounds) + 1)
+        log = repairing.build_log(plan, len(repairs.rounds) + 1)
         try:
-            image = _build(docker, got.workdir, prepared, options, reporter, rounds, log)
-        except BuildError as exc:
-            broken, fix = _propose_build(exc, log, docker, plan, scanned, changes, build_history)
-            if not fix.changes or len(rounds) >= options.max_repairs:
-                shown = str(log) if log.exists() else ""
-                limit = options.max_repairs
-                raise explain.unrepaired_build(exc, broken, fix, rounds, limit, shown) from exc
-            number = len(rounds) + 1
-            reporter.stage(f"repair {number}/{options.max_repairs}", broken.summary())
-            for change in fix.changes:
-                reporter.info(change.describe())
-            rounds.append(build_round_json(number, broken, fix.changes, str(log)))
-            changes = (*changes, *fix.changes)
-            wait = repair_build.retry_wait(fix.changes)
-            if wait:
-                reporter.info(f"waiting {wait:g} s before building again")
-                pause(wait)
+            image = _build(docker, got.workdir, prepared, options, reporter, repairs.rounds, log)
+        except BuildError as exc:  # repaired (a round recorded), else raised as explained
+            repairs.build_failed(exc, log, docker, plan, scanned, build_history, reporter, pause)
             continue
-        sweep.superseded(docker, superseded, keep=image.id)
+        sweep.superseded(docker, repairs.superseded, keep=image.id)
         sweep.dead_runs(docker)  # containers of killed runs: their images are free then
         sweep.untagged_images(docker, plan.checkout.source.url, keep=image.id)  # re-packs
         facts = probe.image_facts(docker, image.id)
-        if not rounds:
+        if not repairs.rounds:
             for note in dropped(plan.environment, facts.lock):
                 reporter.warn(note)
         tested = smoke.test_image(docker, plan, image.id, options.smoke_timeout, reporter)
         if tested is None or tested.passed:
             break
-        failure, proposal = _propose(docker, tested, plan, scanned, facts, changes, releases)
-        if not proposal.changes or len(rounds) >= options.max_repairs:
-            outcome, limit = tested.outcome, options.max_repairs
-            raise explain.smoke_failure(plan, outcome, failure, proposal, rounds, limit)
-        number = len(rounds) + 1
-        reporter.stage(f"repair {number}/{options.max_repairs}", failure.summary())
-        for change in proposal.changes:
-            reporter.info(change.describe())
-        rounds.append(round_json(number, failure, proposal.changes, image, tested.outcome))
-        changes = (*changes, *proposal.changes)
-        superseded.append(image.id)
+        repairs.smoke_failed(docker, tested, image, plan, scanned, facts, releases, reporter)
 
     got.remove_workspace()
     dest = export.artifact_path(options.out, plan.checkout)
@@ -375,7 +317,7 @@ def pack_fetched(
         facts=facts,
         smoke=tested.result if tested else None,
         smoke_extra=tested.to_json() if tested else {},
-        repairs=rounds,
+        repairs=repairs.rounds,
         oci=options.oci,
     )
 
@@ -386,7 +328,7 @@ def _build(
     prepared: Prepared,
     options: Options,
     reporter: Reporter,
-    rounds: list[JSON],
+    rounds: list[Round],
     log: Path,
 ) -> BuiltImage:
     """Build the plan's image, its whole log kept at ``log``; a failed build raises
@@ -410,67 +352,6 @@ def _build(
             reporter.info(note)
     reporter.info(f"built {image.id[:19]} in {image.build_seconds:.1f} s ({image.builder})")
     return image
-
-
-def _propose(
-    engine: Engine,
-    tested: smoke.Tested,
-    plan: Plan,
-    scanned: Scanned,
-    facts: ImageFacts,
-    changes: tuple[Change, ...],
-    releases: ReleasesFor | None,
-) -> tuple[repair.Failure, repair.Proposal]:
-    """What failed, and the changes that fix it (or the diagnosis when none does)."""
-    failure = tested.outcome.failure
-    assert failure is not None
-    pythons = probe.repair_pythons(engine) if failure.kind == "wrong-python" else ()
-    history = releases or release_history(
-        pypi.PyPIIndex(as_of=plan.environment.lock_cutoff or dt.date.today()),
-        plan.environment.python.version,
-    )
-    gpu_fallback = tested.outcome.gpu_fallback
-    context = repair_context(
-        plan, scanned, facts, changes, history, pythons, gpu_fallback=gpu_fallback
-    )
-    if not failure.fixable:
-        return failure, repair.Proposal(diagnosis=repair.diagnose(failure, context))
-    return failure, repair.propose(failure, context)
-
-
-def _build_log(plan: Plan, number: int) -> Path:
-    """Where a build's whole log is kept: the repro cache, one file per repair round."""
-    name = f"{plan.checkout.source.slug}-{plan.checkout.short_sha}-build-{number}.log"
-    return cache.subdir("logs") / name
-
-
-def _propose_build(
-    exc: BuildError,
-    log: Path,
-    engine: Engine,
-    plan: Plan,
-    scanned: Scanned,
-    changes: tuple[Change, ...],
-    history: History | None,
-) -> tuple[buildlog.BuildFailure, repair.Proposal]:
-    """What the failed build's log says, and the changes that fix it (or the diagnosis)."""
-    try:
-        text = log.read_text("utf-8", "replace")
-    except OSError:
-        text = exc.log_tail
-    failure = buildlog.classify(text)
-    environment = plan.environment
-    if history is None:
-        history = pypi.PyPIIndex(as_of=environment.lock_cutoff or dt.date.today()).get
-    here = probe.local_pythons(engine)
-    pythons = tuple(
-        p
-        for p in planner.python_alternatives(environment, scanned.evidence, scanned.options)
-        if p in here
-    )
-    codename = probe.os_codename(engine, plan.base.name)
-    context = build_context(plan, scanned, changes, history, codename=codename, pythons=pythons)
-    return failure, repair.propose_build(failure, context)
 
 
 def connect(factory: Callable[[], Engine]) -> Callable[[], Engine]:

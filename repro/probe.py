@@ -16,12 +16,13 @@ from importlib import resources
 
 from packaging.utils import canonicalize_name
 
-from repro import base_image, contents, infer
+from repro import base_image, contents, given_image, infer
 from repro import dockerfile as df
-from repro.engine import Engine, ImageInfo, RunLimits
+from repro.engine import DockerEngine, Engine, ImageInfo, RunLimits
 from repro.errors import BuildError, EngineError
-from repro.models import JSON, ImageFacts, Plan
+from repro.models import JSON, GivenImage, ImageFacts, Plan
 from repro.repair import explain
+from repro.report import Reporter
 
 
 def image_facts(engine: Engine, image: str) -> ImageFacts:
@@ -117,3 +118,24 @@ def os_codename(engine: Engine, image: str) -> str:
     }
     codename = fields.get("VERSION_CODENAME", "")
     return codename or contents.codename_of(fields.get("ID", ""), fields.get("VERSION_ID", ""))
+
+
+def base_image_given(
+    name: str, probe_image: Callable[[str], GivenImage] | None, reporter: Reporter
+) -> GivenImage | None:
+    """What ``--base-image`` holds; None (with a warning) when no engine answers."""
+    try:
+        if probe_image is not None:
+            given = probe_image(name)
+        else:
+            given = given_image.probe(DockerEngine(use_buildkit=False), name)
+    except EngineError as exc:
+        reporter.warn(
+            f"--base-image {name} could not be probed ({exc.message}): planned for the "
+            "Python inferred, not for what the image has"
+        )
+        return None
+    python = f"Python {given.python} ({given.interpreter})" if given.python else "no Python"
+    cuda = f", CUDA {given.cuda}" if given.cuda else ""
+    reporter.info(f"{python}{cuda}: {'; '.join(given.evidence) or 'nothing read'}")
+    return given

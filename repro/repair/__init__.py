@@ -52,6 +52,7 @@ from repro.repair.values import (
     KnownRelease,
     Proposal,
     ReleasesFor,
+    Round,
 )
 
 __all__ = [
@@ -70,6 +71,7 @@ __all__ = [
     "KnownRelease",
     "Proposal",
     "ReleasesFor",
+    "Round",
     "apply_changes",
     "classify",
     "diagnose",

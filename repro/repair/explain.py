@@ -7,15 +7,16 @@ manifest's ``repairs`` records.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from repro import base_image
 from repro.buildlog import BuildFailure
 from repro.errors import BuildError, SmokeFailure
-from repro.models import JSON, Plan
+from repro.models import Plan
 from repro.repair.build import error_text
 from repro.repair.kinds import diagnose
-from repro.repair.values import Context, Diagnosis, Failure, Proposal
+from repro.repair.values import Context, Diagnosis, Failure, Proposal, Round
 
 if TYPE_CHECKING:
     from repro.smoke.judge import Outcome
@@ -41,13 +42,9 @@ def missing_base_hint(plan: Plan, ref: str, local_pythons: tuple[str, ...]) -> s
     return "; ".join(choices)
 
 
-def rounds_text(rounds: list[JSON]) -> str:
+def rounds_text(rounds: Sequence[Round]) -> str:
     """One line per repair round: what failed → what was changed."""
-    lines = []
-    for r in rounds:
-        changed = "; ".join(f"{c['action']} {c['target']}{c['specifier']}" for c in r["changes"])
-        lines.append(f"repair {r['round']}: {r['failure']['line']} → {changed}")
-    return "\n".join(lines)
+    return "\n".join(f"repair {r.number}: {r.line()}" for r in rounds)
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -58,7 +55,7 @@ def unrepaired_build(
     exc: BuildError,
     failure: BuildFailure,
     proposal: Proposal,
-    rounds: list[JSON],
+    rounds: Sequence[Round],
     max_repairs: int,
     log: str,
 ) -> BuildError:
@@ -81,7 +78,7 @@ def smoke_failure(
     outcome: Outcome,
     failure: Failure,
     proposal: Proposal,
-    rounds: list[JSON],
+    rounds: Sequence[Round],
     max_repairs: int,
 ) -> SmokeFailure:
     """The smoke test failed and repro stops: the diagnosis (or the repair it would make

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from repro.buildlog import BuildFailure
-from repro.models import JSON, BuiltImage, Evidence, ImageFacts, Plan, Scanned
+from repro.models import BuiltImage, Evidence, ImageFacts, Plan, Scanned
 from repro.planning import wheelhouse_versions
 from repro.repair.build import BuildContext, History
-from repro.repair.values import Change, Context, Failure, KnownRelease, ReleasesFor
+from repro.repair.values import Change, Context, Failure, KnownRelease, ReleasesFor, Round
 
 if TYPE_CHECKING:
     from repro.releases import ReleaseIndex
@@ -79,17 +79,17 @@ def release_history(index: ReleaseIndex, python: str) -> ReleasesFor:
     return releases
 
 
-def round_json(
+def smoke_round(
     number: int,
     failure: Failure,
     changes: tuple[Change, ...],
     image: BuiltImage,
     outcome: Outcome,
-) -> JSON:
-    """The manifest's record of repair round ``number``: the image that failed, its smoke
-    attempt, the failure and the changes made for the next round."""
+) -> Round:
+    """Repair round ``number`` after a failed smoke test; its record: the image that
+    failed, its smoke attempt, the failure and the changes made for the next round."""
     attempt = outcome.failing
-    return {
+    record = {
         "round": number,
         "stage": "smoke",
         "image": image.id,
@@ -102,6 +102,7 @@ def round_json(
         "failure": failure.to_json(),
         "changes": [c.to_json() for c in changes],
     }
+    return Round(number=number, failure=failure.line, changes=changes, record=record)
 
 
 def build_context(
@@ -137,12 +138,10 @@ def _python_pins(evidence: Evidence) -> tuple[tuple[str, str], ...]:
     )
 
 
-def build_round_json(
-    number: int, failure: BuildFailure, changes: tuple[Change, ...], log: str
-) -> JSON:
-    """The manifest's record of a repair round that followed a failed build: the failure
-    read from its log (kept at ``log``) and the changes made for the next round."""
-    return {
+def build_round(number: int, failure: BuildFailure, changes: tuple[Change, ...], log: str) -> Round:
+    """Repair round ``number`` after a failed build; its record: the failure read from
+    its log (kept at ``log``) and the changes made for the next round."""
+    record = {
         "round": number,
         "stage": "build",
         "image": None,
@@ -150,3 +149,4 @@ def build_round_json(
         "failure": failure.to_json(),
         "changes": [c.to_json() for c in changes],
     }
+    return Round(number=number, failure=failure.line, changes=changes, record=record)

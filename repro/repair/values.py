@@ -102,6 +102,10 @@ class Change:
         }[self.action]
         return f"{what}: {self.reason}" if self.reason else what
 
+    def short(self) -> str:
+        """``add-requirement PyYAML``, ``bound-requirement numpy<1.24``: one change, briefly."""
+        return f"{self.action} {self.target}{self.specifier}"
+
     def to_json(self) -> JSON:
         return {
             "action": self.action,
@@ -157,3 +161,22 @@ class Context:
 
 
 Dated = Callable[[str, str], "str | None"]  # (name, specifier) → version as of the cutoff
+
+
+@dataclass(frozen=True, kw_only=True)
+class Round:
+    """One repair round of a pack: the failure that started it, the changes made for the
+    next build, and its record in the manifest's ``repairs`` (docs/manifest.md)."""
+
+    number: int
+    failure: str  # the line that names the failure
+    changes: tuple[Change, ...]
+    record: JSON
+
+    def changed(self) -> str:
+        """The round's changes, briefly: ``add-requirement PyYAML; ...``."""
+        return "; ".join(c.short() for c in self.changes)
+
+    def line(self) -> str:
+        """``<failure> → <changes>``: the round on one line."""
+        return f"{self.failure} → {self.changed()}"

@@ -18,6 +18,7 @@ from repro import many, onboard
 from repro.cli import cli
 from repro.errors import SmokeFailure, SourceError, UsageError
 from repro.models import Options, Source
+from repro.repair import Change, Round
 from repro.report import QuietReporter
 
 # --------------------------------------------------------------------------- the list
@@ -58,10 +59,12 @@ def test_a_bad_list_file_is_one_clear_error(tmp_path: Path) -> None:
 
 
 def fake_result(source: str, repaired: bool) -> Any:
-    round_ = {
-        "failure": {"line": "ModuleNotFoundError: No module named 'yaml'"},
-        "changes": [{"action": "add-requirement", "target": "PyYAML", "specifier": ""}],
-    }
+    round_ = Round(
+        number=1,
+        failure="ModuleNotFoundError: No module named 'yaml'",
+        changes=(Change(action="add-requirement", target="PyYAML"),),
+        record={},
+    )
     return SimpleNamespace(
         smoke=SimpleNamespace(command=SimpleNamespace(kind="pytest")),
         repairs=[round_] if repaired else [],

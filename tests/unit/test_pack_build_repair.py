@@ -161,7 +161,7 @@ def test_a_network_error_is_retried_after_a_pause(repo: Path, tmp_path: Path) ->
         pause=waits.append,
     )
     assert waits == [10.0, 30.0]
-    assert [r["changes"][0]["action"] for r in result.repairs] == ["retry", "retry"]
+    assert [r.changes[0].action for r in result.repairs] == ["retry", "retry"]
     assert len(engine.dockerfiles) == 3 and engine.dockerfiles[0] == engine.dockerfiles[2]
 
 
