@@ -28,9 +28,8 @@ import re
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from importlib import resources
 
-from repro import __version__
+from repro import __version__, in_image
 from repro.errors import UsageError
 from repro.models import BaseImage, BinderConfig
 
@@ -210,7 +209,7 @@ def _import_check() -> str:
 
 
 def _data_file(name: str) -> str:
-    return resources.files("repro.data").joinpath(name).read_text("utf-8")
+    return in_image.read(name)
 
 
 def _lines(items: tuple[str, ...]) -> str:

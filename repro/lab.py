@@ -10,7 +10,7 @@ first; an artifact folder; an image). Then:
    own under ``/opt/repro/lab`` made from the image's Python, so the packed environment is
    not touched; the kernel Jupyter offers is the image's environment (its own ipykernel
    when it has one, else the lab's, found after every package of the environment:
-   ``data/lab_kernel.py``). Installing JupyterLab needs the package index (the CA bundle
+   ``in_image/lab_kernel.py``). Installing JupyterLab needs the package index (the CA bundle
    and pip configuration are build secrets, as for ``pack``).
 3. **The server**: a container with the repository at ``/app`` (copied in the image, or the
    checkout bind-mounted with ``--mount``), its port published on 127.0.0.1 only, a fresh
@@ -27,11 +27,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from repro import build, signals, stale
+from repro import build, in_image, signals, stale
 from repro import dockerfile as df
 from repro.engine import DockerEngine, RunLimits, ServiceSpec
 from repro.errors import EngineError, ReproError, UsageError
@@ -162,7 +161,7 @@ def ensure_lab_image(
     engine.tag(found.id, base)
     with stale.private_dir("repro-lab") as context:
         (context / "Dockerfile").write_text(lab_dockerfile(base, side, buildkit=engine.buildkit))
-        kernel = resources.files("repro.data").joinpath("lab_kernel.py").read_text("utf-8")
+        kernel = in_image.read("lab_kernel.py")
         (context / "lab_kernel.py").write_text(kernel)
         labels = {LABEL_MANAGED: "lab", "io.github.repro.lab.base": found.id}
         built, notes = build.build(

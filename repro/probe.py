@@ -1,6 +1,6 @@
 """What an engine and a built image hold, read by asking them (edge: docker).
 
-``image_facts`` runs one short container in a built image (``repro/data/image_facts.py``):
+``image_facts`` runs one short container in a built image (``repro/in_image/image_facts.py``):
 its lock, which distribution provides each top-level module, its OS release, its Debian
 packages and the licences every package declares. ``ensure_base_images`` makes sure every
 image a Dockerfile starts from is on the engine, ``local_pythons`` lists the Pythons
@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from importlib import resources
 
 from packaging.utils import canonicalize_name
 
-from repro import base_image, contents, given_image, infer
+from repro import base_image, contents, given_image, in_image, infer
 from repro import dockerfile as df
 from repro.engine import DockerEngine, Engine, ImageInfo, RunLimits
 from repro.errors import BuildError, EngineError
@@ -27,7 +26,7 @@ from repro.report import Reporter
 
 def image_facts(engine: Engine, image: str) -> ImageFacts:
     """The lock, installed modules and OS release of a built image (one short run)."""
-    script = resources.files("repro.data").joinpath("image_facts.py").read_text("utf-8")
+    script = in_image.read("image_facts.py")
     result = engine.run(image, ["python", "-c", script], RunLimits(timeout=120))
     try:
         doc = json.loads(result.output.strip().splitlines()[-1]) if result.exit_code == 0 else {}

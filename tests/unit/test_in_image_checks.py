@@ -1,4 +1,4 @@
-"""repro's in-image checks (repro/data/*_check.py), run here on small programs of our own.
+"""repro's in-image checks (repro/in_image/*_check.py), run here on small programs of our own.
 
 They are plain Python 2/3 scripts; the integration tests run them inside images. Here
 they run with this interpreter, on files written by the test, never on a repository.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from repro.smoke import parse_targets
 
-DATA = Path(__file__).resolve().parents[2] / "repro" / "data"
+DATA = Path(__file__).resolve().parents[2] / "repro" / "in_image"
 
 ABSL_LIKE = """
 import sys

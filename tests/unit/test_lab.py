@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from repro import lab, signals
+from repro import in_image, lab, signals
 from repro.engine import ContainerStatus, RunLimits, RunResult, ServiceSpec
 from repro.errors import ReproError, UsageError
 
@@ -156,8 +156,7 @@ def test_probe_reads_the_images_python(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_kernel_writer_is_shipped(tmp_path: Path) -> None:
-    from importlib import resources
 
-    text = resources.files("repro.data").joinpath("lab_kernel.py").read_text("utf-8")
+    text = in_image.read("lab_kernel.py")
     assert "ipykernel_launcher" in text and "sys.path.extend" in text
     compile(text, "lab_kernel.py", "exec")

@@ -11,7 +11,7 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from repro import artifact, export, publish, sbom
+from repro import artifact, export, in_image, publish, sbom
 from repro.errors import EngineError, UsageError, VerifyError
 from repro.verify import check_files
 
@@ -195,9 +195,8 @@ def test_the_sbom_lists_the_images_system_packages_with_deb_purls() -> None:
 
 
 def test_the_image_facts_script_reads_dpkgs_installed_packages_only() -> None:
-    from importlib import resources
 
-    script = resources.files("repro.data").joinpath("image_facts.py").read_text("utf-8")
+    script = in_image.read("image_facts.py")
     status = (
         "Package: base-files\nStatus: install ok installed\nArchitecture: amd64\n"
         "Version: 12.4+deb12u5\nDescription: Debian base system\n multi-line\n continued\n\n"
@@ -214,9 +213,8 @@ def test_the_image_facts_script_reads_dpkgs_installed_packages_only() -> None:
 
 
 def _image_facts_functions() -> dict[str, Any]:
-    from importlib import resources
 
-    script = resources.files("repro.data").joinpath("image_facts.py").read_text("utf-8")
+    script = in_image.read("image_facts.py")
     namespace: dict[str, Any] = {"__name__": "image_facts", "open": _no_files}
     exec(compile(script, "image_facts.py", "exec"), namespace)
     return namespace

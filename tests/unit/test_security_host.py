@@ -75,8 +75,8 @@ def test_every_runner_file_is_in_the_fixture(hostile: tuple[Path, Path]) -> None
 
 # --------------------------------------------------------------------------- static guard
 
-# Calls that would run text repro reads. repro/data/*.py are exempt: they run inside the
-# built image, never on the host.
+# Calls that would run text repro reads. repro/in_image/*.py are exempt: they run inside
+# the built image, never on the host.
 _FORBIDDEN_CALLS = {
     "exec",
     "eval",
@@ -107,7 +107,9 @@ _SUBPROCESS_ALLOWED = {
 
 
 def _package_files() -> list[Path]:
-    return [p for p in (ROOT / "repro").rglob("*.py") if "data" not in p.relative_to(ROOT).parts]
+    return [
+        p for p in (ROOT / "repro").rglob("*.py") if "in_image" not in p.relative_to(ROOT).parts
+    ]
 
 
 def test_no_module_can_run_code_it_reads() -> None:
