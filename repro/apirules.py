@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
-from repro import mapping
+from repro import datafiles
 
 RuleKind = Literal["name", "call", "call-keyword", "call-without-keyword", "attribute"]
 
@@ -39,7 +39,7 @@ class Rule:
 
 @cache
 def rules() -> tuple[Rule, ...]:
-    data = mapping.load_json("api_rules.json")
+    data = datafiles.load("api_rules.json")
     return tuple(
         Rule(
             id=r["id"],

@@ -18,9 +18,9 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from repro import mapping
+from repro import datafiles
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = datafiles.SCHEMAS["compat.json"]
 Flavour = Literal["base", "runtime", "devel"]
 
 
@@ -421,7 +421,7 @@ class Compat:
 @cache
 def load() -> Compat:
     """The shipped data, checked for the schema this code reads."""
-    return parse(mapping.load_json("compat.json"))
+    return parse(datafiles.load("compat.json"))
 
 
 def parse(data: dict[str, Any]) -> Compat:

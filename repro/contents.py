@@ -29,8 +29,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any, Literal
+
+from repro import datafiles
 
 Kind = Literal["headers", "programs", "pkgconfig", "python"]
 INDEX = "contents.json"
@@ -75,9 +76,7 @@ class Found:
 
 @cache
 def _index() -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(
-        resources.files("repro.data").joinpath(INDEX).read_text("utf-8")
-    )
+    doc: dict[str, Any] = datafiles.load(INDEX)
     return doc
 
 
@@ -154,7 +153,7 @@ def _nearest_debian(codename: str) -> str:
 @cache
 def _table(kind: Kind) -> dict[str, Any]:
     name = _index()["tables"][kind]
-    blob = resources.files("repro.data").joinpath(name).read_bytes()
+    blob = datafiles.read_bytes(name)
     doc: dict[str, Any] = json.loads(lzma.decompress(blob))
     return doc
 

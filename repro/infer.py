@@ -21,7 +21,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from repro import compat as cdata
-from repro import era, mapping, merge, optional_gpu, system_modules, versions
+from repro import datafiles, era, mapping, merge, optional_gpu, system_modules, versions
 from repro.errors import UsageError
 from repro.lookup import Found
 from repro.models import (
@@ -57,7 +57,7 @@ FRAMEWORKS = frozenset(
 
 @cache
 def python_releases() -> dict[str, dt.date]:
-    data = mapping.load_json("python_releases.json")
+    data = datafiles.load("python_releases.json")
     return {v: dt.date.fromisoformat(d) for v, d in data["releases"].items()}
 
 
@@ -421,7 +421,7 @@ def _basis(
 
 @cache
 def python_end_of_life() -> dt.date:
-    data = mapping.load_json("python_releases.json")
+    data = datafiles.load("python_releases.json")
     return dt.date.fromisoformat(data["end_of_life"]["2.7"])
 
 

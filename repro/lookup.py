@@ -42,7 +42,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from repro import distfiles, toplevel
+from repro import datafiles, distfiles, toplevel
 
 # Affixes tried around a module name, most likely first (PyPI names are case-, hyphen-
 # and underscore-insensitive, so those variants are one name).
@@ -166,9 +166,7 @@ def candidates(module: str, paths: Iterable[str] = ()) -> tuple[str, ...]:
 
 @cache
 def _ranks() -> dict[str, int]:
-    from repro.mapping import load_json
-
-    return {str(k): int(v) for k, v in load_json("pypi_rank.json")["ranks"].items()}
+    return {str(k): int(v) for k, v in datafiles.load("pypi_rank.json")["ranks"].items()}
 
 
 def rank(name: str) -> int | None:

@@ -21,13 +21,13 @@ A module none of them knows is *unknown*: never guessed as a same-named PyPI pro
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any, Literal
 
 from packaging.utils import canonicalize_name
+
+from repro import datafiles
 
 Kind = Literal["stdlib", "dist", "unavailable", "host", "unknown"]
 
@@ -51,15 +51,10 @@ class _Map:
     dists: dict[str, str]  # canonical name → display name, every known distribution
 
 
-def load_json(name: str) -> Any:
-    """A data file shipped in ``repro/data``."""
-    return json.loads(resources.files("repro.data").joinpath(name).read_text("utf-8"))
-
-
 @cache
 def _import_map() -> _Map:
-    generated = load_json("import_map.json")
-    overrides = load_json("import_overrides.json")
+    generated = datafiles.load("import_map.json")
+    overrides = datafiles.load("import_overrides.json")
     modules: dict[str, str] = dict(generated.get("modules", {}))
     alternatives = {k: tuple(v) for k, v in generated.get("alternatives", {}).items()}
     for module, entry in overrides.get("modules", {}).items():
@@ -97,14 +92,14 @@ def _import_map() -> _Map:
 
 @cache
 def stdlib_names(python_major: int) -> frozenset[str]:
-    data = load_json("stdlib.json")
+    data = datafiles.load("stdlib.json")
     return frozenset(data["python2" if python_major == 2 else "python3"])
 
 
 @cache
 def removed_stdlib() -> dict[str, str]:
     """Standard-library modules later Pythons removed, with the first release without them."""
-    return dict(load_json("stdlib.json").get("removed", {}))
+    return dict(datafiles.load("stdlib.json").get("removed", {}))
 
 
 def _vkey(version: str) -> tuple[int, ...]:
@@ -122,7 +117,7 @@ def is_stdlib(module: str, python_major: int = 3, python: str | None = None) -> 
 @cache
 @cache
 def _redirects() -> tuple[tuple[str, str], ...]:
-    entries = load_json("import_overrides.json").get("redirects", {})
+    entries = datafiles.load("import_overrides.json").get("redirects", {})
     return tuple((prefix, str(e["to"])) for prefix, e in entries.items())
 
 
@@ -193,7 +188,7 @@ def _host_apps() -> tuple[dict[str, tuple[str, str]], tuple[tuple[str, str, str]
     """(module → (application, source), (prefix, application, source) rules)."""
     modules: dict[str, tuple[str, str]] = {}
     prefixes: list[tuple[str, str, str]] = []
-    for app, entry in load_json("host_apps.json")["applications"].items():
+    for app, entry in datafiles.load("host_apps.json")["applications"].items():
         for module in entry.get("modules", []):
             modules[module] = (app, entry["source"])
         for prefix in entry.get("prefixes", []):
@@ -204,7 +199,7 @@ def _host_apps() -> tuple[dict[str, tuple[str, str]], tuple[tuple[str, str, str]
 @cache
 def _shared_host() -> dict[str, tuple[str, str]]:
     out: dict[str, tuple[str, str]] = {}
-    for app, entry in load_json("host_apps.json")["applications"].items():
+    for app, entry in datafiles.load("host_apps.json")["applications"].items():
         for module in entry.get("shared", []):
             out[module] = (app, entry["source"])
     return out
@@ -244,7 +239,7 @@ def host_application(module: str) -> tuple[str, str, str] | None:
 
 @cache
 def _system_first() -> dict[str, str]:
-    entries = load_json("system_modules.json")["modules"]
+    entries = datafiles.load("system_modules.json")["modules"]
     return {m: f"{e['reason']} ({e['source']})" for m, e in entries.items()}
 
 
@@ -278,12 +273,12 @@ def source_of(module: str) -> str:
 
 @cache
 def _override_modules() -> dict[str, Any]:
-    return dict(load_json("import_overrides.json").get("modules", {}))
+    return dict(datafiles.load("import_overrides.json").get("modules", {}))
 
 
 @cache
 def _module_sources() -> dict[str, str]:
-    return dict(load_json("import_map.json").get("module_sources", {}))
+    return dict(datafiles.load("import_map.json").get("module_sources", {}))
 
 
 @cache
@@ -308,7 +303,7 @@ def known_distribution(name: str) -> str | None:
 
 @cache
 def _declared_import_names() -> frozenset[str]:
-    overrides = load_json("import_overrides.json").get("modules", {})
+    overrides = datafiles.load("import_overrides.json").get("modules", {})
     return frozenset(
         k for k, v in overrides.items() if isinstance(v, dict) and v.get("declared_name_is_import")
     )

@@ -17,11 +17,12 @@ import json
 import zipfile
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
+
+from repro import datafiles
 
 DATA = "module_paths.zip"
 PREFIX = "module-path:"  # the rule id of a bound from this data: module-path:DIST:PATH
@@ -43,7 +44,7 @@ class PathBound:
 @cache
 def _blob() -> bytes | None:
     try:
-        return resources.files("repro.data").joinpath(DATA).read_bytes()
+        return datafiles.read_bytes(DATA)
     except FileNotFoundError:
         return None
 
@@ -144,9 +145,7 @@ def _bound(entry: dict[str, Any], path: str, spans: list[list[int | None]]) -> P
 @cache
 def _oldest_python() -> str:
     """The first release date (ISO) of the oldest Python repro builds."""
-    from repro.mapping import load_json
-
-    return str(min(load_json("python_releases.json")["releases"].values()))
+    return str(min(datafiles.load("python_releases.json")["releases"].values()))
 
 
 def explain(rule: str) -> PathBound | None:

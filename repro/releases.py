@@ -22,7 +22,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from repro import mapping
+from repro import datafiles
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,7 +176,7 @@ def parse_package(name: str, entry: Mapping[str, Any], source: str) -> PackageRe
 @cache
 def _shipped_entries() -> dict[str, tuple[str, Mapping[str, Any]]]:
     """The histories shipped in ``releases.json``, by canonical name, not yet parsed."""
-    data = mapping.load_json("releases.json")
+    data = datafiles.load("releases.json")
     return {canonicalize_name(name): (name, entry) for name, entry in data["packages"].items()}
 
 

@@ -19,7 +19,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from repro import apirules, mapping
+from repro import apirules, datafiles, mapping
 from repro.models import JSON, Requirement
 from repro.repair.values import Change, Context, Diagnosis, Failure, Proposal
 
@@ -423,7 +423,7 @@ def _read_file(root: Path, path: str) -> str:
 
 @cache
 def _shared_libs() -> tuple[dict[str, JSON], dict[str, str], frozenset[str]]:
-    data = mapping.load_json("shared_libs.json")
+    data = datafiles.load("shared_libs.json")
     return (
         dict(data["libraries"]),
         dict(data.get("aliases", {})),

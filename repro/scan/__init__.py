@@ -18,9 +18,8 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from repro import apirules, mapping
+from repro import apirules, datafiles, mapping
 from repro.errors import NothingToPackError
-from repro.mapping import load_json
 from repro.models import ApiUse, Evidence, Hint, ImportSite, Origin
 from repro.scan import api, binder, cuda, locks, modules, pyera, pyhints
 from repro.scan import declared as decl
@@ -50,7 +49,7 @@ def scan(root: Path) -> Evidence:
             "configuration): nothing to pack"
         )
     out = decl.Declared(warnings=list(config.warnings))
-    conda_map: dict[str, Any] = load_json("conda_map.json")
+    conda_map: dict[str, Any] = datafiles.load("conda_map.json")
     _declared_files(root, files, out, conda_map, config)
     out.python += pyhints.read(root, files)
     api_uses: list[ApiUse] = []
@@ -135,7 +134,7 @@ def _hint_files(
     """Dockerfiles, install scripts, READMEs, CI configs: evidence weighed as hints."""
     known = frozenset(files.requirements)
     image_hints: dict[str, Any] = (
-        load_json("image_hints.json") if files.dockerfiles else {"images": []}
+        datafiles.load("image_hints.json") if files.dockerfiles else {"images": []}
     )
     for rel in files.dockerfiles:
         out.extend(hint_files.read_dockerfile(root, rel, conda_map, image_hints, known))

@@ -31,7 +31,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from repro import mapping
+from repro import datafiles, mapping
 from repro.models import ApiUse, ImportSite, Origin, PythonHint
 from repro.scan import py2
 from repro.scan.api import guarded
@@ -41,7 +41,7 @@ from repro.scan.imports import FileImports
 
 @cache
 def _data() -> dict[str, Any]:
-    data: dict[str, Any] = mapping.load_json("python_syntax.json")
+    data: dict[str, Any] = datafiles.load("python_syntax.json")
     return data
 
 

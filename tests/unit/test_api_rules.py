@@ -8,8 +8,7 @@ from pathlib import Path
 
 from packaging.specifiers import SpecifierSet
 
-from repro import apirules
-from repro.mapping import load_json
+from repro import apirules, datafiles
 from repro.scan import scan
 from repro.scan.api import detect, detect_text
 
@@ -19,7 +18,7 @@ def uses(source: str) -> list[tuple[str, str, int]]:
 
 
 def test_rules_file_is_versioned_sourced_and_broad() -> None:
-    data = load_json("api_rules.json")
+    data = datafiles.load("api_rules.json")
     assert data["schema_version"] == 1 and data["generated_by"] and data["source"]
     rules = apirules.rules()
     assert len(rules) >= 40

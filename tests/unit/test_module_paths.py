@@ -13,9 +13,8 @@ from typing import Any
 
 from packaging.specifiers import SpecifierSet
 
-from repro import distfiles, modpaths
+from repro import datafiles, distfiles, modpaths
 from repro.infer import infer
-from repro.mapping import load_json
 from repro.models import Options
 from repro.scan import scan
 from tests.conftest import write_files
@@ -150,5 +149,5 @@ def test_paths_of_a_wheel_and_of_an_sdist() -> None:
 
 def test_the_named_list_is_what_the_rules_data_cover_too() -> None:
     names = set(generator().libraries())
-    rules = {r["package"] for r in load_json("api_rules.json")["rules"]} - {"python", "pyyaml"}
+    rules = {r["package"] for r in datafiles.load("api_rules.json")["rules"]} - {"python", "pyyaml"}
     assert rules <= names | {"tensorflow-gpu"}, sorted(rules - names)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from repro import mapping, pypi, versions
+from repro import datafiles, pypi, versions
 from repro.infer import infer
 from repro.models import ApiUse, Evidence, ImportSite, Options, Origin, PythonHint
 from repro.pypi import PyPIIndex
@@ -31,7 +31,7 @@ def rel(version: str, date: str, wheels: str = "", sdist: bool = True, rp: str =
 
 
 def test_shipped_data_is_versioned_and_covers_the_frameworks() -> None:
-    data = mapping.load_json("releases.json")
+    data = datafiles.load("releases.json")
     assert data["schema_version"] == 1 and data["generated_by"] == "scripts/gen_releases.py"
     assert "pypi.org/pypi" in data["source"]
     index = ShippedIndex()
