@@ -112,6 +112,7 @@ class Tried:
     project: str  # the candidate name, or the project's name as the index spells it
     outcome: Literal["accepted", "refused", "unchecked"]
     why: str  # the evidence (accepted), why it was refused, or why it was not asked
+    specifier: str = ""  # accepted only below a release that dropped the module ("<2")
 
     @property
     def accepted(self) -> bool:
@@ -132,6 +133,7 @@ class Found:
     dist: str = ""  # the project chosen; "" when none was accepted
     evidence: str = ""  # "PyPI project X ships top-level module M in X-1.2 wheel (file)"
     alternatives: tuple[str, ...] = ()  # other accepted projects, most used first
+    specifier: str = ""  # the releases that ship the module ("<2": 2.0 dropped it)
     tried: tuple[Tried, ...] = ()
     note: str = ""  # why the look-up was incomplete (offline), else ""
 
@@ -160,7 +162,9 @@ def candidates(module: str, paths: Iterable[str] = ()) -> tuple[str, ...]:
     else:
         top = canonicalize_name(parts[0])
         dotted = ["-".join(p.split(".")[:2]) for p in paths if p.startswith(parts[0] + ".")]
-        names = [top, *dotted, *(affix.format(top) for affix in AFFIXES[1:])]
+        # speech_recognition is SpeechRecognition: the words run together
+        joined = [top.replace("-", "")] if "-" in top else []
+        names = [top, *dotted, *joined, *(affix.format(top) for affix in AFFIXES[1:])]
     return tuple(dict.fromkeys(canonicalize_name(n) for n in names if n))
 
 
@@ -201,9 +205,13 @@ def _preference(filename: str) -> tuple[int, str]:
     return (3 if kind == "egg" else 4, name)
 
 
-def files_to_list(project: Project, as_of: dt.date) -> tuple[str, list[IndexFile]]:
-    """The version whose files are listed (the newest uploaded by ``as_of``) and those of
-    its files worth listing, best first; ("", []) when it has none."""
+def files_to_list(
+    project: Project, as_of: dt.date, *, below: str = ""
+) -> tuple[str, list[IndexFile]]:
+    """The version whose files are listed (the newest uploaded by ``as_of``; with
+    ``below``, the newest of an earlier major series than that version) and those of its
+    files worth listing, best first; ("", []) when it has none."""
+    ceiling = Version(below).major if below else None
     by_version: dict[Version, list[IndexFile]] = {}
     for file in project.files:
         if file.yanked or distfiles.kind_of(file.filename) is None:
@@ -211,7 +219,7 @@ def files_to_list(project: Project, as_of: dt.date) -> tuple[str, list[IndexFile
         if file.uploaded is not None and file.uploaded.date() > as_of:
             continue
         version = _version(file.filename)
-        if version is not None:
+        if version is not None and (ceiling is None or version.major < ceiling):
             by_version.setdefault(version, []).append(file)
     if not by_version:
         return "", []
@@ -319,24 +327,57 @@ def resolve(
             plan[key] = (version, files)
     to_list = {f.url: f for _, files in plan.values() for f in files}
     listings = index.listings(to_list.values()) if to_list else {}
+    checked: dict[tuple[str, str], Tried] = {}
+    for key, (version, files) in plan.items():
+        project = projects[key[1]]
+        assert project is not None
+        checked[key] = _check(project.name, version, files, listings, key[0], index_name)
+    # A project whose newest release lacks the module may have dropped it in a new major
+    # series (slackclient 2 ships slack): its last release before that is listed too, and
+    # accepted only below the series that dropped it.
+    older: dict[tuple[str, str], tuple[str, list[IndexFile]]] = {}
+    for key, result in checked.items():
+        version, files = plan[key]
+        if result.outcome == "refused" and _listed(files, listings):
+            project = projects[key[1]]
+            assert project is not None
+            before, earlier = files_to_list(project, as_of, below=version)
+            if earlier:
+                older[key] = (before, earlier)
+    if older:
+        more = {f.url: f for _, files in older.values() for f in files}
+        listings = {**listings, **index.listings(more.values())}
+        for key, (before, earlier) in older.items():
+            project = projects[key[1]]
+            assert project is not None
+            again = _check(project.name, before, earlier, listings, key[0], index_name)
+            if again.accepted:
+                dropped = plan[key][0]
+                bound = f"<{Version(dropped).major}"
+                checked[key] = Tried(
+                    project=again.project,
+                    outcome="accepted",
+                    why=f"{again.why}; {project.name} {dropped} no longer ships it, so "
+                    f"{project.name}{bound}",
+                    specifier=bound,
+                )
     out: dict[str, Found] = {}
     for module in wanted:
         tried: list[Tried] = []
         accepted: list[tuple[Tried, str, int]] = []  # (tried, project, candidate order)
         for order, name in enumerate(names[module]):
             key = (module, name)
-            if key in early:
-                tried.append(early[key])
-                continue
-            version, files = plan[key]
-            project = projects[name]
-            assert project is not None
-            result = _check(project.name, version, files, listings, module, index_name)
+            result = early.get(key) or checked[key]
             tried.append(result)
             if result.accepted:
                 accepted.append((result, result.project, order))
         out[module] = _choose(module, tried, accepted, index.unavailable, index_name)
     return out
+
+
+def _listed(files: list[IndexFile], listings: Mapping[str, distfiles.Listing | Unlisted]) -> bool:
+    """Whether one of ``files`` was listed (so the module's absence is known)."""
+    return any(isinstance(listings.get(f.url), distfiles.Listing) for f in files)
 
 
 def _check(
@@ -423,6 +464,7 @@ def _choose(
         module=module,
         dist=best[1],
         evidence=best[0].why,
+        specifier=best[0].specifier,
         alternatives=tuple(item[1] for item in ranked[1:]),
         tried=tuple(tried),
         note=note,

@@ -384,9 +384,8 @@ def _imports(
                 key = _resolve(
                     found, site.module, drafts, aliases, hints, promoted, conflicts, providers
                 )
-            how = looked_up.evidence if looked_up is not None else ""
-            if key is not None and how and how not in drafts[key].reasons:
-                drafts[key].reasons.append(how)
+            if key is not None and looked_up is not None and looked_up.resolved:
+                _with_lookup(drafts[key], key, looked_up)
             resolved[site.module] = (found, key)
             _classify(classified, found, key, drafts, lookups, python)
         classified[found.module].add(site.origin, site.optional)
@@ -453,6 +452,16 @@ def _imports(
             "chosen: the code importing it needs Python 2"
         )
     return out, resolve.records(classified, own.items())
+
+
+def _with_lookup(draft: Merged, key: str, looked_up: Found) -> None:
+    """The look-up's evidence among the requirement's reasons, and its bound when only
+    older releases ship the module (slackclient<2)."""
+    if looked_up.evidence in draft.reasons:
+        return
+    draft.reasons.append(looked_up.evidence)
+    if looked_up.specifier and canonicalize_name(looked_up.dist) == key:
+        draft.specs.append(looked_up.specifier)
 
 
 def _python2_stdlib(found: mapping.Mapped, python: str) -> bool:

@@ -232,10 +232,10 @@ def test_unfound_import_lists_every_candidate_and_why(http: StandinTransport) ->
     lookups, _ = projects.look_up(ev, as_of=CODE_DATE, index=_index(http))
     env = infer(ev, Options(), commit_date=WHEN, lookups=lookups)
     (unresolved,) = env.unresolved
-    assert "none of the 7 PyPI projects named like it ships it" in unresolved.reason
+    assert "none of the 8 PyPI projects named like it ships it" in unresolved.reason
     assert unresolved.tried[0] == "pybs-missing: no such project on PyPI"
     (record,) = env.imports
-    assert record.kind == "unresolved" and len(record.tried) == 7
+    assert record.kind == "unresolved" and len(record.tried) == 8
 
 
 def test_own_modules_and_project_name_are_never_looked_up(http: StandinTransport) -> None:
@@ -330,3 +330,33 @@ def test_modules_beside_the_importing_file_are_its_own_inside_a_package_too(
     # the same name imported from elsewhere is no sibling there
     other = Evidence(imports=(_imp("blinkstick", "run.py"),), python_paths=ev.python_paths)
     assert lookup_names(other) == (["blinkstick"], 0)
+
+
+def test_a_module_dropped_by_a_new_major_is_taken_from_the_last_release_before_it() -> None:
+    http = StandinTransport()
+    http.add_project(
+        "slackclient",
+        [
+            _file(
+                http,
+                "slackclient-1.3.2-py2.py3-none-any.whl",
+                wheel_bytes({"slackclient/__init__.py": "", "slackclient/client.py": ""}),
+                "2019-06-01T00:00:00Z",
+            ),
+            _file(
+                http,
+                "slackclient-2.9.4-py2.py3-none-any.whl",
+                wheel_bytes({"slack/__init__.py": "", "slack/web/client.py": ""}),
+                "2019-12-01T00:00:00Z",
+            ),
+        ],
+    )
+    as_of = dt.date(2020, 1, 1)
+    found = lookup.resolve(["slackclient"], as_of=as_of, index=_index(http, as_of=as_of))
+    hit = found["slackclient"]
+    assert (hit.dist, hit.specifier) == ("slackclient", "<2")
+    assert hit.evidence.endswith("slackclient 2.9.4 no longer ships it, so slackclient<2")
+    ev = Evidence(imports=(_imp("slackclient"),))
+    env = infer(ev, Options(python="2.7"), commit_date=WHEN, lookups=found)
+    (req,) = env.requirements
+    assert req.pip_line() == "slackclient<2"
