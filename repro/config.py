@@ -46,7 +46,7 @@ def read_repo_config(root: Path) -> tuple[dict[str, Any], str]:
     return {}, ""
 
 
-def merge(options: Options, table: dict[str, Any], source: str) -> Options:
+def with_repo_settings(options: Options, table: dict[str, Any], source: str) -> Options:
     """Fill the options the user left unset from the repository's settings."""
     if not table:
         return options

@@ -38,8 +38,9 @@ INDEX = "contents.json"
 
 
 @dataclass(frozen=True, kw_only=True)
-class Release:
-    """A release the data knows: ``codename`` answers for itself unless ``derived_from``."""
+class DistroRelease:
+    """A Debian or Ubuntu release the data knows: ``codename`` answers for itself unless
+    ``derived_from``."""
 
     codename: str  # "bookworm"
     distribution: str  # "debian" | "ubuntu"
@@ -80,13 +81,13 @@ def _index() -> dict[str, Any]:
     return doc
 
 
-def releases() -> tuple[Release, ...]:
+def releases() -> tuple[DistroRelease, ...]:
     """Every release the data holds (or derives), in the data's order."""
     return tuple(_release(c, e) for c, e in _index()["releases"].items())
 
 
-def _release(codename: str, entry: Mapping[str, Any]) -> Release:
-    return Release(
+def _release(codename: str, entry: Mapping[str, Any]) -> DistroRelease:
+    return DistroRelease(
         codename=codename,
         distribution=str(entry["distribution"]),
         version=str(entry["version"]),
@@ -96,7 +97,7 @@ def _release(codename: str, entry: Mapping[str, Any]) -> Release:
     )
 
 
-def release(codename: str) -> Release | None:
+def release(codename: str) -> DistroRelease | None:
     """The release named ``codename`` ("bookworm"), if the data holds it."""
     entry = _index()["releases"].get(codename)
     return _release(codename, entry) if entry is not None else None

@@ -84,7 +84,7 @@ def choose_python(
     as_of: dt.date,
     override: str | None = None,
     prefer: Mapping[str, str] | None = None,
-    merged: Mapping[str, versions.Merged] | None = None,
+    merged: Mapping[str, versions.Bounded] | None = None,
     major: int | None = None,
     avoid: Mapping[str, str] | None = None,
 ) -> tuple[PythonChoice, list[str]]:
@@ -93,7 +93,7 @@ def choose_python(
     if override and override not in releases:
         known = ", ".join(sorted(releases, key=_vkey))
         raise UsageError(f"--python {override}: not a Python repro can build ({known})")
-    return versions.choose_python(
+    return versions.python_among(
         hints,
         releases=releases,
         as_of=as_of,
@@ -109,7 +109,7 @@ def choose_python(
 
 
 @dataclass
-class _Draft(merge.Merged):
+class _Draft(merge.RequirementDraft):
     """A merged requirement, and the version repro/versions.py chose for it (frameworks)."""
 
     version: str | None = None
@@ -166,7 +166,7 @@ def infer(
     python, _ = choose_python(
         evidence.python_hints, as_of=as_of, override=options.python, prefer=prefer
     )
-    found = merge.merge(evidence, python.version, lookups)
+    found = merge.merge_evidence(evidence, python.version, lookups)
     kept, lazy_notes = optional_gpu.demote(
         found.requirements, evidence, python.version, options.with_frameworks
     )
@@ -425,7 +425,7 @@ def python_end_of_life() -> dt.date:
     return dt.date.fromisoformat(data["end_of_life"]["2.7"])
 
 
-def code_era(evidence: Evidence, merged: Mapping[str, versions.Merged]) -> era.Estimate | None:
+def code_era(evidence: Evidence, merged: Mapping[str, versions.Bounded]) -> era.Estimate | None:
     """The newest date every API bound and the code's own Python bounds agree with."""
     signals: list[era.Signal] = []
     for item in merged.values():
@@ -449,7 +449,7 @@ def _merge(
     options: Options,
     index: ReleaseIndex,
     wheels: Sequence[Wheel],
-) -> dict[str, versions.Merged]:
+) -> dict[str, versions.Bounded]:
     """Every needed package's bounds (pins, declarations, API uses), merged strongest first."""
     api = _same_module_bounds(versions.api_bounds(evidence.api_uses))
     pinned: dict[str, str] = {canonicalize_name(_pin_name(p)): p for p in options.pins}
@@ -467,7 +467,7 @@ def _merge(
                     specifier=spec, why=f"{decl.origin} declares {decl.name}{spec}", kind="declared"
                 )
             )
-    out: dict[str, versions.Merged] = {}
+    out: dict[str, versions.Bounded] = {}
     for key, draft in drafts.items():
         if draft.optional or draft.url:
             continue
@@ -482,7 +482,7 @@ def _merge(
             bounds=(*bounds, *api.get(key, [])),
             framework=key in FRAMEWORKS,
         )
-        merged = versions.merge(wanted, with_off_pypi(key, index.get(key), wanted.bounds))
+        merged = versions.intersect(wanted, with_off_pypi(key, index.get(key), wanted.bounds))
         if any(
             w.name == key and _contains(SpecifierSet(merged.specifier), w.version) for w in wheels
         ):
@@ -543,17 +543,17 @@ TORCH_COMPANIONS = ("torchvision", "torchaudio")
 _PAIR_SOURCE = "repro/data/compat.json"
 
 
-def _exact(item: versions.Merged) -> str | None:
+def _exact(item: versions.Bounded) -> str | None:
     """The one version a package's kept bounds allow, when they name one (``==1.8.1``)."""
     return cdata.exact_version(item.specifier)
 
 
-def _with_bound(item: versions.Merged, bound: versions.Bound) -> versions.Merged:
+def _with_bound(item: versions.Bounded, bound: versions.Bound) -> versions.Bounded:
     wanted = dataclasses.replace(item.wanted, bounds=(*item.wanted.bounds, bound))
-    return versions.merge(wanted, item.history)
+    return versions.intersect(wanted, item.history)
 
 
-def _pair_pinned(merged: dict[str, versions.Merged]) -> dict[str, versions.Merged]:
+def _pair_pinned(merged: dict[str, versions.Bounded]) -> dict[str, versions.Bounded]:
     """Bounds that tie torch and its companions when one of them names an exact version:
     the companions follow a pinned torch; an unpinned torch follows a pinned companion."""
     torch = merged.get("torch")
@@ -623,7 +623,7 @@ def _last_with(data: cdata.Compat, name: str) -> cdata.TorchRelease | None:
     return max(paired, key=lambda r: Version(r.torch)) if paired else None
 
 
-def _followers(merged: Mapping[str, versions.Merged]) -> frozenset[str]:
+def _followers(merged: Mapping[str, versions.Bounded]) -> frozenset[str]:
     """Companions of a torch whose version is not known yet (chosen by date)."""
     if "torch" not in merged:
         return frozenset()
@@ -638,8 +638,8 @@ def _followers(merged: Mapping[str, versions.Merged]) -> frozenset[str]:
 
 
 def _pair_followers(
-    merged: dict[str, versions.Merged], followers: frozenset[str], torch: str | None
-) -> tuple[dict[str, versions.Merged], dict[str, str]]:
+    merged: dict[str, versions.Bounded], followers: frozenset[str], torch: str | None
+) -> tuple[dict[str, versions.Bounded], dict[str, str]]:
     """The followers bound to the torch version decided; notes where no pairing is known."""
     out = dict(merged)
     notes: dict[str, str] = {}
@@ -670,8 +670,8 @@ def _pin_name(pin: str) -> str:
 
 
 def _with_wheelhouse(
-    merged: versions.Merged, usable: Mapping[str, tuple[str, ...]]
-) -> versions.Merged:
+    merged: versions.Bounded, usable: Mapping[str, tuple[str, ...]]
+) -> versions.Bounded:
     """Fix the wheelhouse version for the chosen Python (or drop the wheelhouse claim)."""
     key = merged.wanted.key
     spec = SpecifierSet(merged.specifier)

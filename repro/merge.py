@@ -67,7 +67,7 @@ _URL = ("git+", "hg+", "svn+", "bzr+", "http://", "https://", "file:")
 
 
 @dataclass
-class Merged:
+class RequirementDraft:
     """One requirement as the evidence makes it, before any version is chosen."""
 
     name: str
@@ -84,7 +84,7 @@ class Merged:
 
 @dataclass(frozen=True)
 class MergeResult:
-    requirements: tuple[Merged, ...]
+    requirements: tuple[RequirementDraft, ...]
     unresolved: tuple[Unresolved, ...]
     conflicts: tuple[str, ...]
     imports: tuple[ImportResolution, ...] = ()
@@ -175,7 +175,7 @@ def _import_name_declared(entry: _Parsed, conflicts: list[str]) -> _Parsed:
     return _Parsed(found.dist, spec, entry.extras, entry.marker, entry.url, entry.decl)
 
 
-def merge(
+def merge_evidence(
     evidence: Evidence, python: str, lookups: Mapping[str, Found] | None = None
 ) -> MergeResult:
     """The requirement set of ``evidence`` for target Python ``python`` (``X.Y``);
@@ -194,7 +194,7 @@ def merge(
             declared.setdefault(key, []).append(parsed)
         else:
             hints.setdefault(_key(decl), []).append(parsed)
-    drafts: dict[str, Merged] = {}
+    drafts: dict[str, RequirementDraft] = {}
     aliases: dict[str, str] = {}  # project named by a URL → the draft's key
     for key, entries in declared.items():
         drafts[key] = _combine(entries, DECLARED_RANK, conflicts, declared=True)
@@ -252,12 +252,12 @@ def _rank(entry: _Parsed, ranks: dict[str, int]) -> tuple[int, int, str, int]:
 
 def _combine(
     entries: Sequence[_Parsed], ranks: dict[str, int], conflicts: list[str], *, declared: bool
-) -> Merged:
+) -> RequirementDraft:
     """One requirement from the lines that name it, strongest first."""
     ordered = sorted(entries, key=lambda e: _rank(e, ranks))
     required = [e for e in ordered if not e.decl.optional]
     base = (required or ordered)[0]
-    draft = Merged(name=base.name if base.url else base.name or base.decl.requirement)
+    draft = RequirementDraft(name=base.name if base.url else base.name or base.decl.requirement)
     kept: list[_Parsed] = []
     for entry in ordered:
         draft.origins.append(entry.decl.origin)
@@ -292,7 +292,7 @@ def _why(winner: _Parsed, loser: _Parsed, ranks: dict[str, int]) -> str:
     return "the first of equally strong files wins"
 
 
-def _corroborate(draft: Merged, entries: Iterable[_Parsed], conflicts: list[str]) -> None:
+def _corroborate(draft: RequirementDraft, entries: Iterable[_Parsed], conflicts: list[str]) -> None:
     """A hint about a declared requirement: it adds its origin, and its version when the
     declaration gives none; a contradiction is reported and the declaration kept."""
     for entry in entries:
@@ -309,7 +309,9 @@ def _corroborate(draft: Merged, entries: Iterable[_Parsed], conflicts: list[str]
             )
 
 
-def _pin(drafts: dict[str, Merged], pins: Iterable[_Parsed], conflicts: list[str]) -> None:
+def _pin(
+    drafts: dict[str, RequirementDraft], pins: Iterable[_Parsed], conflicts: list[str]
+) -> None:
     """Lock files and constraints pin requirements found elsewhere; they add none."""
     for entry in pins:
         draft = drafts.get(canonicalize_name(entry.name)) if entry.name else None
@@ -329,7 +331,7 @@ def _pin(drafts: dict[str, Merged], pins: Iterable[_Parsed], conflicts: list[str
 
 
 def _imports(
-    drafts: dict[str, Merged],
+    drafts: dict[str, RequirementDraft],
     aliases: dict[str, str],
     hints: dict[str, list[_Parsed]],
     promoted: set[str],
@@ -349,8 +351,8 @@ def _imports(
     # Requirements that hold MAX_IMPORT_ORIGINS import origins already, and those whose
     # reasons say "imported" already: both only grow, so a repository's thousands of
     # imports of one package skip re-counting them (held here by id, and kept alive).
-    full: dict[int, Merged] = {}
-    said: dict[int, Merged] = {}
+    full: dict[int, RequirementDraft] = {}
+    said: dict[int, RequirementDraft] = {}
     light: set[str] = set()  # requirements the code imports optionally (not in tests)
     apps = resolve.applications(evidence)
     beside = resolve.siblings(evidence)
@@ -473,7 +475,7 @@ def _classify(
     seen: dict[str, resolve.Seen],
     found: mapping.Mapped,
     key: str | None,
-    drafts: Mapping[str, Merged],
+    drafts: Mapping[str, RequirementDraft],
     lookups: Mapping[str, Found],
     python: str,
 ) -> None:
@@ -522,7 +524,7 @@ def _unfound_reason(module: str, reason: str, looked_up: Found) -> str:
 def _resolve(
     found: mapping.Mapped,
     module: str,
-    drafts: dict[str, Merged],
+    drafts: dict[str, RequirementDraft],
     aliases: dict[str, str],
     hints: dict[str, list[_Parsed]],
     promoted: set[str],
@@ -548,7 +550,7 @@ def _resolve(
             drafts[key] = hinted
     if key is None and found.kind == "dist":
         key = canonicalize_name(found.dist)
-        drafts.setdefault(key, Merged(name=found.dist))
+        drafts.setdefault(key, RequirementDraft(name=found.dist))
     return key
 
 
@@ -563,7 +565,10 @@ def same_project(dist_key: str, module_top: str) -> bool:
 
 
 def _declared_for(
-    drafts: dict[str, Merged], aliases: dict[str, str], candidates: Sequence[str], top: str
+    drafts: dict[str, RequirementDraft],
+    aliases: dict[str, str],
+    candidates: Sequence[str],
+    top: str,
 ) -> str | None:
     for cand in candidates:
         if canonicalize_name(cand) in drafts:

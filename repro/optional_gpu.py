@@ -19,15 +19,15 @@ from packaging.utils import canonicalize_name
 from repro import compat as cdata
 from repro import mapping
 from repro.errors import UsageError
-from repro.merge import Merged
+from repro.merge import RequirementDraft
 from repro.models import STRONG_KINDS, Evidence, ImportSite
 
 MAX_SHOWN = 3  # places named in a reason
 
 
 def demote(
-    merged: Sequence[Merged], evidence: Evidence, python: str, keep: Iterable[str] = ()
-) -> tuple[tuple[Merged, ...], tuple[str, ...]]:
+    merged: Sequence[RequirementDraft], evidence: Evidence, python: str, keep: Iterable[str] = ()
+) -> tuple[tuple[RequirementDraft, ...], tuple[str, ...]]:
     """The merged requirements with lazily imported GPU frameworks made optional, and a
     note for each. ``keep``: the names given with ``--with`` (a framework or one of its
     distributions), which stay required."""
@@ -51,7 +51,7 @@ def demote(
             f"--with {names}: nothing in the repository imports it (--pin NAME adds a "
             "requirement of your own)"
         )
-    out: list[Merged] = []
+    out: list[RequirementDraft] = []
     notes: list[str] = []
     for item in merged:
         family = data.family_of(item.name) if item.name else ""

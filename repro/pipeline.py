@@ -114,7 +114,7 @@ def scan_checkout(
     the local engine; without an engine the plan is for the Python inferred, with a
     warning)."""
     table, table_source = config.read_repo_config(checkout.path)
-    options = config.merge(options, table, table_source)
+    options = config.with_repo_settings(options, table, table_source)
 
     reporter.stage("scan", f"{checkout.path.name}")
     evidence = scan(checkout.path)

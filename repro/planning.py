@@ -27,10 +27,10 @@ from packaging.utils import canonicalize_name
 from repro import (
     __version__,
     base_image,
+    build_stages,
     infer,
     planner,
     repair,
-    stages,
     system_modules,
     vcs,
     versions,
@@ -201,7 +201,7 @@ def assemble(
         any(p.startswith("src/") for p in evidence.python_paths),
         system_packages,
     )
-    plan_stages = stages.plan_stages(base, evidence)
+    plan_stages = build_stages.plan_stages(base, evidence)
     made = dataclasses.replace(
         made,
         runtime_base=plan_stages.runtime_base,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -72,7 +72,7 @@ class Wanted:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Merged:
+class Bounded:
     """The bounds of one package that survive together, and the ones that gave way."""
 
     wanted: Wanted
@@ -87,17 +87,6 @@ class Merged:
         companion's version that follows torch's)."""
         paired = any(b.kind == "paired" and "==" in b.specifier for b in self.kept)
         return self.wanted.forced is None and not self.wanted.exact_pin and not paired
-
-
-@dataclass(frozen=True, kw_only=True)
-class Decision:
-    python: PythonChoice
-    choices: dict[str, VersionChoice] = field(default_factory=dict)
-    specifiers: dict[str, str] = field(default_factory=dict)  # key → merged specifier
-    pinned: dict[str, str] = field(default_factory=dict)  # key → exact version to install
-    conflicts: tuple[str, ...] = ()
-    lock_cutoff: dt.date | None = None
-    lock_reasons: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- bounds
@@ -160,7 +149,7 @@ def _contains(spec: SpecifierSet, version: str) -> bool:
         return False
 
 
-def merge(wanted: Wanted, history: PackageReleases | None) -> Merged:
+def intersect(wanted: Wanted, history: PackageReleases | None) -> Bounded:
     """Intersect the bounds strongest first; a bound no release satisfies gives way."""
     order = {"user": 0, "declared": 1, "paired": 2, "api": 3}
     bounds = sorted(wanted.bounds, key=lambda b: (order[b.kind], b.strength != "hard"))
@@ -184,7 +173,7 @@ def merge(wanted: Wanted, history: PackageReleases | None) -> Merged:
             continue
         spec = trial
         kept.append(bound)
-    return Merged(
+    return Bounded(
         wanted=wanted,
         specifier=spec,
         kept=tuple(kept),
@@ -229,7 +218,7 @@ def _oldest_after(history: PackageReleases, specifier: str, python: str | None) 
     return None
 
 
-def feasible(merged: Mapping[str, Merged], python: str, as_of: dt.date) -> list[str]:
+def feasible(merged: Mapping[str, Bounded], python: str, as_of: dt.date) -> list[str]:
     """Names of the packages with no usable release for ``python`` (empty: feasible)."""
     blocked = []
     for item in merged.values():
@@ -311,14 +300,14 @@ def filter_by_hints(
     return candidates, reasons, conflicts
 
 
-def choose_python(
+def python_among(
     hints: Iterable[PythonHint],
     *,
     releases: Mapping[str, dt.date],
     as_of: dt.date,
     override: str | None = None,
     prefer: Mapping[str, str] | None = None,
-    merged: Mapping[str, Merged] | None = None,
+    merged: Mapping[str, Bounded] | None = None,
     major: int | None = None,
     avoid: Mapping[str, str] | None = None,
 ) -> tuple[PythonChoice, list[str]]:
@@ -433,7 +422,7 @@ def _span(versions: Sequence[str]) -> str:
 
 
 def decide(
-    merged: Mapping[str, Merged],
+    merged: Mapping[str, Bounded],
     *,
     python: str,
     as_of: dt.date,
@@ -503,7 +492,7 @@ def decide(
 
 
 def lock_cutoff(
-    merged: Mapping[str, Merged], pinned: Mapping[str, str], as_of: dt.date
+    merged: Mapping[str, Bounded], pinned: Mapping[str, str], as_of: dt.date
 ) -> tuple[dt.date, list[str]]:
     """The build's upload-date cutoff: ``as_of``, moved later only as far as a version the
     user forced (or the closest one repro had to take) needs for its own dependencies."""

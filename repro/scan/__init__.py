@@ -21,7 +21,7 @@ from typing import Any
 from repro import apirules, datafiles, mapping
 from repro.errors import NothingToPackError
 from repro.models import ApiUse, Evidence, Hint, ImportSite, Origin
-from repro.scan import api, binder, cuda, locks, modules, pyera, pyhints
+from repro.scan import api, binder, cuda, lockfiles, modules, pyera, pyhints
 from repro.scan import declared as decl
 from repro.scan import hints as hint_files
 from repro.scan import requirements as reqs
@@ -118,9 +118,9 @@ def _declared_files(
     for rel in files.pyproject:
         out.extend(decl.read_pyproject(root, rel))
     for rel in files.pipfiles:
-        read(rel, locks.read_pipfile(root, rel))
+        read(rel, lockfiles.read_pipfile(root, rel))
     for rel in files.locks:
-        read(rel, locks.read_lock(root, rel))
+        read(rel, lockfiles.read_lock(root, rel))
     for rel in files.conda:
         read(rel, decl.read_conda(root, rel, conda_map))
     for rel in files.python_version_files:

@@ -195,11 +195,11 @@ def test_avoided_pythons_are_passed_over_only_while_another_remains() -> None:
     releases = {"3.6": dt.date(2016, 12, 23), "3.7": dt.date(2018, 6, 27)}
     releases |= {"3.8": dt.date(2019, 10, 14)}
     hint = PythonHint(specifier=">=3.7", origin=Origin(kind="setup.py", path="setup.py"))
-    choice, _ = versions.choose_python(
+    choice, _ = versions.python_among(
         [hint], releases=releases, as_of=dt.date(2022, 1, 1), avoid={"3.8": "no image"}
     )
     assert choice.version == "3.7" and "not 3.8: no image" in choice.reasons
-    every, _ = versions.choose_python(
+    every, _ = versions.python_among(
         [hint], releases=releases, as_of=dt.date(2022, 1, 1), avoid={"3.8": "x", "3.7": "y"}
     )
     assert every.version == "3.8"  # nothing else the evidence allows: not moved

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from repro import build, planning, pypi, stages
+from repro import build, build_stages, planning, pypi
 from repro.dockerfile import render
 from repro.models import BaseImage, BuildContext, Evidence, Hint, Origin
 from repro.pypi import PyPIIndex
@@ -104,36 +104,36 @@ def _hint(kind: str, path: str, line: int = 3) -> Hint:
 
 def test_runtime_image_names() -> None:
     assert (
-        stages.runtime_image("nvidia/cuda:12.6.3-devel-ubuntu22.04")
+        build_stages.runtime_image("nvidia/cuda:12.6.3-devel-ubuntu22.04")
         == "nvidia/cuda:12.6.3-runtime-ubuntu22.04"
     )
     assert (
-        stages.runtime_image("nvidia/cuda:11.8.0-cudnn8-devel-ubuntu22.04")
+        build_stages.runtime_image("nvidia/cuda:11.8.0-cudnn8-devel-ubuntu22.04")
         == "nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04"
     )
     assert (
-        stages.runtime_image("pytorch/pytorch:2.1.0-cuda12.1-cudnn8-devel")
+        build_stages.runtime_image("pytorch/pytorch:2.1.0-cuda12.1-cudnn8-devel")
         == "pytorch/pytorch:2.1.0-cuda12.1-cudnn8-runtime"
     )
-    assert stages.runtime_image("registry:5000/nvidia/cuda") is None
-    assert stages.runtime_image("acme/developer:1.0") is None
+    assert build_stages.runtime_image("registry:5000/nvidia/cuda") is None
+    assert build_stages.runtime_image("acme/developer:1.0") is None
 
 
 def test_build_time_compiling_gets_two_stages_and_run_time_compiling_keeps_devel() -> None:
     at_build = Evidence(hints=(_hint("setup.py", "setup.py", 12),))
-    plan = stages.plan_stages(GPU_DEVEL_APT, at_build)
+    plan = build_stages.plan_stages(GPU_DEVEL_APT, at_build)
     assert plan.runtime_base == "nvidia/cuda:12.6.3-runtime-ubuntu22.04"
     assert plan.build_extensions and "setup.py:12" in plan.reason
 
     jit = Evidence(hints=(_hint("setup.py", "setup.py"), _hint("import", "ops/jit.py", 7)))
-    plan = stages.plan_stages(GPU_DEVEL_APT, jit)
+    plan = build_stages.plan_stages(GPU_DEVEL_APT, jit)
     assert plan.runtime_base == "" and "ops/jit.py:7 compiles CUDA code when it runs" in plan.reason
 
-    source_built = stages.plan_stages(GPU_DEVEL_APT, Evidence())
+    source_built = build_stages.plan_stages(GPU_DEVEL_APT, Evidence())
     assert source_built.runtime_base and not source_built.build_extensions
 
     own_python = dataclasses.replace(GPU_DEVEL_APT, venv=False)
-    assert stages.plan_stages(own_python, at_build).runtime_base == ""
+    assert build_stages.plan_stages(own_python, at_build).runtime_base == ""
 
 
 def test_runtime_images_and_cpu_images_stay_one_stage() -> None:
@@ -142,11 +142,11 @@ def test_runtime_images_and_cpu_images_stay_one_stage() -> None:
         name="nvidia/cuda:12.6.3-runtime-ubuntu22.04",
         cuda=dataclasses.replace(GPU_DEVEL_APT.cuda, flavour="runtime"),  # type: ignore[type-var]
     )
-    assert stages.plan_stages(runtime, Evidence(hints=(_hint("setup.py", "setup.py"),))) == (
-        stages.Stages()
+    assert build_stages.plan_stages(runtime, Evidence(hints=(_hint("setup.py", "setup.py"),))) == (
+        build_stages.Stages()
     )
     cpu: BaseImage = CASES["uv-lock"].base
-    assert stages.plan_stages(cpu, Evidence()) == stages.Stages()
+    assert build_stages.plan_stages(cpu, Evidence()) == build_stages.Stages()
 
 
 # --------------------------------------------------------------------------- context

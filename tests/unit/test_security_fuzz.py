@@ -32,9 +32,8 @@ from repro.errors import ReproError
 from repro.fetch import parse_source
 from repro.models import Options, Origin
 from repro.report import QuietReporter
-from repro.scan import commands, declared, imports, requirements
+from repro.scan import commands, declared, imports, lockfiles, requirements
 from repro.scan import hints as hint_files
-from repro.scan import locks as scan_locks
 from repro.scan.files import walk
 
 EXAMPLES = int(os.environ.get("REPRO_FUZZ_EXAMPLES", "100"))
@@ -432,7 +431,7 @@ def test_fuzz_repo_settings(doc: dict[str, Any]) -> None:
     for root in _tmp_repo({"pyproject.toml": toml_text(doc)}):
         table, source = config.read_repo_config(root)
         with contextlib.suppress(ReproError):
-            config.merge(Options(), table, source)
+            config.with_repo_settings(Options(), table, source)
 
 
 # --------------------------------------------------------------------------- prose, scripts, locks
@@ -493,8 +492,8 @@ def test_fuzz_pipfile_and_locks(pipfile: str, lock: str, text: str, manifest: bo
     if manifest:
         files["pyproject.toml"] = pipfile
     for root in _tmp_repo(files):
-        scan_locks.read_pipfile(root, "Pipfile")
-        scan_locks.read_lock(root, lock)
+        lockfiles.read_pipfile(root, "Pipfile")
+        lockfiles.read_lock(root, lock)
 
 
 # --------------------------------------------------------------------------- whole repositories

@@ -112,7 +112,7 @@ def test_a_bound_no_release_satisfies_gives_way_and_is_reported() -> None:
             versions.Bound(specifier=">=1.0", why="requirements.txt:1", kind="declared"),
         ),
     )
-    merged = versions.merge(wanted, h)
+    merged = versions.intersect(wanted, h)
     assert merged.specifier == ">=1.0"
     assert (
         len(merged.conflicts) == 1
