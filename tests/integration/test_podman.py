@@ -43,17 +43,24 @@ def repro(url: str, *args: str, **kw: object) -> subprocess.CompletedProcess[str
     )
 
 
-def test_pack_verify_run_shell_on_podman(
-    podman_url: str, github: FakeGitHub, tmp_path: Path
-) -> None:
-    url, sha = github.publish("cli-tool")
-    out = tmp_path / "out"
-    packed = repro(podman_url, "pack", url, "--out", str(out))
-    assert packed.returncode == 0, packed.stderr
+@pytest.fixture(scope="module")
+def packed(podman_url: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """cli-tool packed on Podman once for the module: (artifact folder, pack's stderr)."""
+    root = tmp_path_factory.mktemp("github")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REPRO_CACHE_DIR", str(root / "cache"))
+        url, sha = FakeGitHub(root, patch).publish("cli-tool")
+        out = root / "out"
+        done = repro(podman_url, "pack", url, "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    return out / f"acme-cli-tool-{sha[:7]}", done.stderr
+
+
+def test_pack_verify_run_shell_on_podman(podman_url: str, packed: tuple[Path, str]) -> None:
+    artifact, stderr = packed
     # what differs from Docker is said
-    assert "engine: Podman" in packed.stderr
-    assert "builds with podman build (Buildah)" in packed.stderr
-    artifact = out / f"acme-cli-tool-{sha[:7]}"
+    assert "engine: Podman" in stderr
+    assert "builds with podman build (Buildah)" in stderr
     manifest = json.loads((artifact / "repro.json").read_text())
     assert manifest["build"]["builder"] == "buildah"
     assert manifest["smoke"]["passed"] is True
@@ -76,14 +83,11 @@ def test_pack_verify_run_shell_on_podman(
     assert shell.stdout.split() == ["repro", "/app"]
 
 
-def test_lab_on_podman(podman_url: str, github: FakeGitHub, tmp_path: Path) -> None:
-    url, sha = github.publish("cli-tool")
-    out = tmp_path / "out"
-    packed = repro(podman_url, "pack", url, "--out", str(out), "--no-smoke")
-    assert packed.returncode == 0, packed.stderr
+def test_lab_on_podman(podman_url: str, packed: tuple[Path, str]) -> None:
+    artifact, _ = packed
     podman = DockerEngine(host=podman_url, use_buildkit=False)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "repro", "lab", f"repro/acme-cli-tool:{sha[:7]}"],
+        [sys.executable, "-m", "repro", "lab", str(artifact)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
