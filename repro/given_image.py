@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 
 from repro.engine import Engine, RunLimits
-from repro.errors import EngineError, UsageError
+from repro.errors import BuildError, EngineError
 from repro.models import GivenImage
 
 # One line per fact: "python CMD X.Y", "pip CMD", "venv CMD", "os ID=..", "lib NAME", "nvcc".
@@ -158,10 +158,13 @@ def probe(engine: Engine, name: str) -> GivenImage:
         try:
             engine.pull(name)
         except EngineError as exc:
-            raise UsageError(
-                f"--base-image {name}: not on this engine and cannot be pulled "
-                f"({exc.message.removeprefix(f'cannot pull {name}: ')})",
-                hint="docker pull it where a registry is reachable, or name a local image",
+            reason = exc.message.removeprefix(f"cannot pull {name}: ")
+            # as for any base image the engine lacks (probe.ensure_base_images)
+            raise BuildError(
+                f"base image {name} is not on this engine and cannot be pulled: {reason}",
+                step=f"FROM {name}",
+                hint="docker pull it where a registry is reachable, or name a local image "
+                "with --base-image (or leave it out: repro picks one)",
             ) from exc
         info = engine.image_info(name)
     env = dict(info.env) if info is not None else {}

@@ -286,9 +286,14 @@ def _torch_need(reqs: dict[str, Requirement], ctx: _Ctx) -> Need | str | None:
         )
     cudas = ", ".join(b.cuda for b in sorted(release.builds, key=lambda b: minor_key(b.cuda)))
     unverified = "" if release.verified else " (row not confirmed by a primary source)"
+    gone = (
+        "; PyPI has no torch before 1.0 any more: PyTorch's own wheel pages serve it"
+        if Version(release.torch) < Version("1.0")
+        else ""
+    )
     reasons = (
         f"torch {version}: {why}; CUDA builds {cudas}, PyPI's is "
-        f"{release.default_cuda or 'none'}{inherited}{unverified}",
+        f"{release.default_cuda or 'none'}{inherited}{gone}{unverified}",
         *paired_notes,
         "torch wheels carry their CUDA runtime and cuDNN: the base needs only a driver",
     )

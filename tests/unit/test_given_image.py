@@ -208,3 +208,41 @@ def test_no_cuda_inside_gives_cpu_builds_with_a_warning_or_an_error_if_required(
 def test_no_pip_and_no_ensurepip_cannot_install() -> None:
     with pytest.raises(UsageError, match="neither pip nor ensurepip"):
         _plan(env("3.9", "numpy"), _image(pip=False, venv=False))
+
+
+def test_without_an_engine_the_plan_is_for_the_python_inferred_with_a_warning(
+    tmp_path: object,
+) -> None:
+    from pathlib import Path
+
+    from repro import pipeline
+    from repro.errors import EngineError
+    from repro.fetch import parse_source
+    from repro.report import QuietReporter
+    from tests.conftest import commit_all, write_files
+
+    root = Path(str(tmp_path)) / "paper"
+    write_files(root, {"main.py": "import json\n"})
+    commit_all(root)
+    warnings: list[str] = []
+
+    class Reporter(QuietReporter):
+        def warn(self, message: str) -> None:
+            warnings.append(message)
+
+    def no_engine(name: str) -> GivenImage:
+        raise EngineError("cannot reach a Docker engine at unix:///nowhere")
+
+    work = Path(str(tmp_path)) / "work"
+    checkout = pipeline.fetch_checkout(parse_source(str(root)), work, Reporter())
+    options = Options(base_image="lab/env:1", python="3.11")
+    scanned = pipeline.scan_checkout(
+        checkout, options, Reporter(), probe_gpu=lambda: None, probe_image=no_engine
+    )
+    assert scanned.given is None
+    assert warnings == [
+        "--base-image lab/env:1 could not be probed (cannot reach a Docker engine at "
+        "unix:///nowhere): planned for the Python inferred, not for what the image has"
+    ]
+    plan = pipeline.plan_for(scanned, Reporter()).plan
+    assert plan.base.name == "lab/env:1" and plan.environment.python.version == "3.11"

@@ -30,6 +30,8 @@ def _lines(python: str, *reqs: str) -> tuple[str, dict[str, str], tuple[str, ...
 
 def test_torch_041_runs_on_its_own_pytorch_image_with_its_cuda_page() -> None:
     name, lines, links = _lines("3.6", "torch==0.4.1")
+    reasons = base_image.select(env("3.6", "torch==0.4.1"), Options()).reasons
+    assert any("PyPI has no torch before 1.0 any more" in r for r in reasons)
     assert name == "pytorch/pytorch:0.4.1-cuda9-cudnn7-runtime"
     assert lines["torch"] == "torch==0.4.1"
     assert links == ("https://download.pytorch.org/whl/cu90/torch_stable.html",)
