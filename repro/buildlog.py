@@ -405,14 +405,29 @@ _SUBPROCESS_MISSING = re.compile(r"FileNotFoundError: \[Errno 2\] No such file o
                                  r"'(?:[\w/.-]*/)?(?P<prog>[\w.+-]+)'$")  # fmt: skip
 
 
+# distutils' own wrap of the same, without a traceback (pycairo, setuptools-rust): only
+# for names a build runs, as a data file named so is no program
+_ERRNO_MISSING = re.compile(
+    r"error: \[Errno 2\] No such file or directory: '(?:[\w/.-]*/)?(?P<prog>"
+    r"(?:[\w-]+-linux-gnu-)?(?:gcc|g\+\+|cc|c\+\+|gfortran)(?:-\d+)?|[\w.+-]+-config|"
+    r"pkg-config|pkgconf|cmake|make|ninja|meson|swig|cargo|rustc|git|nvcc)'"
+)
+
+
 def _program(lines: Sequence[str]) -> _Found:
-    for i, ln in enumerate(lines):
-        m = _SUBPROCESS_MISSING.search(ln)
-        if m and any("_execute_child" in x or "subprocess" in x for x in lines[max(0, i - 6) : i]):
+    for ln in lines:
+        m = _ERRNO_MISSING.search(ln)
+        if m:
             prog = m.group("prog")
             kind: BuildFailureKind = (
                 "missing-compiler" if _COMPILERS.match(prog) else "missing-program"
             )
+            return kind, ln, prog, "", ()
+    for i, ln in enumerate(lines):
+        m = _SUBPROCESS_MISSING.search(ln)
+        if m and any("_execute_child" in x or "subprocess" in x for x in lines[max(0, i - 6) : i]):
+            prog = m.group("prog")
+            kind = "missing-compiler" if _COMPILERS.match(prog) else "missing-program"
             return kind, ln, prog, "", ()
     for ln in lines:
         for pattern, name in _NAMED_PROGRAMS:

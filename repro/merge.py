@@ -456,7 +456,7 @@ def _imports(
     return out, resolve.records(classified, own.items())
 
 
-def _with_lookup(draft: Merged, key: str, looked_up: Found) -> None:
+def _with_lookup(draft: RequirementDraft, key: str, looked_up: Found) -> None:
     """The look-up's evidence among the requirement's reasons, and its bound when only
     older releases ship the module (slackclient<2)."""
     if looked_up.evidence in draft.reasons:

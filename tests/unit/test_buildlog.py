@@ -117,6 +117,9 @@ def _log(*lines: str) -> str:
         ("ERROR: Unknown compiler(s): [['gfortran'], ['flang'], ['nvfortran']]", "missing-compiler", "gfortran"),  # noqa: E501
         ("gcc: error trying to exec 'cc1plus': execvp: No such file or directory", "missing-compiler", "g++"),  # noqa: E501
         ("CMake Error: CMAKE_CXX_COMPILER not set; No CMAKE_CXX_COMPILER could be found.", "missing-compiler", "g++"),  # noqa: E501
+        ("error: [Errno 2] No such file or directory: 'x86_64-linux-gnu-gcc'", "missing-compiler", "x86_64-linux-gnu-gcc"),  # noqa: E501
+        ("error: [Errno 2] No such file or directory: 'cargo'", "missing-compiler", "cargo"),
+        ("error: [Errno 2] No such file or directory: 'README.rst'", "build-error", ""),
         ("E: Unable to locate package libfoo-dev", "apt-package", "libfoo-dev"),
         ("Temporary failure resolving 'deb.debian.org'", "network", "deb.debian.org"),
         ("fatal: unable to access 'https://github.com/a/b/': Could not resolve host: github.com", "network", "github.com"),  # noqa: E501
