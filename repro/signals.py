@@ -56,6 +56,9 @@ def install() -> None:
         return
     for sig in HANDLED:
         signal.signal(sig, _handler)
+    # a parent that started repro with these blocked (a mask is inherited across exec)
+    # would leave the handlers unreachable: repro would never hear its SIGTERM
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +30,24 @@ def _fault_report(request: pytest.FixtureRequest, _isolated_cache: None) -> Iter
     yield
     cache = os.environ.get("REPRO_CACHE_DIR")
     fault_report.write(request.node.nodeid, tmp, Path(cache) if cache else None)
+
+
+@pytest.fixture(autouse=True)
+def _signal_state_kept() -> Iterator[None]:
+    """A test leaves the test process's signal mask and handlers as it found them: a signal
+    left blocked is inherited by every child process later tests start (a repro run that
+    then never sees its SIGTERM), a handler left behind fires in the wrong test."""
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    watched = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    handlers = {sig: signal.getsignal(sig) for sig in watched}
+    yield
+    after = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    changed = {sig: h for sig, h in handlers.items() if signal.getsignal(sig) != h}
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    for sig, handler in changed.items():
+        signal.signal(sig, handler)
+    assert after == mask, f"the test left signals blocked: {sorted(s.name for s in after - mask)}"
+    assert not changed, f"the test left handlers set for {sorted(s.name for s in changed)}"
 
 
 @pytest.fixture(autouse=True)

@@ -89,9 +89,63 @@ def test_cli_exit_statuses_for_signals(tmp_path: Path) -> None:
         )
         assert proc.stdout is not None and proc.stdout.readline() == "waiting\n"
         proc.send_signal(sig)
-        _, err = proc.communicate(timeout=30)
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            status_lines = _signal_status(proc.pid)
+            proc.kill()
+            proc.communicate()
+            raise AssertionError(f"no exit 30 s after {sig.name}: {status_lines}") from None
         assert proc.returncode == status, err
         assert err.strip().splitlines()[-1] == said and "Traceback" not in err
+
+
+def _signal_status(pid: int) -> str:
+    """The signal lines and the state of /proc/PID/status, for a run that does not exit."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError as exc:
+        return str(exc)
+    return "; ".join(ln for ln in lines if ln.startswith(("State", "Sig", "Threads")))
+
+
+def test_a_run_started_with_the_signals_blocked_still_hears_them(tmp_path: Path) -> None:
+    """A parent may start repro with SIGTERM blocked (the mask survives exec): the run
+    unblocks the signals it handles, so it still stops cleanly."""
+    script = tmp_path / "blocked.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import signal, sys, time
+            from repro import cli, pipeline
+            def slow_prepare(*args, **kwargs):
+                print("waiting", flush=True)
+                time.sleep(60)
+            pipeline.prepare = slow_prepare
+            sys.argv = ["repro", "inspect", "."]
+            sys.exit(cli.main())
+            """
+        )
+    )
+    blocked = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_BLOCK, blocked) and None,
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "waiting\n"
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError("the run never heard its SIGTERM") from None
+    assert proc.returncode == 143
+    assert err.strip().splitlines()[-1] == "repro: interrupted by SIGTERM"
 
 
 # --------------------------------------------------------------------------- locks
