@@ -26,6 +26,7 @@ SCHEMAS: dict[str, int] = {
     "image_hints.json": 1,
     "import_map.json": 2,
     "import_overrides.json": 1,
+    "platform_modules.json": 1,
     "pypi_rank.json": 1,
     "python_releases.json": 1,
     "python_syntax.json": 1,

@@ -13,6 +13,9 @@ Three data files, in order of authority:
   removed a module) and of Python 2.7.
 - ``repro/data/host_apps.json``: modules that exist only inside an application (``bpy``
   in Blender, ``idaapi`` in IDA, ``pcbnew`` in KiCad): a script importing one runs there.
+- ``repro/data/platform_modules.json``: modules that exist on one operating system only
+  (pywin32's ``win32api``, Windows' ``winreg``, macOS's ``AppKit``): never installed in a
+  Linux image, and said so.
 
 A module none of them knows is *unknown*: never guessed as a same-named PyPI project
 (that guess is how dependency-confusion attacks land), but looked up and verified
@@ -29,7 +32,7 @@ from packaging.utils import canonicalize_name
 
 from repro import datafiles
 
-Kind = Literal["stdlib", "dist", "unavailable", "host", "unknown"]
+Kind = Literal["stdlib", "dist", "unavailable", "host", "platform", "unknown"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,7 +41,7 @@ class Mapped:
     module: str  # the import path that matched (may be shorter than the one asked for)
     dist: str = ""  # distribution name, for kind == "dist"
     reason: str = ""  # why it is unavailable / unknown / hosted
-    app: str = ""  # the application it runs inside, for kind == "host"
+    app: str = ""  # the application it runs inside (host), the system it needs (platform)
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,12 @@ def _import_map() -> _Map:
         previous = modules.get(module)
         modules[module] = dist
         others = [*([previous] if previous else []), *alternatives.get(module, ()), *extra]
+        # one entry per project, however spelt (tensorflow_cpu and tensorflow-cpu are one)
+        unique = {canonicalize_name(d): d for d in reversed(others)}
         alternatives[module] = tuple(
-            d for d in dict.fromkeys(others) if canonicalize_name(d) != canonicalize_name(dist)
+            unique[c]
+            for c in dict.fromkeys(canonicalize_name(d) for d in others)
+            if c != canonicalize_name(dist)
         )
     unavailable = {
         k: (v["reason"] if isinstance(v, dict) else str(v))
@@ -136,6 +143,10 @@ def lookup(module: str, python_major: int = 3, *, python: str | None = None) -> 
     top = module.split(".")[0]
     if python:
         python_major = int(python.split(".")[0])
+    only = platform_only(module)
+    if only is not None:
+        prefix, system, reason = only
+        return Mapped(kind="platform", module=prefix, app=system, reason=reason)
     if is_stdlib(module, python_major, python):
         return Mapped(kind="stdlib", module=top)
     data = _import_map()
@@ -235,6 +246,49 @@ def host_application(module: str) -> tuple[str, str, str] | None:
         if parts[0].startswith(start):
             return (parts[0], app, source)
     return None
+
+
+@cache
+def _platform_modules() -> dict[str, tuple[str, str]]:
+    """module → (operating system, why it exists there only)."""
+    out: dict[str, tuple[str, str]] = {}
+    for group in datafiles.load("platform_modules.json")["groups"]:
+        for module in group["modules"]:
+            out[module] = (
+                group["platform"],
+                f"{group['why']} ({group['source']})",
+            )
+    return out
+
+
+@cache
+def _platform_distributions() -> dict[str, tuple[str, str]]:
+    """canonical distribution name → (operating system, why it installs there only)."""
+    out: dict[str, tuple[str, str]] = {}
+    for group in datafiles.load("platform_modules.json")["groups"]:
+        for dist in group.get("distributions", []):
+            out[canonicalize_name(dist)] = (
+                group["platform"],
+                f"{group['why']} ({group['source']})",
+            )
+    return out
+
+
+def platform_distribution(name: str) -> tuple[str, str] | None:
+    """(operating system, why) when the distribution ``name`` installs on one operating
+    system only (pywin32 → Windows), else None."""
+    return _platform_distributions().get(canonicalize_name(name))
+
+
+def platform_only(module: str) -> tuple[str, str, str] | None:
+    """(the top-level name, the operating system, why) when ``module`` exists on one
+    operating system only (``win32api`` → Windows): it cannot exist in a Linux image."""
+    top = module.split(".")[0]
+    hit = _platform_modules().get(top)
+    if hit is None:
+        return None
+    system, why = hit
+    return (top, system, f"{top!r} exists only on {system}, never in a Linux image: {why}")
 
 
 @cache

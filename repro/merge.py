@@ -175,6 +175,23 @@ def _import_name_declared(entry: _Parsed, conflicts: list[str]) -> _Parsed:
     return _Parsed(found.dist, spec, entry.extras, entry.marker, entry.url, entry.decl)
 
 
+def _other_system_only(entry: _Parsed, conflicts: list[str]) -> bool:
+    """Whether a declared distribution installs on another operating system only (pywin32)
+    and has no environment marker saying so: it is left out of the Linux image, and said so.
+    (With a marker, ``; sys_platform == "win32"``, pip leaves it out by itself.)"""
+    if not entry.name or entry.marker or entry.decl.origin.kind == "user":
+        return False
+    only = mapping.platform_distribution(entry.name)
+    if only is None:
+        return False
+    system, why = only
+    conflicts.append(
+        f"{entry.name}: declared in {entry.decl.origin}, but it installs on {system} only "
+        f"({why}): left out of the Linux image; code that needs it runs on {system} only"
+    )
+    return True
+
+
 def merge_evidence(
     evidence: Evidence, python: str, lookups: Mapping[str, Found] | None = None
 ) -> MergeResult:
@@ -190,6 +207,8 @@ def merge_evidence(
             pins.append(parsed)
         elif decl.origin.kind in STRONG_KINDS or decl.origin.kind == "notebook":
             parsed = _import_name_declared(parsed, conflicts)
+            if _other_system_only(parsed, conflicts):
+                continue
             key = canonicalize_name(parsed.name) if parsed.name else decl.requirement
             declared.setdefault(key, []).append(parsed)
         else:
@@ -375,13 +394,15 @@ def _imports(
             found, key = resolved[site.module]
         else:
             found = mapping.lookup(site.module, python=python)
-            if apps and found.kind not in ("stdlib", "host"):
+            if apps and found.kind not in ("stdlib", "host", "platform"):
                 found = mapping.shared_host(site.module, apps) or found
             looked_up = lookups.get(found.module) if found.kind == "unknown" else None
             if looked_up is not None and looked_up.resolved:
                 found = mapping.Mapped(kind="dist", module=found.module, dist=looked_up.dist)
             key = None
-            if found.kind not in ("stdlib", "host") and not _python2_stdlib(found, python):
+            if found.kind not in ("stdlib", "host", "platform") and not _python2_stdlib(
+                found, python
+            ):
                 providers = (looked_up.dist, *looked_up.alternatives) if looked_up else None
                 key = _resolve(
                     found, site.module, drafts, aliases, hints, promoted, conflicts, providers
@@ -391,7 +412,7 @@ def _imports(
             resolved[site.module] = (found, key)
             _classify(classified, found, key, drafts, lookups, python)
         classified[found.module].add(site.origin, site.optional)
-        if found.kind in ("stdlib", "host"):
+        if found.kind in ("stdlib", "host", "platform"):
             continue
         if _python2_stdlib(found, python):
             if not site.optional:
@@ -496,6 +517,8 @@ def _classify(
     elif found.kind == "host":
         how = found.reason.split(": ", 1)[-1]  # "runs inside APP: " is what kind says
         entry = resolve.Seen(kind="host", provider=found.app, how=how)
+    elif found.kind == "platform":
+        entry = resolve.Seen(kind="platform", provider=found.app, how=found.reason)
     elif key is not None:
         provider = drafts[key].name or key
         how, others = resolve.distribution_how(

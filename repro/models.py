@@ -308,7 +308,7 @@ class Unresolved:
         }
 
 
-ImportKind = Literal["distribution", "system", "stdlib", "own", "host", "unresolved"]
+ImportKind = Literal["distribution", "system", "stdlib", "own", "host", "platform", "unresolved"]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -130,6 +130,7 @@ def decide(
     environment = system_modules.apply(environment, planned.base)
     missing = frozenset(u.module for u in environment.unresolved)
     hosted = {i.module: i.provider for i in environment.imports if i.kind == "host"}
+    platforms = {i.module: i.provider for i in environment.imports if i.kind == "platform"}
     smoke_plan = discover_smoke(
         evidence,
         options,
@@ -137,6 +138,7 @@ def decide(
         checkout.path,
         missing=missing,
         hosted=hosted,
+        platforms=platforms,
     )
     environment = with_smoke_requirements(environment, smoke_plan)
     return environment, planned.base, smoke_plan, planned

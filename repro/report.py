@@ -57,6 +57,7 @@ _KIND_TITLES = {
     "distribution": "distribution",
     "system": "system package",
     "host": "runs inside",
+    "platform": "only on",
     "unresolved": "unresolved",
 }
 

@@ -178,7 +178,15 @@ def records(
         entry = out.setdefault(top, Seen(kind="own", how="a module of the repository"))
         if entry.kind == "own":
             entry.add(origin, False)
-    order = {"distribution": 0, "system": 1, "host": 2, "unresolved": 3, "stdlib": 4, "own": 5}
+    order = {
+        "distribution": 0,
+        "system": 1,
+        "host": 2,
+        "platform": 3,
+        "unresolved": 4,
+        "stdlib": 5,
+        "own": 6,
+    }
     return tuple(
         ImportResolution(
             module=module,

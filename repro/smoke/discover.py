@@ -47,6 +47,7 @@ def discover(
     *,
     missing: Collection[str] = (),
     hosted: Mapping[str, str] | None = None,
+    platforms: Mapping[str, str] | None = None,
 ) -> SmokePlan:
     """Every strategy that has something to run, in order; ``root`` is the checkout.
 
@@ -54,7 +55,8 @@ def discover(
     them): files that import one are left out of the smoke test, and said so, rather than
     failing it for a module no repair can add. ``hosted``: modules that exist only inside
     an application (module → application): files importing one are not runnable outside
-    it; when that is every file, nothing is run and the plan says why."""
+    it; when that is every file, nothing is run and the plan says why. ``platforms``:
+    modules that exist on another operating system only (module → system), the same way."""
     if options.no_smoke:
         return SmokePlan(candidates=(), considered=(("none", "--no-smoke"),))
     notebooks, nb_note = _notebooks(root, options, python)
@@ -68,13 +70,19 @@ def discover(
     considered.append(("user", "no --smoke and no [tool.repro] smoke"))
     candidates: list[SmokeCommand] = []
     hosted = hosted or {}
-    in_app = _blocked_files(evidence, hosted)
+    platforms = platforms or {}
+    in_app = _blocked_files(evidence, {**hosted, **platforms})
     if in_app and all(p in in_app for p in evidence.python_paths):
-        apps = sorted({hosted[m] for m in in_app.values()})
+        apps = sorted({hosted[m] for m in in_app.values() if m in hosted})
+        systems = sorted({platforms[m] for m in in_app.values() if m in platforms})
+        where = [
+            *([f"runs inside {' or '.join(apps)}"] if apps else []),
+            *([f"needs {' or '.join(systems)}"] if systems else []),
+        ]
         why = (
-            f"every Python file runs inside {' or '.join(apps)} ("
+            f"every Python file {' or '.join(where)} ("
             + ", ".join(f"{path}: {module}" for path, module in sorted(in_app.items())[:5])
-            + "): not runnable outside it"
+            + ("): not runnable in a Linux image" if systems else "): not runnable outside it")
         )
         return SmokePlan(candidates=(), notebooks=notebooks, considered=(("none", why),))
     blocked = {**_blocked_files(evidence, missing), **in_app}
@@ -85,7 +93,7 @@ def discover(
     left_out = (
         "; left out, importing what repro cannot install: "
         + ", ".join(
-            f"{path} ({module}" + (f": runs inside {hosted[module]})" if module in hosted else ")")
+            f"{path} ({module}" + _where(module, hosted, platforms) + ")"
             for path, module in sorted(blocked.items())
         )
         if blocked
@@ -233,6 +241,14 @@ def import_targets(python_files: list[str]) -> list[str]:
         if len(targets) == MAX_IMPORT_TARGETS:
             break  # the rest would be cut off
     return targets
+
+
+def _where(module: str, hosted: Mapping[str, str], platforms: Mapping[str, str]) -> str:
+    if module in hosted:
+        return f": runs inside {hosted[module]}"
+    if module in platforms:
+        return f": {platforms[module]} only"
+    return ""
 
 
 def _blocked_files(evidence: Evidence, missing: Collection[str]) -> dict[str, str]:

@@ -298,3 +298,92 @@ def test_a_declared_bs4_is_beautifulsoup4_and_not_installed_twice() -> None:
     env = infer(ev, Options(python="3.8"), commit_date=WHEN)
     assert [r.name for r in env.requirements] == ["beautifulsoup4"]
     assert any("names the import 'bs4'" in c for c in env.conflicts)
+
+
+def test_of_several_providers_of_a_module_one_is_installed_and_the_others_listed() -> None:
+    from repro.models import DeclaredRequirement
+
+    def declared(name: str) -> DeclaredRequirement:
+        return DeclaredRequirement(
+            requirement=name,
+            name=name,
+            origin=Origin(kind="requirements", path="requirements.txt", line=1),
+        )
+
+    alone = infer(Evidence(imports=(imp("progressbar"),)), Options(python="3.8"), commit_date=WHEN)
+    assert [r.name for r in alone.requirements] == ["progressbar2"]
+    text = "\n".join(_imports(alone.imports))
+    assert "[also: progressbar, progressbar33]" in text
+    # a declared provider is the one installed, never a second package into the same folder
+    for module, name in (
+        ("progressbar", "progressbar33"),
+        ("Crypto.Cipher", "pycrypto"),
+        ("MySQLdb", "MySQL-python"),
+        ("tensorflow", "tensorflow-gpu"),
+        ("psycopg2", "psycopg2"),
+    ):
+        ev = Evidence(imports=(imp(module),), declared=(declared(name),))
+        env = infer(ev, Options(python="3.8"), commit_date=WHEN)
+        assert [r.name for r in env.requirements] == [name], module
+
+
+def test_a_windows_only_module_is_said_so_and_never_installed() -> None:
+    from repro.models import DeclaredRequirement
+
+    ev = Evidence(
+        imports=(
+            imp("win32api", "tray.py"),
+            imp("win32com.client", "tray.py", line=2),
+            imp("winreg", "tray.py", line=3),
+            imp("requests", "fetch.py"),
+        ),
+        declared=(
+            DeclaredRequirement(
+                requirement="pywin32==224",
+                name="pywin32",
+                origin=Origin(kind="requirements", path="requirements.txt", line=1),
+            ),
+        ),
+        python_paths=("tray.py", "fetch.py"),
+    )
+    env = infer(ev, Options(python="3.8"), commit_date=WHEN)
+    # nothing the Linux image cannot install is required, and nothing fails for it
+    assert [r.name for r in env.requirements] == ["requests"]
+    assert env.unresolved == ()
+    found = kinds(env.imports)
+    for module in ("win32api", "win32com", "winreg"):
+        assert found[module] == ("platform", "Windows"), module
+    text = "\n".join(_imports(env.imports))
+    row = next(line.split() for line in text.splitlines() if "win32api" in line)
+    assert row[:5] == ["only", "on", "win32api", "Windows", "'win32api'"]
+    assert "exists only on Windows, never in a Linux image" in text
+    assert any(
+        c.startswith("pywin32: declared in requirements.txt:1, but it installs on Windows only")
+        for c in env.conflicts
+    )
+    # the smoke test runs what Linux can run, and names what it left out and why
+    platforms = {i.module: i.provider for i in env.imports if i.kind == "platform"}
+    plan = discover(ev, Options(), "3.8", platforms=platforms)
+    (check,) = plan.candidates
+    assert check.argv[-1] == "script:fetch.py"
+    assert "tray.py (win32api: Windows only)" in check.reason
+    alone = Evidence(imports=(imp("win32gui", "tray.py"),), python_paths=("tray.py",))
+    command = first_command(discover(alone, Options(), "3.8", platforms={"win32gui": "Windows"}))
+    assert command.kind == "none" and "not runnable in a Linux image" in command.reason
+
+
+def test_a_declared_windows_only_distribution_with_a_marker_is_left_to_pip() -> None:
+    from repro.models import DeclaredRequirement
+
+    ev = Evidence(
+        declared=(
+            DeclaredRequirement(
+                requirement='pywin32; sys_platform == "win32"',
+                name="pywin32",
+                origin=Origin(kind="requirements", path="requirements.txt", line=1),
+            ),
+        ),
+    )
+    env = infer(ev, Options(python="3.8"), commit_date=WHEN)
+    assert [r.name for r in env.requirements] == ["pywin32"]
+    assert not any("installs on Windows only" in c for c in env.conflicts)
