@@ -320,9 +320,7 @@ def _notebook(
                     module=site.module, origin=origin, optional=site.optional, scope=site.scope
                 )
             )
-    names: dict[str, str] = {}
-    for _, tree in trees:
-        names.update(api.aliases(tree))
+    names = api.merged_aliases(tree for _, tree in trees)
     for cell, tree in trees:
         api_uses += api.detect(tree, rel, names=names, cell=cell)
     installs = [(cell, f"pip install {args}") for cell, args in nb.pip_installs]

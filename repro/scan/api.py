@@ -22,20 +22,30 @@ PER_FILE = 3
 
 def aliases(tree: ast.AST) -> dict[str, str]:
     """Local names bound by imports anywhere in ``tree`` → the qualified names they mean."""
-    out: dict[str, str] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.asname:
-                    out[alias.asname] = alias.name
-                else:
-                    top = alias.name.split(".")[0]
-                    out[top] = top
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            for alias in node.names:
-                if alias.name != "*":
-                    out[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-    return out
+    return merged_aliases([tree])
+
+
+def merged_aliases(trees: Iterable[ast.AST]) -> dict[str, str]:
+    """The names of :func:`aliases` over several trees (a notebook's cells). A name bound
+    to different modules in different places (``import urllib.parse as urllib`` under a
+    version check, ``import urllib`` in its ``else``) means neither for sure: it is left
+    out, so a use through it (``urllib.unquote``) bounds no version."""
+    found: dict[str, set[str]] = {}
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        found.setdefault(alias.asname, set()).add(alias.name)
+                    else:
+                        top = alias.name.split(".")[0]
+                        found.setdefault(top, set()).add(top)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                for alias in node.names:
+                    if alias.name != "*":
+                        name = alias.asname or alias.name
+                        found.setdefault(name, set()).add(f"{node.module}.{alias.name}")
+    return {name: next(iter(means)) for name, means in found.items() if len(means) == 1}
 
 
 def _dotted(node: ast.expr, names: dict[str, str]) -> str | None:

@@ -204,6 +204,20 @@ def test_compatibility_code_for_two_versions_bounds_nothing(tmp_path: Path) -> N
     assert specs(tmp_path, {"compat.py": source}) == []
 
 
+def test_a_module_aliased_by_version_is_not_read_as_python2(tmp_path: Path) -> None:
+    # Sublist3r (2020): urllib is urllib.parse on Python 3 and urllib on Python 2, so
+    # urllib.unquote is both majors' spelling, not a Python 2 API
+    source = (
+        "import sys\nif sys.version > '3':\n    import urllib.parse as urllib\nelse:\n"
+        "    import urllib\n\ndef clean(s):\n    return urllib.unquote(s)\n"
+    )
+    assert specs(tmp_path / "a", {"tool.py": source}) == []
+    assert python_for(tmp_path / "b", {"tool.py": source}, "2020-06-21") == "3.7"
+    # one binding only: still Python 2's urllib.unquote
+    plain = "import urllib\n\ndef clean(s):\n    return urllib.unquote(s)\n"
+    assert specs(tmp_path / "c", {"tool.py": plain}) == [("<3", "tool.py", 4)]
+
+
 def test_python_bounds_decide_the_python(tmp_path: Path) -> None:
     source = "import time\nimport numpy\nt = time.clock()\n"
     assert python_for(tmp_path, {"t.py": source}, "2024-06-01") == "3.7"
