@@ -294,10 +294,37 @@ def filter_by_hints(
                     f"{names} within its bounds has wheels for it{why_blocked}"
                 )
                 continue
-        if kept != candidates:
+        stand_in = _python3_stand_in(hint, kept, candidates)
+        if stand_in:
+            kept = [*kept, stand_in]
+            reasons.append(
+                f"Python {hint.specifier} ({hint.origin}) names a Python 3 older than any "
+                f"repro builds: {stand_in}, the oldest it builds, stands in for it"
+            )
+        elif hint.strength == "hint" and len({_vkey(v)[0] for v in kept}) > 1:
+            reasons.append(
+                f"Python {hint.specifier} ({hint.origin}) names Python 2 and 3 as "
+                "alternatives: the newest the code and its date allow, not the first named"
+            )
+        elif kept != candidates:
             reasons.append(f"Python {hint.specifier} ({hint.origin})")
         candidates = kept
     return candidates, reasons, conflicts
+
+
+def _python3_stand_in(hint: PythonHint, kept: list[str], candidates: list[str]) -> str | None:
+    """The oldest Python 3 of ``candidates`` when a weak hint lists a Python 3 older than
+    any of them beside Python 2 (a CI matrix of 2.7 and 3.4): the code runs on both majors,
+    and Python 2 must not win only because 3.4 cannot be built."""
+    if hint.strength != "hint" or not kept or any(_vkey(v)[0] != 2 for v in kept):
+        return None
+    threes = [v for v in candidates if _vkey(v)[0] == 3]
+    if not threes:
+        return None
+    oldest = _vkey(threes[0])[1]
+    if any(python_allows(f"3.{minor}", hint.specifier) for minor in range(oldest)):
+        return threes[0]
+    return None
 
 
 def python_among(

@@ -9,6 +9,7 @@ Python, CUDA and base-image facts often live; those become hints too.
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -298,6 +299,54 @@ def _series(version: str) -> str:
     return f"=={'.'.join(parts[:2])}.*"
 
 
+_PY_ALTERNATIVE = re.compile(
+    r"(?<![\w.])v?([23])(?:\.(\d+|x))?(?:\.\d+)?\s*(\+|or (?:later|newer|above|higher)|and "
+    r"(?:later|newer|above|up))?"
+)
+_PY_JOINED = re.compile(r"^\s*(?:or|/|,|and|\||&)\s*$")
+
+
+def _python_alternatives(text: str) -> str | None:
+    """``Python 2.7 or 3.5+`` (``2.7/3.6``, ``2.7, 3.x``, ``2.7 or later``): versions named
+    as alternatives, as one specifier (``>=2.7,!=3.0.*,...,!=3.4.*``), or None for a single
+    version. Read alone, the first would send code written for both majors to Python 2."""
+    text = re.sub(r"\]\([^)]*\)", " ", text)  # a link's target is no version
+    text = re.sub(r"(?i)\bpython\s*", " ", text)
+    found = list(_PY_ALTERNATIVE.finditer(text))
+    if len(found) == 1 and (found[0].group(3) or "").startswith(("or ", "and ")):
+        minor = found[0].group(2)  # "Python 2.7 or later"
+        return f">={found[0].group(1)}.{minor}" if minor and minor != "x" else None
+    if len(found) < 2:
+        return None
+    for before, after in itertools.pairwise(found):
+        if not _PY_JOINED.match(text[before.end() : after.start()]):
+            return None
+    spans: list[tuple[tuple[int, int], tuple[int, int] | None]] = []
+    for item in found:
+        major, minor, open_ = int(item.group(1)), item.group(2), bool(item.group(3))
+        if minor in (None, "x"):
+            spans.append(((major, 0), (major + 1, 0)))
+        else:
+            low = (major, int(minor))
+            spans.append((low, None if open_ else (major, int(minor) + 1)))
+    spans.sort()
+    low = spans[0][0]
+    highs = [high for _, high in spans]
+    parts = [f">={low[0]}.{low[1]}"]
+    if None not in highs:
+        top = max(h for h in highs if h is not None)
+        parts.append(f"<{top[0]}.{top[1]}")
+    # the minors between one alternative's end and the next one's start are not allowed
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        if end is None or end >= start:
+            continue
+        major, minor = end
+        if major < start[0]:  # another major: the gap is its minors below the start
+            major, minor = start[0], 0
+        parts += [f"!={major}.{m}.*" for m in range(minor, start[1])]
+    return ",".join(parts)
+
+
 def _bullet(line: str, rel: str, number: int, out: decl.Declared, known_name: Any) -> None:
     m = _BULLET.match(line)
     if not m:
@@ -309,7 +358,10 @@ def _bullet(line: str, rel: str, number: int, out: decl.Declared, known_name: An
     if op == "≥" or suffix == "+":
         op = ">="
     if raw.lower() == "python":
-        if version:
+        either = _python_alternatives(line[m.start(1) :])
+        if either:
+            out.python.append(PythonHint(specifier=either, origin=origin, strength="hint"))
+        elif version:
             spec = f"{op}{version}" if op and op not in ("=", "==") else _series(version)
             out.python.append(PythonHint(specifier=spec, origin=origin, strength="hint"))
         return

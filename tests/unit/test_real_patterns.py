@@ -205,3 +205,46 @@ def test_a_notebook_installing_the_repository_itself_from_github_is_not_an_insta
     urls = [r.url for r in env.requirements if r.url]
     assert urls == ["git+https://github.com/other/flaxformer"]
     assert any("installs this repository itself" in w for w in env.warnings)
+
+
+# yunjey/pytorch-tutorial, carpedm20/DCGAN-tensorflow: a README's "Python 2.7 or 3.5+";
+# erikbern/git-of-theseus: a CI matrix of 2.7 and 3.4. Code for both majors went to 2.7.
+
+JULY_2018 = dt.datetime(2018, 7, 18, tzinfo=dt.UTC)
+BOTH_MAJORS = "import json\nimport numpy\n\nprint(json.dumps({'n': numpy.zeros(2).tolist()}))\n"
+
+
+def test_a_readme_naming_python_2_or_3_gives_the_newest_the_code_allows(tmp_path: Path) -> None:
+    readme = (
+        "# Tutorial\n\n## Dependencies\n\n"
+        "* [Python 2.7 or 3.5+](https://www.continuum.io/downloads)\n* numpy\n"
+    )
+    root = write_files(tmp_path / "a", {"README.md": readme, "main.py": BOTH_MAJORS})
+    env = infer(scan(root), Options(), commit_date=JULY_2018)
+    assert env.python.version == "3.6"  # the newest out for a year in July 2018, not 2.7
+    assert any("names Python 2 and 3 as alternatives" in r for r in env.python.reasons)
+    # the same README with Python 2 code: the code decides, 2.7
+    py2 = write_files(tmp_path / "b", {"README.md": readme, "main.py": "print 'hello'\n"})
+    assert infer(scan(py2), Options(), commit_date=JULY_2018).python.version == "2.7"
+    # "or Python 3.3+", "2.7/3.6", "3.x": read as alternatives too
+    for line, newest in (("Python 2.7 or Python 3.3+", "3.6"), ("Python 2.7/3.5", "3.5")):
+        text = f"# T\n\n## Requirements\n\n- {line}\n"
+        root = write_files(tmp_path / line.replace(" ", "_").replace("/", "-"),
+                           {"README.md": text, "main.py": BOTH_MAJORS})  # fmt: skip
+        assert infer(scan(root), Options(), commit_date=JULY_2018).python.version == newest
+
+
+def test_a_readme_naming_one_python_still_pins_it(tmp_path: Path) -> None:
+    readme = "# T\n\n## Requirements\n\n- Python 2.7\n"
+    root = write_files(tmp_path, {"README.md": readme, "main.py": BOTH_MAJORS})
+    assert infer(scan(root), Options(), commit_date=JULY_2018).python.version == "2.7"
+
+
+def test_a_ci_matrix_of_2_7_and_an_unbuildable_3_x_gives_python_3(tmp_path: Path) -> None:
+    travis = 'language: python\npython:\n  - "2.7"\n  - "3.4"\n'
+    root = write_files(tmp_path / "a", {".travis.yml": travis, "main.py": BOTH_MAJORS})
+    env = infer(scan(root), Options(), commit_date=JULY_2018)
+    assert env.python.version == "3.5"
+    assert any("3.5, the oldest it builds, stands in" in r for r in env.python.reasons)
+    py2 = write_files(tmp_path / "b", {".travis.yml": travis, "main.py": "print 'hello'\n"})
+    assert infer(scan(py2), Options(), commit_date=JULY_2018).python.version == "2.7"
