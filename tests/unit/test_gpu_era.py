@@ -58,6 +58,8 @@ def test_the_plan_is_the_expected_one(case: str) -> None:
     assert [g.kind for g in planned.gave_up] == want["gave_up"]
     if base.cuda is not None:
         assert dict(base.cuda.requirements) == want.get("lines", {})
+        if "index_urls" in want:  # the frameworks off the GPU come from a CPU index
+            assert list(base.cuda.index_urls) == want["index_urls"]
     optional = sorted(r.name for r in planned.environment.requirements if r.optional)
     assert optional == want.get("optional", [])
     text = " ".join(f"{g.constraint} {g.reason}" for g in planned.gave_up)
