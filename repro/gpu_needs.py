@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
@@ -145,8 +146,18 @@ def _is_declared(req: Requirement) -> bool:
 def _allows(req: Requirement | None, version: str) -> bool:
     if req is None or not req.specifier:
         return True
+    return _contains(req.specifier, version)
+
+
+_version = lru_cache(maxsize=4096)(Version)
+
+
+@lru_cache(maxsize=8192)
+def _contains(specifier: str, version: str) -> bool:
+    """Whether ``specifier`` allows ``version`` (kept: the planner asks the same pairs for
+    every Python and rung it tries)."""
     try:
-        return Version(version) in SpecifierSet(req.specifier)
+        return Version(version) in SpecifierSet(specifier)
     except (InvalidSpecifier, InvalidVersion):
         return True
 
@@ -160,11 +171,11 @@ def _pick(
     fitting = [
         (v, d)
         for v, d, pys in candidates
-        if _allows(req, v) and ctx.python in pys and not Version(v).is_prerelease
+        if ctx.python in pys and _allows(req, v) and not _version(v).is_prerelease
     ]
     if not fitting:
         return None, ""
-    fitting.sort(key=lambda vd: Version(vd[0]))
+    fitting.sort(key=lambda vd: _version(vd[0]))
     if ctx.as_of:
         dated = [(v, d) for v, d in fitting if d and d <= ctx.as_of]
         if dated:
