@@ -2,12 +2,12 @@
 
 Everything is written into a hidden temporary directory next to the destination and
 renamed into place only when complete, so a failure or Ctrl-C never leaves a
-half-written artifact behind.
+half-written artifact behind. The image files are written from the export's blob store
+(repro/imagetar.py), each hashed as it is written.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import re
@@ -17,12 +17,13 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from repro import diskspace, faults, locks, signals, stale
+from repro import compress, diskspace, faults, imagetar, locks, signals, stale
+from repro.blobstore import BlobStore
 from repro.engine import Engine
 from repro.errors import DiskFullError, ReproError
 
-IMAGE_TARBALL = "image.tar.gz"
-OCI_TARBALL = "image.oci.tar"  # with --oci: the same image as an OCI image layout
+IMAGE_TARBALL = imagetar.IMAGE_TARBALL
+OCI_TARBALL = imagetar.OCI_TARBALL  # with --oci: the same image as an OCI image layout
 MANIFEST = "repro.json"
 DOCKERFILE = "Dockerfile"
 CHECKSUMS = "SHA256SUMS"
@@ -45,33 +46,56 @@ def staged_name(dest: Path, kind: str) -> Path:
     return dest.with_name(stale.owned_name(f".{dest.name}.{kind}"))
 
 
-@contextmanager
-def staging(dest: Path) -> Iterator[Path]:
-    """A temporary directory that becomes ``dest`` only if the block succeeds.
+class Staged:
+    """A hidden folder beside ``dest`` that becomes ``dest`` only when committed.
 
-    The clean-up is armed before the directory exists: its name is chosen first and it
-    is made inside the ``try``, and everything after the block (the lock, the rename)
-    runs inside it too, so a signal at any point removes it. Only SIGKILL can leave it:
-    its name says which process of which host made it, and the next run that writes
-    beside it removes it once that process is gone (:func:`sweep`).
+    Its name is chosen first and the folder made by :meth:`open`, so a caller that arms
+    :meth:`discard` before calling ``open`` (as :func:`staging` does) leaves nothing behind
+    whatever point a signal lands at. Only SIGKILL can leave it: its name says which
+    process of which host made it, and the next run that writes beside it removes it once
+    that process is gone (:func:`sweep`). ``repro pack`` keeps one open while the smoke
+    test runs, the image tarball being written into it meanwhile.
     """
-    dest = dest.resolve()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    sweep(dest.parent)
-    tmp = staged_name(dest, PARTIAL)
-    try:
-        tmp.mkdir(mode=0o777)  # less the umask, as for any folder: the artifact is shared
+
+    def __init__(self, dest: Path) -> None:
+        self.dest = dest.resolve()
+        self.tmp = staged_name(self.dest, PARTIAL)
+
+    def open(self) -> Path:
+        self.dest.parent.mkdir(parents=True, exist_ok=True)
+        sweep(self.dest.parent)
+        self.tmp.mkdir(mode=0o777)  # less the umask, as for any folder: the artifact is shared
         faults.checkpoint("export.staged")
-        yield tmp
+        return self.tmp
+
+    def commit(self) -> None:
         faults.checkpoint("export.written")
         # the swap takes a lock: two runs finishing at once each put a whole artifact in
         # place. The rename is the point of no return: a signal after it (held by
         # ``deferred`` until the swap is done) leaves the complete artifact
-        with locks.run_lock(f"artifact:{dest}"), signals.deferred():
-            _swap(tmp, dest)
-    except BaseException:
+        with locks.run_lock(f"artifact:{self.dest}"), signals.deferred():
+            _swap(self.tmp, self.dest)
+
+    def discard(self) -> None:
         with signals.deferred():
-            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@contextmanager
+def staging(dest: Path) -> Iterator[Path]:
+    """A temporary directory that becomes ``dest`` only if the block succeeds.
+
+    The clean-up is armed before the directory exists, and everything after the block
+    (the lock, the rename) runs inside it too, so a signal at any point removes it
+    (:class:`Staged`).
+    """
+    staged = Staged(dest)
+    try:
+        tmp = staged.open()
+        yield tmp
+        staged.commit()
+    except BaseException:
+        staged.discard()
         raise
 
 
@@ -114,30 +138,6 @@ def _swap(tmp: Path, dest: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def save_image(engine: Engine, refs: Sequence[str], path: Path, level: int = 3) -> None:
-    """``docker save`` of ``refs`` into a gzip file (mtime 0: same bytes for same layers)."""
-    with (
-        open(path, "wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=level, mtime=0) as gz,
-    ):
-        engine.save(refs, _FirstWrite(gz) if faults.wanted("export.saving") else gz)
-
-
-class _FirstWrite:
-    """A sink that stops at the ``export.saving`` fault point after its first write."""
-
-    def __init__(self, sink: gzip.GzipFile) -> None:
-        self.sink, self.first = sink, True
-
-    def write(self, data: bytes, /) -> object:
-        written = self.sink.write(data)
-        if self.first:
-            self.first = False
-            self.sink.flush()
-            faults.checkpoint("export.saving")
-        return written
-
-
 def write(
     dest: Path,
     *,
@@ -147,42 +147,74 @@ def write(
     manifest_for: Callable[[Mapping[str, Mapping[str, Any]]], Mapping[str, Any]],
     extra_files: Mapping[str, str] | None = None,
     oci: bool = False,
+    compression: str = compress.GZIP,
 ) -> Path:
     """Write the artifact into ``dest`` atomically; return ``dest``.
 
-    ``manifest_for`` receives the checksums of the other files, so the manifest can name
-    them; SHA256SUMS then covers every file, the manifest included. A full disk is a
-    :class:`DiskFullError` naming the folder and the space the image may need; the partial
-    folder is gone by then.
+    The image files come from the export's blob store (:func:`imagetar.write_image_files`:
+    ``docker save`` only for what the store lacks). ``manifest_for`` receives the
+    checksums of the other files, so the manifest can name them; SHA256SUMS then covers
+    every file, the manifest included. A full disk is a :class:`DiskFullError` naming the
+    folder and the space the image may need; the partial folder is gone by then.
     """
+    store = BlobStore()
     try:
         with staging(dest) as tmp:
-            (tmp / DOCKERFILE).write_text(dockerfile)
-            for name, text in (extra_files or {}).items():
-                (tmp / name).write_text(text)
-            save_image(engine, refs, tmp / IMAGE_TARBALL)
-            if oci:  # the same image as an OCI layout, from the docker archive just written
-                from repro import oci as oci_layout
-
-                work = tmp / ".oci-work"
-                oci_layout.from_docker_archive(tmp / IMAGE_TARBALL, tmp / OCI_TARBALL, work=work)
-            files = sorted(p.name for p in tmp.iterdir() if p.is_file())
-            artifacts = {
-                name: {"sha256": sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size}
-                for name in files
-            }
-            manifest = manifest_for(artifacts)
-            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-            lines = [f"{sha256_file(tmp / n)}  {n}\n" for n in sorted([*files, MANIFEST])]
-            (tmp / CHECKSUMS).write_text("".join(lines))
+            with store.using():
+                info = engine.image_info(refs[0]) if refs else None
+                written = imagetar.write_image_files(
+                    tmp,
+                    engine,
+                    refs,
+                    store=store,
+                    image_id=info.id if info is not None else None,
+                    oci=oci,
+                    kind=compression,
+                )
+            complete(
+                tmp,
+                dockerfile=dockerfile,
+                manifest_for=manifest_for,
+                extra_files=extra_files,
+                written=written,
+            )
     except OSError as exc:
         if not diskspace.is_full(exc):
             raise
-        raise _disk_full(dest, engine, refs) from exc
+        raise disk_full(dest, engine, refs) from exc
+    store.trim()
     return dest
 
 
-def _disk_full(dest: Path, engine: Engine, refs: Sequence[str]) -> DiskFullError:
+def complete(
+    tmp: Path,
+    *,
+    dockerfile: str,
+    manifest_for: Callable[[Mapping[str, Mapping[str, Any]]], Mapping[str, Any]],
+    extra_files: Mapping[str, str] | None,
+    written: Mapping[str, imagetar.FileDigest],
+) -> None:
+    """Add the Dockerfile, ``extra_files``, the manifest and SHA256SUMS to the staged
+    artifact ``tmp``, whose image files (``written``, hashed as they were written) are
+    there already."""
+    (tmp / DOCKERFILE).write_text(dockerfile)
+    for name, text in (extra_files or {}).items():
+        (tmp / name).write_text(text)
+    files = sorted(p.name for p in tmp.iterdir() if p.is_file())
+    digests = {
+        name: written.get(name)
+        or imagetar.FileDigest(sha256=sha256_file(tmp / name), size=(tmp / name).stat().st_size)
+        for name in files
+    }
+    artifacts = {name: {"sha256": d.sha256, "bytes": d.size} for name, d in digests.items()}
+    manifest = manifest_for(artifacts)
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    sums = {name: d.sha256 for name, d in digests.items()}
+    sums[MANIFEST] = sha256_file(tmp / MANIFEST)
+    (tmp / CHECKSUMS).write_text("".join(f"{sums[n]}  {n}\n" for n in sorted(sums)))
+
+
+def disk_full(dest: Path, engine: Engine, refs: Sequence[str]) -> DiskFullError:
     size = None
     with suppress(ReproError):
         info = engine.image_info(refs[0]) if refs else None

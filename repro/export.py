@@ -1,10 +1,15 @@
 """The artifact of a pack: manifest, SBOM, PAPER.md, Dockerfile, image (edge: fs, docker).
 
-``write`` assembles ``repro.json`` (``manifest.build_manifest``) from the plan, the built
-image, what the image holds (``probe.image_facts``), the smoke test and the repair rounds;
-adds the CycloneDX SBOM (``sbom.py``) and ``PAPER.md``, the snippet for a paper's README
-(:func:`paper_text`; ``repro push`` rewrites it pinned by digest); and writes the directory
-atomically with the image's ``docker save`` and ``SHA256SUMS`` (``artifact.write``).
+The image files come first (:class:`PendingImage`): the image's compressed layers are
+gathered into the blob store (the store's own, and from ``docker save`` only what it
+lacks; repro/gather.py) and ``image.tar.gz`` (and ``image.oci.tar``) written from it into
+the artifact's hidden staging folder.
+
+``write`` then assembles ``repro.json`` (``manifest.build_manifest``) from the plan, the
+built image, what the image holds (``probe.image_facts``), the smoke test and the repair
+rounds; adds the CycloneDX SBOM (``sbom.py``) and ``PAPER.md``, the snippet for a paper's
+README (:func:`paper_text`; ``repro push`` rewrites it pinned by digest); and puts the
+directory in place atomically with ``SHA256SUMS`` (``artifact.complete``).
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from repro import artifact
+from repro import artifact, compress, diskspace, faults, imagetar
+from repro.blobstore import BlobStore
 from repro.engine import Engine, ImageInfo
 from repro.manifest import build_manifest
 from repro.models import JSON, BuiltImage, Checkout, ImageFacts, PackResult, Plan, SmokeResult
@@ -29,6 +36,67 @@ def artifact_path(out: Path, checkout: Checkout) -> Path:
     return out / f"{checkout.source.slug}-{checkout.short_sha}"
 
 
+class PendingImage:
+    """The image files of an artifact, written into its staging folder by :meth:`start`
+    (:func:`write` calls it);
+    :meth:`discard` removes them (and the folder), :meth:`commit` puts the artifact in
+    place.
+
+    The fault points keep their meaning: ``export.start`` and ``export.staged`` are passed
+    by :meth:`start`, ``export.saving`` once ``docker save`` streams (repro/gather.py),
+    ``export.written`` by :meth:`commit`.
+    """
+
+    def __init__(
+        self,
+        dest: Path,
+        engine: Engine,
+        image_id: str,
+        tags: Sequence[str],
+        *,
+        oci: bool = False,
+        kind: str = compress.GZIP,
+        store: BlobStore | None = None,
+    ) -> None:
+        self.staged = artifact.Staged(dest)
+        self.engine = engine
+        self.image_id = image_id
+        self.tags = list(tags)
+        self.oci = oci
+        self.kind = kind
+        self.store = store
+        self.written: dict[str, imagetar.FileDigest] | None = None
+        self.hold = ExitStack()
+
+    def start(self) -> dict[str, imagetar.FileDigest]:
+        """Open the staging folder and write the image files into it; their digests."""
+        faults.checkpoint("export.start")
+        store = self.store = self.store or BlobStore()
+        self.hold.enter_context(store.using())
+        folder = self.staged.open()
+        self.written = imagetar.write_image_files(
+            folder,
+            self.engine,
+            self.tags,
+            store=store,
+            image_id=self.image_id,
+            oci=self.oci,
+            kind=self.kind,
+        )
+        return self.written
+
+    def discard(self) -> None:
+        """Remove the staging folder (the store keeps what it gained)."""
+        self.staged.discard()
+        self.hold.close()
+
+    def commit(self) -> None:
+        self.staged.commit()
+        self.hold.close()
+        if self.store is not None:
+            self.store.trim()
+
+
 def write(
     dest: Path,
     engine: Engine,
@@ -40,9 +108,52 @@ def write(
     smoke: SmokeResult | None,
     smoke_extra: JSON,
     repairs: Sequence[Round],
-    oci: bool = False,
+    pending: PendingImage,
 ) -> PackResult:
-    """Write the artifact of ``image`` into ``dest`` (atomically) and return the result."""
+    """Write the artifact of ``image`` into ``dest`` (atomically): the image files
+    (``pending``), the manifest and the rest; return the result. Whatever stops it removes
+    the staged artifact."""
+    try:
+        _finish(
+            engine,
+            plan,
+            image,
+            pending,
+            base_info=base_info,
+            facts=facts,
+            smoke=smoke,
+            smoke_extra=smoke_extra,
+            repairs=repairs,
+        )
+    except BaseException as exc:
+        pending.discard()
+        if isinstance(exc, OSError) and diskspace.is_full(exc):
+            raise artifact.disk_full(dest, engine, plan.tags) from exc
+        raise
+    manifest = json.loads((dest / artifact.MANIFEST).read_text())
+    return PackResult(
+        plan=plan,
+        image=image,
+        smoke=smoke,
+        artifact_dir=dest,
+        manifest=manifest,
+        repairs=tuple(repairs),
+    )
+
+
+def _finish(
+    engine: Engine,
+    plan: Plan,
+    image: BuiltImage,
+    pending: PendingImage,
+    *,
+    base_info: ImageInfo | None,
+    facts: ImageFacts,
+    smoke: SmokeResult | None,
+    smoke_extra: JSON,
+    repairs: Sequence[Round],
+) -> None:
+    written = pending.start()
     info = engine.image_info(plan.tags[0])
     image_json = (
         {"tags": list(plan.tags), "size": info.size, "labels": dict(info.labels)} if info else {}
@@ -81,24 +192,15 @@ def write(
             sbom=sbom_summary,
         )
 
-    artifact.write(
-        dest,
-        engine=engine,
-        refs=list(plan.tags),
+    extra = artifact_files(manifest_for(None))  # SBOM, PAPER.md
+    artifact.complete(
+        pending.staged.tmp,
         dockerfile=plan.dockerfile,
         manifest_for=manifest_for,
-        extra_files=artifact_files(manifest_for(None)),  # SBOM, PAPER.md
-        oci=oci,
+        extra_files=extra,
+        written=written,
     )
-    manifest = json.loads((dest / artifact.MANIFEST).read_text())
-    return PackResult(
-        plan=plan,
-        image=image,
-        smoke=smoke,
-        artifact_dir=dest,
-        manifest=manifest,
-        repairs=tuple(repairs),
-    )
+    pending.commit()
 
 
 def _licenses_json(facts: ImageFacts) -> JSON:

@@ -39,7 +39,7 @@ POINTS = {
     "container.running": "a container repro made runs (the image facts, each smoke command)",
     "export.start": "the export stage began; nothing of the artifact exists yet",
     "export.staged": "the partial artifact folder exists, still empty",
-    "export.saving": "image.tar.gz is half written (one chunk of docker save is in)",
+    "export.saving": "docker save streams into the export store (one chunk is in)",
     "export.written": "every file of the artifact is written; the rename is next",
     "cache.written": "a cache entry's temporary file is written; the rename is next",
 }

@@ -1,37 +1,32 @@
-"""A ``docker save`` archive → an OCI image layout, as one tarball (``image.oci.tar``).
+"""The image as an OCI image layout, one tarball (``image.oci.tar``, ``--oci``).
 
 Tools that want OCI (Apptainer's ``oci-archive:``, skopeo, registries' copy tools, crane)
-read the layout; Docker and Podman load the docker archive. Both come from the same
-``docker save`` stream, read once in order: each layer is compressed into a blob as it
-arrives (gzip, level 3, no name, mtime 0: the same layer gives the same blob), the
-config and the manifest are small JSON blobs, and ``index.json`` names the image by its
-tag. The result is written as an uncompressed tar of the layout (the layers inside are
-compressed), its members in a fixed order with fixed metadata, so the same image gives
-the same bytes.
+read the layout; Docker and Podman load the docker archive. Both are written from the
+same compressed layers, the export's blob store (repro/blobstore.py): a layer compressed
+once for ``image.tar.gz`` is the very blob of the layout, never compressed twice, and a
+layer that an earlier export compressed is reused by both. This module decides the
+layout's documents (:func:`layout_documents`: the image manifest, ``index.json`` naming
+the image by its tag, ``oci-layout``); repro/imagetar.py writes the tar: blobs named by
+their digests, members in a fixed order with fixed metadata, so the same image gives the
+same bytes. The config blob is the image's own config, byte for byte.
 
-Layers go through one place, :class:`BlobStore` (``put_layer``): a layer is known by its
-diff id (the sha256 of its uncompressed tar, which the image config lists), so a store
-that remembers the blobs of earlier exports can hand back a compressed blob instead of
-compressing the layer again (incremental export).
-
-Both the docker archive of Docker 20-24 (``<id>/layer.tar``, ``manifest.json``) and the
-OCI-shaped one of Docker 25+ (layers as ``blobs/sha256/<hex>``, still with a
-``manifest.json``) are read.
+:func:`from_docker_archive` turns any ``docker save`` archive (Docker 20-24's
+``<id>/layer.tar``, Docker 25's ``blobs/sha256``, gzip-compressed or not) into a layout.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
-import io
 import json
 import shutil
-import tarfile
-from collections.abc import Callable, Iterable, Iterator
+import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from repro import compress
+from repro.blobstore import BlobStore, LayerBlob
 from repro.errors import ReproError
 
 LAYOUT_VERSION = {"imageLayoutVersion": "1.0.0"}
@@ -39,6 +34,7 @@ MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
 CONFIG_TYPE = "application/vnd.oci.image.config.v1+json"
 LAYER_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
+LAYER_TYPES = {compress.GZIP: LAYER_TYPE}
 REF_NAME = "org.opencontainers.image.ref.name"
 CHUNK = 1024 * 1024
 
@@ -64,150 +60,50 @@ class Descriptor:
         return out
 
 
-# A store of earlier exports' layers: diff id → a compressed blob already written
-# somewhere (its descriptor and path), or None. The default knows none.
-KnownLayers = Callable[[str], tuple[Descriptor, Path] | None]
+@dataclass(frozen=True, kw_only=True)
+class LayoutDocuments:
+    manifest: Descriptor  # the image manifest's blob, named by the image's tag
+    manifest_bytes: bytes
+    index_bytes: bytes
+    layout_bytes: bytes
 
 
-class BlobStore:
-    """The layout's ``blobs/sha256`` folder: every blob is written here, layers through
-    :meth:`put_layer` only."""
+def layout_documents(
+    config: bytes, layers: Sequence[LayerBlob], tags: Sequence[str]
+) -> LayoutDocuments:
+    """The documents of the layout of an image with ``config`` and ``layers``."""
+    from hashlib import sha256
 
-    def __init__(self, root: Path, *, level: int = 3, known: KnownLayers | None = None) -> None:
-        self.root = root
-        self.blobs = root / "blobs" / "sha256"
-        self.blobs.mkdir(parents=True, exist_ok=True)
-        self.level = level
-        self.known = known
-
-    def put_layer(
-        self, chunks: Iterable[bytes], diff_id: str | None = None
-    ) -> tuple[Descriptor, str]:
-        """A layer's tar, given in ``chunks``, as a gzip blob; returns its descriptor and
-        its diff id (sha256 of the uncompressed tar). With ``diff_id`` known beforehand and
-        a store that has it, the blob is reused and nothing is compressed."""
-        if diff_id and self.known is not None:
-            found = self.known(diff_id)
-            if found is not None:
-                descriptor, path = found
-                target = self.blobs / descriptor.digest.removeprefix("sha256:")
-                if not target.exists():
-                    shutil.copyfile(path, target)
-                for _ in chunks:  # the archive is read in order: pass over the layer
-                    pass
-                return descriptor, diff_id
-        partial = self.blobs / ".layer.partial"
-        plain = hashlib.sha256()
-        with open(partial, "wb") as raw:
-            hashed = _HashingWriter(raw)
-            with gzip.GzipFile(
-                filename="", mode="wb", fileobj=hashed, compresslevel=self.level, mtime=0
-            ) as gz:
-                for chunk in chunks:
-                    plain.update(chunk)
-                    gz.write(chunk)
-        digest = hashed.digest.hexdigest()
-        partial.replace(self.blobs / digest)
-        descriptor = Descriptor(media_type=LAYER_TYPE, digest=f"sha256:{digest}", size=hashed.size)
-        return descriptor, f"sha256:{plain.hexdigest()}"
-
-    def put_json(self, doc: Any, media_type: str) -> Descriptor:
-        return self.put_bytes(_canonical(doc), media_type)
-
-    def put_bytes(self, data: bytes, media_type: str) -> Descriptor:
-        digest = hashlib.sha256(data).hexdigest()
-        (self.blobs / digest).write_bytes(data)
-        return Descriptor(media_type=media_type, digest=f"sha256:{digest}", size=len(data))
-
-
-class _HashingWriter(io.RawIOBase):
-    """Writes through to ``sink`` and hashes what passes (the compressed blob's digest)."""
-
-    def __init__(self, sink: IO[bytes]) -> None:
-        self.sink = sink
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        chunk = bytes(data)
-        self.sink.write(chunk)
-        self.digest.update(chunk)
-        self.size += len(chunk)
-        return len(chunk)
+    config_descriptor = Descriptor(
+        media_type=CONFIG_TYPE, digest=f"sha256:{sha256(config).hexdigest()}", size=len(config)
+    )
+    image_manifest = {
+        "schemaVersion": 2,
+        "mediaType": MANIFEST_TYPE,
+        "config": config_descriptor.to_json(),
+        "layers": [
+            Descriptor(media_type=LAYER_TYPES[x.kind], digest=x.digest, size=x.size).to_json()
+            for x in layers
+        ],
+    }
+    manifest_bytes = _canonical(image_manifest)
+    named = Descriptor(
+        media_type=MANIFEST_TYPE,
+        digest=f"sha256:{sha256(manifest_bytes).hexdigest()}",
+        size=len(manifest_bytes),
+        annotations=_names([str(t) for t in tags]),
+    )
+    index_doc = {"schemaVersion": 2, "mediaType": INDEX_TYPE, "manifests": [named.to_json()]}
+    return LayoutDocuments(
+        manifest=named,
+        manifest_bytes=manifest_bytes,
+        index_bytes=_canonical(index_doc),
+        layout_bytes=_canonical(LAYOUT_VERSION),
+    )
 
 
 def _canonical(doc: Any) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
-
-
-def from_docker_archive(
-    source: Path, dest: Path, *, work: Path, level: int = 3, known: KnownLayers | None = None
-) -> Descriptor:
-    """Write the OCI layout of the (gzip) docker archive ``source`` as the tar ``dest``;
-    ``work`` is a scratch folder (removed after). Returns the image manifest's descriptor."""
-    if work.exists():
-        shutil.rmtree(work)
-    store = BlobStore(work, level=level, known=known)
-    try:
-        layers: dict[str, tuple[Descriptor, str]] = {}
-        small: dict[str, bytes] = {}
-        with tarfile.open(source, mode="r|*") as tar:
-            for member in tar:
-                if not member.isfile():
-                    continue
-                name = member.name.removeprefix("./")
-                fh = tar.extractfile(member)
-                if fh is None:
-                    continue
-                if name.endswith("/layer.tar") or name.startswith("blobs/"):
-                    head = fh.read(512)
-                    # Docker 25+ keeps config and manifests among the blobs too: a layer
-                    # is the one that is a tar (an empty layer: blocks of zeros)
-                    if name.endswith("/layer.tar") or _is_tar_header(head) or not head.strip(b"\0"):
-                        layers[name] = store.put_layer(_prefixed(head, fh))
-                        continue
-                    small[name] = head + fh.read()
-                elif member.size <= 64 * 1024 * 1024:
-                    small[name] = fh.read()
-        manifest = _docker_manifest(small)
-        config_bytes = small.get(str(manifest.get("Config", "")))
-        if config_bytes is None:
-            raise OciError(f"{source}: the docker archive holds no image config")
-        config = json.loads(config_bytes)
-        diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
-        descriptors = []
-        for index, path in enumerate(manifest.get("Layers") or []):
-            if path not in layers:
-                raise OciError(f"{source}: layer {path} named in manifest.json is missing")
-            descriptor, diff_id = layers[path]
-            if index < len(diff_ids) and diff_ids[index] != diff_id:
-                raise OciError(f"{source}: layer {path} is not the one the image config lists")
-            descriptors.append(descriptor)
-        config_descriptor = store.put_bytes(config_bytes, CONFIG_TYPE)
-        image_manifest = {
-            "schemaVersion": 2,
-            "mediaType": MANIFEST_TYPE,
-            "config": config_descriptor.to_json(),
-            "layers": [d.to_json() for d in descriptors],
-        }
-        tags = [str(t) for t in manifest.get("RepoTags") or []]
-        manifest_descriptor = store.put_json(image_manifest, MANIFEST_TYPE)
-        named = Descriptor(
-            media_type=MANIFEST_TYPE,
-            digest=manifest_descriptor.digest,
-            size=manifest_descriptor.size,
-            annotations=_names(tags),
-        )
-        index_doc = {"schemaVersion": 2, "mediaType": INDEX_TYPE, "manifests": [named.to_json()]}
-        (work / "index.json").write_bytes(_canonical(index_doc))
-        (work / "oci-layout").write_bytes(_canonical(LAYOUT_VERSION))
-        _write_tar(work, dest)
-        return named
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def _names(tags: list[str]) -> dict[str, str]:
@@ -220,47 +116,43 @@ def _names(tags: list[str]) -> dict[str, str]:
     return {REF_NAME: tag, "io.containerd.image.name": first}
 
 
-def _docker_manifest(small: dict[str, bytes]) -> dict[str, Any]:
-    raw = small.get("manifest.json")
-    if raw is None:
-        raise OciError("not a docker archive: no manifest.json")
-    doc = json.loads(raw)
-    if not isinstance(doc, list) or len(doc) != 1 or not isinstance(doc[0], dict):
-        raise OciError("the docker archive must hold exactly one image")
-    return doc[0]
+class _ArchiveFile:
+    """A docker archive on disk, played back as ``docker save`` would stream it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def save(self, refs: list[str], out: Any) -> None:
+        with open(self.path, "rb") as raw:
+            gz = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            fh: Any = gzip.GzipFile(fileobj=raw, mode="rb") if gz else raw
+            try:
+                while chunk := fh.read(CHUNK):
+                    out.write(chunk)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise OciError(f"{self.path}: not a readable archive ({exc})") from exc
 
 
-def _is_tar_header(block: bytes) -> bool:
-    return len(block) == 512 and block[257:262] == b"ustar"
+def from_docker_archive(
+    source: Path, dest: Path, *, work: Path, kind: str = compress.GZIP
+) -> Descriptor:
+    """Write the OCI layout of the docker archive ``source`` as the tar ``dest``; ``work``
+    is a scratch folder for its blobs (removed after). Returns the image manifest's
+    descriptor."""
+    from repro import gather, imagetar
 
-
-def _prefixed(head: bytes, fh: IO[bytes]) -> Iterator[bytes]:
-    if head:
-        yield head
-    while chunk := fh.read(CHUNK):
-        yield chunk
-
-
-def _write_tar(root: Path, dest: Path) -> None:
-    """The layout folder as a tar: ``oci-layout`` and ``index.json`` first, then the blobs
-    in name order; owner root, mode 0644, mtime 0."""
-    names = ["oci-layout", "index.json"]
-    names += [f"blobs/sha256/{p.name}" for p in sorted((root / "blobs" / "sha256").iterdir())]
-    with tarfile.open(dest, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for folder in ("blobs", "blobs/sha256"):
-            tar.addfile(_info(folder, 0, directory=True))
-        for name in names:
-            path = root / name
-            with open(path, "rb") as fh:
-                tar.addfile(_info(name, path.stat().st_size), fh)
-
-
-def _info(name: str, size: int, *, directory: bool = False) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.size = 0 if directory else size
-    info.type = tarfile.DIRTYPE if directory else tarfile.REGTYPE
-    info.mode = 0o755 if directory else 0o644
-    info.mtime = 0
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    return info
+    if work.exists():
+        shutil.rmtree(work)
+    try:
+        store = BlobStore(work, limit=0)
+        try:
+            found = gather.gather(_ArchiveFile(source), "archive", store, kind=kind)
+        except gather.ArchiveError as exc:
+            raise OciError(f"{source}: {exc.message}") from exc
+        _, named = imagetar.write_oci_layout(
+            dest, store, config=found.config, layers=found.layers, tags=found.tags
+        )
+        return named
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

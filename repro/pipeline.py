@@ -30,7 +30,6 @@ from repro import (
     cache,
     config,
     export,
-    faults,
     fetch,
     given_image,
     hostgpu,
@@ -307,7 +306,6 @@ def pack_fetched(
     got.remove_workspace()
     dest = export.artifact_path(options.out, plan.checkout)
     reporter.stage("export", str(dest))
-    faults.checkpoint("export.start")
     return export.write(
         dest,
         docker,
@@ -318,7 +316,7 @@ def pack_fetched(
         smoke=tested.result if tested else None,
         smoke_extra=tested.to_json() if tested else {},
         repairs=repairs.rounds,
-        oci=options.oci,
+        pending=export.PendingImage(dest, docker, image.id, plan.tags, oci=options.oci),
     )
 
 

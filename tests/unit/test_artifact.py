@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from repro import artifact
+from tests.docker_archive import image_archive
 
 
 class FakeEngine:
@@ -16,7 +17,10 @@ class FakeEngine:
     def save(self, refs: list[str], out: object) -> None:
         if self.fail:
             raise RuntimeError("engine went away")
-        out.write(b"tar bytes for " + " ".join(refs).encode())  # type: ignore[attr-defined]
+        out.write(image_archive(refs))  # type: ignore[attr-defined]
+
+    def image_info(self, ref: str) -> None:
+        return None
 
 
 def test_artifact_is_complete_with_checksums(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 from repro import artifact, diskspace, locks
 from repro.engine import ImageInfo
 from repro.errors import DiskFullError
+from tests.docker_archive import image_archive, tar_of
 
 
 def test_sizes_and_full_disks_in_words(tmp_path: Path) -> None:
@@ -38,8 +39,9 @@ class FullEngine:
     buildkit = True
 
     def save(self, refs: list[str], out: object) -> None:
-        for _ in range(3):
-            out.write(os.urandom(1000))  # type: ignore[attr-defined]
+        archive = image_archive(refs, [tar_of({"big.bin": os.urandom(8000)})])
+        for start in range(0, 3000, 1000):  # a layer is on its way when the disk fills
+            out.write(archive[start : start + 1000])  # type: ignore[attr-defined]
         raise OSError(errno.ENOSPC, "No space left on device")
 
     def image_info(self, ref: str) -> ImageInfo:

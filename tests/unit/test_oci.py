@@ -1,5 +1,5 @@
 """The OCI layout export (repro/oci.py) from docker archives made here: digests that check
-out, the image named by its tag, the same bytes twice, layers reused by diff id."""
+out, the image named by its tag, the same bytes twice, layers shared with the store."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from repro import oci
+from repro import gather, imagetar, oci
+from repro.blobstore import BlobStore
 
 
 def _tar_of(files: dict[str, bytes]) -> bytes:
@@ -43,16 +44,24 @@ def _config(layers: list[bytes]) -> bytes:
     return json.dumps(doc).encode()
 
 
-def docker_archive(path: Path, *, modern: bool = False, layers: list[bytes] = LAYERS) -> Path:
+def docker_archive(
+    path: Path,
+    *,
+    modern: bool = False,
+    layers: list[bytes] = LAYERS,
+    config_layers: list[bytes] = LAYERS,
+) -> Path:
     """A ``docker save`` archive: Docker 20's layout, or (``modern``) Docker 25's."""
-    config = _config(LAYERS)
+    config = _config(config_layers)
     files: dict[str, bytes] = {}
     if modern:
         names = [f"blobs/sha256/{_sha(layer)[7:]}" for layer in layers]
         config_name = f"blobs/sha256/{_sha(config)[7:]}"
         files["oci-layout"] = b'{"imageLayoutVersion":"1.0.0"}'
     else:
-        names = [f"{i:064x}/layer.tar" for i in range(len(layers))]
+        # Docker 20 names a layer's folder after the layer and those below it
+        chain = [hashlib.sha256(b"".join(layers[: i + 1])).hexdigest() for i in range(len(layers))]
+        names = [f"{v1}/layer.tar" for v1 in chain]
         config_name = f"{_sha(config)[7:]}.json"
     files.update(dict(zip(names, layers, strict=True)))
     files[config_name] = config
@@ -128,21 +137,32 @@ def test_a_layer_that_is_not_the_one_the_config_lists_is_refused(tmp_path: Path)
     assert not (tmp_path / "w").exists()
 
 
-def test_a_store_that_knows_a_layer_hands_back_its_blob(tmp_path: Path) -> None:
-    """The one place layers go through: a layer known by its diff id is not compressed."""
-    earlier = oci.BlobStore(tmp_path / "earlier")
-    descriptor, diff_id = earlier.put_layer(iter([LAYERS[0]]))
-    path = earlier.blobs / descriptor.digest[7:]
-    asked: list[str] = []
+def test_the_layout_shares_the_blobs_of_the_store(tmp_path: Path) -> None:
+    """A layer compressed for one export is the same blob in the next one, not
+    compressed again; the layout's layer blobs are the store's, byte for byte."""
+    store = BlobStore(tmp_path / "store")
+    first = gather.gather(_File(docker_archive(tmp_path / "a.tar.gz")), "a", store)
+    assert (first.compressed, first.reused) == (2, 0)
+    other = [LAYERS[0], _tar_of({"app/other.py": b"print('other')\n"})]
+    second = gather.gather(
+        _File(docker_archive(tmp_path / "b.tar.gz", layers=other, config_layers=other)), "b", store
+    )
+    assert (second.compressed, second.reused) == (1, 1)
+    assert second.layers[0] == first.layers[0]
+    dest = tmp_path / "b.oci.tar"
+    imagetar.write_oci_layout(dest, store, config=second.config, layers=second.layers, tags=["x"])
+    layout = _read_layout(dest)
+    _check(layout)
+    for layer in second.layers:
+        assert layout[f"blobs/sha256/{layer.digest[7:]}"] == store.path(layer.digest).read_bytes()
 
-    def known(wanted: str) -> tuple[oci.Descriptor, Path] | None:
-        asked.append(wanted)
-        return (descriptor, path) if wanted == diff_id else None
 
-    store = oci.BlobStore(tmp_path / "now", known=known)
-    again, again_id = store.put_layer(iter([b"not read as a layer"]), diff_id=diff_id)
-    assert (again, again_id) == (descriptor, diff_id) and asked == [diff_id]
-    assert (store.blobs / descriptor.digest[7:]).read_bytes() == path.read_bytes()
+class _File:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def save(self, refs: list[str], out: Any) -> None:
+        out.write(gzip.decompress(self.path.read_bytes()))
 
 
 def test_not_a_docker_archive(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from repro.errors import BuildError
 from repro.fetch import parse_source
 from repro.models import Options
 from repro.report import QuietReporter
+from tests.docker_archive import image_archive, image_id
 
 BUILD = Path(__file__).parent / "errors" / "build"
 OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_CODENAME=bookworm\n'
@@ -33,7 +34,7 @@ class FailingEngine:
     def ping(self) -> None: ...
 
     def image_info(self, ref: str) -> ImageInfo:
-        return ImageInfo(id="sha256:" + "1" * 64, repo_digests=(), size=1, labels={}, created="")
+        return ImageInfo(id=image_id(), repo_digests=(), size=1, labels={}, created="")
 
     def build(
         self,
@@ -50,7 +51,7 @@ class FailingEngine:
             for line in lines:
                 on_line(line)
             raise _build_failure(lines)
-        return "sha256:" + "2" * 64, 0.5, ""
+        return image_id(), 0.5, ""
 
     def run(self, image: str, argv: Sequence[str], limits: RunLimits) -> RunResult:
         if list(argv) == ["cat", "/etc/os-release"]:
@@ -59,7 +60,7 @@ class FailingEngine:
 
     def tag(self, image: str, ref: str) -> None: ...
     def save(self, refs: Sequence[str], out: object) -> None:
-        out.write(b"tar")  # type: ignore[attr-defined]
+        out.write(image_archive(list(refs)))  # type: ignore[attr-defined]
 
     def load(self, path: Path) -> list[str]:
         return []

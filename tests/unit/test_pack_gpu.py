@@ -14,6 +14,7 @@ from repro.engine import ImageInfo, RunLimits, RunResult
 from repro.fetch import parse_source
 from repro.models import HostGpu, Options
 from repro.report import QuietReporter
+from tests.docker_archive import image_archive, image_id
 
 
 class FakeEngine:
@@ -26,7 +27,7 @@ class FakeEngine:
     def ping(self) -> None: ...
 
     def image_info(self, ref: str) -> ImageInfo:
-        return ImageInfo(id="sha256:" + "1" * 64, repo_digests=(), size=1, labels={}, created="")
+        return ImageInfo(id=image_id(), repo_digests=(), size=1, labels={}, created="")
 
     def build(
         self,
@@ -39,7 +40,7 @@ class FakeEngine:
     ) -> tuple[str, float, str]:
         self.dockerfile = (context / "Dockerfile").read_text()
         self.framework_file = (context / ".repro" / "requirements-framework.txt").read_text()
-        return "sha256:" + "2" * 64, 0.5, ""
+        return image_id(), 0.5, ""
 
     def run(self, image: str, argv: Sequence[str], limits: RunLimits) -> RunResult:
         self.runs.append((argv, limits))
@@ -47,7 +48,7 @@ class FakeEngine:
 
     def tag(self, image: str, ref: str) -> None: ...
     def save(self, refs: Sequence[str], out: object) -> None:
-        out.write(b"tar")  # type: ignore[attr-defined]
+        out.write(image_archive(list(refs)))  # type: ignore[attr-defined]
 
     def load(self, path: Path) -> list[str]:
         return []

@@ -14,6 +14,7 @@ from cyclonedx.validation.json import JsonStrictValidator
 from repro import artifact, export, in_image, publish, sbom
 from repro.errors import EngineError, UsageError, VerifyError
 from repro.verify import check_files
+from tests.docker_archive import image_archive
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 IMAGE_ID = "sha256:" + "ab" * 32
@@ -354,7 +355,10 @@ def write_artifact(tmp_path: Path) -> Path:
 
     class Saver:
         def save(self, refs: Any, out: Any) -> None:
-            out.write(b"not really an image")
+            out.write(image_archive(list(refs)))
+
+        def image_info(self, ref: str) -> None:
+            return None
 
     artifact.write(
         dest,

@@ -26,6 +26,7 @@ from repro.engine import DockerEngine, RunLimits
 from repro.errors import EngineError, UsageError
 from repro.models import Options
 from tests.conftest import FakeGitHub, git
+from tests.docker_archive import image_archive, tar_of
 
 # --------------------------------------------------------------------------- signals
 
@@ -338,7 +339,10 @@ def test_pip_conf_and_index_options_merge_without_duplicate_keys(tmp_path: Path)
 
 class _Saver:
     def save(self, refs: list[str], out: Any) -> None:
-        out.write(os.urandom(4096))
+        out.write(image_archive(refs, [tar_of({"data.bin": os.urandom(4096)})]))
+
+    def image_info(self, ref: str) -> None:
+        return None
 
 
 def _artifact(tmp_path: Path) -> Path:
