@@ -109,7 +109,8 @@ def pack(repo: Path, work: Path, extra: list[str], timeout: float) -> Side:
         doc = json.loads(manifests[0].read_text())
         for r in doc.get("repairs", []):
             for c in r["changes"]:
-                target = c["target"] + c["specifier"]
+                gap = " " if c["action"] in ("build-with", "exempt-cutoff") else ""
+                target = c["target"] + gap + c["specifier"]
                 rounds.append(f"{r['failure']['kind']} → {c['action']} {target}")
     else:  # a failed pack: the rounds it printed
         rounds = [

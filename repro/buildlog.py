@@ -155,9 +155,11 @@ def describe_step(command: str) -> tuple[str, str]:
     body = re.sub(r"if \[ -f /run/secrets/.*?; fi;\s*", "", body)
     body = re.sub(r"^set -e; ", "", body).strip()
     commands = [c.strip() for c in re.split(r"\s(?:&&|;)\s", body) if c.strip()]
+    installs = [c for c in commands if re.search(r"\b(?:pip|uv)\b.* install\b|apt-get install", c)]
+    # the install of a requirements file, after any install of what it needs first
     main = next(
-        (c for c in commands if re.search(r"\b(?:pip|uv)\b.* install\b|apt-get install", c)),
-        commands[-1] if commands else body,
+        (c for c in reversed(installs) if " -r " in c),
+        installs[0] if installs else (commands[-1] if commands else body),
     )
     short = re.sub(r"/opt/repro/uv/bin/uv\b", "uv", main)
     short = re.sub(r" --python /opt/venv/bin/python| --exclude-newer \S+", "", short)
@@ -453,7 +455,9 @@ def _header(lines: Sequence[str]) -> _Found:
     for i, ln in enumerate(lines):
         # a build script's message may wrap: read each line with the next one
         following = lines[i + 1].strip() if i + 1 < len(lines) else ""
-        m = _HEADER.search(ln) or _HEADER.search(f"{ln.rstrip()} {following}")
+        m = _HEADER.search(ln)
+        if m is None and not _HEADER.search(following):  # else: the next line's own
+            m = _HEADER.search(f"{ln.rstrip()} {following}")
         if m:
             header = m.group("header") or m.group("header2") or m.group("header3")
             return "missing-header", ln, header, "", ()

@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from repro import __version__, in_image
@@ -96,6 +96,11 @@ class Recipe:
     exclude_newer: str = ""
     # NAME=DATE: packages a build repair moved to a release newer than the cutoff
     exclude_newer_packages: tuple[str, ...] = ()
+    # A build repair's answer to a setup.py that imports what it does not declare (numpy):
+    # these requirements are installed first, and these packages built without build
+    # isolation (in the environment, where they find them).
+    build_first: tuple[str, ...] = ()
+    no_build_isolation: tuple[str, ...] = ()
     date_constraints: tuple[str, ...] = ()
     # A runtime image to copy the built environment into (the base is then a devel image
     # used only to build): set when code compiles against CUDA at build time only.
@@ -648,6 +653,13 @@ def _install(
         args += ["--constraint", "/opt/repro/installed-frameworks.txt"]
     if not uv and recipe.date_constraints:
         args += ["--constraint", f"/opt/repro/{DATE_CONSTRAINTS}"]
+    if filename == "requirements.txt" and recipe.no_build_isolation:
+        first += _build_first(recipe, args)
+        if uv:
+            for name in recipe.no_build_isolation:
+                args += ["--no-build-isolation-package", shlex.quote(_one_line(name))]
+        else:
+            args.append("--no-build-isolation")
     args += ["-r", target]
     run = "RUN " + " ".join(mounts) + " \\\n" if mounts else "RUN \\\n"
     freeze = ""
@@ -664,6 +676,16 @@ def _install(
         f"{_secret_env(uv)}"
         f"    {first}{' '.join(args)}{freeze}\n"
     )
+
+
+def _build_first(recipe: Recipe, args: Sequence[str]) -> str:
+    """The install of what a package's build script imports without declaring it (a
+    build repair's ``build_first``), ahead of the requirements, with the same target and
+    date cutoff: a package built without isolation finds it in the environment."""
+    if not recipe.build_first:
+        return ""
+    wanted = dict.fromkeys(shlex.quote(_one_line(r)) for r in (*recipe.build_first, "wheel"))
+    return " ".join([*args, *wanted]) + " \\\n    && "
 
 
 def _system_site(recipe: Recipe) -> str:

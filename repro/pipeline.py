@@ -181,6 +181,7 @@ def plan_for(
         system_packages=repair.system_packages(changes),
         build_packages=repair_build.build_packages(changes, environment.python.version),
         cutoff_exemptions=repair_build.cutoff_exemptions(changes),
+        built_with=repair_build.built_with(changes),
         notes=tuple(lookup_notes),
         created=dt.datetime.now(dt.timezone.utc),
         cache_namespace=cache.build_namespace(),

@@ -178,6 +178,7 @@ def assemble(
     system_packages: tuple[str, ...] = (),
     build_packages: tuple[str, ...] = (),
     cutoff_exemptions: tuple[str, ...] = (),
+    built_with: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
     notes: tuple[str, ...] = (),
     created: dt.datetime,
     cache_namespace: str = "",
@@ -187,7 +188,9 @@ def assemble(
     strategy tried first), with the files and wheels its build context needs; ``notes``:
     warnings of the stages before (the PyPI look-up of unmapped imports). A build repair's
     ``build_packages`` join the system layer; ``cutoff_exemptions`` (``NAME=DATE``) let a
-    package it moved past the lock's cutoff through."""
+    package it moved past the lock's cutoff through; ``built_with`` (requirements to
+    install first, packages to build without isolation) answers a build script that
+    imports what it does not declare."""
     checkout, evidence, options = scanned.checkout, scanned.evidence, scanned.options
     python = environment.python.version
     wheels = usable_wheels(scanned.wheels, python)
@@ -212,6 +215,8 @@ def assemble(
         cache_namespace=cache_namespace,
         build_packages=build_packages,
         exclude_newer_packages=cutoff_exemptions,
+        build_first=built_with[0],
+        no_build_isolation=built_with[1],
     )
     if evidence.binder is not None:
         made = df.with_binder(made, evidence.binder)

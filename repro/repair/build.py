@@ -16,7 +16,10 @@ missing-pkgconfig      installs the package that ships the ``.pc`` file
 compile-error,         the first later release with a wheel for this Python, or
 sdist-unbuildable,     another Python (that the code allows and this engine has a
 build-dependency,      base image for) with a wheel of the same release: whichever
-no-distribution        breaks fewer declared constraints (:func:`wheel_or_python`)
+no-distribution        breaks fewer declared constraints (:func:`wheel_or_python`);
+                       for build-dependency, when neither exists, the import's
+                       distribution is installed first and the package built without
+                       isolation (:func:`fix_build_dependency`)
 resolver-conflict      relaxes the requirement with the weakest evidence (an inferred
                        version before a declared one; a README line before a
                        requirements file), to what the other side needs
@@ -46,7 +49,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from repro import contents
+from repro import contents, mapping
 from repro.buildlog import BuildFailure, Conflict
 from repro.models import Environment, Requirement
 from repro.releases import PackageReleases
@@ -273,6 +276,87 @@ def fix_no_build(failure: BuildFailure, context: BuildContext) -> Proposal:
     if moved is not None:
         return moved
     return Proposal(diagnosis=explain(failure, context))
+
+
+def fix_build_dependency(failure: BuildFailure, context: BuildContext) -> Proposal:
+    """A build script that imports what it does not declare (``setup.py``'s ``import
+    numpy``, from before builds were isolated): a release or a Python with a wheel first;
+    else the import's distribution is installed before the requirements and the package
+    is built without isolation, in the environment that has it, as pip built it then."""
+    moved = wheel_or_python(failure, context)
+    if moved is not None:
+        return moved
+    found = mapping.lookup(failure.subject, python=context.python)
+    dist = found.dist if found.kind == "dist" else ""
+    if not dist and mapping.known_distribution(failure.subject):
+        dist = failure.subject  # pip's "install requires: 'numpy'" names the distribution
+    package = failure.package
+    if not dist or not package or _built_with(context, package, dist):
+        return Proposal(diagnosis=explain(failure, context))
+    req = _requirement(context, dist)
+    spec = req.specifier if req is not None and req.specifier else ""
+    change = Change(
+        action="build-with",
+        target=package,
+        specifier=f"{dist}{spec}",
+        reason=f"the build script of {_what(failure)} imports {failure.subject} and does "
+        f"not declare it ({failure.line}); {dist} is installed first and "
+        f"{package} built without build isolation, as pip built it before PEP 517",
+        basis="build log",
+    )
+    tools = _setuptools_of_its_day(failure, context)
+    return Proposal(changes=(change,) if tools is None else (change, tools))
+
+
+def _setuptools_of_its_day(failure: BuildFailure, context: BuildContext) -> Change | None:
+    """Built without isolation, a package's build script runs with the environment's
+    setuptools; a build script older than that setuptools may use what it no longer
+    accepts (setuptools 67 refuses specifiers such as ``>=3.6.*``). The setuptools of the
+    release's upload day, unless the repository says which."""
+    req = _requirement(context, "setuptools")
+    if context.history is None or (req is not None and req.specifier):
+        return None
+    history = context.history(failure.package)
+    release = history.get(failure.version) if history and failure.version else None
+    tools = context.history("setuptools") if release is not None else None
+    if release is None or tools is None:
+        return None
+    fits = [
+        r
+        for r in tools.releases
+        if r.date <= release.date
+        and not r.yanked
+        and r.supports(context.python)
+        and not _prerelease(r)
+    ]
+    if not fits:
+        return None
+    return Change(
+        action="build-with",
+        target=failure.package,
+        specifier=f"setuptools=={fits[-1].version}",
+        reason=f"{failure.package} {failure.version} was uploaded on {release.date.isoformat()}: "
+        f"its build script runs with the setuptools of that day ({fits[-1].version}), "
+        "as it was written for",
+        basis="release-history",
+    )
+
+
+def _prerelease(release: PyPIRelease) -> bool:
+    try:
+        return release.parsed.is_prerelease
+    except InvalidVersion:
+        return True
+
+
+def _built_with(context: BuildContext, package: str, dist: str) -> bool:
+    key = canonicalize_name(package)
+    return any(
+        c.action == "build-with"
+        and canonicalize_name(c.target) == key
+        and c.specifier.lower().startswith(dist.lower())
+        for c in context.previous
+    )
 
 
 def _wheel_first(failure: BuildFailure, context: BuildContext) -> Proposal | None:
@@ -599,6 +683,15 @@ def build_packages(changes: Sequence[Change], python: str) -> tuple[str, ...]:
             continue
         out.append(change.target)
     return tuple(dict.fromkeys(out))
+
+
+def built_with(changes: Sequence[Change]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(requirements installed before the rest, packages built without isolation): what
+    the ``build-with`` changes ask of the image."""
+    made = [c for c in changes if c.action == "build-with"]
+    first = tuple(dict.fromkeys(c.specifier for c in made))
+    packages = tuple(dict.fromkeys(canonicalize_name(c.target) for c in made))
+    return first, packages
 
 
 def cutoff_exemptions(changes: Sequence[Change]) -> tuple[str, ...]:

@@ -226,7 +226,7 @@ BUILD_KINDS: tuple[BuildKind, ...] = (
         name="build-dependency",
         meaning="the build needs a package it does not declare (numpy)",
         handling="fix",
-        fix=build_fixes.fix_no_build,
+        fix=build_fixes.fix_build_dependency,
     ),
     BuildKind(
         name="no-distribution",

@@ -73,9 +73,11 @@ ChangeAction = Literal[
     "set-python",
     "add-system-package",
     # build repairs (repair/build.py): a distribution package the build needs (the system
-    # layer), a package whose files may be newer than the lock's cutoff, a retry
+    # layer), a package whose files may be newer than the lock's cutoff, a package built
+    # without isolation with what its build imports installed first, a retry
     "add-build-package",
     "exempt-cutoff",
+    "build-with",
     "retry",
 ]
 
@@ -98,13 +100,16 @@ class Change:
             "add-system-package": f"install the Debian package {self.target}",
             "add-build-package": f"install the distribution package {self.target} for the build",
             "exempt-cutoff": f"let {self.target} have files up to {self.specifier}",
+            "build-with": f"build {self.target} with {self.specifier} installed first",
             "retry": "build again",
         }[self.action]
         return f"{what}: {self.reason}" if self.reason else what
 
     def short(self) -> str:
-        """``add-requirement PyYAML``, ``bound-requirement numpy<1.24``: one change, briefly."""
-        return f"{self.action} {self.target}{self.specifier}"
+        """``add-requirement PyYAML``, ``bound-requirement numpy<1.24``, ``build-with glmnet
+        numpy``: one change, briefly."""
+        gap = " " if self.specifier and self.action in ("build-with", "exempt-cutoff") else ""
+        return f"{self.action} {self.target}{gap}{self.specifier}"
 
     def to_json(self) -> JSON:
         return {

@@ -43,7 +43,21 @@ SCRYPT = PackageReleases(
 PSYCOPG2 = PackageReleases(
     name="psycopg2", fetched=FETCHED, releases=(_release("2.9.9", "2023-10-03"),)
 )
-HISTORIES = {"scrypt": SCRYPT, "psycopg2": PSYCOPG2}
+GLMNET = PackageReleases(
+    name="glmnet",
+    fetched=FETCHED,
+    releases=(_release("2.2.1", "2020-06-04", "cp36", "cp37", "cp38"),),
+)
+SETUPTOOLS = PackageReleases(
+    name="setuptools",
+    fetched=FETCHED,
+    releases=(
+        _release("47.3.1", "2020-06-01", "py3"),
+        _release("47.3.2", "2020-07-06", "py3"),
+        _release("69.1.1", "2024-02-23", "py3"),
+    ),
+)
+HISTORIES = {"scrypt": SCRYPT, "psycopg2": PSYCOPG2, "glmnet": GLMNET, "setuptools": SETUPTOOLS}
 
 
 def _context(**kw: object) -> BuildContext:
@@ -190,6 +204,47 @@ def test_build_packages_for_another_python_are_dropped_after_a_switch() -> None:
     assert build_repair.build_packages(changes, "3.11") == ("gcc", "libpython3.11-dev")
 
 
+def test_a_build_script_importing_numpy_gets_it_installed_first() -> None:
+    # glmnet 2.2.1's setup.py imports numpy (numpy.distutils); no release or Python this
+    # engine has brings a wheel, so numpy goes in first and glmnet builds beside it
+    failure = classify((BUILD / "uv-build-dependency.log").read_text())
+    context = _context(requirements=(_req("glmnet", "==2.2.1", "requirements"),))
+    change, tools = propose(failure, context).changes
+    assert (change.action, change.target, change.specifier) == ("build-with", "glmnet", "numpy")
+    assert "install requires: 'numpy'" in change.reason
+    # the build script runs with the setuptools of glmnet's upload day (2020-06-04): later
+    # ones refuse its python_requires='>=3.6.*'
+    assert (tools.action, tools.specifier) == ("build-with", "setuptools==47.3.1")
+    assert "uploaded on 2020-06-04" in tools.reason
+    assert build_repair.built_with((change, tools)) == (
+        ("numpy", "setuptools==47.3.1"),
+        ("glmnet",),
+    )
+    # the repository's pins are kept; a second time the same, repro stops
+    pinned = _context(
+        requirements=(
+            *context.requirements,
+            _req("numpy", "<1.24", "requirements"),
+            _req("setuptools", "<60", "requirements"),
+        )
+    )
+    assert [c.specifier for c in propose(failure, pinned).changes] == ["numpy<1.24"]
+    again = propose(failure, _context(requirements=context.requirements, previous=(change,)))
+    assert not again.changes and again.diagnosis is not None
+
+
+def test_a_build_dependency_with_a_wheel_elsewhere_moves_instead() -> None:
+    failure = BuildFailure(
+        kind="build-dependency",
+        line="ModuleNotFoundError: No module named 'numpy'",
+        subject="numpy",
+        package="glmnet",
+        version="2.2.1",
+    )
+    (change,) = propose(failure, _context(python="3.11", pythons=("3.8",))).changes
+    assert (change.action, change.target) == ("set-python", "3.8")
+
+
 # --------------------------------------------------------------------------- conflicts
 
 
@@ -321,7 +376,8 @@ def test_a_release_that_cannot_move_names_the_pythons_its_wheels_are_for() -> No
         releases=(_release("2.2.1", "2020-07-01", "cp36", "cp37", "cp38"),),
     )
     failure = classify((BUILD / "uv-build-dependency.log").read_text())
-    proposal = propose(failure, _context(history={"glmnet": glmnet}.get))
+    tried = Change(action="build-with", target="glmnet", specifier="numpy")
+    proposal = propose(failure, _context(history={"glmnet": glmnet}.get, previous=(tried,)))
     assert not proposal.changes and proposal.diagnosis is not None
     assert proposal.diagnosis.hint.startswith(
         "glmnet 2.2.1 has wheels for Python 3.6, 3.7, 3.8 only (this engine has a base image "

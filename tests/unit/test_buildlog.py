@@ -29,6 +29,7 @@ EXPECTED = {
     "uv-sdist-metadata.log": ("sdist-unbuildable", "metadata", "orjson", "3.6.0", "project.version"),  # noqa: E501
     "uv-pin-conflict.log": ("resolver-conflict", "requests", "", "", "depends on urllib3"),
     "uv-index-dns.log": ("network", "pypi.invalid", "", "", "Failed to fetch: https://pypi.invalid"),
+    "uv-glmnet-gfortran-missing.log": ("missing-compiler", "gfortran", "glmnet", "2.2.1", "compile Fortran"),  # noqa: E501
     "uv-certificate.log": ("certificate", "pypi.org", "", "", "invalid peer certificate"),
     "uv-gdal-cc1plus.log": ("missing-compiler", "g++", "gdal", "3.6.2", "cc1plus"),
     "uv-python-h-missing.log": ("missing-header", "Python.h", "netifaces", "0.11.0", "Python.h"),
@@ -58,6 +59,8 @@ def test_the_failing_command_is_readable(name: str) -> None:
     assert failure.step == "installing the requirements"
     assert failure.command in (
         "uv pip install -r /opt/repro/requirements.txt",
+        # after a build-with repair: numpy and setuptools went in first, in the same step
+        "uv pip install --no-build-isolation-package glmnet -r /opt/repro/requirements.txt",
         "python -m pip install --constraint /opt/repro/constraints-date.txt "
         "-r /opt/repro/requirements.txt",
     )
@@ -128,6 +131,17 @@ def _log(*lines: str) -> str:
 def test_the_common_texts_of_each_kind(line: str, kind: str, subject: str) -> None:
     failure = classify(_log("Building foo==1.0", line))
     assert (failure.kind, failure.subject) == (kind, subject)
+
+
+def test_the_line_shown_for_a_missing_header_is_the_compilers() -> None:
+    failure = classify(
+        _log(
+            "from numpy.distutils.core import Extension, setup",
+            "glmnet/_glmnetmodule.c:18:10: fatal error: Python.h: No such file or directory",
+        )
+    )
+    assert (failure.kind, failure.subject) == ("missing-header", "Python.h")
+    assert failure.line.startswith("glmnet/_glmnetmodule.c:18:10: fatal error: Python.h")
 
 
 def test_vcs_and_apt_hosts_are_told_apart() -> None:

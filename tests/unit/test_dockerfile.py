@@ -5,6 +5,7 @@ Set REPRO_UPDATE_GOLDEN=1 to rewrite the golden files after an intended change.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -236,6 +237,27 @@ def test_libraries_a_repair_adds_come_after_every_python_package() -> None:
     assert apt > text.rindex("-r /opt/repro/requirements.txt")
     assert apt < text.index("COPY --chown=1000:1000 src/")
     assert "apt-get" not in render(CASES["uv-lock"]).dockerfile
+
+
+def test_a_package_built_without_isolation_finds_what_its_build_imports() -> None:
+    # a build repair for glmnet's setup.py, which imports numpy: numpy (at the lock's date)
+    # goes in first, then the requirements with glmnet built in the environment
+    made = dataclasses.replace(
+        CASES["uv-lock"], build_first=("numpy<1.24",), no_build_isolation=("glmnet",)
+    )
+    text = render(made).dockerfile
+    first = text.index("'numpy<1.24' wheel")
+    assert text.index("--exclude-newer 2024-03-01T00:00:00Z", text.rindex("RUN ", 0, first)) < first
+    rest = text.index("--no-build-isolation-package glmnet -r /opt/repro/requirements.txt")
+    assert first < rest
+    assert "no-build-isolation" not in render(CASES["uv-lock"]).dockerfile
+    # pip (Python 2.7): the whole install without isolation, held to the date too
+    old = dataclasses.replace(
+        CASES["py27-date-constraints"], build_first=("numpy",), no_build_isolation=("glmnet",)
+    )
+    text = render(old).dockerfile
+    assert "--constraint /opt/repro/constraints-date.txt numpy wheel \\\n    && " in text
+    assert "--no-build-isolation -r /opt/repro/requirements.txt" in text
 
 
 def _python_cases() -> list[tuple[str, str, str]]:

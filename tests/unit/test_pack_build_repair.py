@@ -131,6 +131,28 @@ def test_a_missing_compiler_is_installed_in_the_system_layer_and_recorded(
     assert Path(round1["log"]).read_text() == (BUILD / "uv-gcc-missing.log").read_text()
 
 
+def test_a_build_script_importing_numpy_is_built_beside_it(tmp_path: Path) -> None:
+    path = tmp_path / "lasso"
+    path.mkdir()
+    (path / "requirements.txt").write_text("glmnet==2.2.1\n")
+    (path / "main.py").write_text("import glmnet\n")
+    engine = FailingEngine((BUILD / "uv-build-dependency.log").read_text())
+    result = _pack(path, tmp_path, engine)
+    first, second = engine.dockerfiles
+    assert "no-build-isolation" not in first
+    # numpy goes in first, in the step of the requirements; glmnet then builds beside it
+    step = second[second.index("COPY .repro/requirements.txt") :]
+    assert step.index(" numpy wheel \\\n    && ") < step.index(
+        "--no-build-isolation-package glmnet -r /opt/repro/requirements.txt"
+    )
+    manifest = json.loads((result.artifact_dir / "repro.json").read_text())
+    (round1,) = manifest["repairs"]
+    assert round1["failure"]["kind"] == "build-dependency"
+    assert [(c["action"], c["target"], c["specifier"]) for c in round1["changes"]] == [
+        ("build-with", "glmnet", "numpy")
+    ]
+
+
 def test_without_repairs_the_error_names_package_command_lines_and_log(
     repo: Path, tmp_path: Path
 ) -> None:
