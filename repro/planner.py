@@ -16,9 +16,12 @@ ladder":
                      later major;
 4. ``python``        steps 1-3 with another Python the frameworks support, instead of a
                      declared pin they cannot have (a warning names the pin);
-5. ``primary-gpu``   the primary framework (the one the code imports most) on the GPU,
+5. ``older-pair``    an older torch of the same major, beside another framework, whose
+                     CUDA build shares a base with it (torch's version was chosen by the
+                     code's date, not pinned), so both keep the GPU;
+6. ``primary-gpu``   the primary framework (the one the code imports most) on the GPU,
                      the others as CPU builds;
-6. ``cpu``           a CPU image, with the reasons no GPU plan exists (``--require-gpu``
+7. ``cpu``           a CPU image, with the reasons no GPU plan exists (``--require-gpu``
                      makes this an error).
 
 ``inspect`` and ``pack`` therefore never fail because a GPU plan is impossible.
@@ -32,7 +35,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from repro import base_image, gpu_needs, mapping
 from repro import compat as cdata
@@ -52,10 +57,17 @@ from repro.models import (
 from repro.versions import python_allows
 
 Step = Literal[
-    "nvidia-cuda", "vendor-image", "newer-cuda", "python", "primary-gpu", "cpu", "base-image"
+    "nvidia-cuda",
+    "vendor-image",
+    "newer-cuda",
+    "python",
+    "older-pair",
+    "primary-gpu",
+    "cpu",
+    "base-image",
 ]
 Outcome = Literal["chosen", "no fit", "not needed"]
-GaveUpKind = Literal["python", "framework-gpu", "gpu"]
+GaveUpKind = Literal["python", "version", "framework-gpu", "gpu"]
 
 _TIERS: dict[str, tuple[base_image.Tier, ...]] = {
     "nvidia-cuda": ("nvidia",),
@@ -209,6 +221,9 @@ def plan(
     moved = _other_python(ask, environment, alternatives, ladder, retarget, evidence)
     if moved is not None:
         return moved
+    paired = _older_pair(ask, environment, ladder, evidence)
+    if paired is not None:
+        return paired
     split = _primary_on_gpu(ask, environment, alternatives, ladder, retarget, evidence)
     if split is not None:
         return split
@@ -454,6 +469,120 @@ def _on_given(
 # --------------------------------------------------------------------------- step 5
 
 
+def _older_pair(
+    ask: _Ask, environment: Environment, ladder: list[Rung], evidence: Evidence | None
+) -> Planned | None:
+    """Step 5: torch, when it is not the only GPU framework and its version was chosen by
+    the code's date, steps back release by release within its major (and its bounds) to
+    the newest whose CUDA build shares a base with the others: both keep the GPU."""
+    order = framework_order(environment, evidence)
+    if len(order) < 2:
+        ladder.append(Rung(step="older-pair", outcome="not needed", detail="one GPU framework"))
+        return None
+    torch = next(
+        (
+            r
+            for r in environment.requirements
+            if canonicalize_name(r.name) == "torch" and not r.optional
+        ),
+        None,
+    )
+    if torch is None or not torch.version or _pinned(torch.specifier, torch.version):
+        why = "torch is pinned" if torch is not None else "no torch to step back"
+        ladder.append(Rung(step="older-pair", outcome="no fit", detail=why))
+        return None
+    python, current = environment.python.version, torch.version
+    try:
+        now = Version(current)
+        bounds = SpecifierSet(torch.specifier)
+    except (InvalidVersion, InvalidSpecifier):
+        ladder.append(Rung(step="older-pair", outcome="no fit", detail=f"torch {current}"))
+        return None
+    older = [
+        r.torch
+        for r in reversed(cdata.load().torch)
+        if python in r.python
+        and Version(r.torch) < now
+        and Version(r.torch).major == now.major
+        and Version(r.torch) in bounds
+    ]
+    others = ", ".join(f for f, _ in order if f != "torch")
+    for version in older:
+        note = (
+            f"torch {version}, not {current} (chosen for the code's date): its CUDA build "
+            f"shares a GPU base with {others}"
+        )
+        candidate = _torch_at(environment, version, note)
+        try:
+            base = ask.select(candidate)
+        except InferenceError:
+            continue
+        if not base.gpu:
+            continue
+        within = f" within {torch.specifier}" if torch.specifier else ""
+        reason = (
+            f"no base serves torch {current} and {others} on the GPU together; torch "
+            f"{version}, the newest {now.major}.x release{within} with a build for Python "
+            f"{python} that shares one ({base.name}), keeps both on it"
+        )
+        said = f"torch {version}: the version chosen for the code's date"
+        base = dataclasses.replace(
+            base,
+            reasons=tuple(r.replace(said, note) for r in base.reasons),
+        )
+        detail = f"{base.name}: torch {version} (not {current}) beside {others}, all on the GPU"
+        ladder.append(Rung(step="older-pair", outcome="chosen", detail=detail))
+        return Planned(
+            environment=candidate,
+            base=base,
+            step="older-pair",
+            ladder=tuple(ladder),
+            gave_up=(
+                GaveUp(
+                    kind="version",
+                    constraint=f"torch {current} (chosen for the code's date)",
+                    reason=reason,
+                ),
+            ),
+            warnings=(f"torch {current} (chosen for the code's date) given up: {reason}",),
+        )
+    within = f" within {torch.specifier}" if torch.specifier else ""
+    detail = f"no torch {now.major}.x{within} before {current} shares a GPU base with {others}"
+    ladder.append(Rung(step="older-pair", outcome="no fit", detail=detail))
+    return None
+
+
+def _torch_at(environment: Environment, version: str, note: str) -> Environment:
+    """The environment with torch at ``version`` and its companions (torchvision,
+    torchaudio) at the releases that go with it, unless the repository pinned them."""
+    release = cdata.load().torch_release(version)
+    paired = {
+        "torch": version,
+        "torchvision": release.torchvision if release else None,
+        "torchaudio": release.torchaudio if release else None,
+    }
+    moved: dict[str, str] = {}
+    requirements = []
+    for req in environment.requirements:
+        key = str(canonicalize_name(req.name))
+        to = paired.get(key)
+        if to and req.version and req.version != to and not _pinned(req.specifier, req.version):
+            why = note if key == "torch" else f"{req.name} {to} goes with torch {version}"
+            req = dataclasses.replace(req, version=to, reasons=(*req.reasons, why))
+            moved[key] = why
+        requirements.append(req)
+    choices = tuple(
+        dataclasses.replace(c, version=paired[key], chain=(*c.chain, moved[key]))
+        if (key := str(canonicalize_name(c.name))) in moved
+        else c
+        for c in environment.choices
+    )
+    return dataclasses.replace(environment, requirements=tuple(requirements), choices=choices)
+
+
+# --------------------------------------------------------------------------- step 6
+
+
 def framework_order(environment: Environment, evidence: Evidence | None) -> list[tuple[str, int]]:
     """The GPU frameworks (families) of the environment, the one the code imports most
     first (then the declared ones, then by name), each with its number of import sites."""
@@ -489,7 +618,7 @@ def _primary_on_gpu(
     retarget: Retarget,
     evidence: Evidence | None,
 ) -> Planned | None:
-    """Step 5: the primary framework on the GPU, the others as CPU builds."""
+    """Step 6: the primary framework on the GPU, the others as CPU builds."""
     order = framework_order(environment, evidence)
     if len(order) < 2:
         ladder.append(Rung(step="primary-gpu", outcome="not needed", detail="one GPU framework"))
@@ -539,7 +668,7 @@ def _primary_on_gpu(
     return None
 
 
-# --------------------------------------------------------------------------- step 6
+# --------------------------------------------------------------------------- step 7
 
 
 def _cpu(ask: _Ask, environment: Environment, ladder: list[Rung], options: Options) -> Planned:

@@ -62,6 +62,9 @@ def test_the_plan_is_the_expected_one(case: str) -> None:
             assert list(base.cuda.index_urls) == want["index_urls"]
     optional = sorted(r.name for r in planned.environment.requirements if r.optional)
     assert optional == want.get("optional", [])
+    rungs = [r.line() for r in planned.ladder]
+    for needle in want.get("ladder_mentions", []):
+        assert needle in rungs, rungs
     text = " ".join(f"{g.constraint} {g.reason}" for g in planned.gave_up)
     for needle in want.get("gave_up_mentions", []):
         assert needle in text, text
@@ -76,3 +79,16 @@ def test_no_case_dead_ends_and_every_possible_gpu_plan_is_one() -> None:
         assert planned.base.name  # a plan, always
         if expected["plan"]["step"] != "cpu":
             assert planned.base.gpu, case
+
+
+def test_an_older_pair_moves_torch_and_its_companions_everywhere_it_is_said() -> None:
+    _, planned = plan_case("mixed-tf1-lessons-torch")
+    versions = {r.name: r.version for r in planned.environment.requirements}
+    assert (versions["torch"], versions["torchvision"]) == ("1.4.0", "0.5.0")
+    torch = next(c for c in planned.environment.choices if c.name == "torch")
+    assert torch.version == "1.4.0" and "not 1.10.2" in torch.chain[-1]
+    assert not any(r.startswith("torch 1.4.0: the version chosen") for r in planned.base.reasons)
+    assert any(r.startswith("torch 1.4.0, not 1.10.2") for r in planned.base.reasons)
+    assert planned.warnings == (
+        f"torch 1.10.2 (chosen for the code's date) given up: {planned.gave_up[0].reason}",
+    )
