@@ -27,7 +27,8 @@ from repro import stale
 from repro.dockerfile import CONTEXT_DIR, SECRET_CA, SECRET_PIPCONF
 from repro.engine import Engine, LogSink
 from repro.errors import UsageError
-from repro.models import BuildContext, BuiltImage, ContextFile, Options, Wheel
+from repro.models import BuildContext, BuiltImage, ContextFile, Options, Prepared, Wheel
+from repro.report import Reporter
 
 CA_ENV_VARS = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
 
@@ -255,3 +256,37 @@ def build(
     notes = getattr(engine, "notes", lambda: ())()
     built = BuiltImage(id=image_id, build_seconds=seconds, log_tail=tail, builder=builder)
     return built, (*notes, *secrets.notes)
+
+
+def build_prepared(
+    engine: Engine,
+    workdir: Path,
+    prepared: Prepared,
+    options: Options,
+    reporter: Reporter,
+    *,
+    first_round: bool,
+    log: Path,
+) -> BuiltImage:
+    """Build the plan's image in ``workdir``, its whole log kept at ``log``, said to
+    ``reporter`` (the secrets' notes on the first round only); a failed build raises
+    :class:`BuildError` (the pack loop reads the log)."""
+    plan = prepared.plan
+    reporter.stage("build", plan.tags[0])
+    context = prepare_context(
+        workdir, plan.dockerfile, prepared.files, prepared.wheels, plan.context
+    )
+    image, notes = build(
+        engine,
+        context,
+        tags=plan.tags,
+        labels=plan.labels,
+        options=options,
+        on_line=reporter.log,
+        log_path=log,
+    )
+    if first_round:
+        for note in notes:
+            reporter.info(note)
+    reporter.info(f"built {image.id[:19]} in {image.build_seconds:.1f} s ({image.builder})")
+    return image

@@ -21,47 +21,19 @@ import io
 import re
 import tarfile
 import zipfile
-from dataclasses import dataclass
-from typing import Literal
 
 from repro import httpget
 from repro.httpget import Transport, Unreachable
+from repro.toplevel import Kind, Listing, kind_of
 
 TAIL = 1 << 16  # first request: the last 64 KiB (the end record and, mostly, the directory)
 ZIP_BUDGET = 16 << 20  # bytes read from one zip at most (tensorflow's directory: ~3 MB)
 SDIST_LIMIT = 25 << 20  # a tar sdist larger than this is not fetched
 TOP_LEVEL_LIMIT = 64 << 10
 
-Kind = Literal["wheel", "egg", "sdist"]
-_SDIST = re.compile(r"\.(tar\.gz|tgz|tar\.bz2|tbz|tar\.xz|tar|zip)$", re.I)
-
 
 class ListingError(Exception):
     """The file could not be listed: gone (404), not an archive, or too large."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Listing:
-    """What one release file holds."""
-
-    filename: str
-    kind: Kind
-    files: tuple[str, ...]  # member paths as the archive names them
-    top_level: tuple[str, ...] = ()  # the lines of its top_level.txt, when one was read
-    requests: int = 0  # HTTP requests it took
-
-
-def kind_of(filename: str) -> Kind | None:
-    """``wheel``, ``egg`` or ``sdist`` by the file's name; None for anything else
-    (Windows installers, ``.rpm``, ``.dmg``: not listable, not what pip installs)."""
-    lower = filename.lower()
-    if lower.endswith(".whl"):
-        return "wheel"
-    if lower.endswith(".egg"):
-        return "egg"
-    if _SDIST.search(lower):
-        return "sdist"
-    return None
 
 
 def list_files(

@@ -1127,3 +1127,14 @@ def _build_failure(lines: list[str]) -> BuildError:
     else:
         first = "unknown step"
     return BuildError(f"the image build failed ({first})", step=step, log_tail=tail)
+
+
+def connect(factory: Callable[[], Engine]) -> Callable[[], Engine]:
+    """Start ``factory`` in a thread of its own; the callable returned waits for the
+    engine (and raises what making it raised): a pack makes its engine while the
+    engine-independent stages run."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="repro-engine")
+    try:
+        return pool.submit(factory).result
+    finally:
+        pool.shutdown(wait=False)  # the task runs on; the thread ends with it

@@ -42,7 +42,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from repro import datafiles, distfiles, toplevel
+from repro import datafiles, toplevel
 
 # Affixes tried around a module name, most likely first (PyPI names are case-, hyphen-
 # and underscore-insensitive, so those variants are one name).
@@ -94,7 +94,7 @@ class ProjectIndex(Protocol):
 
     def projects(self, names: Iterable[str]) -> Mapping[str, Project | None]: ...
 
-    def listings(self, files: Iterable[IndexFile]) -> Mapping[str, distfiles.Listing | Unlisted]:
+    def listings(self, files: Iterable[IndexFile]) -> Mapping[str, toplevel.Listing | Unlisted]:
         """URL → the listing, or why it could not be listed."""
         ...
 
@@ -197,7 +197,7 @@ def _preference(filename: str) -> tuple[int, str]:
     """Which file of a release to list first: a pure wheel, a Linux wheel, any wheel, an
     egg, an sdist (the file pip would take; a pure or Linux one lists what Linux gets)."""
     name = filename.lower()
-    kind = distfiles.kind_of(name)
+    kind = toplevel.kind_of(name)
     if kind == "wheel":
         if name.endswith("-none-any.whl"):
             return (0, name)
@@ -214,7 +214,7 @@ def files_to_list(
     ceiling = Version(below).major if below else None
     by_version: dict[Version, list[IndexFile]] = {}
     for file in project.files:
-        if file.yanked or distfiles.kind_of(file.filename) is None:
+        if file.yanked or toplevel.kind_of(file.filename) is None:
             continue
         if file.uploaded is not None and file.uploaded.date() > as_of:
             continue
@@ -229,11 +229,11 @@ def files_to_list(
     return str(newest), ordered[:MAX_FILES_TRIED]
 
 
-def _kind_word(listing: distfiles.Listing) -> str:
+def _kind_word(listing: toplevel.Listing) -> str:
     return {"wheel": "wheel", "egg": "egg", "sdist": "sdist"}[listing.kind]
 
 
-def provided(listing: distfiles.Listing, module: str) -> str | None:
+def provided(listing: toplevel.Listing, module: str) -> str | None:
     """The import path of ``module`` the listed file ships (``module`` or a prefix of it
     below any namespace), or None."""
     files = (
@@ -250,7 +250,7 @@ def provided(listing: distfiles.Listing, module: str) -> str | None:
     return None
 
 
-def _shipped_names(listing: distfiles.Listing, limit: int = 5) -> str:
+def _shipped_names(listing: toplevel.Listing, limit: int = 5) -> str:
     files = (
         toplevel.sdist_files(listing.files)
         if listing.kind == "sdist"
@@ -375,16 +375,16 @@ def resolve(
     return out
 
 
-def _listed(files: list[IndexFile], listings: Mapping[str, distfiles.Listing | Unlisted]) -> bool:
+def _listed(files: list[IndexFile], listings: Mapping[str, toplevel.Listing | Unlisted]) -> bool:
     """Whether one of ``files`` was listed (so the module's absence is known)."""
-    return any(isinstance(listings.get(f.url), distfiles.Listing) for f in files)
+    return any(isinstance(listings.get(f.url), toplevel.Listing) for f in files)
 
 
 def _check(
     project: str,
     version: str,
     files: list[IndexFile],
-    listings: Mapping[str, distfiles.Listing | Unlisted],
+    listings: Mapping[str, toplevel.Listing | Unlisted],
     module: str,
     index_name: str,
 ) -> Tried:
@@ -429,7 +429,7 @@ def display_name(project: str, filename: str) -> str:
     return project
 
 
-def _claimed(listing: distfiles.Listing) -> set[str]:
+def _claimed(listing: toplevel.Listing) -> set[str]:
     files = (
         toplevel.sdist_files(listing.files)
         if listing.kind == "sdist"

@@ -27,8 +27,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from repro import artifact, export, fetch, pipeline
-from repro.engine import DockerEngine, Engine, shell_argv
+from repro import artifact, export, fetch, fetching, pipeline
+from repro.engine import DockerEngine, Engine, connect, shell_argv
 from repro.errors import EngineError, SourceError, UsageError, VerifyError
 from repro.models import Options
 from repro.report import Reporter
@@ -126,7 +126,7 @@ def _from_source(
     local = source.local_path.resolve() if source.local_path is not None else None
     # One fetch, under the repository's run lock: the commit checked for an artifact is
     # the one packed when there is none.
-    with pipeline.fetched(source, reporter) as got:
+    with fetching.fetched(source, reporter) as got:
         dest = export.artifact_path(options.out, got.checkout)
         if not repack and is_artifact(dest):
             reporter.info(
@@ -136,7 +136,7 @@ def _from_source(
             return Target(
                 image=found.image, gpu=found.gpu, kind="source", local_dir=local, artifact_dir=dest
             )
-        engine_ready = pipeline.connect(engine_factory)
+        engine_ready = connect(engine_factory)
         result = pipeline.pack_fetched(got, options, reporter, engine=engine_ready)
     return Target(
         image=result.image.id,

@@ -19,10 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 from repro import (
@@ -31,26 +28,25 @@ from repro import (
     config,
     export,
     fetch,
+    fetching,
     given_image,
     hostgpu,
     infer,
-    locks,
     planning,
     probe,
     projects,
     pypi,
     repair,
     repairing,
-    scratch,
     smoke,
     sweep,
     vcs,
 )
 from repro.engine import DockerEngine, Engine
+from repro.engine import connect as engine_connect
 from repro.errors import BuildError
 from repro.manifest import dropped
 from repro.models import (
-    BuiltImage,
     Checkout,
     GivenImage,
     HostGpu,
@@ -60,7 +56,7 @@ from repro.models import (
     Scanned,
     Source,
 )
-from repro.repair import Change, ReleasesFor, Round
+from repro.repair import Change, ReleasesFor
 from repro.repair import build as repair_build
 from repro.repair.build import History
 from repro.report import Reporter
@@ -81,22 +77,10 @@ def prepare(
     """Everything up to the Dockerfile: no engine needed. ``memory``: a folder on a memory
     file system (``scratch.memory_scratch``) that a small checkout is extracted into rather
     than ``workdir``: for commands that only read it, never for a build context."""
-    checkout = fetch_checkout(source, workdir, reporter, memory=memory)
+    checkout = fetching.fetch_checkout(source, workdir, reporter, memory=memory)
     return plan_for(
         scan_checkout(checkout, options, reporter, probe_gpu=probe_gpu), reporter, buildkit=buildkit
     )
-
-
-def fetch_checkout(
-    source: Source, workdir: Path, reporter: Reporter, *, memory: Path | None = None
-) -> Checkout:
-    """The files of the commit ``source`` names, under ``workdir`` (or ``memory``)."""
-    reporter.stage("fetch", source.url)
-    checkout = fetch.fetch(source, workdir, memory=memory)
-    reporter.info(f"commit {checkout.commit[:12]} ({checkout.commit_date:%Y-%m-%d})")
-    for warning in checkout.warnings:
-        reporter.warn(warning)
-    return checkout
 
 
 def scan_checkout(
@@ -192,32 +176,6 @@ def plan_for(
 # --------------------------------------------------------------------------- pack
 
 
-@dataclass(kw_only=True)
-class Fetched:
-    """A commit's files in a workspace of their own, with the repository's run lock held."""
-
-    checkout: Checkout
-    workdir: Path
-    _workspace: ExitStack
-
-    def remove_workspace(self) -> None:
-        """Remove the workspace now (the build context is in the image by then)."""
-        self._workspace.close()
-
-
-@contextmanager
-def fetched(source: Source, reporter: Reporter) -> Iterator[Fetched]:
-    """Take the repository's run lock, fetch the commit into a fresh workspace; the lock
-    is held, and the workspace kept (unless removed before), until the block ends.
-
-    Packs of one repository take turns: they share its clone, its image tags and its
-    artifact directory (docs/security.md)."""
-    with locks.run_lock(source.url, on_wait=reporter.info), ExitStack() as workspace:
-        workdir = workspace.enter_context(scratch.workspace())
-        checkout = fetch_checkout(source, workdir, reporter)
-        yield Fetched(checkout=checkout, workdir=workdir, _workspace=workspace)
-
-
 def pack(
     source: Source,
     options: Options,
@@ -231,8 +189,8 @@ def pack(
 ) -> PackResult:
     """Fetch, build, smoke-test (repairing the plan up to ``options.max_repairs`` times),
     export: :func:`pack_fetched` of the commit ``source`` names."""
-    engine = connect(engine_factory)  # overlaps with clone, scan and inference
-    with fetched(source, reporter) as got:
+    engine = engine_connect(engine_factory)  # overlaps with clone, scan and inference
+    with fetching.fetched(source, reporter) as got:
         return pack_fetched(
             got,
             options,
@@ -246,7 +204,7 @@ def pack(
 
 
 def pack_fetched(
-    got: Fetched,
+    got: fetching.Fetched,
     options: Options,
     reporter: Reporter,
     *,
@@ -288,7 +246,10 @@ def pack_fetched(
         base_info = probe.ensure_base_images(docker, plan, reporter.info)
         log = repairing.build_log(plan, len(repairs.rounds) + 1)
         try:
-            image = _build(docker, got.workdir, prepared, options, reporter, repairs.rounds, log)
+            first = not repairs.rounds
+            image = build.build_prepared(
+                docker, got.workdir, prepared, options, reporter, first_round=first, log=log
+            )
         except BuildError as exc:  # repaired (a round recorded), else raised as explained
             repairs.build_failed(exc, log, docker, plan, scanned, build_history, reporter, pause)
             continue
@@ -319,45 +280,3 @@ def pack_fetched(
         repairs=repairs.rounds,
         pending=export.PendingImage(dest, docker, image.id, plan.tags, oci=options.oci),
     )
-
-
-def _build(
-    engine: Engine,
-    workdir: Path,
-    prepared: Prepared,
-    options: Options,
-    reporter: Reporter,
-    rounds: list[Round],
-    log: Path,
-) -> BuiltImage:
-    """Build the plan's image, its whole log kept at ``log``; a failed build raises
-    :class:`BuildError` (the pack loop reads the log)."""
-    plan = prepared.plan
-    reporter.stage("build", plan.tags[0])
-    context = build.prepare_context(
-        workdir, plan.dockerfile, prepared.files, prepared.wheels, plan.context
-    )
-    image, notes = build.build(
-        engine,
-        context,
-        tags=plan.tags,
-        labels=plan.labels,
-        options=options,
-        on_line=reporter.log,
-        log_path=log,
-    )
-    if not rounds:
-        for note in notes:
-            reporter.info(note)
-    reporter.info(f"built {image.id[:19]} in {image.build_seconds:.1f} s ({image.builder})")
-    return image
-
-
-def connect(factory: Callable[[], Engine]) -> Callable[[], Engine]:
-    """Start ``factory`` in a thread of its own; the callable returned waits for the
-    engine (and raises what making it raised)."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="repro-engine")
-    try:
-        return pool.submit(factory).result
-    finally:
-        pool.shutdown(wait=False)  # the task runs on; the thread ends with it

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from packaging.utils import canonicalize_name
 
 from repro import cache as repro_cache
-from repro import distfiles, httpget, locks, lookup, pypi, resolve
+from repro import distfiles, httpget, locks, lookup, pypi, resolve, toplevel
 from repro.lookup import Found, IndexFile, Project, Unlisted
 from repro.models import Evidence
 
@@ -147,21 +147,21 @@ class PyPIProjects:
 
     # ----------------------------------------------------------------------- listings
 
-    def listings(self, files: Iterable[IndexFile]) -> dict[str, distfiles.Listing | Unlisted]:
+    def listings(self, files: Iterable[IndexFile]) -> dict[str, toplevel.Listing | Unlisted]:
         todo = list({f.url: f for f in files}.values())
         answers = _each(self._listing, todo)
         return {f.url: a for f, a in zip(todo, answers, strict=True)}
 
-    def _listing(self, file: IndexFile) -> distfiles.Listing | Unlisted:
+    def _listing(self, file: IndexFile) -> toplevel.Listing | Unlisted:
         digest = hashlib.sha256(file.url.encode()).hexdigest()[:32]
         path = repro_cache.cache_dir() / "imports" / "files" / f"{digest}.json"
         cached = _read_json(path)
         if cached is not None and cached.get("filename") == file.filename:
             if "error" in cached:
                 return Unlisted(reason=str(cached["error"]))
-            kind = distfiles.kind_of(file.filename)
+            kind = toplevel.kind_of(file.filename)
             if kind is not None:
-                return distfiles.Listing(
+                return toplevel.Listing(
                     filename=file.filename,
                     kind=kind,
                     files=tuple(cached.get("files", ())),
@@ -227,7 +227,7 @@ def _condense(doc: Mapping[str, Any], key: str, page: str) -> dict[str, Any]:
     files = []
     for f in doc.get("files", []):
         filename = str(f.get("filename", ""))
-        if distfiles.kind_of(filename) is None:
+        if toplevel.kind_of(filename) is None:
             continue
         files.append(
             {

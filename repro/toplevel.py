@@ -17,7 +17,37 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Literal
+
+Kind = Literal["wheel", "egg", "sdist"]
+_SDIST = re.compile(r"\.(tar\.gz|tgz|tar\.bz2|tbz|tar\.xz|tar|zip)$", re.I)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Listing:
+    """What one release file holds."""
+
+    filename: str
+    kind: Kind
+    files: tuple[str, ...]  # member paths as the archive names them
+    top_level: tuple[str, ...] = ()  # the lines of its top_level.txt, when one was read
+    requests: int = 0  # HTTP requests it took
+
+
+def kind_of(filename: str) -> Kind | None:
+    """``wheel``, ``egg`` or ``sdist`` by the file's name; None for anything else
+    (Windows installers, ``.rpm``, ``.dmg``: not listable, not what pip installs)."""
+    lower = filename.lower()
+    if lower.endswith(".whl"):
+        return "wheel"
+    if lower.endswith(".egg"):
+        return "egg"
+    if _SDIST.search(lower):
+        return "sdist"
+    return None
+
 
 # Top-level folders that sloppy wheels ship but nobody imports from them.
 JUNK = frozenset(

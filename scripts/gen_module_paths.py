@@ -81,7 +81,7 @@ def libraries(path: Path = LIBRARIES) -> list[str]:
 def _score(file: dict[str, Any]) -> tuple[int, str] | None:
     """How much a release file is preferred for listing (lower first); None: unusable."""
     name = str(file.get("filename", ""))
-    kind = distfiles.kind_of(name)
+    kind = toplevel.kind_of(name)
     if kind is None or file.get("yanked"):
         return None
     if kind == "wheel":
@@ -132,7 +132,7 @@ def _kept(path: str) -> bool:
     return len(parts) <= DEPTH and not any(_TEST.match(p) for p in parts)
 
 
-def paths_of(listing: distfiles.Listing) -> dict[str, bool]:
+def paths_of(listing: toplevel.Listing) -> dict[str, bool]:
     """Every import path of one listing (modules, packages, and the folders above them)
     → whether it is an extension module (compiled)."""
     files = (

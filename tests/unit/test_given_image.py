@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from repro import base_image, given_image, planner
+from repro import base_image, fetching, given_image, planner
 from repro.engine import ImageInfo, RunLimits, RunResult
 from repro.errors import UsageError
 from repro.models import Evidence, GivenImage, Options, Origin, PythonHint
@@ -234,7 +234,7 @@ def test_without_an_engine_the_plan_is_for_the_python_inferred_with_a_warning(
         raise EngineError("cannot reach a Docker engine at unix:///nowhere")
 
     work = Path(str(tmp_path)) / "work"
-    checkout = pipeline.fetch_checkout(parse_source(str(root)), work, Reporter())
+    checkout = fetching.fetch_checkout(parse_source(str(root)), work, Reporter())
     options = Options(base_image="lab/env:1", python="3.11")
     scanned = pipeline.scan_checkout(
         checkout, options, Reporter(), probe_gpu=lambda: None, probe_image=no_engine

@@ -13,7 +13,7 @@ from typing import Any
 
 from packaging.specifiers import SpecifierSet
 
-from repro import datafiles, distfiles, modpaths
+from repro import datafiles, modpaths, toplevel
 from repro.infer import infer
 from repro.models import Options
 from repro.scan import scan
@@ -46,7 +46,7 @@ def test_the_data_is_versioned_sourced_and_covers_the_named_libraries() -> None:
         assert releases, name
         for _version, date, filename in releases:
             dt.date.fromisoformat(date)
-            assert distfiles.kind_of(filename), (name, filename)
+            assert toplevel.kind_of(filename), (name, filename)
         for path, spans in entry["paths"].items():
             for start, stop in spans:
                 assert 0 <= start < len(releases), (name, path)
@@ -127,7 +127,7 @@ def test_minors_take_the_newest_final_release_and_the_best_file() -> None:
 
 def test_paths_of_a_wheel_and_of_an_sdist() -> None:
     paths_of = generator().paths_of
-    wheel = distfiles.Listing(
+    wheel = toplevel.Listing(
         filename="pkg-1.0-py3-none-any.whl",
         kind="wheel",
         files=(
@@ -139,7 +139,7 @@ def test_paths_of_a_wheel_and_of_an_sdist() -> None:
         ),
     )
     assert paths_of(wheel) == {"pkg": False, "pkg.core": False, "pkg.core._speed": True}
-    sdist = distfiles.Listing(
+    sdist = toplevel.Listing(
         filename="pkg-0.9.tar.gz",
         kind="sdist",
         files=("pkg-0.9/setup.py", "pkg-0.9/pkg/__init__.py", "pkg-0.9/pkg/core/_speed.c"),
