@@ -230,25 +230,8 @@ def on_given(
     if not needs:
         why = "--cpu" if options.cpu else "no GPU framework needs CUDA"
         return BaseImage(**common, gpu=False, cuda=None, reasons=(*reasons, *notes, why))  # type: ignore[arg-type]
-    combo: list[Build] = []
+    combo, cpu_side = _fit_builds(image, needs)
     warnings: list[str] = []
-    cpu_side: list[Need] = []
-    for need in needs:
-        fits = [b for b in need.builds if _serves(image, b)]
-        if fits:
-            combo.append(fits[0])
-            continue
-        wanted = need.builds[0]
-        if image.cuda is None:
-            cpu_side.append(need)
-            continue
-        have = f"CUDA {image.cuda}" + (f" and cuDNN {image.cudnn}" if image.cudnn else "")
-        raise UsageError(
-            f"--base-image {image.name} cannot serve {need.summary} on the GPU: the image has "
-            f"{have}, and {wanted.note}",
-            hint="without --base-image repro picks an image that serves it; --cpu installs "
-            "CPU builds on this one",
-        )
     if cpu_side:
         names = ", ".join(n.summary for n in cpu_side)
         warnings.append(
@@ -304,6 +287,31 @@ def on_given(
         reasons=tuple(reasons),
         warnings=tuple(warnings),
     )
+
+
+def _fit_builds(image: GivenImage, needs: Sequence[Need]) -> tuple[list[Build], list[Need]]:
+    """For each need, the first build the image serves on the GPU; the needs an image
+    without CUDA cannot serve (installed as CPU builds). A need an image with CUDA cannot
+    serve is a ``UsageError`` naming what it has."""
+    combo: list[Build] = []
+    cpu_side: list[Need] = []
+    for need in needs:
+        fits = [b for b in need.builds if _serves(image, b)]
+        if fits:
+            combo.append(fits[0])
+            continue
+        wanted = need.builds[0]
+        if image.cuda is None:
+            cpu_side.append(need)
+            continue
+        have = f"CUDA {image.cuda}" + (f" and cuDNN {image.cudnn}" if image.cudnn else "")
+        raise UsageError(
+            f"--base-image {image.name} cannot serve {need.summary} on the GPU: the image has "
+            f"{have}, and {wanted.note}",
+            hint="without --base-image repro picks an image that serves it; --cpu installs "
+            "CPU builds on this one",
+        )
+    return combo, cpu_side
 
 
 def _serves(image: GivenImage, build: Build) -> bool:

@@ -12,7 +12,7 @@ All facts come from ``repro/data/compat.json``; ``base_image`` combines the need
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -204,49 +204,11 @@ def _torch_need(reqs: dict[str, Requirement], ctx: _Ctx) -> Need | str | None:
     }
     if not family:
         return None
-    data = ctx.data
-    torch = family.get("torch")
-    # The repository's own pins first (torch's, then a companion's), then the version repro
-    # chose by date, then the newest release in the data that fits.
-    version: str | None = _declared(torch)
-    why = f"pinned ({_origin(torch)})" if torch and version else ""
-    if version is None:
-        for companion in ("torchvision", "torchaudio"):
-            req = family.get(companion)
-            pinned = _declared(req)
-            if req is not None and pinned:
-                release = data.torch_by_companion(companion, pinned)
-                if release is None:
-                    raise _Clash(f"{companion} {pinned} is not in repro's compatibility data")
-                version, why = release.torch, f"the torch of {companion} {pinned}"
-                break
-    if version is None and torch is not None and torch.version:
-        version, why = torch.version, "the version chosen for the code's date"
-    if version is None:
-        picked, how = _pick(((r.torch, r.released, r.python) for r in data.torch), torch, ctx)
-        if picked is None:
-            spec = torch.specifier if torch else ""
-            raise _Clash(
-                f"no torch release{' ' + spec if spec else ''} has wheels for Python {ctx.python}"
-            )
-        version, why = picked, f"torch{torch.specifier if torch else ''} is not pinned: {how}"
+    version, why = _torch_version(family, ctx)
     local = _local(version)
     if local == "cpu":
         return f"torch {version} is a CPU build ({why}): it needs no CUDA"
-    release = data.torch_release(version)
-    inherited = ""
-    if release is None:
-        same_minor = [r for r in data.torch if minor_of(r.torch) == minor_of(version)]
-        if not same_minor:
-            newest = data.torch[-1].torch
-            raise _Clash(
-                f"torch {version} is not in repro's compatibility data (newest: {newest}): "
-                "pass --cuda X.Y, or regenerate the data (scripts/gen_compat.py)"
-            )
-        release = same_minor[-1]
-        inherited = (
-            f"; torch {version} is not in the data, so its CUDA builds are {release.torch}'s"
-        )
+    release, inherited = _torch_release(ctx.data, version)
     if ctx.python not in release.python:
         raise ctx.python_clash(f"torch {release.torch}", release.python)
     companions = {"torchvision": release.torchvision, "torchaudio": release.torchaudio}
@@ -309,6 +271,57 @@ def _torch_need(reqs: dict[str, Requirement], ctx: _Ctx) -> Need | str | None:
         "torch wheels carry their CUDA runtime and cuDNN: the base needs only a driver",
     )
     return Need(summary=f"torch {version} (CUDA {cudas})", builds=tuple(options), reasons=reasons)
+
+
+def _torch_version(family: Mapping[str, Requirement], ctx: _Ctx) -> tuple[str, str]:
+    """The torch version and why: the repository's own pins first (torch's, then a
+    companion's), then the version repro chose by date, then the newest release in the
+    data that fits."""
+    data = ctx.data
+    torch = family.get("torch")
+    version: str | None = _declared(torch)
+    why = f"pinned ({_origin(torch)})" if torch and version else ""
+    if version is None:
+        for companion in ("torchvision", "torchaudio"):
+            req = family.get(companion)
+            pinned = _declared(req)
+            if req is not None and pinned:
+                release = data.torch_by_companion(companion, pinned)
+                if release is None:
+                    raise _Clash(f"{companion} {pinned} is not in repro's compatibility data")
+                version, why = release.torch, f"the torch of {companion} {pinned}"
+                break
+    if version is None and torch is not None and torch.version:
+        version, why = torch.version, "the version chosen for the code's date"
+    if version is None:
+        picked, how = _pick(((r.torch, r.released, r.python) for r in data.torch), torch, ctx)
+        if picked is None:
+            spec = torch.specifier if torch else ""
+            raise _Clash(
+                f"no torch release{' ' + spec if spec else ''} has wheels for Python {ctx.python}"
+            )
+        version, why = picked, f"torch{torch.specifier if torch else ''} is not pinned: {how}"
+    return version, why
+
+
+def _torch_release(data: Compat, version: str) -> tuple[cdata.TorchRelease, str]:
+    """The data's row for a torch version; for a version the data lacks, the newest row of
+    its minor series, with the note that says so."""
+    release = data.torch_release(version)
+    if release is not None:
+        return release, ""
+    same_minor = [r for r in data.torch if minor_of(r.torch) == minor_of(version)]
+    if not same_minor:
+        newest = data.torch[-1].torch
+        raise _Clash(
+            f"torch {version} is not in repro's compatibility data (newest: {newest}): "
+            "pass --cuda X.Y, or regenerate the data (scripts/gen_compat.py)"
+        )
+    release = same_minor[-1]
+    return (
+        release,
+        f"; torch {version} is not in the data, so its CUDA builds are {release.torch}'s",
+    )
 
 
 def _torch_line(

@@ -33,6 +33,7 @@ from repro.models import (
     PythonChoice,
     PythonHint,
     Requirement,
+    VersionChoice,
     Wheel,
 )
 from repro.releases import PackageReleases, Release, ReleaseIndex, ShippedIndex
@@ -154,13 +155,7 @@ def infer(
     basis = _basis(options, commit_date, code_date, history)
     index = releases if releases is not None else ShippedIndex()
     wheels = tuple(wheelhouse or ())
-    # a system module (gi, dbus) works only on its distribution release's own Python
-    prefer = {
-        **system_modules.python_preferences(
-            evidence, lookups, released=python_releases(), as_of=as_of
-        ),
-        **_wheelhouse_pythons(evidence, wheels),
-    }
+    prefer = _preferred_pythons(evidence, lookups, wheels, as_of)
     # A first choice from the repository's statements alone: it fixes Python 2 or 3, which
     # decides what the standard library is (and so which imports are requirements).
     python, _ = choose_python(
@@ -181,19 +176,9 @@ def infer(
     merged = _pair_pinned(_merge(drafts, evidence, options, index, wheels))
     chain_reason = as_of_reason
     if options.as_of is None and history != "full":
-        dated = code_era(evidence, merged)
-        if era.use_estimate(history, as_of, dated):
-            assert dated is not None
-            before = (
-                "no history (a folder outside git)"
-                if history == "none"
-                else (f"the history is one upload ({as_of_reason})")
-            )
-            as_of, basis = dated.date, "code"
-            as_of_reason = f"{before}: {dated.reason}"
-            chain_reason = f"the code's era {as_of.isoformat()}"
-        elif history == "none":
-            as_of_reason += "; nothing in the code dates it earlier"
+        as_of, basis, as_of_reason, chain_reason = _dated_by_code(
+            evidence, merged, history, as_of, basis, as_of_reason
+        )
     # Companions whose version follows torch's once torch's is decided: they do not steer
     # the Python (torch does), and they are decided after it.
     followers = _followers(merged)
@@ -208,33 +193,10 @@ def infer(
     )
     usable = _wheels_for(wheels, python.version)
     merged = {k: _with_wheelhouse(m, usable) for k, m in merged.items()}
-    choices, pinned, version_conflicts = versions.decide(
-        {k: m for k, m in merged.items() if k not in followers},
-        python=python.version,
-        as_of=as_of,
-        as_of_reason=chain_reason,
+    merged, choices, pinned, version_conflicts = _decide_versions(
+        merged, followers, python=python.version, as_of=as_of, as_of_reason=chain_reason
     )
-    if followers:
-        merged, notes = _pair_followers(merged, followers, pinned.get("torch"))
-        more_choices, more_pinned, more_conflicts = versions.decide(
-            {k: merged[k] for k in followers},
-            python=python.version,
-            as_of=as_of,
-            as_of_reason=chain_reason,
-        )
-        for key, note in notes.items():
-            choice = more_choices[key]
-            more_choices[key] = dataclasses.replace(choice, chain=(*choice.chain, note))
-        choices.update(more_choices)
-        pinned.update(more_pinned)
-        version_conflicts += more_conflicts
-    for name, item in merged.items():
-        draft = drafts[name]
-        draft.specs += [b.specifier for b in item.kept if b.kind == "api"]
-        if name in pinned:
-            draft.version = pinned[name]
-        if name in choices:
-            draft.reasons += [c for c in choices[name].chain if c not in draft.reasons]
+    _record_versions(drafts, merged, choices, pinned)
     cutoff, lock_reasons = versions.lock_cutoff(merged, pinned, as_of)
     conflicts = [*py_conflicts, *found.conflicts, *version_conflicts]
     requirements = [
@@ -242,21 +204,15 @@ def infer(
     ]
     constraints_for_pip: tuple[str, ...] = ()
     if versions.installer_for(python.version) == "pip":
-        constraints_for_pip = versions.date_constraints(
+        constraints_for_pip = _date_constraints(
             index,
-            {*ShippedIndex().names(), *merged},
+            merged,
+            {k: m.specifier for k, m in merged.items()},
+            requirements,
             python=python.version,
             cutoff=cutoff,
-            specifiers={k: m.specifier for k, m in merged.items()},
-            pinned={
-                canonicalize_name(r.name): r.version
-                for r in requirements
-                if r.version and not r.optional
-            },
         )
-    index_urls = tuple(
-        dict.fromkeys(h.value for h in evidence.hints if h.topic in ("index-url", "find-links"))
-    )
+    index_urls = _index_urls(evidence)
     return Environment(
         python=python,
         requirements=tuple(requirements),
@@ -272,6 +228,130 @@ def infer(
         lock_cutoff=cutoff,
         lock_reasons=tuple(lock_reasons),
         date_constraints=constraints_for_pip,
+    )
+
+
+def _preferred_pythons(
+    evidence: Evidence,
+    lookups: Mapping[str, Found] | None,
+    wheels: Sequence[Wheel],
+    as_of: dt.date,
+) -> dict[str, str]:
+    """Pythons the evidence leans to (Python → why): a system module (gi, dbus) works only
+    on its distribution release's own Python; a wheelhouse's wheels fit some Pythons."""
+    return {
+        **system_modules.python_preferences(
+            evidence, lookups, released=python_releases(), as_of=as_of
+        ),
+        **_wheelhouse_pythons(evidence, wheels),
+    }
+
+
+def _record_versions(
+    drafts: Mapping[str, _Draft],
+    merged: Mapping[str, versions.Bounded],
+    choices: Mapping[str, VersionChoice],
+    pinned: Mapping[str, str],
+) -> None:
+    """Each draft takes its API bounds, its exact version and its version's chain."""
+    for name, item in merged.items():
+        draft = drafts[name]
+        draft.specs += [b.specifier for b in item.kept if b.kind == "api"]
+        if name in pinned:
+            draft.version = pinned[name]
+        if name in choices:
+            draft.reasons += [c for c in choices[name].chain if c not in draft.reasons]
+
+
+def _index_urls(evidence: Evidence) -> tuple[str, ...]:
+    """The package indexes and wheel folders the repository names, in order, once each."""
+    return tuple(
+        dict.fromkeys(h.value for h in evidence.hints if h.topic in ("index-url", "find-links"))
+    )
+
+
+def _dated_by_code(
+    evidence: Evidence,
+    merged: Mapping[str, versions.Bounded],
+    history: era.History,
+    as_of: dt.date,
+    basis: str,
+    as_of_reason: str,
+) -> tuple[dt.date, str, str, str]:
+    """For code without a usable history: the code's own era (repro/era.py) where it is
+    older than ``as_of``. Returns the date, its basis, its reason, and the reason the
+    version chains give."""
+    dated = code_era(evidence, merged)
+    if era.use_estimate(history, as_of, dated):
+        assert dated is not None
+        before = (
+            "no history (a folder outside git)"
+            if history == "none"
+            else (f"the history is one upload ({as_of_reason})")
+        )
+        chain_reason = f"the code's era {dated.date.isoformat()}"
+        return dated.date, "code", f"{before}: {dated.reason}", chain_reason
+    if history == "none":
+        return as_of, basis, f"{as_of_reason}; nothing in the code dates it earlier", as_of_reason
+    return as_of, basis, as_of_reason, as_of_reason
+
+
+def _decide_versions(
+    merged: dict[str, versions.Bounded],
+    followers: frozenset[str],
+    *,
+    python: str,
+    as_of: dt.date,
+    as_of_reason: str,
+) -> tuple[dict[str, versions.Bounded], dict[str, VersionChoice], dict[str, str], list[str]]:
+    """Versions for ``python``: torch's companions (``followers``) are decided after the
+    rest, paired with torch's version, each pairing said in its chain. Returns the merged
+    requirements (followers paired), the choices, the exact versions and the conflicts."""
+    choices, pinned, conflicts = versions.decide(
+        {k: m for k, m in merged.items() if k not in followers},
+        python=python,
+        as_of=as_of,
+        as_of_reason=as_of_reason,
+    )
+    if followers:
+        merged, notes = _pair_followers(merged, followers, pinned.get("torch"))
+        more_choices, more_pinned, more_conflicts = versions.decide(
+            {k: merged[k] for k in followers},
+            python=python,
+            as_of=as_of,
+            as_of_reason=as_of_reason,
+        )
+        for key, note in notes.items():
+            choice = more_choices[key]
+            more_choices[key] = dataclasses.replace(choice, chain=(*choice.chain, note))
+        choices.update(more_choices)
+        pinned.update(more_pinned)
+        conflicts += more_conflicts
+    return merged, choices, pinned, conflicts
+
+
+def _date_constraints(
+    index: ReleaseIndex,
+    names: Iterable[str],
+    specifiers: Mapping[str, str],
+    requirements: Sequence[Requirement],
+    *,
+    python: str,
+    cutoff: dt.date,
+) -> tuple[str, ...]:
+    """pip's date constraints (``versions.date_constraints``) for the shipped packages and
+    ``names``, with the exact version of every requirement that is not optional."""
+    return versions.date_constraints(
+        index,
+        {*ShippedIndex().names(), *names},
+        python=python,
+        cutoff=cutoff,
+        specifiers=specifiers,
+        pinned={
+            canonicalize_name(r.name): r.version
+            for r in requirements
+            if r.version and not r.optional
+        },
     )
 
 
@@ -326,21 +406,13 @@ def for_python(
         choices.append(choice)
     constraints: tuple[str, ...] = ()
     if versions.installer_for(python.version) == "pip" and environment.lock_cutoff:
-        names = {
-            *ShippedIndex().names(),
-            *(canonicalize_name(r.name) for r in requirements if r.name),
-        }
-        constraints = versions.date_constraints(
+        constraints = _date_constraints(
             index,
-            names,
+            [canonicalize_name(r.name) for r in requirements if r.name],
+            {canonicalize_name(r.name): r.specifier for r in requirements if r.name},
+            requirements,
             python=python.version,
             cutoff=environment.lock_cutoff,
-            specifiers={canonicalize_name(r.name): r.specifier for r in requirements if r.name},
-            pinned={
-                canonicalize_name(r.name): r.version
-                for r in requirements
-                if r.version and not r.optional
-            },
         )
     return dataclasses.replace(
         environment,

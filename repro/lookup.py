@@ -285,46 +285,11 @@ def resolve(
     early: dict[tuple[str, str], Tried] = {}
     for module in wanted:
         for name in names[module]:
-            key = (module, name)
-            if name not in projects:
-                early[key] = Tried(
-                    project=name,
-                    outcome="unchecked",
-                    why=f"not checked: {index_name} could not be asked "
-                    f"({index.unavailable or 'no answer'})",
-                )
-                continue
-            project = projects[name]
-            if project is None:
-                early[key] = Tried(
-                    project=name, outcome="refused", why=f"no such project on {index_name}"
-                )
-                continue
-            first = project.first_upload
-            if first is None:
-                early[key] = Tried(
-                    project=project.name,
-                    outcome="refused",
-                    why=f"{index_name} gives no upload dates for it: its age cannot be checked",
-                )
-                continue
-            if first > as_of:
-                early[key] = Tried(
-                    project=project.name,
-                    outcome="refused",
-                    why=f"first uploaded {first.isoformat()}, after the code's date "
-                    f"{as_of.isoformat()}: it cannot be what the code imported",
-                )
-                continue
-            version, files = files_to_list(project, as_of)
-            if not files:
-                early[key] = Tried(
-                    project=project.name,
-                    outcome="refused",
-                    why=f"no wheel, egg or sdist uploaded by {as_of.isoformat()}",
-                )
-                continue
-            plan[key] = (version, files)
+            screened = _screen(name, projects, as_of, index.unavailable, index_name)
+            if isinstance(screened, Tried):
+                early[(module, name)] = screened
+            else:
+                plan[(module, name)] = screened
     to_list = {f.url: f for _, files in plan.values() for f in files}
     listings = index.listings(to_list.values()) if to_list else {}
     checked: dict[tuple[str, str], Tried] = {}
@@ -373,6 +338,48 @@ def resolve(
                 accepted.append((result, result.project, order))
         out[module] = _choose(module, tried, accepted, index.unavailable, index_name)
     return out
+
+
+def _screen(
+    name: str,
+    projects: Mapping[str, Project | None],
+    as_of: dt.date,
+    unavailable: str,
+    index_name: str,
+) -> Tried | tuple[str, list[IndexFile]]:
+    """A candidate project before its files are listed: refused (or unchecked) with why,
+    or the release and the files of it to list."""
+    if name not in projects:
+        return Tried(
+            project=name,
+            outcome="unchecked",
+            why=f"not checked: {index_name} could not be asked ({unavailable or 'no answer'})",
+        )
+    project = projects[name]
+    if project is None:
+        return Tried(project=name, outcome="refused", why=f"no such project on {index_name}")
+    first = project.first_upload
+    if first is None:
+        return Tried(
+            project=project.name,
+            outcome="refused",
+            why=f"{index_name} gives no upload dates for it: its age cannot be checked",
+        )
+    if first > as_of:
+        return Tried(
+            project=project.name,
+            outcome="refused",
+            why=f"first uploaded {first.isoformat()}, after the code's date "
+            f"{as_of.isoformat()}: it cannot be what the code imported",
+        )
+    version, files = files_to_list(project, as_of)
+    if not files:
+        return Tried(
+            project=project.name,
+            outcome="refused",
+            why=f"no wheel, egg or sdist uploaded by {as_of.isoformat()}",
+        )
+    return version, files
 
 
 def _listed(files: list[IndexFile], listings: Mapping[str, toplevel.Listing | Unlisted]) -> bool:

@@ -13,7 +13,17 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from repro import __version__
-from repro.models import JSON, BuiltImage, Environment, Plan, SmokeResult
+from repro.models import (
+    JSON,
+    BaseImage,
+    BuiltImage,
+    Checkout,
+    CudaChoice,
+    Environment,
+    Evidence,
+    Plan,
+    SmokeResult,
+)
 
 SCHEMA_VERSION = 1
 
@@ -72,35 +82,11 @@ def build_manifest(
     base = plan.base
     ev = plan.evidence
     created = created or dt.datetime.now(dt.timezone.utc)
-    smoke_json: JSON = {
-        "command": list(plan.smoke.argv),
-        "kind": plan.smoke.kind,
-        "reason": plan.smoke.reason,
-    }
-    if smoke is not None:
-        smoke_json = smoke.to_json()
-    elif plan.smoke_plan is not None:
-        smoke_json["candidates"] = [
-            {"kind": c.kind, "command": list(c.argv), "reason": c.reason}
-            for c in plan.smoke_plan.candidates
-        ]
-    smoke_json.update(smoke_extra or {})
     return {
         "schema_version": SCHEMA_VERSION,
         "repro_version": __version__,
         "created": _iso(created),
-        "source": {
-            "spec": checkout.source.spec,
-            "url": checkout.source.url,
-            "owner": checkout.source.owner,
-            "name": checkout.source.name,
-            "subdir": checkout.source.subdir,
-            "ref": checkout.ref,
-            "commit": checkout.commit,
-            "commit_date": _iso(checkout.commit_date),
-            "code_date": _iso(checkout.code_date) if checkout.code_date else None,
-            "history": checkout.history,
-        },
+        "source": _source_json(checkout),
         "python": {"version": env.python.version, "reasons": list(env.python.reasons)},
         "as_of": env.as_of.isoformat() if env.as_of else None,
         "as_of_reason": env.as_of_reason,
@@ -115,58 +101,12 @@ def build_manifest(
         "conflicts": list(env.conflicts),
         "vcs": [p.to_json() for p in env.vcs_pins],
         "plan": plan.decision,
-        "evidence": {
-            "python_files": ev.python_files,
-            "notebooks": ev.notebooks,
-            "declared": len(ev.declared),
-            "imports": len(ev.imports),
-            "local_modules": sorted(ev.local_modules),
-            "api_uses": [
-                {
-                    "rule": u.rule,
-                    "package": u.package,
-                    "bound": u.bound,
-                    "symbol": u.symbol,
-                    "origin": u.origin.to_json(),
-                }
-                for u in ev.api_uses
-            ],
-            "python_hints": [
-                {"specifier": h.specifier, "strength": h.strength, "origin": h.origin.to_json()}
-                for h in ev.python_hints
-            ],
-        },
-        "base_image": {
-            "name": base.name,
-            "id": (base_info or {}).get("id"),
-            "digest": (base_info or {}).get("digest"),
-            "python": base.python,
-            "python_source": base.python_source,
-            "gpu": base.gpu,
-            "variant": base.variant,
-            "reasons": list(base.reasons),
-        },
-        "cuda": None
-        if base.cuda is None
-        else {
-            "cuda": base.cuda.cuda,
-            "cudnn": base.cuda.cudnn,
-            "flavour": base.cuda.flavour,
-            "min_driver": base.cuda.min_driver,
-            "torch_index_url": base.cuda.torch_index_url,
-            "ubuntu": base.cuda.ubuntu,
-            "fallback": base.cuda.fallback,
-            "requirements": dict(base.cuda.requirements),
-            "index_urls": list(base.cuda.index_urls),
-            "find_links": list(base.cuda.find_links),
-            "host_driver": base.cuda.host_driver,
-            "driver_ok": base.cuda.driver_ok,
-            "arch_ok": base.cuda.arch_ok,
-            "reasons": list(base.cuda.reasons),
-        },
+        "evidence": _evidence_json(ev),
+        "base_image": _base_json(base, base_info or {}),
+        "cuda": None if base.cuda is None else _cuda_json(base.cuda),
         "tags": list(plan.tags),
         "labels": dict(plan.labels),
-        "smoke": smoke_json,
+        "smoke": _smoke_json(plan, smoke, smoke_extra or {}),
         "image": None if image is None else {"id": image.id, **dict(image_info or {})},
         "build": None
         if image is None
@@ -182,6 +122,96 @@ def build_manifest(
         "published": [],  # registry pushes, added by repro push (repro/publish.py)
         "warnings": list(plan.warnings),
     }
+
+
+def _source_json(checkout: Checkout) -> JSON:
+    return {
+        "spec": checkout.source.spec,
+        "url": checkout.source.url,
+        "owner": checkout.source.owner,
+        "name": checkout.source.name,
+        "subdir": checkout.source.subdir,
+        "ref": checkout.ref,
+        "commit": checkout.commit,
+        "commit_date": _iso(checkout.commit_date),
+        "code_date": _iso(checkout.code_date) if checkout.code_date else None,
+        "history": checkout.history,
+    }
+
+
+def _evidence_json(ev: Evidence) -> JSON:
+    """What was read, counted; the API uses and Python hints with where they stand."""
+    return {
+        "python_files": ev.python_files,
+        "notebooks": ev.notebooks,
+        "declared": len(ev.declared),
+        "imports": len(ev.imports),
+        "local_modules": sorted(ev.local_modules),
+        "api_uses": [
+            {
+                "rule": u.rule,
+                "package": u.package,
+                "bound": u.bound,
+                "symbol": u.symbol,
+                "origin": u.origin.to_json(),
+            }
+            for u in ev.api_uses
+        ],
+        "python_hints": [
+            {"specifier": h.specifier, "strength": h.strength, "origin": h.origin.to_json()}
+            for h in ev.python_hints
+        ],
+    }
+
+
+def _base_json(base: BaseImage, base_info: Mapping[str, Any]) -> JSON:
+    return {
+        "name": base.name,
+        "id": base_info.get("id"),
+        "digest": base_info.get("digest"),
+        "python": base.python,
+        "python_source": base.python_source,
+        "gpu": base.gpu,
+        "variant": base.variant,
+        "reasons": list(base.reasons),
+    }
+
+
+def _cuda_json(cuda: CudaChoice) -> JSON:
+    return {
+        "cuda": cuda.cuda,
+        "cudnn": cuda.cudnn,
+        "flavour": cuda.flavour,
+        "min_driver": cuda.min_driver,
+        "torch_index_url": cuda.torch_index_url,
+        "ubuntu": cuda.ubuntu,
+        "fallback": cuda.fallback,
+        "requirements": dict(cuda.requirements),
+        "index_urls": list(cuda.index_urls),
+        "find_links": list(cuda.find_links),
+        "host_driver": cuda.host_driver,
+        "driver_ok": cuda.driver_ok,
+        "arch_ok": cuda.arch_ok,
+        "reasons": list(cuda.reasons),
+    }
+
+
+def _smoke_json(plan: Plan, smoke: SmokeResult | None, smoke_extra: Mapping[str, Any]) -> JSON:
+    """The smoke test's result after a pack; before one, its command and candidates."""
+    smoke_json: JSON = {
+        "command": list(plan.smoke.argv),
+        "kind": plan.smoke.kind,
+        "reason": plan.smoke.reason,
+    }
+    if smoke is not None:
+        smoke_json = smoke.to_json()
+    elif plan.smoke_plan is not None:
+        smoke_json["candidates"] = [
+            {"kind": c.kind, "command": list(c.argv), "reason": c.reason}
+            for c in plan.smoke_plan.candidates
+        ]
+    smoke_json.update(smoke_extra)
+    return smoke_json
 
 
 def _iso(when: dt.datetime) -> str:

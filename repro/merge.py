@@ -393,22 +393,9 @@ def _imports(
         if site.module in resolved:
             found, key = resolved[site.module]
         else:
-            found = mapping.lookup(site.module, python=python)
-            if apps and found.kind not in ("stdlib", "host", "platform"):
-                found = mapping.shared_host(site.module, apps) or found
-            looked_up = lookups.get(found.module) if found.kind == "unknown" else None
-            if looked_up is not None and looked_up.resolved:
-                found = mapping.Mapped(kind="dist", module=found.module, dist=looked_up.dist)
-            key = None
-            if found.kind not in ("stdlib", "host", "platform") and not _python2_stdlib(
-                found, python
-            ):
-                providers = (looked_up.dist, *looked_up.alternatives) if looked_up else None
-                key = _resolve(
-                    found, site.module, drafts, aliases, hints, promoted, conflicts, providers
-                )
-            if key is not None and looked_up is not None and looked_up.resolved:
-                _with_lookup(drafts[key], key, looked_up)
+            found, key = _map_import(
+                site.module, python, apps, lookups, drafts, aliases, hints, promoted, conflicts
+            )
             resolved[site.module] = (found, key)
             _classify(classified, found, key, drafts, lookups, python)
         classified[found.module].add(site.origin, site.optional)
@@ -430,22 +417,7 @@ def _imports(
         seen = import_counts.get(key, set())
         import_counts[key] = seen
         seen.add(site.origin.path)
-        # ``from x import a, b``: one line, one origin
-        if id(draft) not in full and site.origin not in draft.origins[-2:]:
-            if sum(1 for o in draft.origins if o.kind in ("import", "notebook")) < (
-                MAX_IMPORT_ORIGINS
-            ):
-                draft.origins.append(site.origin)
-            else:
-                full[id(draft)] = draft
-        if not site.optional and draft.optional:
-            draft.optional = False
-            draft.reasons.append(f"imported as {site.module} ({site.origin})")
-            said[id(draft)] = draft
-        elif not site.optional and id(draft) not in said:
-            if not any(r.startswith("imported") for r in draft.reasons):
-                draft.reasons.append(f"imported as {site.module} ({site.origin})")
-            said[id(draft)] = draft
+        _add_import(draft, site, full, said)
     for key in light:
         drafts[key].best_effort = True
     for key, paths in import_counts.items():
@@ -453,6 +425,78 @@ def _imports(
             drafts[key].reasons.append(
                 f"imported in {len(paths)} files (the first {MAX_IMPORT_ORIGINS} are listed)"
             )
+    out = _unresolved(unknown, resolved_paths, lookups, classified)
+    for module in sorted(py2_needed):
+        first = classified[module].origins[0]
+        conflicts.append(
+            f"{module} ({first}) is Python 2's standard library, but Python {python} was "
+            "chosen: the code importing it needs Python 2"
+        )
+    return out, resolve.records(classified, own.items())
+
+
+def _map_import(
+    module: str,
+    python: str,
+    apps: frozenset[str],
+    lookups: Mapping[str, Found],
+    drafts: dict[str, RequirementDraft],
+    aliases: dict[str, str],
+    hints: dict[str, list[_Parsed]],
+    promoted: set[str],
+    conflicts: list[str],
+) -> tuple[mapping.Mapped, str | None]:
+    """What provides an import path (the data, a host application, the verified look-up)
+    and the key of the requirement that installs it (made or found among ``drafts``;
+    None for the standard library, a host application, another operating system's module
+    or an unknown module)."""
+    found = mapping.lookup(module, python=python)
+    if apps and found.kind not in ("stdlib", "host", "platform"):
+        found = mapping.shared_host(module, apps) or found
+    looked_up = lookups.get(found.module) if found.kind == "unknown" else None
+    if looked_up is not None and looked_up.resolved:
+        found = mapping.Mapped(kind="dist", module=found.module, dist=looked_up.dist)
+    key = None
+    if found.kind not in ("stdlib", "host", "platform") and not _python2_stdlib(found, python):
+        providers = (looked_up.dist, *looked_up.alternatives) if looked_up else None
+        key = _resolve(found, module, drafts, aliases, hints, promoted, conflicts, providers)
+    if key is not None and looked_up is not None and looked_up.resolved:
+        _with_lookup(drafts[key], key, looked_up)
+    return found, key
+
+
+def _add_import(
+    draft: RequirementDraft,
+    site: ImportSite,
+    full: dict[int, RequirementDraft],
+    said: dict[int, RequirementDraft],
+) -> None:
+    """One import of a requirement among its origins (up to ``MAX_IMPORT_ORIGINS``) and
+    its reasons (once); a required import makes an optional requirement required."""
+    # ``from x import a, b``: one line, one origin
+    if id(draft) not in full and site.origin not in draft.origins[-2:]:
+        if sum(1 for o in draft.origins if o.kind in ("import", "notebook")) < (MAX_IMPORT_ORIGINS):
+            draft.origins.append(site.origin)
+        else:
+            full[id(draft)] = draft
+    if not site.optional and draft.optional:
+        draft.optional = False
+        draft.reasons.append(f"imported as {site.module} ({site.origin})")
+        said[id(draft)] = draft
+    elif not site.optional and id(draft) not in said:
+        if not any(r.startswith("imported") for r in draft.reasons):
+            draft.reasons.append(f"imported as {site.module} ({site.origin})")
+        said[id(draft)] = draft
+
+
+def _unresolved(
+    unknown: Mapping[str, tuple[list[Origin], str, bool]],
+    resolved_paths: set[str],
+    lookups: Mapping[str, Found],
+    classified: dict[str, resolve.Seen],
+) -> list[Unresolved]:
+    """The imports nothing provides, each with why (and what the look-up refused); a
+    namespace prefix of a path that was mapped is not one."""
     out = []
     for module, (origins, reason, optional) in sorted(unknown.items()):
         if any(path.startswith(module + ".") for path in resolved_paths):
@@ -468,13 +512,7 @@ def _imports(
         out.append(
             Unresolved(module=module, origins=tuple(origins[:5]), reason=reason, tried=tried)
         )
-    for module in sorted(py2_needed):
-        first = classified[module].origins[0]
-        conflicts.append(
-            f"{module} ({first}) is Python 2's standard library, but Python {python} was "
-            "chosen: the code importing it needs Python 2"
-        )
-    return out, resolve.records(classified, own.items())
+    return out
 
 
 def _with_lookup(draft: RequirementDraft, key: str, looked_up: Found) -> None:

@@ -346,18 +346,7 @@ def python_among(
     hints = list(hints)
     candidates, reasons, conflicts = filter_by_hints(hints, releases)
     if override:
-        why = [f"--python {override}"]
-        if override not in candidates:
-            conflicts.append(
-                f"--python {override} overrides the repository's evidence: {'; '.join(reasons)}"
-            )
-        blocked = feasible(merged or {}, override, as_of)
-        if blocked:
-            conflicts.append(
-                f"--python {override}: no release of {', '.join(blocked)} before "
-                f"{as_of.isoformat()} has wheels for it; the build may compile from source or fail"
-            )
-        return PythonChoice(version=override, reasons=tuple(why)), conflicts
+        return _overridden(override, candidates, reasons, conflicts, merged or {}, as_of)
     if major is not None and any(_vkey(v)[0] == major for v in candidates):
         candidates = [v for v in candidates if _vkey(v)[0] == major]
     merged = merged or {}
@@ -425,6 +414,40 @@ def python_among(
             f"not {newer[0]}: no release of {', '.join(blocked)} within its bounds before "
             f"{as_of.isoformat()} has wheels for Python {newer[0]}"
         )
+    reasons += _framework_wheels(merged, version, releases, as_of)
+    return PythonChoice(version=version, reasons=tuple(reasons)), conflicts
+
+
+def _overridden(
+    override: str,
+    candidates: list[str],
+    reasons: list[str],
+    conflicts: list[str],
+    merged: Mapping[str, Bounded],
+    as_of: dt.date,
+) -> tuple[PythonChoice, list[str]]:
+    """``--python``: taken as given, with the evidence it overrides and the packages with
+    no wheels for it as conflicts."""
+    why = [f"--python {override}"]
+    if override not in candidates:
+        conflicts.append(
+            f"--python {override} overrides the repository's evidence: {'; '.join(reasons)}"
+        )
+    blocked = feasible(merged, override, as_of)
+    if blocked:
+        conflicts.append(
+            f"--python {override}: no release of {', '.join(blocked)} before "
+            f"{as_of.isoformat()} has wheels for it; the build may compile from source or fail"
+        )
+    return PythonChoice(version=override, reasons=tuple(why)), conflicts
+
+
+def _framework_wheels(
+    merged: Mapping[str, Bounded], version: str, releases: Mapping[str, dt.date], as_of: dt.date
+) -> list[str]:
+    """For each framework not forced: the Pythons its release for ``version`` has wheels
+    for (a reason of the Python's choice)."""
+    reasons = []
     for item in merged.values():
         if item.wanted.framework and item.history is not None and item.wanted.forced is None:
             before = as_of if item.dated else None
@@ -436,7 +459,7 @@ def python_among(
                         f"{item.wanted.name} {chosen.version} has wheels for Python "
                         f"{_span(supported)}"
                     )
-    return PythonChoice(version=version, reasons=tuple(reasons)), conflicts
+    return reasons
 
 
 def _span(versions: Sequence[str]) -> str:

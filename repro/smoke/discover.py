@@ -73,97 +73,122 @@ def discover(
     platforms = platforms or {}
     in_app = _blocked_files(evidence, {**hosted, **platforms})
     if in_app and all(p in in_app for p in evidence.python_paths):
-        apps = sorted({hosted[m] for m in in_app.values() if m in hosted})
-        systems = sorted({platforms[m] for m in in_app.values() if m in platforms})
-        where = [
-            *([f"runs inside {' or '.join(apps)}"] if apps else []),
-            *([f"needs {' or '.join(systems)}"] if systems else []),
-        ]
-        why = (
-            f"every Python file {' or '.join(where)} ("
-            + ", ".join(f"{path}: {module}" for path, module in sorted(in_app.items())[:5])
-            + ("): not runnable in a Linux image" if systems else "): not runnable outside it")
-        )
+        why = _nothing_runnable(in_app, hosted, platforms)
         return SmokePlan(candidates=(), notebooks=notebooks, considered=(("none", why),))
     blocked = {**_blocked_files(evidence, missing), **in_app}
     if blocked and all(p in blocked for p in evidence.python_paths):
         # nothing else would run: the smoke test runs them and fails with the diagnosis
         # (an image that cannot run any of the code is not a working image)
         blocked = {}
-    left_out = (
-        "; left out, importing what repro cannot install: "
-        + ", ".join(
-            f"{path} ({module}" + _where(module, hosted, platforms) + ")"
-            for path, module in sorted(blocked.items())
-        )
-        if blocked
-        else ""
-    )
+    left_out = _left_out(blocked, hosted, platforms)
     paths = [p for p in evidence.python_paths if p not in blocked]
-    tests = [p for p in evidence.python_paths if _is_test(p)]
-    if tests:
-        test_dirs = sorted({_test_root(p) for p in tests})
-        pytest_req = "pytest<5" if python.startswith("2.") else "pytest"
-        ignored = tuple(f"--ignore={p}" for p in tests if p in blocked)
-        candidates.append(
-            SmokeCommand(
-                argv=(*PYTEST, "-m", DESELECT, *ignored, *test_dirs),
-                kind="pytest",
-                reason=f"the repository has {len(tests)} test file(s) under "
-                f"{', '.join(test_dirs)}: collect them, run up to {MAX_TESTS}"
-                + (left_out if ignored else ""),
-                extra_requirements=(pytest_req,),
-            )
-        )
-    else:
-        considered.append(("pytest", "no test files (test_*.py, *_test.py)"))
-    programs = entrypoints.find(root, tuple(paths)) if root is not None else []
-    if programs:
-        absl = [p.spec for p in programs if p.absl]
-        candidates.append(
-            SmokeCommand(
-                argv=("python", HELP_CHECK, *(p.check_spec for p in programs)),
-                kind="entry-point",
-                reason=f"{len(programs)} program(s) run with --help: "
-                + ", ".join(f"{p.spec.split(':', 1)[1]} ({p.origin})" for p in programs)
-                + (f"; absl flags exit 1 after --help: {', '.join(absl)}" if absl else "")
-                + left_out,
-            )
-        )
-    else:
-        considered.append(
-            ("entry-point", "no console scripts, python -m packages or command-line scripts")
-        )
-    targets = import_targets(paths)
-    if targets:
-        candidates.append(
-            SmokeCommand(
-                argv=("python", IMPORT_CHECK, *targets),
-                kind="import",
-                reason=f"import check of {len(targets)} module(s) and script(s), each in a "
-                "fresh interpreter (scripts: their imports only)" + left_out,
-            )
-        )
-    elif evidence.notebooks:
-        # A repository of notebooks only: its notebooks are not run without --notebooks,
-        # but what they import must import in the image.
-        modules = notebook_imports(evidence, python)
-        if modules:
-            candidates.append(
-                SmokeCommand(
-                    argv=("python", IMPORT_CHECK, *(f"module:{m}" for m in modules)),
-                    kind="import",
-                    reason=f"import check of the {len(modules)} module(s) the notebooks "
-                    "import, each in a fresh interpreter (the notebooks are not run; "
-                    "--notebooks runs them)",
-                )
-            )
+    for found in (
+        _pytest_strategy(evidence, python, blocked, left_out),
+        _entry_point_strategy(root, paths, left_out),
+        _import_strategy(evidence, python, paths, left_out),
+    ):
+        if isinstance(found, SmokeCommand):
+            candidates.append(found)
         else:
-            considered.append(("import", "no Python modules, and the notebooks import none"))
-    else:
-        considered.append(("import", "no Python modules to import"))
+            considered.append(found)
     return SmokePlan(
         candidates=tuple(candidates), notebooks=notebooks, considered=tuple(considered)
+    )
+
+
+def _nothing_runnable(
+    in_app: Mapping[str, str], hosted: Mapping[str, str], platforms: Mapping[str, str]
+) -> str:
+    """Why nothing is run when every Python file needs an application or another system."""
+    apps = sorted({hosted[m] for m in in_app.values() if m in hosted})
+    systems = sorted({platforms[m] for m in in_app.values() if m in platforms})
+    where = [
+        *([f"runs inside {' or '.join(apps)}"] if apps else []),
+        *([f"needs {' or '.join(systems)}"] if systems else []),
+    ]
+    return (
+        f"every Python file {' or '.join(where)} ("
+        + ", ".join(f"{path}: {module}" for path, module in sorted(in_app.items())[:5])
+        + ("): not runnable in a Linux image" if systems else "): not runnable outside it")
+    )
+
+
+def _left_out(
+    blocked: Mapping[str, str], hosted: Mapping[str, str], platforms: Mapping[str, str]
+) -> str:
+    """What the strategies' reasons add for the files left out (empty when none is)."""
+    if not blocked:
+        return ""
+    return "; left out, importing what repro cannot install: " + ", ".join(
+        f"{path} ({module}" + _where(module, hosted, platforms) + ")"
+        for path, module in sorted(blocked.items())
+    )
+
+
+def _pytest_strategy(
+    evidence: Evidence, python: str, blocked: Mapping[str, str], left_out: str
+) -> SmokeCommand | tuple[str, str]:
+    """The repository's tests under pytest, or why not."""
+    tests = [p for p in evidence.python_paths if _is_test(p)]
+    if not tests:
+        return ("pytest", "no test files (test_*.py, *_test.py)")
+    test_dirs = sorted({_test_root(p) for p in tests})
+    pytest_req = "pytest<5" if python.startswith("2.") else "pytest"
+    ignored = tuple(f"--ignore={p}" for p in tests if p in blocked)
+    return SmokeCommand(
+        argv=(*PYTEST, "-m", DESELECT, *ignored, *test_dirs),
+        kind="pytest",
+        reason=f"the repository has {len(tests)} test file(s) under "
+        f"{', '.join(test_dirs)}: collect them, run up to {MAX_TESTS}"
+        + (left_out if ignored else ""),
+        extra_requirements=(pytest_req,),
+    )
+
+
+def _entry_point_strategy(
+    root: Path | None, paths: list[str], left_out: str
+) -> SmokeCommand | tuple[str, str]:
+    """The repository's programs run with ``--help``, or why not."""
+    programs = entrypoints.find(root, tuple(paths)) if root is not None else []
+    if not programs:
+        return ("entry-point", "no console scripts, python -m packages or command-line scripts")
+    absl = [p.spec for p in programs if p.absl]
+    return SmokeCommand(
+        argv=("python", HELP_CHECK, *(p.check_spec for p in programs)),
+        kind="entry-point",
+        reason=f"{len(programs)} program(s) run with --help: "
+        + ", ".join(f"{p.spec.split(':', 1)[1]} ({p.origin})" for p in programs)
+        + (f"; absl flags exit 1 after --help: {', '.join(absl)}" if absl else "")
+        + left_out,
+    )
+
+
+def _import_strategy(
+    evidence: Evidence, python: str, paths: list[str], left_out: str
+) -> SmokeCommand | tuple[str, str]:
+    """The import check of the repository's modules and scripts (of what its notebooks
+    import, for a repository of notebooks only), or why not."""
+    targets = import_targets(paths)
+    if targets:
+        return SmokeCommand(
+            argv=("python", IMPORT_CHECK, *targets),
+            kind="import",
+            reason=f"import check of {len(targets)} module(s) and script(s), each in a "
+            "fresh interpreter (scripts: their imports only)" + left_out,
+        )
+    if not evidence.notebooks:
+        return ("import", "no Python modules to import")
+    # A repository of notebooks only: its notebooks are not run without --notebooks,
+    # but what they import must import in the image.
+    modules = notebook_imports(evidence, python)
+    if not modules:
+        return ("import", "no Python modules, and the notebooks import none")
+    return SmokeCommand(
+        argv=("python", IMPORT_CHECK, *(f"module:{m}" for m in modules)),
+        kind="import",
+        reason=f"import check of the {len(modules)} module(s) the notebooks "
+        "import, each in a fresh interpreter (the notebooks are not run; "
+        "--notebooks runs them)",
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -262,3 +262,22 @@ def ran_out_of_memory(output: str) -> bool:
 
 def exit_text(result: SmokeResult) -> str:
     return "timed out" if result.timed_out else f"exit {result.exit_code}"
+
+
+def reported_by_pytest(
+    statuses: Mapping[str, tuple[str, str]], output: str
+) -> dict[str, tuple[str, str, str]]:
+    """pytest's status of each test as the judge reads it: ok, SKIP, or FAIL with its
+    reason and its section of the output (all the output when it has none)."""
+    sections = failure_sections(output)
+    reported: dict[str, tuple[str, str, str]] = {}
+    for test_id, (status, reason) in statuses.items():
+        if status in ("PASSED", "XFAIL", "XPASS"):
+            reported[test_id] = ("ok", "", "")
+        elif status == "SKIPPED":
+            reported[test_id] = ("SKIP", "skipped by the test itself", "")
+        else:
+            title = test_id.split("::")[-1]
+            text = sections.get(title, "") + "\n" + (reason or "")
+            reported[test_id] = ("FAIL", reason, text if text.strip() else output)
+    return reported

@@ -23,13 +23,13 @@ from repro.smoke.judge import (
     Attempt,
     Outcome,
     exit_text,
-    failure_sections,
     judge,
     noun,
     parse_collected,
     parse_pytest,
     parse_targets,
     ran_out_of_memory,
+    reported_by_pytest,
     select_tests,
     split_specs,
 )
@@ -444,19 +444,8 @@ def _pytest(runner: Runner, command: SmokeCommand) -> Attempt:
             failures=(failure,),
             collected=len(ids),
         )
-    sections = failure_sections(output)
-    reported: dict[str, tuple[str, str, str]] = {}
-    for test_id, (status, reason) in statuses.items():
-        if status in ("PASSED", "XFAIL", "XPASS"):
-            reported[test_id] = ("ok", "", "")
-        elif status == "SKIPPED":
-            reported[test_id] = ("SKIP", "skipped by the test itself", "")
-        else:
-            title = test_id.split("::")[-1]
-            text = sections.get(title, "") + "\n" + (reason or "")
-            reported[test_id] = ("FAIL", reason, text if text.strip() else output)
     results, failures, excluded, excused = judge(
-        selected, reported, not_reached=f"not reached in {budget:.0f} s"
+        selected, reported_by_pytest(statuses, output), not_reached=f"not reached in {budget:.0f} s"
     )
     failures = [
         f if f.kind != "error" or f.line else dataclasses.replace(f, line="the test failed")
