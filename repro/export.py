@@ -14,14 +14,16 @@ directory in place atomically with ``SHA256SUMS`` (``artifact.complete``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from repro import artifact, compress, diskspace, faults, imagetar
+from repro import artifact, compress, diskspace, faults, gather, imagetar
 from repro.blobstore import BlobStore
 from repro.engine import Engine, ImageInfo
 from repro.manifest import build_manifest
@@ -95,6 +97,52 @@ class PendingImage:
         self.hold.close()
         if self.store is not None:
             self.store.trim()
+
+
+class Prefetch:
+    """The image's layers compressed into the export's blob store on a thread of their own
+    while the image's facts are read and the smoke test runs; the export then finds them
+    there and only copies blobs. Only a head start: whatever goes wrong on the thread is
+    left to the export, which gathers what is missing on the main thread and reports any
+    error itself. :meth:`stop` when the image will not be exported (a failed smoke test,
+    an error); :meth:`finish` before the export.
+
+    The thread passes no fault point (signals are the main thread's), and the store's
+    temporary blobs name their process: a run killed meanwhile leaves nothing the next
+    one does not remove.
+    """
+
+    def __init__(self, engine: gather.Saver, image_id: str, ref: str) -> None:
+        self.cancel = threading.Event()
+        self.thread = threading.Thread(
+            target=self._run, args=(engine, image_id, ref), name="export-prefetch", daemon=True
+        )
+
+    @classmethod
+    def start(cls, engine: gather.Saver, plan: Plan, image_id: str) -> Prefetch | None:
+        """A prefetch of the image, when a smoke test will run (else there is no wait to
+        fill: the export follows at once)."""
+        if plan.smoke_plan is None or not plan.smoke_plan.candidates:
+            return None
+        prefetch = cls(engine, image_id, plan.tags[0])
+        prefetch.thread.start()
+        return prefetch
+
+    def _run(self, engine: gather.Saver, image_id: str, ref: str) -> None:
+        with contextlib.suppress(Exception):  # the export gathers again and says why
+            store = BlobStore()
+            with store.using():
+                gather.gather(
+                    engine, ref, store, image_id=image_id, cancel=self.cancel, fault_point=False
+                )
+
+    def stop(self) -> None:
+        self.cancel.set()
+
+    def finish(self) -> None:
+        """Wait for the thread (in short waits: a signal still interrupts)."""
+        while self.thread.is_alive():
+            self.thread.join(0.25)
 
 
 def write(

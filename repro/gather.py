@@ -417,10 +417,12 @@ class _Cancellable:
     """The save's sink: stops the stream when the export is cancelled; the ``export.saving``
     fault point once the first chunk is in."""
 
-    def __init__(self, reader: TarReader, cancel: threading.Event | None) -> None:
+    def __init__(
+        self, reader: TarReader, cancel: threading.Event | None, *, fault_point: bool
+    ) -> None:
         self.reader = reader
         self.cancel = cancel
-        self.first = True
+        self.first = fault_point
 
     def write(self, data: bytes, /) -> object:
         if self.cancel is not None and self.cancel.is_set():
@@ -440,9 +442,11 @@ def gather(
     kind: str = compress.GZIP,
     image_id: str | None = None,
     cancel: threading.Event | None = None,
+    fault_point: bool = True,
 ) -> Gathered:
     """Every layer of image ``ref`` (id ``image_id`` when known) and its config, in the
-    store; ``docker save`` only when the store lacks something."""
+    store; ``docker save`` only when the store lacks something. ``fault_point``: pass
+    ``export.saving`` (the export's own gathering, on the main thread)."""
     if image_id:
         record = store.image(image_id)
         layers = [store.layer(d, kind) for d in record.diff_ids] if record else []
@@ -455,9 +459,27 @@ def gather(
                 reused=len(layers),
             )
     try:
-        return _save(engine, ref, store, kind=kind, image_id=image_id, trust=True, cancel=cancel)
+        return _save(
+            engine,
+            ref,
+            store,
+            kind=kind,
+            image_id=image_id,
+            trust=True,
+            cancel=cancel,
+            fault_point=fault_point,
+        )
     except NameMismatch:
-        return _save(engine, ref, store, kind=kind, image_id=image_id, trust=False, cancel=cancel)
+        return _save(
+            engine,
+            ref,
+            store,
+            kind=kind,
+            image_id=image_id,
+            trust=False,
+            cancel=cancel,
+            fault_point=fault_point,
+        )
 
 
 def _save(
@@ -469,6 +491,7 @@ def _save(
     image_id: str | None,
     trust: bool,
     cancel: threading.Event | None,
+    fault_point: bool,
 ) -> Gathered:
     reading = _Reading(
         store=store,
@@ -479,7 +502,7 @@ def _save(
     )
     reader = TarReader(reading.route)
     try:
-        engine.save([ref], _Cancellable(reader, cancel))
+        engine.save([ref], _Cancellable(reader, cancel, fault_point=fault_point))
         reader.close()
     except BaseException:
         for member in reading.writing:

@@ -256,18 +256,28 @@ def pack_fetched(
         sweep.superseded(docker, repairs.superseded, keep=image.id)
         sweep.dead_runs(docker)  # containers of killed runs: their images are free then
         sweep.untagged_images(docker, plan.checkout.source.url, keep=image.id)  # re-packs
-        facts = probe.image_facts(docker, image.id)
-        if not repairs.rounds:
-            for note in dropped(plan.environment, facts.lock):
-                reporter.warn(note)
-        tested = smoke.test_image(docker, plan, image.id, options.smoke_timeout, reporter)
-        if tested is None or tested.passed:
-            break
-        repairs.smoke_failed(docker, tested, image, plan, scanned, facts, releases, reporter)
+        prefetch = export.Prefetch.start(docker, plan, image.id)  # while the smoke test runs
+        try:
+            facts = probe.image_facts(docker, image.id)
+            if not repairs.rounds:
+                for note in dropped(plan.environment, facts.lock):
+                    reporter.warn(note)
+            tested = smoke.test_image(docker, plan, image.id, options.smoke_timeout, reporter)
+            if tested is None or tested.passed:
+                break
+            repairs.smoke_failed(docker, tested, image, plan, scanned, facts, releases, reporter)
+        except BaseException:
+            if prefetch is not None:
+                prefetch.stop()
+            raise
+        if prefetch is not None:
+            prefetch.stop()  # a repair round builds another image
 
     got.remove_workspace()
     dest = export.artifact_path(options.out, plan.checkout)
     reporter.stage("export", str(dest))
+    if prefetch is not None:
+        prefetch.finish()
     return export.write(
         dest,
         docker,

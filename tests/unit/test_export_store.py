@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from repro import artifact, compress, gather, imagetar, stale
+from repro import artifact, compress, export, faults, gather, imagetar, stale
 from repro.blobstore import BlobStore, CorruptBlob
 from repro.errors import DiskFullError
 from tests.docker_archive import image_archive, image_id, sha, tar_of
@@ -47,7 +47,7 @@ class Engine:
             out.write(data[start : start + 7777])
 
 
-def export(tmp: Path, engine: Engine, store: BlobStore, name: str = "a") -> dict[str, Any]:
+def export_(tmp: Path, engine: Engine, store: BlobStore, name: str = "a") -> dict[str, Any]:
     folder = tmp / name
     folder.mkdir()
     written = imagetar.write_image_files(
@@ -170,7 +170,7 @@ def test_a_layer_folder_name_that_lies_is_caught_and_the_layer_compressed(tmp_pa
 def test_the_archive_is_a_gzip_file_docker_and_tar_read(tmp_path: Path) -> None:
     store = BlobStore(tmp_path / "store")
     engine = Engine([BASE, ENV, BASE])  # a layer twice: one file, named twice
-    done = export(tmp_path, engine, store)
+    done = export_(tmp_path, engine, store)
     path = done["folder"] / artifact.IMAGE_TARBALL
     assert subprocess.run(["gzip", "-t", str(path)]).returncode == 0
     found = members(path)
@@ -189,8 +189,8 @@ def test_the_archive_is_a_gzip_file_docker_and_tar_read(tmp_path: Path) -> None:
 def test_the_same_image_gives_the_same_bytes_from_the_store(tmp_path: Path) -> None:
     store = BlobStore(tmp_path / "store")
     engine = Engine([BASE, ENV])
-    a = export(tmp_path, engine, store, "a")
-    b = export(tmp_path, engine, store, "b")
+    a = export_(tmp_path, engine, store, "a")
+    b = export_(tmp_path, engine, store, "b")
     assert engine.saves == 1
     for name in (artifact.IMAGE_TARBALL, artifact.OCI_TARBALL):
         assert (a["folder"] / name).read_bytes() == (b["folder"] / name).read_bytes()
@@ -199,14 +199,14 @@ def test_the_same_image_gives_the_same_bytes_from_the_store(tmp_path: Path) -> N
 def test_a_damaged_blob_is_removed_and_the_layer_saved_again(tmp_path: Path) -> None:
     store = BlobStore(tmp_path / "store")
     engine = Engine([BASE, ENV])
-    export(tmp_path, engine, store, "a")
+    export_(tmp_path, engine, store, "a")
     env = store.layer(sha(ENV), compress.GZIP)
     assert env is not None
     blob = store.path(env.digest)
     damaged = bytearray(blob.read_bytes())
     damaged[-10] ^= 0xFF
     blob.write_bytes(bytes(damaged))
-    done = export(tmp_path, engine, store, "b")
+    done = export_(tmp_path, engine, store, "b")
     assert engine.saves == 2
     assert (
         gzip.decompress(
@@ -227,6 +227,57 @@ def test_a_cancelled_gather_stops_and_leaves_no_partial_blob(tmp_path: Path) -> 
     with pytest.raises(gather.Cancelled):
         gather.gather(Engine([BASE]), "x", store, cancel=cancel)
     assert list(store.tmp.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- prefetch
+
+
+def test_the_prefetch_fills_the_store_so_the_export_asks_the_engine_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv(faults.ENV, "export.saving")  # not passed on the thread: no hang
+    engine = Engine([BASE, ENV, code("print('prefetched')\n")])
+    prefetch = export.Prefetch(engine, image_id(engine.layers), "repro/x:1")
+    prefetch.thread.start()
+    prefetch.finish()
+    assert engine.saves == 1
+    done = export_(tmp_path, engine, BlobStore())
+    assert engine.saves == 1  # the export copied the prefetched blobs
+    found = members(done["folder"] / artifact.IMAGE_TARBALL)
+    (entry,) = json.loads(found["manifest.json"])
+    assert [gzip.decompress(found[n]) for n in entry["Layers"]] == engine.layers
+
+
+class SlowEngine(Engine):
+    """Streams its archive a chunk at a time until told to go on."""
+
+    def __init__(self, layers: list[bytes]) -> None:
+        super().__init__(layers)
+        self.streaming = threading.Event()
+
+    def save(self, refs: list[str], out: Any) -> None:
+        self.saves += 1
+        data = image_archive(refs, self.layers)
+        for start in range(0, len(data), 512):
+            out.write(data[start : start + 512])
+            self.streaming.set()
+            threading.Event().wait(0.01)
+
+
+def test_a_stopped_prefetch_ends_and_leaves_no_partial_blob(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "cache"))
+    engine = SlowEngine([BASE, tar_of({"big.bin": os.urandom(400_000)})])
+    prefetch = export.Prefetch(engine, image_id(engine.layers), "repro/x:1")
+    prefetch.thread.start()
+    assert engine.streaming.wait(10)
+    prefetch.stop()
+    prefetch.finish()
+    store = BlobStore()
+    assert list(store.tmp.iterdir()) == []
+    assert store.image(image_id(engine.layers)) is None  # not gathered: the export saves
 
 
 # --------------------------------------------------------------------------- the store
