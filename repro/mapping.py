@@ -47,6 +47,7 @@ class Mapped:
 @dataclass(frozen=True)
 class _Map:
     modules: dict[str, str]  # import path → preferred distribution
+    python2: dict[str, str]  # import path → the distribution for Python 2 code, where other
     alternatives: dict[str, tuple[str, ...]]  # import path → other providers
     namespaces: frozenset[str]
     unavailable: dict[str, str]  # import path → reason
@@ -60,9 +61,13 @@ def _import_map() -> _Map:
     overrides = datafiles.load("import_overrides.json")
     modules: dict[str, str] = dict(generated.get("modules", {}))
     alternatives = {k: tuple(v) for k, v in generated.get("alternatives", {}).items()}
+    python2: dict[str, str] = {}
     for module, entry in overrides.get("modules", {}).items():
         dist = entry["dist"] if isinstance(entry, dict) else str(entry)
         extra = entry.get("alternatives", []) if isinstance(entry, dict) else []
+        if isinstance(entry, dict) and entry.get("python2"):
+            python2[module] = str(entry["python2"])
+            extra = [*extra, python2[module]]
         previous = modules.get(module)
         modules[module] = dist
         others = [*([previous] if previous else []), *alternatives.get(module, ()), *extra]
@@ -89,6 +94,7 @@ def _import_map() -> _Map:
         dists.setdefault(canonicalize_name(dist), dist)
     return _Map(
         modules=modules,
+        python2=python2,
         alternatives=alternatives,
         namespaces=namespaces,
         unavailable=unavailable,
@@ -165,6 +171,8 @@ def lookup(module: str, python_major: int = 3, *, python: str | None = None) -> 
         if prefix in data.unavailable:
             return Mapped(kind="unavailable", module=prefix, reason=data.unavailable[prefix])
         if prefix in data.modules:
+            if python_major == 2 and prefix in data.python2:
+                return Mapped(kind="dist", module=prefix, dist=data.python2[prefix])
             return Mapped(kind="dist", module=prefix, dist=data.modules[prefix])
         if prefix in data.namespaces:
             return Mapped(

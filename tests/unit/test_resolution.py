@@ -387,3 +387,15 @@ def test_a_declared_windows_only_distribution_with_a_marker_is_left_to_pip() -> 
     env = infer(ev, Options(python="3.8"), commit_date=WHEN)
     assert [r.name for r in env.requirements] == ["pywin32"]
     assert not any("installs on Windows only" in c for c in env.conflicts)
+
+
+def test_a_same_named_project_is_not_taken_where_another_provides_the_module() -> None:
+    # the look-up would find only the same-named project, which ships the module too
+    py3 = infer(
+        Evidence(imports=(imp("newspaper"), imp("hid"))), Options(python="3.8"), commit_date=WHEN
+    )
+    assert sorted(r.name for r in py3.requirements) == ["hidapi", "newspaper3k"]
+    assert "[also: hid]" in "\n".join(_imports(py3.imports))
+    # newspaper (the Python 2 library) is what Python 2 code imported
+    py2 = infer(Evidence(imports=(imp("newspaper"),)), Options(python="2.7"), commit_date=WHEN)
+    assert [r.name for r in py2.requirements] == ["newspaper"]
