@@ -31,10 +31,14 @@ class Rule:
     # attribute: ``.NAME`` (one of ``attributes``) of any object, in a file that imports
     # the package's module (``G.nodes_iter()`` with networkx; ``df.ix[...]`` with pandas)
     attributes: tuple[str, ...] = ()
-    bound: str  # PEP 440 specifier
+    bound: str  # PEP 440 specifier ("" for a rule that only says ``package`` is needed)
     strength: Literal["hard", "soft"] = "hard"
     why: str
     source: str  # release notes / changelog URL
+    # the use needs ``package`` installed though the code never imports it (pandas'
+    # read_excel needs openpyxl); ``alternatives``: other distributions that do as well
+    needs: bool = False
+    alternatives: tuple[str, ...] = ()
 
 
 @cache
@@ -53,6 +57,8 @@ def rules() -> tuple[Rule, ...]:
             strength=r.get("strength", "hard"),
             why=r["why"],
             source=r["source"],
+            needs=bool(r.get("needs", False)),
+            alternatives=tuple(r.get("alternatives", ())),
         )
         for r in data["rules"]
     )

@@ -34,7 +34,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from repro import mapping, resolve
+from repro import apirules, mapping, resolve
 from repro.lookup import Found
 from repro.models import (
     STRONG_KINDS,
@@ -246,6 +246,7 @@ def merge_evidence(
                 f"named only in {where}: no import or declared file corroborates it"
             )
             drafts[key] = hinted
+    _needed_by_api(drafts, aliases, evidence)
     _pin(drafts, pins, conflicts)
     return MergeResult(
         requirements=tuple(drafts.values()),
@@ -253,6 +254,39 @@ def merge_evidence(
         conflicts=tuple(conflicts),
         imports=imports,
     )
+
+
+def _needed_by_api(
+    drafts: dict[str, RequirementDraft], aliases: dict[str, str], evidence: Evidence
+) -> None:
+    """Distributions an API the code calls needs though no file imports them (pandas'
+    ``read_excel`` reads .xlsx through openpyxl; ``sr.Microphone`` needs PyAudio): added
+    as requirements, each with the use and the rule's source, unless the code or a file
+    already names one that does (``alternatives``). data/api_rules.json ("needs")."""
+    rules = apirules.by_id()
+    tests = test_files(evidence)
+    named = {*drafts, *aliases.values()}  # what the code and its files name themselves
+    for use in evidence.api_uses:
+        rule = rules.get(use.rule)
+        if not use.needs or rule is None:
+            continue
+        key = canonicalize_name(rule.package)
+        if key not in named and any(canonicalize_name(a) in named for a in rule.alternatives):
+            continue  # one that does as well is named by the code or a file (XlsxWriter)
+        where = f"{use.origin.path}:{use.origin.line}"
+        reason = (
+            f"code uses {use.symbol} ({where}), which needs {rule.package}: "
+            f"{rule.why} [{rule.source}]"
+        )
+        if key not in drafts:
+            drafts[key] = RequirementDraft(name=rule.package)
+        draft = drafts[key]
+        if use.origin not in draft.origins:
+            draft.origins.append(use.origin)
+        if not any(r.startswith(f"code uses {use.symbol} ") for r in draft.reasons):
+            draft.reasons.append(reason)
+        if use.origin.path not in tests:
+            draft.optional = False
 
 
 def _own_names(evidence: Evidence) -> set[str]:

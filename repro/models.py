@@ -170,6 +170,7 @@ class ApiUse:
     symbol: str  # the qualified name as used, e.g. "tensorflow.contrib.layers"
     origin: Origin
     strength: Literal["hard", "soft"] = "hard"
+    needs: bool = False  # the use needs ``package`` installed (a "needs" rule)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -98,6 +98,8 @@ def api_bounds(uses: Iterable[ApiUse]) -> dict[str, list[Bound]]:
     for use in uses:
         if use.package == "python":  # the interpreter's: Python hints (repro/scan/pyera.py)
             continue
+        if not use.bound:  # a "needs" rule: a requirement (repro/merge.py), not a bound
+            continue
         by_rule.setdefault(use.rule, []).append(use)
     out: dict[str, list[Bound]] = {}
     rules = apirules.by_id()

@@ -95,6 +95,7 @@ class _Collector:
                 symbol=symbol,
                 origin=origin,
                 strength=rule.strength,
+                needs=rule.needs,
             )
         )
 

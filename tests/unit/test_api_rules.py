@@ -168,3 +168,46 @@ def test_non_framework_rules_bound_their_packages(tmp_path: Path) -> None:
     env = infer(ev, Options(), commit_date=dt.datetime(2016, 1, 10, tzinfo=dt.timezone.utc))
     (pandas,) = [c for c in env.choices if c.name == "pandas"]
     assert pandas.version and pandas.version.startswith("0.")
+
+
+def test_an_api_that_needs_a_package_the_code_never_imports_adds_it(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from repro.infer import infer
+    from repro.models import Options
+    from tests.conftest import write_files
+
+    when = dt.datetime(2019, 3, 1, tzinfo=dt.timezone.utc)
+    excel = write_files(
+        tmp_path / "excel",
+        {
+            "merge.py": "import pandas as pd\n\ndf = pd.read_excel('a.xlsx')\n"
+            "with pd.ExcelWriter('b.xlsx') as w:\n    df.to_excel(w)\n",
+            "requirements.txt": "pandas\nXlsxWriter\n",
+        },
+    )
+    env = infer(scan(excel), Options(python="3.8"), commit_date=when)
+    reqs = {r.name: r for r in env.requirements}
+    # read_excel reads through openpyxl (xlrd before pandas 1.2); the declared XlsxWriter
+    # writes, so the writer adds nothing more
+    assert sorted(reqs) == ["XlsxWriter", "openpyxl", "pandas", "xlrd"]
+    assert not reqs["openpyxl"].optional
+    assert any("code uses pandas.read_excel (merge.py:3)" in r for r in reqs["openpyxl"].reasons)
+    assert not any("ExcelWriter" in r for r in reqs["openpyxl"].reasons)
+    # standalone Keras gets its default backend, unless the code brings another
+    keras = write_files(
+        tmp_path / "keras", {"train.py": "import keras\nfrom keras.layers import Dense\n"}
+    )
+    assert "tensorflow" in {
+        r.name for r in infer(scan(keras), Options(python="3.8"), commit_date=when).requirements
+    }
+    torch = write_files(tmp_path / "torch", {"train.py": "import torch\nimport keras\n"})
+    names = {
+        r.name for r in infer(scan(torch), Options(python="3.8"), commit_date=when).requirements
+    }
+    assert "tensorflow" not in names and "keras" in names
+    # a package imported without the API adds nothing
+    plain = write_files(tmp_path / "plain", {"a.py": "import pandas as pd\npd.read_csv('a.csv')\n"})
+    assert [
+        r.name for r in infer(scan(plain), Options(python="3.8"), commit_date=when).requirements
+    ] == ["pandas"]
