@@ -43,7 +43,7 @@ from packaging.utils import canonicalize_name
 
 from repro.infer import infer
 from repro.merge import url_name
-from repro.models import Options
+from repro.models import InferSettings
 from repro.scan import scan
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,7 +124,7 @@ def start_proxy(offline: bool) -> tuple[http.server.ThreadingHTTPServer, str]:
 
 
 def repro_answer(case: Path) -> set[str]:
-    env = infer(scan(case), Options(), commit_date=WHEN)
+    env = infer(scan(case), InferSettings(), commit_date=WHEN)
     return {
         canonicalize_name(r.name) if r.name else url_name(r.url)
         for r in env.requirements

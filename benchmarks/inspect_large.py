@@ -166,7 +166,7 @@ def stages(repo: Path) -> None:
 
     from repro import fetch, scratch
     from repro.infer import infer
-    from repro.models import Options
+    from repro.models import InferSettings
     from repro.scan import scan
 
     with scratch.workspace() as workdir:
@@ -175,7 +175,7 @@ def stages(repo: Path) -> None:
         marks.append(("fetch (git archive + extract)", time.perf_counter()))
         evidence = scan(checkout.path)
         marks.append(("scan", time.perf_counter()))
-        infer(evidence, Options(), commit_date=dt.datetime.fromisoformat(COMMIT_DATE))
+        infer(evidence, InferSettings(), commit_date=dt.datetime.fromisoformat(COMMIT_DATE))
         marks.append(("infer (merge + versions)", time.perf_counter()))
     marks.append(("remove the workspace", time.perf_counter()))
     print("one run, by stage (wall s): " + ", ".join(

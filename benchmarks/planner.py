@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from repro import planner  # noqa: E402
 from repro.infer import infer  # noqa: E402
-from repro.models import Options  # noqa: E402
+from repro.models import InferSettings, Options  # noqa: E402
 from repro.releases import ShippedIndex  # noqa: E402
 from repro.scan import scan  # noqa: E402
 
@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.runs):
             start = time.perf_counter()
             evidence = scan(ERA / case)
-            environment = infer(evidence, Options(), commit_date=when, releases=ShippedIndex())
+            environment = infer(
+                evidence, InferSettings(), commit_date=when, releases=ShippedIndex()
+            )
             reads.append(time.perf_counter() - start)
             start = time.perf_counter()
             planned = planner.plan(environment, Options(), evidence=evidence)

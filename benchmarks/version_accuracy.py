@@ -33,7 +33,7 @@ from packaging.specifiers import SpecifierSet  # noqa: E402
 from packaging.utils import canonicalize_name  # noqa: E402
 
 from repro import infer, versions  # noqa: E402
-from repro.models import Options  # noqa: E402
+from repro.models import InferSettings  # noqa: E402
 from repro.releases import ShippedIndex  # noqa: E402
 from repro.scan import scan  # noqa: E402
 
@@ -83,7 +83,7 @@ def evaluate(case_dir: Path) -> Row:
     when = dt.datetime.fromisoformat(expected["commit_date"] + "T12:00:00+00:00")
     env = infer.infer(
         scan(case_dir),
-        Options(),
+        InferSettings(),
         commit_date=when,
         releases=ShippedIndex(),
         history=expected.get("history", "full"),

@@ -27,7 +27,7 @@ from repro import stale
 from repro.dockerfile import CONTEXT_DIR, SECRET_CA, SECRET_PIPCONF
 from repro.engine import Engine, LogSink
 from repro.errors import UsageError
-from repro.models import BuildContext, BuiltImage, ContextFile, Options, Prepared, Wheel
+from repro.models import BuildContext, BuildSettings, BuiltImage, ContextFile, Prepared, Wheel
 from repro.report import Reporter
 
 CA_ENV_VARS = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
@@ -113,12 +113,12 @@ def find_wheels(dirs: Iterable[Path]) -> list[tuple[Wheel, Path]]:
     return found
 
 
-def ca_bundle(options: Options) -> tuple[Path | None, str]:
+def ca_bundle(settings: BuildSettings) -> tuple[Path | None, str]:
     """The CA bundle pip should trust inside the build, and where it was found."""
-    if options.ca_bundle is not None:
-        if not options.ca_bundle.is_file():
-            raise UsageError(f"--ca-bundle {options.ca_bundle}: no such file")
-        return options.ca_bundle, "--ca-bundle"
+    if settings.ca_bundle is not None:
+        if not settings.ca_bundle.is_file():
+            raise UsageError(f"--ca-bundle {settings.ca_bundle}: no such file")
+        return settings.ca_bundle, "--ca-bundle"
     for var in CA_ENV_VARS:
         value = os.environ.get(var)
         if value and Path(value).is_file():
@@ -134,14 +134,14 @@ class Secrets:
     notes: tuple[str, ...]
 
 
-def make_secrets(options: Options, tmpdir: Path) -> Secrets:
+def make_secrets(settings: BuildSettings, tmpdir: Path) -> Secrets:
     files: dict[str, Path] = {}
     notes: list[str] = []
-    ca, where = ca_bundle(options)
+    ca, where = ca_bundle(settings)
     if ca is not None:
         files[SECRET_CA] = ca
         notes.append(f"CA bundle {ca} (from {where}) passed as a build secret")
-    conf = _pip_conf(options)
+    conf = _pip_conf(settings)
     if conf:
         path = tmpdir / "pip.conf"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -152,29 +152,29 @@ def make_secrets(options: Options, tmpdir: Path) -> Secrets:
     return Secrets(files=files, notes=tuple(notes))
 
 
-def _pip_conf(options: Options) -> str:
-    """The pip configuration of the build: ``--pip-conf`` merged with the index options.
+def _pip_conf(settings: BuildSettings) -> str:
+    """The pip configuration of the build: ``--pip-conf`` merged with the index settings.
 
     ``--index-url`` replaces the file's index; ``--extra-index-url`` adds to its extra
     indexes. One parser writes the result, so no key is ever written twice (pip and
     repro's bridge to uv both refuse a file with a duplicate key).
     """
     parser = configparser.RawConfigParser(strict=False, interpolation=None)
-    if options.pip_conf is not None:
-        if not options.pip_conf.is_file():
-            raise UsageError(f"--pip-conf {options.pip_conf}: no such file")
+    if settings.pip_conf is not None:
+        if not settings.pip_conf.is_file():
+            raise UsageError(f"--pip-conf {settings.pip_conf}: no such file")
         try:
-            parser.read_string(options.pip_conf.read_text(), source=str(options.pip_conf))
+            parser.read_string(settings.pip_conf.read_text(), source=str(settings.pip_conf))
         except (configparser.Error, UnicodeDecodeError) as exc:
-            raise UsageError(f"--pip-conf {options.pip_conf}: not a pip configuration") from exc
-    if options.index_url or options.extra_index_urls:
+            raise UsageError(f"--pip-conf {settings.pip_conf}: not a pip configuration") from exc
+    if settings.index_url or settings.extra_index_urls:
         if not parser.has_section("global"):
             parser.add_section("global")
-        if options.index_url:
-            parser.set("global", "index-url", options.index_url)
-        if options.extra_index_urls:
+        if settings.index_url:
+            parser.set("global", "index-url", settings.index_url)
+        if settings.extra_index_urls:
             have = parser.get("global", "extra-index-url", fallback="").split()
-            urls = list(dict.fromkeys([*have, *options.extra_index_urls]))
+            urls = list(dict.fromkeys([*have, *settings.extra_index_urls]))
             parser.set("global", "extra-index-url", "\n".join(urls))
     if not parser.sections():
         return ""
@@ -228,7 +228,7 @@ def build(
     *,
     tags: Sequence[str],
     labels: Mapping[str, str],
-    options: Options,
+    settings: BuildSettings,
     on_line: LogSink,
     log_path: Path | None = None,
 ) -> tuple[BuiltImage, tuple[str, ...]]:
@@ -246,7 +246,7 @@ def build(
                 on_line(line)
 
         tmp = stack.enter_context(stale.private_dir("repro-secrets"))
-        secrets = make_secrets(options, tmp)
+        secrets = make_secrets(settings, tmp)
         image_id, seconds, tail = engine.build(
             context, tags=tags, labels=labels, secrets=secrets.files, on_line=sink
         )
@@ -262,7 +262,7 @@ def build_prepared(
     engine: Engine,
     workdir: Path,
     prepared: Prepared,
-    options: Options,
+    settings: BuildSettings,
     reporter: Reporter,
     *,
     first_round: bool,
@@ -281,7 +281,7 @@ def build_prepared(
         context,
         tags=plan.tags,
         labels=plan.labels,
-        options=options,
+        settings=settings,
         on_line=reporter.log,
         log_path=log,
     )

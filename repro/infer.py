@@ -28,7 +28,7 @@ from repro.models import (
     DeclaredRequirement,
     Environment,
     Evidence,
-    Options,
+    InferSettings,
     Origin,
     PythonChoice,
     PythonHint,
@@ -132,7 +132,7 @@ def _parse(decl: DeclaredRequirement) -> tuple[str, str, set[str], str, str]:
 
 def infer(
     evidence: Evidence,
-    options: Options,
+    settings: InferSettings,
     *,
     commit_date: dt.datetime,
     wheelhouse: Sequence[Wheel] | None = None,
@@ -151,19 +151,19 @@ def infer(
     repro's data does not map. ``history``: ``none`` for a folder outside git, ``thin``
     when every commit that touched code lies within a month (an upload): the code's own
     era (repro/era.py) then replaces the commit date where it is older."""
-    as_of, as_of_reason = as_of_date(options, commit_date, code_date, history)
-    basis = _basis(options, commit_date, code_date, history)
+    as_of, as_of_reason = as_of_date(settings, commit_date, code_date, history)
+    basis = _basis(settings, commit_date, code_date, history)
     index = releases if releases is not None else ShippedIndex()
     wheels = tuple(wheelhouse or ())
     prefer = _preferred_pythons(evidence, lookups, wheels, as_of)
     # A first choice from the repository's statements alone: it fixes Python 2 or 3, which
     # decides what the standard library is (and so which imports are requirements).
     python, _ = choose_python(
-        evidence.python_hints, as_of=as_of, override=options.python, prefer=prefer
+        evidence.python_hints, as_of=as_of, override=settings.python, prefer=prefer
     )
     found = merge.merge_evidence(evidence, python.version, lookups)
     kept, lazy_notes = optional_gpu.demote(
-        found.requirements, evidence, python.version, options.with_frameworks
+        found.requirements, evidence, python.version, settings.with_frameworks
     )
     found = dataclasses.replace(found, requirements=kept)
     drafts: dict[str, _Draft] = {
@@ -172,10 +172,10 @@ def infer(
     }
     unresolved = list(found.unresolved)
     own_notes = _drop_own_repository(drafts, source_url)
-    _apply_pins(drafts, options.pins)
-    merged = _pair_pinned(_merge(drafts, evidence, options, index, wheels))
+    _apply_pins(drafts, settings.pins)
+    merged = _pair_pinned(_merge(drafts, evidence, settings, index, wheels))
     chain_reason = as_of_reason
-    if options.as_of is None and history != "full":
+    if settings.as_of is None and history != "full":
         as_of, basis, as_of_reason, chain_reason = _dated_by_code(
             evidence, merged, history, as_of, basis, as_of_reason
         )
@@ -185,7 +185,7 @@ def infer(
     python, py_conflicts = choose_python(
         evidence.python_hints,
         as_of=as_of,
-        override=options.python,
+        override=settings.python,
         prefer=prefer,
         merged={k: m for k, m in merged.items() if k not in followers},
         major=python.major,
@@ -457,17 +457,17 @@ def _drop_own_repository(drafts: dict[str, _Draft], source_url: str) -> list[str
 
 
 def as_of_date(
-    options: Options,
+    settings: InferSettings,
     commit_date: dt.datetime,
     code_date: dt.datetime | None = None,
     history: era.History = "full",
 ) -> tuple[dt.date, str]:
     """The date unpinned versions are resolved as of, and why (before the code's own era,
     which :func:`infer` works out for code without a usable history)."""
-    if options.as_of:
+    if settings.as_of:
         return (
-            options.as_of,
-            f"as of {options.as_of.isoformat()} (--as-of or as-of in [tool.repro])",
+            settings.as_of,
+            f"as of {settings.as_of.isoformat()} (--as-of or as-of in [tool.repro])",
         )
     if history == "none":
         return commit_date.date(), f"newest file time {commit_date:%Y-%m-%d} (no history)"
@@ -480,9 +480,9 @@ def as_of_date(
 
 
 def _basis(
-    options: Options, commit_date: dt.datetime, code_date: dt.datetime | None, history: str
+    settings: InferSettings, commit_date: dt.datetime, code_date: dt.datetime | None, history: str
 ) -> str:
-    if options.as_of:
+    if settings.as_of:
         return "option"
     if history == "none":
         return "files"
@@ -518,13 +518,13 @@ def code_era(evidence: Evidence, merged: Mapping[str, versions.Bounded]) -> era.
 def _merge(
     drafts: Mapping[str, _Draft],
     evidence: Evidence,
-    options: Options,
+    settings: InferSettings,
     index: ReleaseIndex,
     wheels: Sequence[Wheel],
 ) -> dict[str, versions.Bounded]:
     """Every needed package's bounds (pins, declarations, API uses), merged strongest first."""
     api = _same_module_bounds(versions.api_bounds(evidence.api_uses))
-    pinned: dict[str, str] = {canonicalize_name(_pin_name(p)): p for p in options.pins}
+    pinned: dict[str, str] = {canonicalize_name(_pin_name(p)): p for p in settings.pins}
     declared: dict[str, list[versions.Bound]] = {}
     for decl in evidence.declared:
         if (decl.optional and decl.group not in ("lock", "constraint")) or not decl.name:

@@ -34,7 +34,7 @@ from repro import build, in_image, signals, stale
 from repro import dockerfile as df
 from repro.engine import DockerEngine, RunLimits, ServiceSpec
 from repro.errors import EngineError, ReproError, UsageError
-from repro.models import LABEL_MANAGED, Options
+from repro.models import LABEL_MANAGED, BuildSettings, Options
 
 if TYPE_CHECKING:
     from repro.report import Reporter
@@ -165,7 +165,12 @@ def ensure_lab_image(
         (context / "lab_kernel.py").write_text(kernel)
         labels = {LABEL_MANAGED: "lab", "io.github.repro.lab.base": found.id}
         built, notes = build.build(
-            engine, context, tags=[tag], labels=labels, options=options, on_line=on_line
+            engine,
+            context,
+            tags=[tag],
+            labels=labels,
+            settings=BuildSettings.of(options),
+            on_line=on_line,
         )
     for note in notes:
         info(note)

@@ -7,10 +7,11 @@ touches git, docker or the network. ``to_json()`` methods give the shapes record
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 if TYPE_CHECKING:
     from repro.repair.values import Round
@@ -656,6 +657,7 @@ class Scanned:
     checkout: Checkout
     evidence: Evidence
     options: Options  # with the repository's [tool.repro] settings merged in
+    settings: Settings  # each stage's part of ``options``, made once
     host_gpu: HostGpu | None = None  # the host's NVIDIA driver, when it has one
     context: BuildContext | None = None  # what of the checkout goes to the builder
     wheels: tuple[tuple[Wheel, Path], ...] = ()  # the --find-links wheels, found once
@@ -740,3 +742,79 @@ class Options:
     oci: bool = False  # also write the image as an OCI layout tarball (image.oci.tar)
     require_gpu: bool = False  # no GPU plan is an error, not a CPU image
     with_frameworks: tuple[str, ...] = ()  # --with: lazily imported GPU frameworks to keep
+
+
+_S = TypeVar("_S")
+
+
+def _from_options(cls: type[_S], options: Options) -> _S:
+    """The settings ``cls`` holds, read from ``options`` field by field (a settings field
+    keeps the name it has in ``Options``)."""
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    return cls(**{name: getattr(options, name) for name in names})
+
+
+# Each stage's settings: the few fields of ``Options`` it reads, made once per run from the
+# options with the repository's [tool.repro] merged in (``Settings.of``), so that a stage's
+# signature says what of the command line it depends on.
+
+
+@dataclass(frozen=True, kw_only=True)
+class InferSettings:
+    """What inference (repro/infer.py) reads: the Python and versions the user fixed."""
+
+    python: str | None = None  # --python
+    pins: tuple[str, ...] = ()  # --pin NAME==VERSION
+    as_of: dt.date | None = None  # --as-of
+    with_frameworks: tuple[str, ...] = ()  # --with: lazily imported GPU frameworks to keep
+
+    @classmethod
+    def of(cls, options: Options) -> InferSettings:
+        return _from_options(cls, options)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmokeSettings:
+    """What smoke discovery and the smoke run read (repro/smoke/)."""
+
+    smoke: str | None = None  # --smoke COMMAND
+    smoke_origin: str = ""  # where the smoke command came from ("--smoke", "pyproject.toml")
+    no_smoke: bool = False
+    notebooks: bool = False  # also execute the repository's notebooks
+    cell_timeout: float = 120.0  # seconds per notebook cell
+    smoke_timeout: float = 900.0  # seconds for the smoke test
+
+    @classmethod
+    def of(cls, options: Options) -> SmokeSettings:
+        return _from_options(cls, options)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildSettings:
+    """What the build (repro/build.py) hands the builder: the CA bundle, pip's indexes."""
+
+    ca_bundle: Path | None = None
+    pip_conf: Path | None = None
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, options: Options) -> BuildSettings:
+        return _from_options(cls, options)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Every stage's settings, made from ``Options`` once."""
+
+    infer: InferSettings
+    smoke: SmokeSettings
+    build: BuildSettings
+
+    @classmethod
+    def of(cls, options: Options) -> Settings:
+        return cls(
+            infer=InferSettings.of(options),
+            smoke=SmokeSettings.of(options),
+            build=BuildSettings.of(options),
+        )

@@ -54,6 +54,7 @@ from repro.models import (
     PackResult,
     Prepared,
     Scanned,
+    Settings,
     Source,
 )
 from repro.repair import Change, ReleasesFor
@@ -118,6 +119,7 @@ def scan_checkout(
         checkout=checkout,
         evidence=evidence,
         options=options,
+        settings=Settings.of(options),
         host_gpu=host_gpu,
         context=context,
         wheels=tuple(build.find_wheels(options.find_links)),
@@ -143,7 +145,7 @@ def plan_for(
     if not changes:
         reporter.stage("infer")
     checkout, evidence = scanned.checkout, scanned.evidence
-    as_of, _ = infer.as_of_date(scanned.options, checkout.commit_date, checkout.code_date)
+    as_of, _ = infer.as_of_date(scanned.settings.infer, checkout.commit_date, checkout.code_date)
     releases = pypi.PyPIIndex(as_of=as_of)
     releases.prefetch(infer.likely_packages(evidence))
     lookups, lookup_notes = projects.look_up(evidence, as_of=as_of)
@@ -215,7 +217,7 @@ def pack_fetched(
     pause: Callable[[float], None] = time.sleep,
 ) -> PackResult:
     """Build, smoke-test (repairing the plan up to ``options.max_repairs`` times), export;
-    ``engine`` waits for the engine :func:`connect` is making.
+    ``engine`` waits for the engine ``engine.connect`` is making.
 
     A failed build goes through the same loop as a failed smoke test (docs/build-repair.md):
     its log is diagnosed, and a failure repro can fix changes the plan. ``build_history``:
@@ -248,7 +250,13 @@ def pack_fetched(
         try:
             first = not repairs.rounds
             image = build.build_prepared(
-                docker, got.workdir, prepared, options, reporter, first_round=first, log=log
+                docker,
+                got.workdir,
+                prepared,
+                scanned.settings.build,
+                reporter,
+                first_round=first,
+                log=log,
             )
         except BuildError as exc:  # repaired (a round recorded), else raised as explained
             repairs.build_failed(exc, log, docker, plan, scanned, build_history, reporter, pause)
@@ -262,7 +270,8 @@ def pack_fetched(
             if not repairs.rounds:
                 for note in dropped(plan.environment, facts.lock):
                     reporter.warn(note)
-            tested = smoke.test_image(docker, plan, image.id, options.smoke_timeout, reporter)
+            timeout = scanned.settings.smoke.smoke_timeout
+            tested = smoke.test_image(docker, plan, image.id, timeout, reporter)
             if tested is None or tested.passed:
                 break
             repairs.smoke_failed(docker, tested, image, plan, scanned, facts, releases, reporter)

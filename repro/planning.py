@@ -81,11 +81,13 @@ def decide(
     checkout, evidence, options = scanned.checkout, scanned.evidence, scanned.options
     found = scanned.wheels
     python_change = repair.python_change(changes)
+    settings = scanned.settings.infer
     if python_change is not None:
         options = dataclasses.replace(options, python=python_change.target)
+        settings = dataclasses.replace(settings, python=python_change.target)
     environment = infer.infer(
         evidence,
-        options,
+        settings,
         commit_date=checkout.commit_date,
         wheelhouse=[w for w, _ in found],
         releases=releases,
@@ -133,7 +135,7 @@ def decide(
     platforms = {i.module: i.provider for i in environment.imports if i.kind == "platform"}
     smoke_plan = discover_smoke(
         evidence,
-        options,
+        scanned.settings.smoke,
         environment.python.version,
         checkout.path,
         missing=missing,

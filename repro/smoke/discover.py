@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from repro import entrypoints
 from repro.dockerfile import HELP_CHECK, IMPORT_CHECK, NOTEBOOK_CHECK
-from repro.models import Evidence, Options, SmokeCommand, SmokePlan
+from repro.models import Evidence, SmokeCommand, SmokePlan, SmokeSettings
 
 MAX_IMPORT_TARGETS = 200
 MAX_TESTS = 25  # tests run from a suite, spread over its files
@@ -41,7 +41,7 @@ _SKIP_PARTS = {
 
 def discover(
     evidence: Evidence,
-    options: Options,
+    settings: SmokeSettings,
     python: str,
     root: Path | None = None,
     *,
@@ -57,14 +57,14 @@ def discover(
     an application (module → application): files importing one are not runnable outside
     it; when that is every file, nothing is run and the plan says why. ``platforms``:
     modules that exist on another operating system only (module → system), the same way."""
-    if options.no_smoke:
+    if settings.no_smoke:
         return SmokePlan(candidates=(), considered=(("none", "--no-smoke"),))
-    notebooks, nb_note = _notebooks(root, options, python)
+    notebooks, nb_note = _notebooks(root, settings, python)
     considered: list[tuple[str, str]] = [*([nb_note] if nb_note else [])]
-    if options.smoke:
-        origin = options.smoke_origin or "--smoke"
+    if settings.smoke:
+        origin = settings.smoke_origin or "--smoke"
         user = SmokeCommand(
-            argv=("sh", "-c", options.smoke), kind="user", reason=f"given by the user ({origin})"
+            argv=("sh", "-c", settings.smoke), kind="user", reason=f"given by the user ({origin})"
         )
         return SmokePlan(candidates=(user,), notebooks=notebooks, considered=tuple(considered))
     considered.append(("user", "no --smoke and no [tool.repro] smoke"))
@@ -203,9 +203,9 @@ def first_command(plan: SmokePlan) -> SmokeCommand:
 
 
 def _notebooks(
-    root: Path | None, options: Options, python: str
+    root: Path | None, settings: SmokeSettings, python: str
 ) -> tuple[SmokeCommand | None, tuple[str, str] | None]:
-    if not options.notebooks or root is None:
+    if not settings.notebooks or root is None:
         return None, None
     if python.startswith("2."):
         return None, ("notebook", "--notebooks needs Python 3 in the image (nbclient)")
@@ -217,7 +217,7 @@ def _notebooks(
     if not found:
         return None, ("notebook", "--notebooks: the repository has no notebooks")
     chosen = found[:MAX_NOTEBOOKS]
-    timeout = int(options.cell_timeout)
+    timeout = int(settings.cell_timeout)
     return (
         SmokeCommand(
             argv=(

@@ -22,7 +22,7 @@ from repro import build
 from repro import dockerfile as df
 from repro.cli import cli
 from repro.engine import DockerEngine, RunLimits
-from repro.models import BaseImage, CudaChoice, Options
+from repro.models import BaseImage, BuildSettings, CudaChoice
 from tests.conftest import FakeGitHub, git, require_images
 
 pytestmark = [pytest.mark.docker, pytest.mark.network]
@@ -192,7 +192,9 @@ def test_a_devel_stage_copied_into_a_runtime_stage_gives_a_working_image(
     context = build.prepare_context(workdir, rendered.dockerfile, rendered.files, [])
     tag = f"repro-test/two-stages:{uuid.uuid4().hex[:8]}"
     cleanup_images.append(tag)
-    build.build(engine, context, tags=[tag], labels={}, options=Options(), on_line=lambda _: None)
+    build.build(
+        engine, context, tags=[tag], labels={}, settings=BuildSettings(), on_line=lambda _: None
+    )
     limits = RunLimits(timeout=60)
     out = engine.run(tag, ["python", "-c", "import kernels; print(kernels.VERSION)"], limits)
     assert out.exit_code == 0 and "1.16.0" in out.output, out.output

@@ -9,6 +9,7 @@ from pathlib import Path
 from packaging.specifiers import SpecifierSet
 
 from repro import apirules, datafiles
+from repro.models import InferSettings
 from repro.scan import scan
 from repro.scan.api import detect, detect_text
 
@@ -151,7 +152,6 @@ def test_calls_without_a_keyword() -> None:
 
 def test_non_framework_rules_bound_their_packages(tmp_path: Path) -> None:
     from repro.infer import infer
-    from repro.models import Options
 
     (tmp_path / "app.py").write_text(
         "from django.conf.urls import patterns, url\nfrom flask.ext.sqlalchemy import X\n"
@@ -165,7 +165,7 @@ def test_non_framework_rules_bound_their_packages(tmp_path: Path) -> None:
     )
     import datetime as dt
 
-    env = infer(ev, Options(), commit_date=dt.datetime(2016, 1, 10, tzinfo=dt.timezone.utc))
+    env = infer(ev, InferSettings(), commit_date=dt.datetime(2016, 1, 10, tzinfo=dt.timezone.utc))
     (pandas,) = [c for c in env.choices if c.name == "pandas"]
     assert pandas.version and pandas.version.startswith("0.")
 
@@ -174,7 +174,6 @@ def test_an_api_that_needs_a_package_the_code_never_imports_adds_it(tmp_path: Pa
     import datetime as dt
 
     from repro.infer import infer
-    from repro.models import Options
     from tests.conftest import write_files
 
     when = dt.datetime(2019, 3, 1, tzinfo=dt.timezone.utc)
@@ -186,7 +185,7 @@ def test_an_api_that_needs_a_package_the_code_never_imports_adds_it(tmp_path: Pa
             "requirements.txt": "pandas\nXlsxWriter\n",
         },
     )
-    env = infer(scan(excel), Options(python="3.8"), commit_date=when)
+    env = infer(scan(excel), InferSettings(python="3.8"), commit_date=when)
     reqs = {r.name: r for r in env.requirements}
     # read_excel reads through openpyxl (xlrd before pandas 1.2); the declared XlsxWriter
     # writes, so the writer adds nothing more
@@ -199,15 +198,18 @@ def test_an_api_that_needs_a_package_the_code_never_imports_adds_it(tmp_path: Pa
         tmp_path / "keras", {"train.py": "import keras\nfrom keras.layers import Dense\n"}
     )
     assert "tensorflow" in {
-        r.name for r in infer(scan(keras), Options(python="3.8"), commit_date=when).requirements
+        r.name
+        for r in infer(scan(keras), InferSettings(python="3.8"), commit_date=when).requirements
     }
     torch = write_files(tmp_path / "torch", {"train.py": "import torch\nimport keras\n"})
     names = {
-        r.name for r in infer(scan(torch), Options(python="3.8"), commit_date=when).requirements
+        r.name
+        for r in infer(scan(torch), InferSettings(python="3.8"), commit_date=when).requirements
     }
     assert "tensorflow" not in names and "keras" in names
     # a package imported without the API adds nothing
     plain = write_files(tmp_path / "plain", {"a.py": "import pandas as pd\npd.read_csv('a.csv')\n"})
     assert [
-        r.name for r in infer(scan(plain), Options(python="3.8"), commit_date=when).requirements
+        r.name
+        for r in infer(scan(plain), InferSettings(python="3.8"), commit_date=when).requirements
     ] == ["pandas"]

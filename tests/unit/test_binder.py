@@ -17,7 +17,7 @@ from repro.dockerfile import Recipe, render, with_binder
 from repro.errors import NothingToPackError
 from repro.fetch import parse_source
 from repro.manifest import build_manifest
-from repro.models import BaseImage, Options
+from repro.models import BaseImage, InferSettings, Options
 from repro.report import QuietReporter, plan_text
 from repro.scan import scan
 from tests.conftest import FIXTURES, make_repo, write_files
@@ -66,7 +66,7 @@ def test_a_binder_folder_wins_over_the_roots_files() -> None:
 
 def test_the_folders_runtime_sets_python_and_a_shadowed_file_installs_nothing_alone() -> None:
     evidence = scan(FIXTURES / "binder-folder")
-    env = infer.infer(evidence, Options(), commit_date=WHEN)
+    env = infer.infer(evidence, InferSettings(), commit_date=WHEN)
     assert env.python.version == "3.9"
     installed = {r.name for r in env.requirements if not r.optional}
     assert installed == {"six"}
@@ -79,7 +79,7 @@ def test_the_folders_runtime_sets_python_and_a_shadowed_file_installs_nothing_al
         evidence,
         python_hints=tuple(h for h in evidence.python_hints if h.origin.kind != "python-version"),
     )
-    other = infer.infer(plain, Options(), commit_date=WHEN)
+    other = infer.infer(plain, InferSettings(), commit_date=WHEN)
     assert other.python.version != "3.9"
 
 
@@ -91,7 +91,7 @@ def test_at_the_root_environment_yml_wins_over_requirements_txt() -> None:
     assert _statuses(FIXTURES / "binder-root")["requirements.txt"] == "hint"
     kinds = {(r.name, r.origin.kind) for r in evidence.declared}
     assert ("colorama", "shadowed") in kinds and ("six", "conda") in kinds
-    env = infer.infer(evidence, Options(), commit_date=WHEN)
+    env = infer.infer(evidence, InferSettings(), commit_date=WHEN)
     assert {r.name for r in env.requirements if not r.optional} == {"six"}
     assert env.python.version == "3.9"
 
@@ -100,7 +100,7 @@ def test_at_the_root_environment_yml_wins_over_requirements_txt() -> None:
 def test_binder_fixtures_give_what_expected_json_says(case: str) -> None:
     expected = json.loads((FIXTURES / case / "expected.json").read_text())
     evidence = scan(FIXTURES / case)
-    env = infer.infer(evidence, Options(), commit_date=WHEN)
+    env = infer.infer(evidence, InferSettings(), commit_date=WHEN)
     assert env.python.version == expected["python"]
     assert sorted(r.name for r in env.requirements if not r.optional) == expected["requirements"]
     assert evidence.binder is not None
@@ -118,7 +118,7 @@ def test_a_shadowed_requirement_the_code_imports_is_installed_at_its_version(
             "main.py": "import requests\nimport six\n",
         },
     )
-    env = infer.infer(scan(tmp_path), Options(), commit_date=WHEN)
+    env = infer.infer(scan(tmp_path), InferSettings(), commit_date=WHEN)
     requests = next(r for r in env.requirements if r.name == "requests")
     assert not requests.optional and requests.specifier == "==2.31.0"
 

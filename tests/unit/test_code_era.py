@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from repro import fetch
 from repro.cli import cli
 from repro.infer import infer
-from repro.models import Environment, Options
+from repro.models import Environment, InferSettings
 from repro.releases import ShippedIndex
 from repro.scan import scan
 from tests.conftest import commit_all, write_files
@@ -27,7 +27,7 @@ def run(
 ) -> Environment:
     return infer(
         scan(root),
-        Options(**options),  # type: ignore[arg-type]
+        InferSettings(**options),  # type: ignore[arg-type]
         commit_date=when,
         releases=ShippedIndex(),
         history=history,  # type: ignore[arg-type]

@@ -21,7 +21,7 @@ from packaging.version import Version
 
 from repro.infer import infer
 from repro.merge import url_name
-from repro.models import Environment, Options, Requirement
+from repro.models import Environment, InferSettings, Requirement
 from repro.scan import scan
 
 CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "corpus"
@@ -41,7 +41,7 @@ def names(items: list[str]) -> set[str]:
 def run(case: str) -> tuple[Environment, dict[str, Any]]:
     expected = json.loads((CORPUS / case / "expected.json").read_text())
     evidence = scan(CORPUS / case)
-    return infer(evidence, Options(), commit_date=WHEN), expected
+    return infer(evidence, InferSettings(), commit_date=WHEN), expected
 
 
 def test_the_corpus_is_large_enough() -> None:

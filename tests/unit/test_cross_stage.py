@@ -16,6 +16,7 @@ from repro.models import (
     DeclaredRequirement,
     Evidence,
     ImportSite,
+    InferSettings,
     Options,
     Origin,
     Prepared,
@@ -50,7 +51,7 @@ def _torch_family(torch: str = "torch", vision: str = "torchvision") -> Evidence
 
 
 def _versions(evidence: Evidence, options: Options) -> dict[str, str | None]:
-    env = infer(evidence, options, commit_date=LATE)
+    env = infer(evidence, InferSettings.of(options), commit_date=LATE)
     return {r.name: r.version for r in env.requirements}
 
 
@@ -71,7 +72,9 @@ def test_companions_follow_a_pin_on_the_command_line() -> None:
 def test_companions_follow_a_torch_chosen_by_date() -> None:
     # before 2.6.0 (2025-01-29): torch 2.5.1, and torchvision must be its 0.20.1
     env = infer(
-        _torch_family(), Options(), commit_date=dt.datetime(2025, 1, 20, tzinfo=dt.timezone.utc)
+        _torch_family(),
+        InferSettings(),
+        commit_date=dt.datetime(2025, 1, 20, tzinfo=dt.timezone.utc),
     )
     got = {r.name: r for r in env.requirements}
     assert got["torch"].version == "2.5.1"
@@ -85,21 +88,23 @@ def test_torch_follows_a_pinned_companion() -> None:
 
 
 def test_a_declared_companion_range_that_excludes_the_pair_is_reported() -> None:
-    env = infer(_torch_family("torch==1.8.1", "torchvision>=0.10"), Options(), commit_date=LATE)
+    env = infer(
+        _torch_family("torch==1.8.1", "torchvision>=0.10"), InferSettings(), commit_date=LATE
+    )
     vision = next(r for r in env.requirements if r.name == "torchvision")
     assert vision.version != "0.9.1"
     assert any("torchvision" in c and "0.9.1" in c for c in env.conflicts)
 
 
 def test_python_reasons_do_not_cite_a_companion_version_that_is_not_installed() -> None:
-    env = infer(_torch_family("torch==1.8.1"), Options(), commit_date=LATE)
+    env = infer(_torch_family("torch==1.8.1"), InferSettings(), commit_date=LATE)
     assert not any("torchvision 0.23" in r for r in env.python.reasons)
 
 
 def test_a_companion_that_stopped_caps_torch() -> None:
     # mlfoundations/open_clip: torch>=2.6 and torchaudio; no torchaudio exists after 2.11.0
     later = dt.datetime(2026, 6, 27, tzinfo=dt.timezone.utc)
-    env = infer(_torch_family("torch>=2.6"), Options(), commit_date=later)
+    env = infer(_torch_family("torch>=2.6"), InferSettings(), commit_date=later)
     got = {r.name: r.version for r in env.requirements}
     assert got == {"torch": "2.11.0", "torchvision": "0.26.0", "torchaudio": "2.11.0"}
     torch = next(c for c in env.choices if c.name == "torch")
@@ -107,7 +112,7 @@ def test_a_companion_that_stopped_caps_torch() -> None:
 
 
 def test_a_pinned_torch_no_companion_goes_with_is_reported() -> None:
-    env = infer(_torch_family("torch==2.12.1"), Options(), commit_date=LATE)
+    env = infer(_torch_family("torch==2.12.1"), InferSettings(), commit_date=LATE)
     assert any(c.startswith("torchaudio: no release goes with torch 2.12.1") for c in env.conflicts)
 
 

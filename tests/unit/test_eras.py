@@ -16,7 +16,7 @@ from packaging.utils import canonicalize_name
 
 from repro import versions
 from repro.infer import infer
-from repro.models import Environment, Options
+from repro.models import Environment, InferSettings
 from repro.releases import ShippedIndex
 from repro.scan import scan
 
@@ -29,7 +29,7 @@ def _infer(case: str, **options: object) -> tuple[dict[str, object], Environment
     when = dt.datetime.fromisoformat(expected["commit_date"] + "T12:00:00+00:00")
     env = infer(
         scan(ERAS / case),
-        Options(**options),  # type: ignore[arg-type]
+        InferSettings(**options),  # type: ignore[arg-type]
         commit_date=when,
         releases=ShippedIndex(),
         history=expected.get("history", "full"),
@@ -154,7 +154,7 @@ def test_python2_fixture_plan_without_a_daemon() -> None:
     expected = json.loads((fixture / "expected.json").read_text())
     env = infer(
         scan(fixture),
-        Options(),
+        InferSettings(),
         commit_date=dt.datetime(2018, 6, 1, 10, tzinfo=dt.timezone.utc),
         releases=ShippedIndex(),
     )

@@ -16,7 +16,7 @@ import pytest
 
 from repro import planner
 from repro.infer import infer
-from repro.models import Options
+from repro.models import InferSettings, Options
 from repro.releases import ShippedIndex
 from repro.scan import scan
 
@@ -28,7 +28,7 @@ def plan_case(case: str) -> tuple[dict[str, Any], planner.Planned]:
     expected = json.loads((ERA / case / "expected.json").read_text())
     when = dt.datetime.fromisoformat(expected["commit_date"] + "T12:00:00+00:00")
     evidence = scan(ERA / case)
-    environment = infer(evidence, Options(), commit_date=when, releases=ShippedIndex())
+    environment = infer(evidence, InferSettings(), commit_date=when, releases=ShippedIndex())
     return expected, planner.plan(environment, Options(), evidence=evidence)
 
 

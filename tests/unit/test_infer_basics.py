@@ -10,7 +10,7 @@ from repro.models import (
     DeclaredRequirement,
     Evidence,
     ImportSite,
-    Options,
+    InferSettings,
     Origin,
     PythonHint,
     Wheel,
@@ -40,7 +40,7 @@ def test_declared_wins_and_imports_fill_gaps() -> None:
         imports=(imp("numpy"), imp("cv2"), imp("sklearn.metrics"), imp("os"), imp("utils")),
         local_modules=frozenset({"utils"}),
     )
-    env = infer(ev, Options(), commit_date=WHEN)
+    env = infer(ev, InferSettings(), commit_date=WHEN)
     reqs = {r.name: r for r in env.requirements}
     assert set(reqs) == {"numpy", "opencv-python", "scikit-learn"}
     assert reqs["numpy"].specifier == "<1.20"
@@ -52,7 +52,7 @@ def test_unknown_imports_are_reported_not_guessed() -> None:
     ev = Evidence(
         imports=(imp("torchvision_extra_thing"), imp("google.colab"), imp("maybe", optional=True))
     )
-    env = infer(ev, Options(), commit_date=WHEN)
+    env = infer(ev, InferSettings(), commit_date=WHEN)
     assert env.requirements == ()
     reasons = {u.module: u.reason for u in env.unresolved}
     assert reasons["torchvision_extra_thing"].startswith(
@@ -68,7 +68,7 @@ def test_unknown_imports_are_reported_not_guessed() -> None:
 
 def test_optional_imports_are_listed_not_required() -> None:
     ev = Evidence(imports=(imp("ujson", optional=True),))
-    (req,) = infer(ev, Options(), commit_date=WHEN).requirements
+    (req,) = infer(ev, InferSettings(), commit_date=WHEN).requirements
     assert req.name == "ujson" and req.optional
 
 
@@ -76,7 +76,7 @@ def test_namespace_packages_map_by_full_path() -> None:
     ev = Evidence(
         imports=(imp("google.cloud"), imp("google.cloud.storage"), imp("google.protobuf"))
     )
-    env = infer(ev, Options(), commit_date=WHEN)
+    env = infer(ev, InferSettings(), commit_date=WHEN)
     assert {r.name for r in env.requirements} == {"google-cloud-storage", "protobuf"}
     assert env.unresolved == ()
 
@@ -86,7 +86,7 @@ def test_python2_code_excludes_the_python2_stdlib() -> None:
         imports=(imp("urllib2"), imp("cPickle"), imp("numpy")),
         python_hints=(PythonHint(specifier="<3", origin=Origin(kind="syntax"), strength="syntax"),),
     )
-    env = infer(ev, Options(), commit_date=WHEN)
+    env = infer(ev, InferSettings(), commit_date=WHEN)
     assert env.python.version == "2.7"
     assert [r.name for r in env.requirements] == ["numpy"]
 
@@ -129,7 +129,7 @@ def test_wheelhouse_steers_python_and_pins_the_framework() -> None:
     wheel = Wheel(name="torch", version="2.13.0+cpu", pythons=frozenset({"cp311"}))
     env = infer(
         ev,
-        Options(),
+        InferSettings(),
         commit_date=dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc),
         wheelhouse=[wheel],
     )
@@ -140,8 +140,8 @@ def test_wheelhouse_steers_python_and_pins_the_framework() -> None:
 
 def test_pins_override_everything() -> None:
     ev = Evidence(declared=(decl("torch>=2", "torch"),), imports=(imp("torch"),))
-    env = infer(ev, Options(pins=("torch==1.4.0",)), commit_date=WHEN)
+    env = infer(ev, InferSettings(pins=("torch==1.4.0",)), commit_date=WHEN)
     (torch,) = env.requirements
     assert torch.pip_line() == "torch==1.4.0"
     with pytest.raises(UsageError):
-        infer(ev, Options(pins=("torch is old",)), commit_date=WHEN)
+        infer(ev, InferSettings(pins=("torch is old",)), commit_date=WHEN)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from repro.infer import infer
 from repro.merge import compatible, url_name
-from repro.models import Environment, Options, Requirement
+from repro.models import Environment, InferSettings, Requirement
 from repro.scan import scan
 from repro.scan.commands import find_commands
 from tests.conftest import write_files
@@ -21,7 +21,7 @@ WHEN = dt.datetime(2021, 6, 1, tzinfo=dt.timezone.utc)
 
 
 def env_of(root: Path) -> Environment:
-    return infer(scan(root), Options(), commit_date=WHEN)
+    return infer(scan(root), InferSettings(), commit_date=WHEN)
 
 
 def by_name(env: Environment) -> dict[str, Requirement]:

@@ -9,7 +9,7 @@ import pytest
 
 from repro import lookup, projects
 from repro.infer import infer
-from repro.models import Evidence, Hint, ImportSite, Options, Origin
+from repro.models import Evidence, Hint, ImportSite, InferSettings, Origin
 from tests.unit.index_standin import SIMPLE, StandinTransport, sdist_bytes, wheel_bytes
 
 CODE_DATE = dt.date(2019, 6, 1)
@@ -217,7 +217,7 @@ def test_namespace_paths_need_the_full_path_shipped() -> None:
 def test_found_import_becomes_a_requirement_with_its_provenance(http: StandinTransport) -> None:
     ev = Evidence(imports=(_imp("blinkstick.blinkstick"),))
     lookups, notes = projects.look_up(ev, as_of=CODE_DATE, index=_index(http))
-    env = infer(ev, Options(), commit_date=WHEN, lookups=lookups)
+    env = infer(ev, InferSettings(), commit_date=WHEN, lookups=lookups)
     (req,) = env.requirements
     assert req.name == "BlinkStick" and not req.optional
     assert any(r.startswith("PyPI project BlinkStick ships") for r in req.reasons)
@@ -230,7 +230,7 @@ def test_found_import_becomes_a_requirement_with_its_provenance(http: StandinTra
 def test_unfound_import_lists_every_candidate_and_why(http: StandinTransport) -> None:
     ev = Evidence(imports=(_imp("pybs_missing"),))
     lookups, _ = projects.look_up(ev, as_of=CODE_DATE, index=_index(http))
-    env = infer(ev, Options(), commit_date=WHEN, lookups=lookups)
+    env = infer(ev, InferSettings(), commit_date=WHEN, lookups=lookups)
     (unresolved,) = env.unresolved
     assert "none of the 8 PyPI projects named like it ships it" in unresolved.reason
     assert unresolved.tried[0] == "pybs-missing: no such project on PyPI"
@@ -248,7 +248,7 @@ def test_own_modules_and_project_name_are_never_looked_up(http: StandinTransport
     assert names == []
     lookups, _ = projects.look_up(ev, as_of=CODE_DATE, index=_index(http))
     assert http.requests == [] and lookups == {}
-    env = infer(ev, Options(), commit_date=WHEN, lookups=lookups)
+    env = infer(ev, InferSettings(), commit_date=WHEN, lookups=lookups)
     kinds = {i.module: i.kind for i in env.imports}
     # the repository's own blinkstick wins over the PyPI project of that name
     assert kinds["blinkstick"] == "own" and kinds["helpers"] == "own"
@@ -302,7 +302,7 @@ def test_a_project_named_after_the_dotted_path_is_found() -> None:
     lookups, _ = projects.look_up(ev, as_of=CODE_DATE, index=_index(http))
     assert lookups["RPi"].dist == "RPi.GPIO"
     assert lookups["RPi"].tried[1].project == "RPi.GPIO"  # right after the name itself
-    env = infer(ev, Options(python="2.7"), commit_date=WHEN, lookups=lookups)
+    env = infer(ev, InferSettings(python="2.7"), commit_date=WHEN, lookups=lookups)
     assert [r.name for r in env.requirements] == ["RPi.GPIO"]
 
 
@@ -324,7 +324,7 @@ def test_modules_beside_the_importing_file_are_its_own_inside_a_package_too(
     assert lookup_names(ev) == ([], 0)
     lookups, _ = projects.look_up(ev, as_of=CODE_DATE, index=_index(http))
     assert http.requests == []
-    env = infer(ev, Options(), commit_date=WHEN, lookups=lookups)
+    env = infer(ev, InferSettings(), commit_date=WHEN, lookups=lookups)
     assert env.requirements == ()
     assert {i.module: i.kind for i in env.imports} == {"blinkstick": "own", "helpers": "own"}
     # the same name imported from elsewhere is no sibling there
@@ -357,6 +357,6 @@ def test_a_module_dropped_by_a_new_major_is_taken_from_the_last_release_before_i
     assert (hit.dist, hit.specifier) == ("slackclient", "<2")
     assert hit.evidence.endswith("slackclient 2.9.4 no longer ships it, so slackclient<2")
     ev = Evidence(imports=(_imp("slackclient"),))
-    env = infer(ev, Options(python="2.7"), commit_date=WHEN, lookups=found)
+    env = infer(ev, InferSettings(python="2.7"), commit_date=WHEN, lookups=found)
     (req,) = env.requirements
     assert req.pip_line() == "slackclient<2"

@@ -15,7 +15,7 @@ from packaging.specifiers import SpecifierSet
 
 from repro import datafiles, modpaths, toplevel
 from repro.infer import infer
-from repro.models import Options
+from repro.models import InferSettings
 from repro.scan import scan
 from tests.conftest import write_files
 
@@ -80,7 +80,7 @@ def test_module_path_bounds_reach_the_version_choice(tmp_path: Path) -> None:
     (use,) = [u for u in ev.api_uses if u.package == "scikit-learn"]
     assert use.rule == "module-path:scikit-learn:sklearn.neighbors.kde"
     assert (use.bound, use.origin.path, use.origin.line) == (">=0.14,<0.24", "density.py", 1)
-    env = infer(ev, Options(), commit_date=dt.datetime(2021, 6, 1, tzinfo=dt.timezone.utc))
+    env = infer(ev, InferSettings(), commit_date=dt.datetime(2021, 6, 1, tzinfo=dt.timezone.utc))
     (choice,) = [c for c in env.choices if c.name == "scikit-learn"]
     assert choice.version is not None and SpecifierSet("<0.24").contains(choice.version)
     assert choice.chain[0].startswith("code imports sklearn.neighbors.kde (density.py:1) → ")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from repro import base_image, compat, infer
-from repro.models import DeclaredRequirement, Evidence, ImportSite, Options, Origin
+from repro.models import DeclaredRequirement, Evidence, ImportSite, InferSettings, Options, Origin
 from repro.releases import ShippedIndex
 from tests.unit.gpu_helpers import env
 
@@ -146,7 +146,7 @@ def test_a_torch_pin_pypi_no_longer_has_holds_through_inference() -> None:
     )
     environment = infer.infer(
         evidence,
-        Options(),
+        InferSettings(),
         commit_date=dt.datetime(2018, 9, 1, tzinfo=dt.timezone.utc),
         releases=ShippedIndex(),
     )
@@ -162,7 +162,7 @@ def test_an_unpinned_torch_is_not_dated_to_a_release_pypi_lacks() -> None:
     evidence = Evidence(imports=(ImportSite(module="torch", origin=origin),))
     environment = infer.infer(
         evidence,
-        Options(),
+        InferSettings(),
         commit_date=dt.datetime(2018, 1, 10, tzinfo=dt.timezone.utc),
         releases=ShippedIndex(),
     )

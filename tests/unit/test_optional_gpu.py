@@ -10,7 +10,7 @@ import pytest
 
 from repro import infer
 from repro.errors import UsageError
-from repro.models import Environment, Options
+from repro.models import Environment, InferSettings
 from repro.releases import ShippedIndex
 from repro.scan import scan
 from repro.scan.imports import scan_source
@@ -33,7 +33,9 @@ class Logger:
 
 
 def _infer(root: Path, **options: object) -> Environment:
-    return infer.infer(scan(root), Options(**options), commit_date=WHEN, releases=ShippedIndex())  # type: ignore[arg-type]
+    return infer.infer(
+        scan(root), InferSettings(**options), commit_date=WHEN, releases=ShippedIndex()
+    )  # type: ignore[arg-type]
 
 
 def _reqs(environment: Environment) -> dict[str, bool]:

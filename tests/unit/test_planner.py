@@ -12,7 +12,7 @@ import pytest
 
 from repro import planner
 from repro.errors import InferenceError
-from repro.models import Evidence, ImportSite, Options, Origin, PythonHint
+from repro.models import Evidence, ImportSite, InferSettings, Options, Origin, PythonHint
 from tests.unit.gpu_helpers import env
 
 
@@ -199,7 +199,7 @@ def test_for_python_dates_the_frameworks_again_for_the_planners_python() -> None
     evidence = Evidence(imports=(ImportSite(module="torch", origin=origin),))
     environment = infer.infer(
         evidence,
-        Options(),
+        InferSettings(),
         commit_date=dt.datetime(2021, 1, 15, tzinfo=dt.timezone.utc),
         releases=ShippedIndex(),
     )

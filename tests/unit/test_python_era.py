@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from repro.infer import infer
-from repro.models import Options, PythonHint
+from repro.models import InferSettings, PythonHint
 from repro.releases import ShippedIndex
 from repro.scan import py2, scan
 from tests.conftest import write_files
@@ -27,7 +27,7 @@ def specs(tmp_path: Path, files: dict[str, str]) -> list[tuple[str, str, int | N
 def python_for(tmp_path: Path, files: dict[str, str], when: str = "2019-06-01") -> str:
     ev = scan(write_files(tmp_path, files))
     date = dt.datetime.fromisoformat(when + "T12:00:00+00:00")
-    return infer(ev, Options(), commit_date=date, releases=ShippedIndex()).python.version
+    return infer(ev, InferSettings(), commit_date=date, releases=ShippedIndex()).python.version
 
 
 # --------------------------------------------------------------------------- Python 2 only
@@ -123,7 +123,7 @@ def test_more_python3_files_than_python2_files_keep_python_3(tmp_path: Path) -> 
     found = specs(tmp_path, files)
     assert found[0][0] == ">=3" and found[-1] == ("<3", "tools/legacy.py", 1)
     ev = scan(tmp_path)
-    env = infer(ev, Options(), commit_date=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))
+    env = infer(ev, InferSettings(), commit_date=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))
     assert env.python.version.startswith("3.")
     assert any("ignored Python <3 from tools/legacy.py:1" in c for c in env.conflicts)
 

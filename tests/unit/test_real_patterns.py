@@ -8,7 +8,7 @@ from pathlib import Path
 
 from repro import versions
 from repro.infer import infer
-from repro.models import Options
+from repro.models import InferSettings, Options
 from repro.scan import scan
 from tests.conftest import commit_all, write_files
 
@@ -31,7 +31,7 @@ def test_a_conda_python_patch_pin_is_obeyed_not_ignored(tmp_path: Path) -> None:
             "main.py": "import numpy\n",
         },
     )
-    env = infer(scan(root), Options(), commit_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+    env = infer(scan(root), InferSettings(), commit_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
     assert env.python.version == "3.8"
     assert not any("python=3.8.5" in c for c in env.conflicts)
 
@@ -44,7 +44,7 @@ CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "corpus"
 def test_a_platform_variant_file_adds_no_extras_and_no_index() -> None:
     env = infer(
         scan(CORPUS / "platform-requirement-variants"),
-        Options(),
+        InferSettings(),
         commit_date=dt.datetime(2024, 5, 1, tzinfo=dt.UTC),
     )
     jax = next(r for r in env.requirements if r.name == "jax")
@@ -77,7 +77,7 @@ MAY_2024 = dt.datetime(2024, 5, 21, tzinfo=dt.UTC)
 
 
 def test_a_stale_classifier_gives_way_to_what_the_requirements_can_install(tmp_path: Path) -> None:
-    env = infer(scan(_vit_like(tmp_path)), Options(), commit_date=MAY_2024)
+    env = infer(scan(_vit_like(tmp_path)), InferSettings(), commit_date=MAY_2024)
     assert env.python.version == "3.10"  # the CI matrix, which jax 0.4.x has wheels for
     assert any(
         c.startswith(
@@ -90,12 +90,12 @@ def test_a_stale_classifier_gives_way_to_what_the_requirements_can_install(tmp_p
 
 
 def test_without_other_hints_the_newest_installable_python_is_taken(tmp_path: Path) -> None:
-    env = infer(scan(_vit_like(tmp_path, ci=False)), Options(), commit_date=MAY_2024)
+    env = infer(scan(_vit_like(tmp_path, ci=False)), InferSettings(), commit_date=MAY_2024)
     assert env.python.version not in ("3.7", "3.8")
 
 
 def test_a_declared_python_requires_is_not_overruled_by_wheels(tmp_path: Path) -> None:
-    env = infer(scan(_vit_like(tmp_path, requires="<3.8")), Options(), commit_date=MAY_2024)
+    env = infer(scan(_vit_like(tmp_path, requires="<3.8")), InferSettings(), commit_date=MAY_2024)
     assert env.python.version == "3.7"  # the repository says so: its own contradiction
     assert any("as if they were unconstrained" in c for c in env.conflicts)
 
@@ -139,7 +139,7 @@ def test_versions_are_as_of_the_last_change_to_code_not_to_the_readme(tmp_path: 
     assert checkout.code_date is not None and checkout.code_date.date() == dt.date(2020, 12, 2)
     env = infer(
         scan(checkout.path),
-        Options(),
+        InferSettings(),
         commit_date=checkout.commit_date,
         code_date=checkout.code_date,
     )
@@ -153,7 +153,7 @@ def test_versions_are_as_of_the_last_change_to_code_not_to_the_readme(tmp_path: 
     # --as-of still wins
     forced = infer(
         scan(checkout.path),
-        Options(as_of=dt.date(2019, 1, 1)),
+        InferSettings(as_of=dt.date(2019, 1, 1)),
         commit_date=checkout.commit_date,
         code_date=checkout.code_date,
     )
@@ -198,7 +198,7 @@ def test_a_notebook_installing_the_repository_itself_from_github_is_not_an_insta
     root = write_files(tmp_path, {"demo.ipynb": json.dumps(notebook), "paper/__init__.py": ""})
     env = infer(
         scan(root),
-        Options(),
+        InferSettings(),
         commit_date=MAY_2024,
         source_url="https://github.com/lab/paper",
     )
@@ -220,31 +220,31 @@ def test_a_readme_naming_python_2_or_3_gives_the_newest_the_code_allows(tmp_path
         "* [Python 2.7 or 3.5+](https://www.continuum.io/downloads)\n* numpy\n"
     )
     root = write_files(tmp_path / "a", {"README.md": readme, "main.py": BOTH_MAJORS})
-    env = infer(scan(root), Options(), commit_date=JULY_2018)
+    env = infer(scan(root), InferSettings(), commit_date=JULY_2018)
     assert env.python.version == "3.6"  # the newest out for a year in July 2018, not 2.7
     assert any("names Python 2 and 3 as alternatives" in r for r in env.python.reasons)
     # the same README with Python 2 code: the code decides, 2.7
     py2 = write_files(tmp_path / "b", {"README.md": readme, "main.py": "print 'hello'\n"})
-    assert infer(scan(py2), Options(), commit_date=JULY_2018).python.version == "2.7"
+    assert infer(scan(py2), InferSettings(), commit_date=JULY_2018).python.version == "2.7"
     # "or Python 3.3+", "2.7/3.6", "3.x": read as alternatives too
     for line, newest in (("Python 2.7 or Python 3.3+", "3.6"), ("Python 2.7/3.5", "3.5")):
         text = f"# T\n\n## Requirements\n\n- {line}\n"
         root = write_files(tmp_path / line.replace(" ", "_").replace("/", "-"),
                            {"README.md": text, "main.py": BOTH_MAJORS})  # fmt: skip
-        assert infer(scan(root), Options(), commit_date=JULY_2018).python.version == newest
+        assert infer(scan(root), InferSettings(), commit_date=JULY_2018).python.version == newest
 
 
 def test_a_readme_naming_one_python_still_pins_it(tmp_path: Path) -> None:
     readme = "# T\n\n## Requirements\n\n- Python 2.7\n"
     root = write_files(tmp_path, {"README.md": readme, "main.py": BOTH_MAJORS})
-    assert infer(scan(root), Options(), commit_date=JULY_2018).python.version == "2.7"
+    assert infer(scan(root), InferSettings(), commit_date=JULY_2018).python.version == "2.7"
 
 
 def test_a_ci_matrix_of_2_7_and_an_unbuildable_3_x_gives_python_3(tmp_path: Path) -> None:
     travis = 'language: python\npython:\n  - "2.7"\n  - "3.4"\n'
     root = write_files(tmp_path / "a", {".travis.yml": travis, "main.py": BOTH_MAJORS})
-    env = infer(scan(root), Options(), commit_date=JULY_2018)
+    env = infer(scan(root), InferSettings(), commit_date=JULY_2018)
     assert env.python.version == "3.5"
     assert any("3.5, the oldest it builds, stands in" in r for r in env.python.reasons)
     py2 = write_files(tmp_path / "b", {".travis.yml": travis, "main.py": "print 'hello'\n"})
-    assert infer(scan(py2), Options(), commit_date=JULY_2018).python.version == "2.7"
+    assert infer(scan(py2), InferSettings(), commit_date=JULY_2018).python.version == "2.7"

@@ -8,7 +8,15 @@ from pathlib import Path
 
 from repro import mapping
 from repro.infer import infer
-from repro.models import BaseImage, Evidence, ImportSite, Options, Origin, PythonHint
+from repro.models import (
+    BaseImage,
+    Evidence,
+    ImportSite,
+    InferSettings,
+    Origin,
+    PythonHint,
+    SmokeSettings,
+)
 from repro.report import _imports
 from repro.smoke import discover, first_command
 from tests.conftest import write_files
@@ -36,14 +44,14 @@ def test_host_application_modules_name_the_application() -> None:
         ),
         python_paths=("main.py", "ida.py"),
     )
-    env = infer(ev, Options(), commit_date=WHEN)
+    env = infer(ev, InferSettings(), commit_date=WHEN)
     assert env.unresolved == () and env.requirements == ()
     found = kinds(env.imports)
     assert found["bpy"] == ("host", "Blender") and found["bmesh"] == ("host", "Blender")
     assert found["idaapi"] == ("host", "IDA Pro") and found["ida_bytes"] == ("host", "IDA Pro")
     # the smoke test does not run what only an application can run, and says why
     hosted = {i.module: i.provider for i in env.imports if i.kind == "host"}
-    plan = discover(ev, Options(), env.python.version, hosted=hosted)
+    plan = discover(ev, SmokeSettings(), env.python.version, hosted=hosted)
     assert plan.candidates == ()
     command = first_command(plan)
     assert command.kind == "none"
@@ -56,7 +64,7 @@ def test_a_script_inside_an_application_is_left_out_of_the_others_smoke_test() -
         imports=(imp("bpy", "blender_export.py"), imp("numpy", "train.py")),
         python_paths=("blender_export.py", "train.py"),
     )
-    plan = discover(ev, Options(), "3.8", hosted={"bpy": "Blender"})
+    plan = discover(ev, SmokeSettings(), "3.8", hosted={"bpy": "Blender"})
     (check,) = plan.candidates
     assert check.argv[-1] == "script:train.py"
     assert "blender_export.py (bpy: runs inside Blender)" in check.reason
@@ -71,7 +79,7 @@ def test_a_pip_installable_module_is_no_host_module() -> None:
 def test_python2_standard_modules_are_evidence_never_unresolved() -> None:
     ev = Evidence(imports=(imp("urllib2"), imp("cPickle", line=2), imp("StringIO", line=3)))
     # Python 3 forced: the imports stay standard library (Python 2), with a warning
-    env = infer(ev, Options(python="3.8"), commit_date=WHEN)
+    env = infer(ev, InferSettings(python="3.8"), commit_date=WHEN)
     assert env.unresolved == ()
     found = kinds(env.imports)
     assert found["urllib2"] == ("stdlib", "Python 2")
@@ -82,7 +90,7 @@ def test_python2_standard_modules_are_evidence_never_unresolved() -> None:
         imports=ev.imports,
         python_hints=(PythonHint(specifier="<3", origin=Origin(kind="syntax"), strength="syntax"),),
     )
-    env2 = infer(hinted, Options(), commit_date=WHEN)
+    env2 = infer(hinted, InferSettings(), commit_date=WHEN)
     assert env2.python.major == 2
     assert kinds(env2.imports)["urllib2"] == ("stdlib", "Python 2")
     assert env2.unresolved == () and not any("urllib2" in c for c in env2.conflicts)
@@ -90,7 +98,7 @@ def test_python2_standard_modules_are_evidence_never_unresolved() -> None:
 
 def test_optional_python2_fallback_adds_no_warning() -> None:
     ev = Evidence(imports=(imp("cPickle", optional=True), imp("pickle", line=3)))
-    env = infer(ev, Options(python="3.8"), commit_date=WHEN)
+    env = infer(ev, InferSettings(python="3.8"), commit_date=WHEN)
     assert env.unresolved == () and env.conflicts == ()
     assert kinds(env.imports)["cPickle"] == ("stdlib", "Python 2")
 
@@ -106,7 +114,7 @@ def test_inspect_shows_every_kind_with_how_it_was_found() -> None:
         ),
         local_modules=frozenset({"helpers"}),
     )
-    env = infer(ev, Options(python="3.8"), commit_date=WHEN)
+    env = infer(ev, InferSettings(python="3.8"), commit_date=WHEN)
     text = "\n".join(_imports(env.imports))
     assert "distribution  cv2" in text and "opencv-python" in text
     assert "repro's curated import overrides" in text
@@ -127,7 +135,7 @@ def test_light_optional_imports_go_to_the_best_effort_layer() -> None:
             imp("requests", "other.py", line=2),  # required elsewhere: installed as usual
         )
     )
-    env = infer(ev, Options(python="3.8"), commit_date=WHEN)
+    env = infer(ev, InferSettings(python="3.8"), commit_date=WHEN)
     reqs = {r.name: r for r in env.requirements}
     assert (reqs["simplejson"].optional, reqs["simplejson"].layer) == (True, "optional")
     assert (reqs["PyYAML"].optional, reqs["PyYAML"].layer) == (True, "main")
@@ -139,7 +147,7 @@ def test_manifest_says_which_optional_requirements_were_dropped() -> None:
     from repro.manifest import best_effort, dropped
 
     ev = Evidence(imports=(imp("simplejson", optional=True), imp("ujson", line=2, optional=True)))
-    env = infer(ev, Options(python="3.8"), commit_date=WHEN)
+    env = infer(ev, InferSettings(python="3.8"), commit_date=WHEN)
     assert [i["installed"] for i in best_effort(env, None)] == [None, None]
     lock = ("simplejson==3.13.2", "pip==9.0.1")
     assert {i["name"]: i["installed"] for i in best_effort(env, lock)} == {
@@ -173,7 +181,7 @@ def test_system_modules_come_from_the_base_images_distribution() -> None:
     ev = Evidence(imports=(imp("gi"), imp("gi.repository.Gtk", line=2), imp("wx", line=3)))
     # never asked of PyPI: a same-named project there is not Debian's module
     assert to_look_up(Evidence(imports=(imp("apt"), imp("gi")))) == ([], 0)
-    env = infer(ev, Options(python="3.11"), commit_date=WHEN)
+    env = infer(ev, InferSettings(python="3.11"), commit_date=WHEN)
     assert {u.module for u in env.unresolved} == {"gi"}
     assert [r.name for r in env.requirements] == ["wxPython"]
     done = system_modules.apply(env, _base("3.11"))
@@ -200,7 +208,9 @@ def test_a_declared_pip_provider_is_kept() -> None:
             ),
         ),
     )
-    env = system_modules.apply(infer(ev, Options(python="3.11"), commit_date=WHEN), _base("3.11"))
+    env = system_modules.apply(
+        infer(ev, InferSettings(python="3.11"), commit_date=WHEN), _base("3.11")
+    )
     assert [r.name for r in env.requirements] == ["wxPython"]
     assert kinds(env.imports)["wx"] == ("distribution", "wxPython")
 
@@ -208,7 +218,7 @@ def test_a_declared_pip_provider_is_kept() -> None:
 def test_a_system_module_needs_the_releases_own_python() -> None:
     from repro import system_modules
 
-    env = infer(Evidence(imports=(imp("gi"),)), Options(python="3.12"), commit_date=WHEN)
+    env = infer(Evidence(imports=(imp("gi"),)), InferSettings(python="3.12"), commit_date=WHEN)
     done = system_modules.apply(env, _base("3.12"))
     (gi,) = done.unresolved
     # python:3.12 is no Debian release's own Python: nothing to install, and the reason says
@@ -219,11 +229,11 @@ def test_a_system_module_needs_the_releases_own_python() -> None:
 
 def test_python_choice_leans_to_a_release_that_ships_the_system_module() -> None:
     ev = Evidence(imports=(imp("gi"), imp("os", line=2)))
-    late = infer(ev, Options(), commit_date=dt.datetime(2023, 6, 1, tzinfo=dt.timezone.utc))
+    late = infer(ev, InferSettings(), commit_date=dt.datetime(2023, 6, 1, tzinfo=dt.timezone.utc))
     assert late.python.version == "3.11"
     assert "gi comes from the distribution (python3-gi)" in late.python.reasons[-1]
     # Python 3.11 was not out in 2021: the newest system Python then was 3.9 (bullseye)
-    early = infer(ev, Options(), commit_date=dt.datetime(2021, 5, 1, tzinfo=dt.timezone.utc))
+    early = infer(ev, InferSettings(), commit_date=dt.datetime(2021, 5, 1, tzinfo=dt.timezone.utc))
     assert early.python.version == "3.9"
 
 
@@ -246,10 +256,10 @@ def test_dockerfile_links_the_distributions_modules_into_the_environment() -> No
 
 def test_python3_only_standard_modules_are_backports_in_python2_code() -> None:
     sites = (imp("ipaddress"), imp("enum", line=2), imp("typing", line=3), imp("html", line=4))
-    py2 = infer(Evidence(imports=sites), Options(python="2.7"), commit_date=WHEN)
+    py2 = infer(Evidence(imports=sites), InferSettings(python="2.7"), commit_date=WHEN)
     assert {r.name for r in py2.requirements} == {"ipaddress", "enum34", "typing", "future"}
     assert py2.unresolved == ()
-    py3 = infer(Evidence(imports=sites), Options(python="3.8"), commit_date=WHEN)
+    py3 = infer(Evidence(imports=sites), InferSettings(python="3.8"), commit_date=WHEN)
     assert py3.requirements == ()
     assert {i.kind for i in py3.imports} == {"stdlib"}
 
@@ -265,7 +275,7 @@ def test_flask_ext_imports_are_the_extensions_they_redirect_to(tmp_path: Path) -
             "from flask.ext.wtf import Form\n"
         },
     )
-    env = infer(scan(tmp_path), Options(python="3.6"), commit_date=WHEN)
+    env = infer(scan(tmp_path), InferSettings(python="3.6"), commit_date=WHEN)
     reqs = {r.name: r for r in env.requirements}
     assert set(reqs) == {"Flask", "Flask-SQLAlchemy", "Flask-WTF"}
     # the redirect itself was removed in Flask 1.0 (data/api_rules.json)
@@ -274,11 +284,11 @@ def test_flask_ext_imports_are_the_extensions_they_redirect_to(tmp_path: Path) -
 
 def test_a_module_an_application_shares_is_the_applications_only_beside_it() -> None:
     with_blender = infer(
-        Evidence(imports=(imp("bpy"), imp("mathutils", line=2))), Options(), commit_date=WHEN
+        Evidence(imports=(imp("bpy"), imp("mathutils", line=2))), InferSettings(), commit_date=WHEN
     )
     assert kinds(with_blender.imports)["mathutils"] == ("host", "Blender")
     assert with_blender.requirements == ()
-    alone = infer(Evidence(imports=(imp("mathutils"),)), Options(), commit_date=WHEN)
+    alone = infer(Evidence(imports=(imp("mathutils"),)), InferSettings(), commit_date=WHEN)
     assert kinds(alone.imports)["mathutils"][0] != "host"
 
 
@@ -295,7 +305,7 @@ def test_a_declared_bs4_is_beautifulsoup4_and_not_installed_twice() -> None:
             ),
         ),
     )
-    env = infer(ev, Options(python="3.8"), commit_date=WHEN)
+    env = infer(ev, InferSettings(python="3.8"), commit_date=WHEN)
     assert [r.name for r in env.requirements] == ["beautifulsoup4"]
     assert any("names the import 'bs4'" in c for c in env.conflicts)
 
@@ -310,7 +320,9 @@ def test_of_several_providers_of_a_module_one_is_installed_and_the_others_listed
             origin=Origin(kind="requirements", path="requirements.txt", line=1),
         )
 
-    alone = infer(Evidence(imports=(imp("progressbar"),)), Options(python="3.8"), commit_date=WHEN)
+    alone = infer(
+        Evidence(imports=(imp("progressbar"),)), InferSettings(python="3.8"), commit_date=WHEN
+    )
     assert [r.name for r in alone.requirements] == ["progressbar2"]
     text = "\n".join(_imports(alone.imports))
     assert "[also: progressbar, progressbar33]" in text
@@ -323,7 +335,7 @@ def test_of_several_providers_of_a_module_one_is_installed_and_the_others_listed
         ("psycopg2", "psycopg2"),
     ):
         ev = Evidence(imports=(imp(module),), declared=(declared(name),))
-        env = infer(ev, Options(python="3.8"), commit_date=WHEN)
+        env = infer(ev, InferSettings(python="3.8"), commit_date=WHEN)
         assert [r.name for r in env.requirements] == [name], module
 
 
@@ -346,7 +358,7 @@ def test_a_windows_only_module_is_said_so_and_never_installed() -> None:
         ),
         python_paths=("tray.py", "fetch.py"),
     )
-    env = infer(ev, Options(python="3.8"), commit_date=WHEN)
+    env = infer(ev, InferSettings(python="3.8"), commit_date=WHEN)
     # nothing the Linux image cannot install is required, and nothing fails for it
     assert [r.name for r in env.requirements] == ["requests"]
     assert env.unresolved == ()
@@ -363,12 +375,14 @@ def test_a_windows_only_module_is_said_so_and_never_installed() -> None:
     )
     # the smoke test runs what Linux can run, and names what it left out and why
     platforms = {i.module: i.provider for i in env.imports if i.kind == "platform"}
-    plan = discover(ev, Options(), "3.8", platforms=platforms)
+    plan = discover(ev, SmokeSettings(), "3.8", platforms=platforms)
     (check,) = plan.candidates
     assert check.argv[-1] == "script:fetch.py"
     assert "tray.py (win32api: Windows only)" in check.reason
     alone = Evidence(imports=(imp("win32gui", "tray.py"),), python_paths=("tray.py",))
-    command = first_command(discover(alone, Options(), "3.8", platforms={"win32gui": "Windows"}))
+    command = first_command(
+        discover(alone, SmokeSettings(), "3.8", platforms={"win32gui": "Windows"})
+    )
     assert command.kind == "none" and "not runnable in a Linux image" in command.reason
 
 
@@ -384,7 +398,7 @@ def test_a_declared_windows_only_distribution_with_a_marker_is_left_to_pip() -> 
             ),
         ),
     )
-    env = infer(ev, Options(python="3.8"), commit_date=WHEN)
+    env = infer(ev, InferSettings(python="3.8"), commit_date=WHEN)
     assert [r.name for r in env.requirements] == ["pywin32"]
     assert not any("installs on Windows only" in c for c in env.conflicts)
 
@@ -392,10 +406,14 @@ def test_a_declared_windows_only_distribution_with_a_marker_is_left_to_pip() -> 
 def test_a_same_named_project_is_not_taken_where_another_provides_the_module() -> None:
     # the look-up would find only the same-named project, which ships the module too
     py3 = infer(
-        Evidence(imports=(imp("newspaper"), imp("hid"))), Options(python="3.8"), commit_date=WHEN
+        Evidence(imports=(imp("newspaper"), imp("hid"))),
+        InferSettings(python="3.8"),
+        commit_date=WHEN,
     )
     assert sorted(r.name for r in py3.requirements) == ["hidapi", "newspaper3k"]
     assert "[also: hid]" in "\n".join(_imports(py3.imports))
     # newspaper (the Python 2 library) is what Python 2 code imported
-    py2 = infer(Evidence(imports=(imp("newspaper"),)), Options(python="2.7"), commit_date=WHEN)
+    py2 = infer(
+        Evidence(imports=(imp("newspaper"),)), InferSettings(python="2.7"), commit_date=WHEN
+    )
     assert [r.name for r in py2.requirements] == ["newspaper"]

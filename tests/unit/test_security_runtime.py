@@ -24,7 +24,7 @@ from repro import artifact, locks, signals
 from repro.build import _pip_conf
 from repro.engine import DockerEngine, RunLimits
 from repro.errors import EngineError, UsageError
-from repro.models import Options
+from repro.models import BuildSettings
 from tests.conftest import FakeGitHub, git
 from tests.docker_archive import image_archive, tar_of
 
@@ -314,7 +314,7 @@ def test_pip_conf_and_index_options_merge_without_duplicate_keys(tmp_path: Path)
         "[global]\nextra-index-url = https://a:T1@one/simple\ncert = /c\n[install]\nx = 1\n"
     )
     text = _pip_conf(
-        Options(
+        BuildSettings(
             pip_conf=conf,
             index_url="https://z/simple",
             extra_index_urls=("https://u:T2@two/simple",),
@@ -331,7 +331,7 @@ def test_pip_conf_and_index_options_merge_without_duplicate_keys(tmp_path: Path)
     bad = tmp_path / "bad.conf"
     bad.write_text("extra-index-url = no section\n")
     with pytest.raises(UsageError, match="not a pip configuration"):
-        _pip_conf(Options(pip_conf=bad))
+        _pip_conf(BuildSettings(pip_conf=bad))
 
 
 # --------------------------------------------------------------------------- integrity

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from repro.entrypoints import find
-from repro.models import Evidence, Options
+from repro.models import Evidence, SmokeSettings
 from repro.smoke import discover, first_command, import_targets
 
 
@@ -19,13 +19,13 @@ def write(root: Path, files: dict[str, str]) -> tuple[str, ...]:
 
 
 def test_user_command_wins_and_is_the_only_one() -> None:
-    plan = discover(ev("tests/test_a.py"), Options(smoke="python train.py --help"), "3.11")
+    plan = discover(ev("tests/test_a.py"), SmokeSettings(smoke="python train.py --help"), "3.11")
     (cmd,) = plan.candidates
     assert cmd.argv == ("sh", "-c", "python train.py --help") and cmd.kind == "user"
     assert cmd.reason == "given by the user (--smoke)"
     from_repo = discover(
         ev("a.py"),
-        Options(smoke="make check", smoke_origin="[tool.repro] smoke in pyproject.toml"),
+        SmokeSettings(smoke="make check", smoke_origin="[tool.repro] smoke in pyproject.toml"),
         "3.11",
     )
     assert (
@@ -34,7 +34,7 @@ def test_user_command_wins_and_is_the_only_one() -> None:
 
 
 def test_no_smoke() -> None:
-    plan = discover(ev("a.py"), Options(no_smoke=True), "3.11")
+    plan = discover(ev("a.py"), SmokeSettings(no_smoke=True), "3.11")
     assert plan.candidates == () and first_command(plan).kind == "none"
 
 
@@ -49,7 +49,7 @@ def test_order_is_tests_then_programs_then_imports(tmp_path: Path) -> None:
             "    argparse.ArgumentParser().parse_args()\n",
         },
     )
-    plan = discover(ev(*paths), Options(), "3.11", tmp_path)
+    plan = discover(ev(*paths), SmokeSettings(), "3.11", tmp_path)
     assert [c.kind for c in plan.candidates] == ["pytest", "entry-point", "import"]
     pytest_cmd = plan.candidates[0]
     assert pytest_cmd.argv[-1] == "tests" and pytest_cmd.extra_requirements == ("pytest",)
@@ -57,14 +57,14 @@ def test_order_is_tests_then_programs_then_imports(tmp_path: Path) -> None:
     assert plan.candidates[1].argv == ("python", "/opt/repro/help_check.py", "script:train.py")
     assert plan.candidates[2].argv[2:] == ("module:pkg", "module:pkg.core", "script:train.py")
     assert ("user", "no --smoke and no [tool.repro] smoke") in plan.considered
-    assert discover(ev("tests/test_a.py"), Options(), "2.7").candidates[0].extra_requirements == (
-        "pytest<5",
-    )
+    assert discover(ev("tests/test_a.py"), SmokeSettings(), "2.7").candidates[
+        0
+    ].extra_requirements == ("pytest<5",)
 
 
 def test_import_check_when_there_is_nothing_else() -> None:
     plan = discover(
-        ev("train.py", "models/__init__.py", "models/net.py", "setup.py"), Options(), "3.11"
+        ev("train.py", "models/__init__.py", "models/net.py", "setup.py"), SmokeSettings(), "3.11"
     )
     (cmd,) = plan.candidates
     assert cmd.kind == "import"
@@ -92,8 +92,8 @@ def test_notebooks_only_when_asked(tmp_path: Path) -> None:
     (tmp_path / "demo.ipynb").write_text("{}")
     (tmp_path / ".ipynb_checkpoints").mkdir()
     (tmp_path / ".ipynb_checkpoints" / "demo-checkpoint.ipynb").write_text("{}")
-    assert discover(ev(*paths), Options(), "3.11", tmp_path).notebooks is None
-    plan = discover(ev(*paths), Options(notebooks=True, cell_timeout=30), "3.11", tmp_path)
+    assert discover(ev(*paths), SmokeSettings(), "3.11", tmp_path).notebooks is None
+    plan = discover(ev(*paths), SmokeSettings(notebooks=True, cell_timeout=30), "3.11", tmp_path)
     assert plan.notebooks is not None
     assert plan.notebooks.argv == (
         "env",
@@ -103,7 +103,7 @@ def test_notebooks_only_when_asked(tmp_path: Path) -> None:
         "notebook:demo.ipynb",
     )
     assert set(plan.notebooks.extra_requirements) == {"nbclient", "nbformat", "ipykernel"}
-    py2 = discover(ev(*paths), Options(notebooks=True), "2.7", tmp_path)
+    py2 = discover(ev(*paths), SmokeSettings(notebooks=True), "2.7", tmp_path)
     assert py2.notebooks is None and py2.considered[0][0] == "notebook"
 
 
@@ -171,7 +171,7 @@ def test_a_notebook_only_repository_gets_an_import_check_of_what_its_notebooks_i
     from repro.scan import scan
 
     root = Path(__file__).resolve().parents[2] / "fixtures" / "corpus" / "notebook-only"
-    plan = discover(scan(root), Options(), "3.11", root)
+    plan = discover(scan(root), SmokeSettings(), "3.11", root)
     cmd = first_command(plan)
     assert cmd.kind == "import"
     assert cmd.argv[:2] == ("python", "/opt/repro/import_check.py")
@@ -198,7 +198,7 @@ def test_files_importing_what_repro_cannot_install_are_left_out_and_named(tmp_pa
         },
     )
     missing = {"caffe": "Caffe's Python bindings are built with Caffe"}
-    plan = discover(scan(tmp_path), Options(), "3.11", tmp_path, missing=missing)
+    plan = discover(scan(tmp_path), SmokeSettings(), "3.11", tmp_path, missing=missing)
     pytest_cmd, help_cmd, import_cmd = plan.candidates
     assert "--ignore=tests/test_caffe.py" in pytest_cmd.argv
     assert "script:caffe_features.py" not in help_cmd.argv
@@ -207,7 +207,7 @@ def test_files_importing_what_repro_cannot_install_are_left_out_and_named(tmp_pa
     assert "left out, importing what repro cannot install: caffe_features.py (caffe)" in (
         help_cmd.reason
     )
-    everything = discover(scan(tmp_path), Options(), "3.11", tmp_path)
+    everything = discover(scan(tmp_path), SmokeSettings(), "3.11", tmp_path)
     assert "script:caffe_features.py" in everything.candidates[1].argv
 
 
@@ -219,6 +219,6 @@ def test_when_every_file_imports_what_repro_cannot_install_none_is_left_out(
 
     write(tmp_path, {"analysis.py": "import labtools_internal\nprint('ok')\n"})
     missing = {"labtools_internal": "no known distribution provides it"}
-    plan = discover(scan(tmp_path), Options(), "3.11", tmp_path, missing=missing)
+    plan = discover(scan(tmp_path), SmokeSettings(), "3.11", tmp_path, missing=missing)
     assert plan.candidates and "script:analysis.py" in " ".join(plan.candidates[0].argv)
     assert not any("left out" in c.reason for c in plan.candidates)

@@ -11,7 +11,7 @@ import pytest
 
 from repro import datafiles, pypi, versions
 from repro.infer import infer
-from repro.models import ApiUse, Evidence, ImportSite, Options, Origin, PythonHint
+from repro.models import ApiUse, Evidence, ImportSite, InferSettings, Origin, PythonHint
 from repro.pypi import PyPIIndex
 from repro.releases import PackageReleases, Release, ShippedIndex
 from repro.scan import pyhints
@@ -139,7 +139,7 @@ def test_python_is_the_newest_with_wheels_of_the_chosen_framework() -> None:
     )  # fmt: skip
     env = infer(
         _evidence(use, imports=("tensorflow",)),
-        Options(),
+        InferSettings(),
         commit_date=dt.datetime(2021, 6, 1, tzinfo=dt.timezone.utc),
     )
     assert env.python.version == "3.7"
@@ -162,7 +162,7 @@ def test_conflicting_python_evidence_is_reported() -> None:
                 ),
             ),
         ),
-        Options(),
+        InferSettings(),
         commit_date=dt.datetime(2022, 1, 1, tzinfo=dt.timezone.utc),
     )
     assert env.python.version.startswith("3.")
@@ -172,10 +172,10 @@ def test_conflicting_python_evidence_is_reported() -> None:
 def test_lock_is_a_function_of_the_commit_date_not_of_today() -> None:
     ev = _evidence(imports=("numpy", "scipy"))
     when = dt.datetime(2020, 3, 1, 9, tzinfo=dt.timezone.utc)
-    first = infer(ev, Options(), commit_date=when)
-    second = infer(ev, Options(), commit_date=when)
+    first = infer(ev, InferSettings(), commit_date=when)
+    second = infer(ev, InferSettings(), commit_date=when)
     assert first.lock_cutoff == second.lock_cutoff == D(2020, 3, 1)
-    later = infer(ev, Options(), commit_date=dt.datetime(2023, 3, 1, tzinfo=dt.timezone.utc))
+    later = infer(ev, InferSettings(), commit_date=dt.datetime(2023, 3, 1, tzinfo=dt.timezone.utc))
     assert later.lock_cutoff == D(2023, 3, 1)
 
 
@@ -188,14 +188,14 @@ def test_python2_gets_date_constraints_for_pip() -> None:
             ),
         ),
     )
-    env = infer(ev, Options(), commit_date=dt.datetime(2018, 6, 1, tzinfo=dt.timezone.utc))
+    env = infer(ev, InferSettings(), commit_date=dt.datetime(2018, 6, 1, tzinfo=dt.timezone.utc))
     assert env.python.version == "2.7"
     constraints = dict(line.split("==") for line in env.date_constraints)
     assert constraints["numpy"] == "1.14.3"  # the newest before 2018-06-01 with cp27 wheels
     assert "pip" not in constraints and "setuptools" not in constraints
     modern = infer(
         _evidence(imports=("numpy",)),
-        Options(),
+        InferSettings(),
         commit_date=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc),
     )
     assert modern.date_constraints == ()  # uv resolves with --exclude-newer instead
