@@ -5,29 +5,14 @@ from pathlib import Path
 import pytest
 
 from repro import artifact
-from tests.docker_archive import image_archive
-
-
-class FakeEngine:
-    buildkit = True
-
-    def __init__(self, fail: bool = False) -> None:
-        self.fail = fail
-
-    def save(self, refs: list[str], out: object) -> None:
-        if self.fail:
-            raise RuntimeError("engine went away")
-        out.write(image_archive(refs))  # type: ignore[attr-defined]
-
-    def image_info(self, ref: str) -> None:
-        return None
+from tests.fakes import FakeEngine
 
 
 def test_artifact_is_complete_with_checksums(tmp_path: Path) -> None:
     dest = tmp_path / "out" / "acme-paper-abc1234"
     artifact.write(
         dest,
-        engine=FakeEngine(),
+        engine=FakeEngine(images=()),
         refs=["repro/x:1"],
         dockerfile="FROM x\n",  # type: ignore[arg-type]
         manifest_for=lambda a: {"artifacts": dict(a)},
@@ -46,7 +31,7 @@ def test_failure_leaves_nothing_behind(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         artifact.write(
             dest,
-            engine=FakeEngine(fail=True),
+            engine=FakeEngine(images=(), save_error=RuntimeError("engine went away")),
             refs=["r"],
             dockerfile="",  # type: ignore[arg-type]
             manifest_for=lambda a: {},
@@ -59,7 +44,7 @@ def test_rewrite_replaces_the_old_artifact_atomically(tmp_path: Path) -> None:
     for text in ("FROM one\n", "FROM two\n"):
         artifact.write(
             dest,
-            engine=FakeEngine(),
+            engine=FakeEngine(images=()),
             refs=["r"],
             dockerfile=text,  # type: ignore[arg-type]
             manifest_for=lambda a: {},

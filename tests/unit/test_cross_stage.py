@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from repro import base_image, dockerfile, pipeline, versions
-from repro.engine import ImageInfo
 from repro.errors import BuildError, EngineError, InferenceError
 from repro.fetch import parse_source
 from repro.infer import infer
@@ -24,6 +23,7 @@ from repro.models import (
 )
 from repro.report import QuietReporter
 from tests.conftest import commit_all
+from tests.fakes import FakeEngine
 
 LATE = dt.datetime(2025, 9, 1, tzinfo=dt.timezone.utc)  # torchvision 0.23.0 is the newest then
 
@@ -213,34 +213,15 @@ def test_avoided_pythons_are_passed_over_only_while_another_remains() -> None:
 # ----------------------------------------------------------------- a base image the engine lacks
 
 
-class _NoRegistryEngine:
-    """An engine that has only python:3.11-slim and reaches no registry."""
-
-    buildkit = True
-
-    def __init__(self) -> None:
-        self.pulled: list[str] = []
-        self.built = False
-
-    def image_info(self, ref: str) -> ImageInfo | None:
-        if ref != "python:3.11-slim":
-            return None
-        return ImageInfo(id="sha256:" + "1" * 64, repo_digests=(), size=1, labels={}, created="")
-
-    def pull(self, ref: str) -> None:
-        self.pulled.append(ref)
-        raise EngineError(
-            f"cannot pull {ref}: no registry is reachable from the engine (lookup: no such host)"
-        )
-
-    def build(self, *args: object, **kwargs: object) -> tuple[str, float, str]:
-        self.built = True
-        raise AssertionError("the build must not start")
-
-
 def test_a_base_image_that_cannot_be_pulled_is_one_line_before_the_build(tmp_path: Path) -> None:
     root = _git_repo(tmp_path / "repo", {"main.py": "import json\n"}, "2024-06-01T12:00:00+00:00")
-    engine = _NoRegistryEngine()
+    engine = FakeEngine(
+        images=["python:3.11-slim"],
+        pull_error=EngineError(
+            "cannot pull python:3.13-slim: no registry is reachable from the engine "
+            "(lookup: no such host)"
+        ),
+    )
     out = tmp_path / "out"
     with pytest.raises(BuildError) as caught:
         pipeline.pack(
@@ -258,7 +239,7 @@ def test_a_base_image_that_cannot_be_pulled_is_one_line_before_the_build(tmp_pat
     assert "\n" not in error.message and "unknown step" not in error.message
     assert "--python 3.11 uses a base image this engine has (python:3.11-slim)" in error.hint
     assert "scripts/standin-images.sh" in error.hint and "--base-image" in error.hint
-    assert engine.pulled == ["python:3.13-slim"] and not engine.built
+    assert engine.pulled == ["python:3.13-slim"] and not engine.contexts
     assert not out.exists()
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from repro import artifact, diskspace, locks
-from repro.engine import ImageInfo
 from repro.errors import DiskFullError
 from tests.docker_archive import image_archive, tar_of
+from tests.fakes import FakeEngine
 
 
 def test_sizes_and_full_disks_in_words(tmp_path: Path) -> None:
@@ -33,19 +33,14 @@ def test_sizes_and_full_disks_in_words(tmp_path: Path) -> None:
     )
 
 
-class FullEngine:
-    """Saves 3 chunks, then the disk is full."""
-
-    buildkit = True
-
-    def save(self, refs: list[str], out: object) -> None:
-        archive = image_archive(refs, [tar_of({"big.bin": os.urandom(8000)})])
-        for start in range(0, 3000, 1000):  # a layer is on its way when the disk fills
-            out.write(archive[start : start + 1000])  # type: ignore[attr-defined]
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    def image_info(self, ref: str) -> ImageInfo:
-        return ImageInfo(id="sha256:x", repo_digests=(), size=201_000_000, labels={}, created="")
+def _full_engine(refs: list[str]) -> FakeEngine:
+    """Saves 3 chunks of a layer on its way, then the disk is full."""
+    archive = image_archive(refs, [tar_of({"big.bin": os.urandom(8000)})])
+    return FakeEngine(
+        image_size=201_000_000,
+        save_chunks=[archive[start : start + 1000] for start in range(0, 3000, 1000)],
+        save_error=OSError(errno.ENOSPC, "No space left on device"),
+    )
 
 
 def test_a_full_out_disk_is_one_line_and_leaves_no_partial(tmp_path: Path) -> None:
@@ -53,7 +48,7 @@ def test_a_full_out_disk_is_one_line_and_leaves_no_partial(tmp_path: Path) -> No
     with pytest.raises(DiskFullError) as info:
         artifact.write(
             dest,
-            engine=FullEngine(),  # type: ignore[arg-type]
+            engine=_full_engine(["repro/acme-paper:abc1234"]),  # type: ignore[arg-type]
             refs=["repro/acme-paper:abc1234"],
             dockerfile="FROM x\n",
             manifest_for=lambda a: {},

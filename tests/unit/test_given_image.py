@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from repro import base_image, fetching, given_image, planner
-from repro.engine import ImageInfo, RunLimits, RunResult
 from repro.errors import UsageError
 from repro.models import Evidence, GivenImage, Options, Origin, PythonHint
+from tests.fakes import FakeEngine
 from tests.unit.gpu_helpers import env
 
 PROBE_39 = """\
@@ -73,31 +73,18 @@ def test_only_python_2_is_python_2_and_nothing_is_nothing() -> None:
     assert none.python is None and none.interpreter is None
 
 
-class _Engine:
-    def __init__(self, env: dict[str, str], output: str, exit_code: int = 0) -> None:
-        self.env, self.output, self.exit_code = env, output, exit_code
-        self.runs: list[tuple[str, list[str], RunLimits]] = []
-
-    def image_info(self, ref: str) -> ImageInfo | None:
-        return ImageInfo(
-            id="sha256:1", repo_digests=(), size=1, labels={}, created="", env=self.env
-        )
-
-    def run(self, image: str, argv: list[str], limits: RunLimits) -> RunResult:
-        self.runs.append((image, argv, limits))
-        return RunResult(exit_code=self.exit_code, output=self.output, seconds=0.1)
-
-
 def test_the_probe_runs_its_script_through_sh_whatever_the_entrypoint() -> None:
-    engine = _Engine({}, PROBE_39)
+    engine = FakeEngine(script=lambda argv: (0, PROBE_39))
     image = given_image.probe(engine, "lab/env:1")  # type: ignore[arg-type]
     ((name, argv, limits),) = engine.runs
     assert name == "lab/env:1" and limits.entrypoint == ("sh", "-c") and limits.network == "none"
-    assert argv == [given_image.PROBE] and image.python == "3.9"
+    assert argv == (given_image.PROBE,) and image.python == "3.9"
 
 
 def test_a_probe_that_fails_leaves_the_config_alone() -> None:
-    engine = _Engine({"PYTHON_VERSION": "3.11.4"}, "sh: not found", exit_code=127)
+    engine = FakeEngine(
+        image_env={"PYTHON_VERSION": "3.11.4"}, script=lambda argv: (127, "sh: not found")
+    )
     image = given_image.probe(engine, "distroless")  # type: ignore[arg-type]
     assert image.python == "3.11" and not image.probed
 

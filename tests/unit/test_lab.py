@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from repro import in_image, lab, signals
-from repro.engine import ContainerStatus, RunLimits, RunResult, ServiceSpec
+from repro.engine import ContainerStatus, ServiceSpec
 from repro.errors import ReproError, UsageError
+from tests.fakes import FakeEngine
 
 SIDE = lab.ImageSide(
     python="/opt/venv/bin/python", version="3.11", jupyterlab=False, ipykernel=False, uid=1000
@@ -50,23 +51,19 @@ def test_the_server_listens_inside_and_the_url_names_localhost_and_the_token() -
     assert lab.lab_tag("sha256:" + "f" * 64) == "repro-lab:ffffffffffff"
 
 
-class FakeEngine:
-    """Starts a 'server' that answers after ``ready_after`` status checks."""
-
-    buildkit = True
+class LabEngine(FakeEngine):
+    """The shared fake engine with services: a 'server' that answers its status checks
+    (stops after the first with ``stops``; Ctrl-C after ``interrupt_after``); runs (the
+    lab's probe) print ``probe_output``."""
 
     def __init__(
         self, *, probe_output: str = "", stops: bool = False, interrupt_after: int = 0
     ) -> None:
-        self.probe_output = probe_output
+        super().__init__(script=lambda argv: (0, probe_output))
         self.stops = stops
         self.interrupt_after = interrupt_after
         self.checks = 0
         self.started: list[ServiceSpec] = []
-        self.removed: list[str] = []
-
-    def run(self, image: str, argv: list[str], limits: RunLimits) -> RunResult:
-        return RunResult(exit_code=0, output=self.probe_output, seconds=0.1)
 
     def start_service(self, spec: ServiceSpec) -> str:
         self.started.append(spec)
@@ -89,7 +86,7 @@ class FakeEngine:
 
 
 def _serve(
-    engine: FakeEngine, monkeypatch: pytest.MonkeyPatch, *, answers: bool = True, **kw: Any
+    engine: LabEngine, monkeypatch: pytest.MonkeyPatch, *, answers: bool = True, **kw: Any
 ) -> tuple[int, list[str]]:
     shown: list[str] = []
     monkeypatch.setattr(lab, "_answers", lambda port, token: answers and port == 49153)
@@ -102,7 +99,7 @@ def _serve(
 def test_ctrl_c_stops_the_server_and_removes_its_container(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    engine = FakeEngine(interrupt_after=3)
+    engine = LabEngine(interrupt_after=3)
     status, shown = _serve(engine, monkeypatch, host_port=0)
     assert status == 0
     assert shown == ["http://127.0.0.1:49153/lab?token=t0k"]
@@ -115,7 +112,7 @@ def test_ctrl_c_stops_the_server_and_removes_its_container(
 def test_sigterm_also_removes_the_container_then_ends_the_run(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    engine = FakeEngine()
+    engine = LabEngine()
 
     def term(container_id: str) -> ContainerStatus:
         raise signals.Interrupted(signal.SIGTERM)
@@ -127,7 +124,7 @@ def test_sigterm_also_removes_the_container_then_ends_the_run(
 
 
 def test_a_server_that_stops_is_an_error_with_its_output(monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = FakeEngine(stops=True)
+    engine = LabEngine(stops=True)
     with pytest.raises(ReproError, match="stopped before answering") as info:
         _serve(engine, monkeypatch, answers=False)
     assert "jupyter: cannot start" in info.value.detail
@@ -135,7 +132,7 @@ def test_a_server_that_stops_is_an_error_with_its_output(monkeypatch: pytest.Mon
 
 
 def test_no_network_means_no_published_port(monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = FakeEngine()
+    engine = LabEngine()
     with pytest.raises(UsageError, match="--network none"):
         _serve(engine, monkeypatch, network="none")
     assert engine.started == []
@@ -144,15 +141,15 @@ def test_no_network_means_no_published_port(monkeypatch: pytest.MonkeyPatch) -> 
 def test_probe_reads_the_images_python(monkeypatch: pytest.MonkeyPatch) -> None:
     out = '{"python": "/opt/venv/bin/python", "version": "3.9", "jupyterlab": false, '
     out += '"ipykernel": true, "uid": 1000}\n'
-    side = lab.probe(FakeEngine(probe_output=out), "img")  # type: ignore[arg-type]
+    side = lab.probe(LabEngine(probe_output=out), "img")  # type: ignore[arg-type]
     assert side == lab.ImageSide(
         python="/opt/venv/bin/python", version="3.9", jupyterlab=False, ipykernel=True, uid=1000
     )
     old = out.replace('"3.9"', '"2.7"')
     with pytest.raises(UsageError, match="JupyterLab needs Python 3"):
-        lab.probe(FakeEngine(probe_output=old), "img")  # type: ignore[arg-type]
+        lab.probe(LabEngine(probe_output=old), "img")  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="no Python 3"):
-        lab.probe(FakeEngine(probe_output="sh: python: not found\n"), "img")  # type: ignore[arg-type]
+        lab.probe(LabEngine(probe_output="sh: python: not found\n"), "img")  # type: ignore[arg-type]
 
 
 def test_the_kernel_writer_is_shipped(tmp_path: Path) -> None:

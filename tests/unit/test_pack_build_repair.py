@@ -5,69 +5,19 @@ recorded, and what cannot be repaired reads well."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
 from repro import pipeline
-from repro.engine import ImageInfo, RunLimits, RunResult, _build_failure
 from repro.errors import BuildError
 from repro.fetch import parse_source
 from repro.models import Options
 from repro.report import QuietReporter
-from tests.docker_archive import image_archive, image_id
+from tests.fakes import FakeEngine
 
 BUILD = Path(__file__).parent / "errors" / "build"
 OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_CODENAME=bookworm\n'
-
-
-class FailingEngine:
-    """Builds fail with the given logs, in order, then succeed."""
-
-    buildkit = True
-
-    def __init__(self, *logs: str) -> None:
-        self.logs = list(logs)
-        self.dockerfiles: list[str] = []
-
-    def ping(self) -> None: ...
-
-    def image_info(self, ref: str) -> ImageInfo:
-        return ImageInfo(id=image_id(), repo_digests=(), size=1, labels={}, created="")
-
-    def build(
-        self,
-        context: Path,
-        *,
-        tags: Sequence[str],
-        labels: Mapping[str, str],
-        secrets: Mapping[str, Path],
-        on_line: Callable[[str], None],
-    ) -> tuple[str, float, str]:
-        self.dockerfiles.append((context / "Dockerfile").read_text())
-        if self.logs:
-            lines = self.logs.pop(0).splitlines()
-            for line in lines:
-                on_line(line)
-            raise _build_failure(lines)
-        return image_id(), 0.5, ""
-
-    def run(self, image: str, argv: Sequence[str], limits: RunLimits) -> RunResult:
-        if list(argv) == ["cat", "/etc/os-release"]:
-            return RunResult(exit_code=0, output=OS_RELEASE, seconds=0.1)
-        return RunResult(exit_code=0, output="", seconds=0.1)
-
-    def tag(self, image: str, ref: str) -> None: ...
-    def save(self, refs: Sequence[str], out: object) -> None:
-        out.write(image_archive(list(refs)))  # type: ignore[attr-defined]
-
-    def load(self, path: Path) -> list[str]:
-        return []
-
-    def remove_image(self, ref: str) -> None: ...
-    def gpu_available(self) -> bool:
-        return False
 
 
 @pytest.fixture(autouse=True)
@@ -95,7 +45,7 @@ class Lines(QuietReporter):
         self.lines.append(message)
 
 
-def _pack(repo: Path, tmp_path: Path, engine: FailingEngine, **kw: object) -> pipeline.PackResult:
+def _pack(repo: Path, tmp_path: Path, engine: FakeEngine, **kw: object) -> pipeline.PackResult:
     options = Options(out=tmp_path / "out", python="3.11", no_smoke=True, **kw)  # type: ignore[arg-type]
     return pipeline.pack(
         parse_source(str(repo)),
@@ -110,7 +60,7 @@ def _pack(repo: Path, tmp_path: Path, engine: FailingEngine, **kw: object) -> pi
 def test_a_missing_compiler_is_installed_in_the_system_layer_and_recorded(
     repo: Path, tmp_path: Path
 ) -> None:
-    engine = FailingEngine((BUILD / "uv-gcc-missing.log").read_text())
+    engine = FakeEngine(build_logs=[(BUILD / "uv-gcc-missing.log").read_text()])
     result = _pack(repo, tmp_path, engine)
     first, second = engine.dockerfiles
     assert "apt-get install" not in first
@@ -136,7 +86,7 @@ def test_a_build_script_importing_numpy_is_built_beside_it(tmp_path: Path) -> No
     path.mkdir()
     (path / "requirements.txt").write_text("glmnet==2.2.1\n")
     (path / "main.py").write_text("import glmnet\n")
-    engine = FailingEngine((BUILD / "uv-build-dependency.log").read_text())
+    engine = FakeEngine(build_logs=[(BUILD / "uv-build-dependency.log").read_text()])
     result = _pack(path, tmp_path, engine)
     first, second = engine.dockerfiles
     assert "no-build-isolation" not in first
@@ -156,7 +106,7 @@ def test_a_build_script_importing_numpy_is_built_beside_it(tmp_path: Path) -> No
 def test_without_repairs_the_error_names_package_command_lines_and_log(
     repo: Path, tmp_path: Path
 ) -> None:
-    engine = FailingEngine((BUILD / "uv-gcc-missing.log").read_text())
+    engine = FakeEngine(build_logs=[(BUILD / "uv-gcc-missing.log").read_text()])
     with pytest.raises(BuildError) as raised:
         _pack(repo, tmp_path, engine, max_repairs=0)
     error = raised.value
@@ -172,7 +122,7 @@ def test_without_repairs_the_error_names_package_command_lines_and_log(
 
 def test_a_network_error_is_retried_after_a_pause(repo: Path, tmp_path: Path) -> None:
     dns = (BUILD / "uv-index-dns.log").read_text()
-    engine = FailingEngine(dns, dns)
+    engine = FakeEngine(build_logs=[dns, dns])
     waits: list[float] = []
     options = Options(out=tmp_path / "out", python="3.11", no_smoke=True)
     result = pipeline.pack(
@@ -190,7 +140,7 @@ def test_a_network_error_is_retried_after_a_pause(repo: Path, tmp_path: Path) ->
 
 def test_a_network_error_that_stays_names_the_host_class(repo: Path, tmp_path: Path) -> None:
     dns = (BUILD / "uv-index-dns.log").read_text()
-    engine = FailingEngine(dns, dns, dns)
+    engine = FakeEngine(build_logs=[dns, dns, dns])
     with pytest.raises(BuildError) as raised:
         _pack(repo, tmp_path, engine)
     assert "the package index (pypi.invalid) did not answer" in raised.value.message

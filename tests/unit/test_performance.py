@@ -17,7 +17,7 @@ from repro import build, build_stages, planning, pypi
 from repro.dockerfile import render
 from repro.models import BaseImage, BuildContext, Evidence, Hint, Origin
 from repro.pypi import PyPIIndex
-from tests.unit.test_dockerfile import CASES, GPU_DEVEL_APT
+from tests.unit.recipes import CASES, GPU_DEVEL_APT
 
 
 def _stages(text: str) -> list[str]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from repro.engine import RunLimits, RunResult
 from repro.models import SmokeCommand, SmokePlan
 from repro.smoke import (
     DESELECT,
@@ -19,29 +18,13 @@ from repro.smoke import (
     parse_pytest,
     select_tests,
 )
+from tests.fakes import FakeEngine, Script
 
 ERRORS = Path(__file__).parent / "errors"
-Script = Callable[[tuple[str, ...]], tuple[int | None, str]]
 
 
-class ScriptedEngine:
-    """Answers ``run`` from a function of the argv; records every run and its limits."""
-
-    def __init__(self, script: Script) -> None:
-        self.script = script
-        self.runs: list[tuple[tuple[str, ...], RunLimits]] = []
-
-    def run(self, image: str, argv: Sequence[str], limits: RunLimits) -> RunResult:
-        self.runs.append((tuple(argv), limits))
-        code, output = self.script(tuple(argv))
-        return RunResult(exit_code=code, output=output, seconds=0.1, timed_out=code is None)
-
-    def __getattr__(self, name: str) -> Any:  # the rest of the Engine protocol is unused
-        raise AssertionError(f"unexpected engine call: {name}")
-
-
-def runner(script: Script, **kw: Any) -> tuple[Runner, ScriptedEngine]:
-    engine = ScriptedEngine(script)
+def runner(script: Script, **kw: Any) -> tuple[Runner, FakeEngine]:
+    engine = FakeEngine(script=script)
     return Runner(engine=engine, image="sha256:abc", **kw), engine  # type: ignore[arg-type]
 
 
@@ -71,7 +54,7 @@ def check_output(lines: Mapping[str, str]) -> str:
 def test_every_run_is_isolated() -> None:
     r, engine = runner(lambda argv: (0, "ok   module:a\n"), timeout=30)
     execute(r, SmokePlan(candidates=(imports("module:a"),)))
-    ((_, limits),) = engine.runs
+    ((_, _, limits),) = engine.runs
     assert limits.network == "none"
     assert limits.user == "1000:1000"
     assert limits.mem_bytes == 4 * 1024**3 and limits.pids == 1024
