@@ -30,7 +30,9 @@ Each run, for both sides:
 
 repro is timed as a user runs it (``repro pack REPO``, a new process each time): "image
 ready" is when repro reports the image built; "full pack" adds the smoke test and the
-export of image.tar.gz. Medians over the runs are printed as a Markdown table.
+export of image.tar.gz. The *naive route* is the baseline's build plus
+``docker save | gzip`` of its image (what a user types to have a tarball too), timed
+after each baseline build. Medians over the runs are printed as a Markdown table.
 
     python benchmarks/pack_speed.py [--runs 3] [--files 5000] [--json FILE]
 """
