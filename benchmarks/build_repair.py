@@ -107,6 +107,7 @@ def pack(repo: Path, work: Path, extra: list[str], timeout: float) -> Side:
     manifests = list(out.glob("*/repro.json"))
     if manifests:
         doc = json.loads(manifests[0].read_text())
+        _remove_images(doc.get("tags", []))
         for r in doc.get("repairs", []):
             for c in r["changes"]:
                 gap = " " if c["action"] in ("build-with", "exempt-cutoff") else ""
@@ -120,6 +121,13 @@ def pack(repo: Path, work: Path, extra: list[str], timeout: float) -> Side:
         ]
     shutil.rmtree(out, ignore_errors=True)
     return Side(exit_code=code, seconds=seconds, error=error[:160], rounds=rounds)
+
+
+def _remove_images(tags: list[str]) -> None:
+    """The packed image leaves the engine (each case's image is its own, up to 1.4 GB:
+    nineteen of them fill a small disk); its build cache stays, for the engine's pruning."""
+    if tags:
+        subprocess.run(["docker", "rmi", *tags], capture_output=True, check=False)
 
 
 def _cell(side: Side) -> str:
