@@ -32,10 +32,21 @@ def fetch_local(source: Source, dest: Path, memory: Path | None = None) -> Check
     treeish = f"{commit.hexsha}:{source.subdir}" if source.subdir else commit.hexsha
     try:
         path, warnings = extract(repo, treeish, dest, memory)
-    except git.GitCommandError:
+    except git.GitCommandError as exc:
+        if source.subdir:
+            raise SourceError(
+                f"{source.subdir} is not committed in {repo.working_tree_dir} at "
+                f"{commit.hexsha[:7]}: commit it first (repro packs committed files only)"
+            ) from None
+        # the whole commit unreadable: objects missing (a broken or partial clone)
+        text = str(exc.stderr or "").strip()  # GitPython's form: stderr: '...'
+        if text.startswith("stderr: '") and text.endswith("'"):
+            text = text[len("stderr: '") : -1]
+        said = [line.strip() for line in text.splitlines() if line.strip()]
         raise SourceError(
-            f"{source.subdir} is not committed in {repo.working_tree_dir} at {commit.hexsha[:7]}:"
-            " commit it first (repro packs committed files only)"
+            f"git cannot read commit {commit.hexsha[:7]} of {repo.working_tree_dir}"
+            + (f": {said[0]}" if said else ""),
+            hint="the clone may be incomplete: run `git fsck` there, or clone it again",
         ) from None
     if source.ref is None and repo.is_dirty(untracked_files=True, path=source.subdir or None):
         warnings.append(

@@ -103,6 +103,24 @@ def test_local_repo_packs_committed_files_and_warns_about_changes(tmp_path: Path
     assert any("uncommitted changes" in w for w in checkout.warnings)
 
 
+def test_a_clone_missing_objects_is_named_not_blamed_on_an_empty_path(tmp_path: Path) -> None:
+    """A repository whose commit cannot be read (a file's object gone: a broken or partial
+    clone) is one line naming the commit and git's reason, with a hint, not ' is not
+    committed in ...' with no path."""
+    from tests.conftest import FIXTURES
+
+    repo = tmp_path / "repo"
+    make_repo(FIXTURES / "paper-cpu", repo)
+    blob = git("rev-parse", "HEAD:train.py", cwd=repo)
+    (repo / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+    with pytest.raises(SourceError) as err:
+        fetch(parse_source(str(repo)), tmp_path / "w")
+    message = err.value.message
+    assert message.startswith("git cannot read commit ") and str(repo) in message
+    assert "\n" not in message and "is not committed" not in message
+    assert "git fsck" in err.value.hint
+
+
 def test_local_subdirectory_of_a_repo(tmp_path: Path) -> None:
     from tests.conftest import FIXTURES
 
