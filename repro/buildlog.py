@@ -629,7 +629,9 @@ _RULES = (
 # --------------------------------------------------------------------------- hosts
 
 _URL_HOST = re.compile(r"https?://(?:[^@/\s]+@)?(?P<host>[A-Za-z0-9.-]+)")
-_QUOTED_HOST = re.compile(r"(?:resolve host|resolving) '?(?P<host>[A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+_QUOTED_HOST = re.compile(
+    r"(?:resolve host|resolving|resolve address for) '?(?P<host>[A-Za-z0-9.-]+\.[A-Za-z]{2,})"
+)
 
 
 def _host(lines: Sequence[str]) -> str:
@@ -653,6 +655,9 @@ def _host_class(lines: Sequence[str]) -> HostClass:
     """Which kind of host failed: the package index, a VCS, the distribution's archive."""
     text = "\n".join(lines)
     host = _host(lines)
+    # cargo fetching crates (older cargo reads the registry's index from GitHub)
+    if re.search(r"Unable to update registry|crates\.io-index|crates\.io/", text):
+        return "crates"
     if re.search(r"git\+|Git operation failed|\bgit (?:clone|fetch)|unable to access '", text):
         return "vcs"
     if re.search(r"github\.com|gitlab\.com|bitbucket\.org", host):

@@ -665,6 +665,12 @@ def _network_hint(failure: BuildFailure) -> str:
         )
     if failure.host_class == "apt":
         return f"the base image's apt sources must be reachable; {proxy}"
+    if failure.host_class == "crates":
+        return (
+            f"the package builds Rust code and cargo downloads its crates (crates.io; older "
+            f"cargo reads the registry's index from github.com); {proxy}; or pin a release "
+            "with a wheel for this Python (--pin NAME==VERSION)"
+        )
     return proxy
 
 

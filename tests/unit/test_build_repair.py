@@ -336,6 +336,15 @@ def test_a_network_error_is_retried_twice_with_a_pause_then_explained() -> None:
     assert "--index-url" in final.diagnosis.hint and "HTTPS_PROXY" in final.diagnosis.hint
 
 
+def test_cargo_without_its_registry_names_the_crate_registry() -> None:
+    failure = classify((BUILD / "uv-cargo-registry-unreachable.log").read_text())
+    retries = tuple(propose(failure, _context()).changes) * build_repair.RETRIES
+    final = propose(failure, _context(previous=retries))
+    assert final.diagnosis is not None
+    assert "Rust's crate registry (github.com) did not answer" in final.diagnosis.message
+    assert "crates.io" in final.diagnosis.hint and "HTTPS_PROXY" in final.diagnosis.hint
+
+
 def test_a_refused_certificate_names_the_ca_settings() -> None:
     failure = classify((BUILD / "uv-certificate.log").read_text())
     proposal = propose(failure, _context())

@@ -30,6 +30,7 @@ EXPECTED = {
     "uv-pin-conflict.log": ("resolver-conflict", "requests", "", "", "depends on urllib3"),
     "uv-index-dns.log": ("network", "pypi.invalid", "", "", "Failed to fetch: https://pypi.invalid"),
     "uv-glmnet-gfortran-missing.log": ("missing-compiler", "gfortran", "glmnet", "2.2.1", "compile Fortran"),  # noqa: E501
+    "uv-cargo-registry-unreachable.log": ("network", "github.com", "tokenizers", "0.10.3", "failed to resolve address for github.com"),  # noqa: E501
     "uv-certificate.log": ("certificate", "pypi.org", "", "", "invalid peer certificate"),
     "uv-gdal-cc1plus.log": ("missing-compiler", "g++", "gdal", "3.6.2", "cc1plus"),
     "uv-python-h-missing.log": ("missing-header", "Python.h", "netifaces", "0.11.0", "Python.h"),
@@ -91,6 +92,9 @@ def test_network_and_certificate_failures_name_the_host_class() -> None:
     assert dns.host_class == "index"
     cert = classify((BUILD / "uv-certificate.log").read_text())
     assert cert.host_class == "index"
+    # cargo's registry index (on GitHub for bookworm's cargo), not a link in its notes
+    crates = classify((BUILD / "uv-cargo-registry-unreachable.log").read_text())
+    assert (crates.host_class, crates.subject) == ("crates", "github.com")
 
 
 # --------------------------------------------------------------------------- texts
