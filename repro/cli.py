@@ -18,31 +18,10 @@ from repro.errors import ExitStatus, ReproError
 from repro.manifest import build_manifest
 from repro.models import Options
 from repro.report import QuietReporter, Reporter, plan_text
+from repro.status import PlainReporter as CliReporter
+from repro.status import open_reporter
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class CliReporter:
-    """Stages and notes on stderr; build log lines only with -v."""
-
-    def __init__(self, verbose: int) -> None:
-        self.verbose = verbose
-        self.color = sys.stderr.isatty()
-
-    def stage(self, name: str, detail: str = "") -> None:
-        click.secho(
-            f"==> {name}" + (f": {detail}" if detail else ""), err=True, bold=True, color=self.color
-        )
-
-    def info(self, message: str) -> None:
-        click.echo(f"    {message}", err=True)
-
-    def warn(self, message: str) -> None:
-        click.secho(f"    warning: {message}", err=True, fg="yellow", color=self.color)
-
-    def log(self, line: str) -> None:
-        if self.verbose:
-            click.echo(f"    | {line}", err=True)
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
@@ -397,9 +376,20 @@ def inspect(source: str, as_json: bool, show_dockerfile: bool, **kw: Any) -> Non
     help="Then push the image there and record its digest (see repro push).",
 )
 @registry_options
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Say nothing while it runs: only errors and the final summary.",
+)
 @handle_errors
 def pack(
-    source: str, push_to: str | None, username: str | None, password_stdin: bool, **kw: Any
+    source: str,
+    push_to: str | None,
+    username: str | None,
+    password_stdin: bool,
+    quiet: bool,
+    **kw: Any,
 ) -> None:
     """Build, smoke-test and export an image for SOURCE.
 
@@ -414,8 +404,8 @@ def pack(
 
         destination = publish.parse_destination(push_to)
     auth = _auth(username, password_stdin) if push_to else None
-    reporter = CliReporter(options.verbose)
-    result = pipeline.pack(fetch.parse_source(source, options.ref), options, reporter)
+    with open_reporter(options.verbose, quiet=quiet) as reporter:
+        result = pipeline.pack(fetch.parse_source(source, options.ref), options, reporter)
     smoke = result.smoke
     verdict = "skipped" if smoke is None else ("passed" if smoke.passed else "failed")
     click.echo(f"image     {result.plan.tags[0]}")
@@ -427,8 +417,10 @@ def pack(
         click.echo(f"repair {record.number}  {record.failure[:80]} → {record.changed()}")
     click.echo(f"artifact  {result.artifact_dir}")
     if destination is not None:
-        reporter.stage("push", push_to or "")
-        _push_and_print(str(result.artifact_dir), destination, auth, reporter, keep=True)
+        # plain lines: the push's summary goes to stdout, between them
+        pusher: Reporter = QuietReporter() if quiet else CliReporter(options.verbose)
+        pusher.stage("push", push_to or "")
+        _push_and_print(str(result.artifact_dir), destination, auth, pusher, keep=True)
     else:
         from repro.export import PAPER
 
@@ -436,7 +428,7 @@ def pack(
 
 
 def _push_and_print(
-    target: str, destination: Any, auth: Any, reporter: CliReporter, *, keep: bool
+    target: str, destination: Any, auth: Any, reporter: Reporter, *, keep: bool
 ) -> None:
     from repro import publish
     from repro.engine import DockerEngine

@@ -260,7 +260,7 @@ def _params(name: str) -> set[str]:
 
 
 def test_run_shell_and_pack_many_take_packs_build_options() -> None:
-    pack = _params("pack") - {"source", "push_to", "username", "password_stdin"}
+    pack = _params("pack") - {"source", "push_to", "username", "password_stdin", "quiet"}
     for name in ("run", "shell", "pack-many"):
         assert pack <= _params(name), name
 
