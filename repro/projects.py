@@ -68,6 +68,20 @@ def look_up(
     return found, notes
 
 
+def module_provider(
+    as_of: dt.date, index: lookup.ProjectIndex | None = None
+) -> Callable[[str], tuple[str, str] | None]:
+    """The verified look-up of one module as a repair asks it (a package imported a module
+    it does not declare): (project, evidence) when a release ships it, else None."""
+
+    def provider(module: str) -> tuple[str, str] | None:
+        asked = index if index is not None else PyPIProjects(as_of=as_of)
+        found = lookup.resolve([module], as_of=as_of, index=asked)[module]
+        return (found.dist, found.evidence) if found.resolved else None
+
+    return provider
+
+
 def default_simple_url() -> str:
     """PyPI's simple API, or the mirror's that ``$REPRO_PYPI_URL`` names (its JSON API's
     ``…/pypi`` base, whose simple API is ``…/simple``, as on PyPI itself)."""

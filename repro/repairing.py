@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from repro import buildlog, cache, planner, probe, pypi, repair, smoke
+from repro import buildlog, cache, planner, probe, projects, pypi, repair, smoke
 from repro.engine import Engine
 from repro.errors import BuildError
 from repro.models import BuiltImage, ImageFacts, Plan, Scanned
@@ -120,8 +120,16 @@ def after_smoke(
         plan.environment.python.version,
     )
     gpu_fallback = tested.outcome.gpu_fallback
+    as_of = plan.environment.lock_cutoff or dt.date.today()
     context = repair_context(
-        plan, scanned, facts, repairs.changes, history, pythons, gpu_fallback=gpu_fallback
+        plan,
+        scanned,
+        facts,
+        repairs.changes,
+        history,
+        pythons,
+        gpu_fallback=gpu_fallback,
+        look_up=projects.module_provider(as_of) if failure.kind == "missing-module" else None,
     )
     if not failure.fixable:
         return failure, repair.Proposal(diagnosis=repair.diagnose(failure, context))

@@ -56,6 +56,17 @@ def _dist_of(module: str, context: Context) -> tuple[str, str]:
     for req in context.requirements:
         if req.name and canonicalize_name(req.name) == canonicalize_name(top):
             return req.name, "a requirement of the same name"
+    if (
+        found.kind == "unknown"
+        and context.look_up is not None
+        and not mapping.is_generic(top)
+        and not mapping.system_first(top)
+    ):
+        # imported by a package rather than the code (scan never saw it), or a path the
+        # plan's look-up did not ask: the same verified look-up, now
+        looked_up = context.look_up(top)
+        if looked_up is not None:
+            return looked_up
     return "", found.reason
 
 

@@ -12,7 +12,15 @@ from repro.buildlog import BuildFailure
 from repro.models import BuiltImage, Evidence, ImageFacts, Plan, Scanned
 from repro.planning import wheelhouse_versions
 from repro.repair.build import BuildContext, History
-from repro.repair.values import Change, Context, Failure, KnownRelease, ReleasesFor, Round
+from repro.repair.values import (
+    Change,
+    Context,
+    Failure,
+    KnownRelease,
+    LookUp,
+    ReleasesFor,
+    Round,
+)
 
 if TYPE_CHECKING:
     from repro.releases import ReleaseIndex
@@ -28,6 +36,7 @@ def repair_context(
     pythons: tuple[str, ...],
     *,
     gpu_fallback: bool,
+    look_up: LookUp | None = None,
 ) -> Context:
     """What a proposal may look at after the image of ``plan`` failed: the plan, what the
     image holds (``facts``), the release ``history`` (with the wheelhouse's versions), the
@@ -55,6 +64,7 @@ def repair_context(
         previous=changes,
         checkout=scanned.checkout.path,
         gpu_fallback=gpu_fallback,
+        look_up=look_up,
     )
 
 

@@ -148,6 +148,9 @@ class KnownRelease:
 ReleasesFor = Callable[[str], Sequence[KnownRelease]]
 
 
+LookUp = Callable[[str], "tuple[str, str] | None"]  # module → (project, evidence) or None
+
+
 @dataclass(frozen=True, kw_only=True)
 class Context:
     """What a proposal may look at: the plan, the built image, and the history so far."""
@@ -163,6 +166,10 @@ class Context:
     previous: tuple[Change, ...] = ()  # changes made in earlier rounds
     checkout: Path | None = None  # the repository's files (to read a failing line)
     gpu_fallback: bool = False  # a GPU image smoke-tested on the CPU
+    # the verified package-index look-up of a module repro's data does not map: (project,
+    # evidence) when a project's release ships it, else None; made by the orchestrator
+    # (network), None where there is none (offline, tests)
+    look_up: LookUp | None = None
 
 
 Dated = Callable[[str, str], "str | None"]  # (name, specifier) → version as of the cutoff

@@ -360,3 +360,15 @@ def test_a_module_dropped_by_a_new_major_is_taken_from_the_last_release_before_i
     env = infer(ev, InferSettings(python="2.7"), commit_date=WHEN, lookups=found)
     (req,) = env.requirements
     assert req.pip_line() == "slackclient<2"
+
+
+def test_a_repair_asks_the_same_verified_look_up(http: StandinTransport) -> None:
+    """A module a package imports without declaring it (the smoke test's
+    ModuleNotFoundError; the code's own scan never saw it) is looked up the same way: the
+    project whose release of the code's time ships it, with that evidence, or None."""
+    provider = projects.module_provider(CODE_DATE, index=_index(http))
+    found = provider("blinkstick")
+    assert found is not None
+    dist, evidence = found
+    assert dist.lower() == "blinkstick" and "blinkstick" in evidence and "1.2.0" in evidence
+    assert provider("pybs_not_anywhere") is None

@@ -70,6 +70,37 @@ def test_an_unknown_module_is_never_guessed_as_a_pypi_name() -> None:
     assert "--pin" in proposal.diagnosis.hint
 
 
+def test_a_module_the_map_lacks_is_added_when_the_index_look_up_verifies_it() -> None:
+    """A module repro's data does not map (a package imported it without declaring it) is
+    asked of the verified look-up; its project is added with the look-up's evidence."""
+    asked: list[str] = []
+
+    def look_up(module: str) -> tuple[str, str] | None:
+        asked.append(module)
+        if module == "labtools":
+            return "lab-tools", "PyPI project lab-tools ships top-level module labtools"
+        return None
+
+    failure = Failure(
+        kind="missing-module", line="No module named 'labtools.io'", module="labtools.io"
+    )
+    (change,) = propose(failure, ctx(look_up=look_up)).changes
+    assert (change.action, change.target) == ("add-requirement", "lab-tools")
+    assert "ships top-level module labtools" in change.reason
+    assert asked == ["labtools"]
+    # none accepted: the same diagnosis as without a look-up
+    other = Failure(kind="missing-module", line="No module named 'zzq'", module="zzq")
+    proposal = propose(other, ctx(look_up=look_up))
+    assert not proposal.changes and proposal.diagnosis is not None
+    assert "no known distribution provides 'zzq'" in proposal.diagnosis.message
+    # a generic name (a private settings module) is never asked about
+    generic = Failure(
+        kind="missing-module", line="No module named 'credentials'", module="credentials"
+    )
+    assert not propose(generic, ctx(look_up=look_up)).changes
+    assert asked == ["labtools", "zzq"]
+
+
 def test_adding_the_same_distribution_twice_stops() -> None:
     failure = classify((ERRORS / "py311-module-not-found.txt").read_text())
     done = (Change(action="add-requirement", target="PyYAML"),)
