@@ -279,6 +279,9 @@ _NAMED_PROGRAMS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         "gcc",
     ),
+    # the compiler runs but its assembler is missing (a compiler package installed without
+    # the binutils it only recommends)
+    (re.compile(r"(?:cannot execute|error trying to exec) [‘'`]as[’'`]"), "as"),
     (re.compile(r"CMake must be installed|Could not find CMake|cmake: not found"), "cmake"),
     (re.compile(r"Did not find pkg-config|pkg-config(?: binary)? not found", re.I), "pkg-config"),
 )
@@ -296,6 +299,8 @@ _PKGCONFIG = re.compile(
     r"|Package '(?P<c>[\w.+-]+)', required by '[^']*', not found"
     r"|Dependency \"?(?P<d>[\w.+-]+)\"? not found"
     r"|Run-time dependency (?P<e>[\w.+-]+) found: NO"
+    # a setup.py that tries pkg-config names in turn (mysqlclient 2.2+): the first it tried
+    r"|Command 'pkg-config --exists (?P<f>[\w.+-]+)' returned non-zero exit status 1\b"
 )
 _LIBRARY = re.compile(r"(?:/usr/bin/)?ld(?:\.\w+)?: cannot find -l(?P<lib>[\w.+-]+)")
 _COMPILE_ERROR = re.compile(
@@ -560,10 +565,19 @@ def _network(lines: Sequence[str]) -> _Found:
     return None
 
 
+# apt-get update that could not fetch a package list goes on with what it has (nothing, in a
+# slim image): the install then says "Unable to locate package gcc" of a package the
+# release has; the fetch failing is the cause
+_APT_FETCH_FAILED = re.compile(r"^W: (?:Failed to fetch |Some index files failed to download)")
+
+
 def _apt(lines: Sequence[str]) -> _Found:
     for ln in lines:
         m = _APT.search(ln)
         if m:
+            failed = next((x for x in lines if _APT_FETCH_FAILED.search(x)), None)
+            if failed is not None:
+                return "network", failed, _host(lines), _host_class(lines), ()
             return "apt-package", ln, next(g for g in m.groups() if g), "", ()
     return None
 

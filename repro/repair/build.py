@@ -177,7 +177,11 @@ def fix_program(failure: BuildFailure, context: BuildContext) -> Proposal:
     wheel = _wheel_first(failure, context)
     if wheel is not None:
         return wheel
-    found = contents.program(failure.subject, context.codename)
+    # x86_64-linux-gnu-gcc: the plain compiler's package (gcc), whose dependencies bring
+    # the whole tool chain; trixie's contents name the arch-qualified package, which lacks
+    # the assembler when installed without recommends
+    asked = _TRIPLET.sub("", failure.subject) if _C_FAMILY.match(failure.subject) else ""
+    found = contents.program(asked or failure.subject, context.codename)
     what = "compiler" if failure.kind == "missing-compiler" else "program"
     proposal = _install(failure, context, found, f"the {what} {failure.subject}")
     if proposal.changes and _C_FAMILY.match(failure.subject):
@@ -189,6 +193,7 @@ def fix_program(failure: BuildFailure, context: BuildContext) -> Proposal:
 # contents data names for them (gcc, g++, gfortran) only recommend those headers, and
 # repro installs without recommends: one more round would find stdio.h missing.
 _C_FAMILY = re.compile(r"^(?:[\w-]+-linux-gnu-)?(?:gcc|g\+\+|cc|c\+\+|gfortran)(?:-\d+)?$")
+_TRIPLET = re.compile(r"^[\w-]+-linux-gnu-")
 
 
 def _with_c_headers(proposal: Proposal, context: BuildContext) -> Proposal:

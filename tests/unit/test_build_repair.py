@@ -163,6 +163,24 @@ def test_a_source_only_package_gets_the_compiler() -> None:
     assert [c.target for c in changes] == ["gcc", "libc6-dev"]
 
 
+def test_a_compiler_named_by_its_triplet_gets_the_plain_compiler_package() -> None:
+    """trixie's contents give x86_64-linux-gnu-gcc to gcc-x86-64-linux-gnu, which without
+    recommends has no assembler (a real pack failed on 'cannot execute as'): repro installs
+    gcc, whose dependencies bring the tool chain; the assembler alone is binutils."""
+    changes = propose(_gcc_missing("psycopg2", "2.9.9"), _context(codename="trixie")).changes
+    assert [c.target for c in changes] == ["gcc", "libc6-dev"]
+    failure = classify(
+        "#12 [stage-0 5/9] RUN uv pip install -r /opt/repro/requirements.txt\n"
+        "#12 2.7    Building mysqlclient==2.3.2\n"
+        "#12 2.7 x86_64-linux-gnu-gcc: fatal error: cannot execute \u2018as\u2019: "
+        "posix_spawnp: No such file or directory\n"
+        "#12 ERROR: executor failed running [/bin/sh -c ...]: exit code: 1\n"
+    )
+    assert (failure.kind, failure.subject) == ("missing-program", "as")
+    (change,) = propose(failure, _context(codename="trixie")).changes
+    assert (change.action, change.target) == ("add-build-package", "binutils")
+
+
 def test_an_unbuildable_pin_breaks_the_pin_before_a_declared_python() -> None:
     failure = BuildFailure(
         kind="sdist-unbuildable", line="bad metadata", package="scrypt", version="0.8.20"

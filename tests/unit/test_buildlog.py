@@ -127,6 +127,8 @@ def _log(*lines: str) -> str:
         ("error: [Errno 2] No such file or directory: 'x86_64-linux-gnu-gcc'", "missing-compiler", "x86_64-linux-gnu-gcc"),  # noqa: E501
         ("error: [Errno 2] No such file or directory: 'cargo'", "missing-compiler", "cargo"),
         ("error: [Errno 2] No such file or directory: 'README.rst'", "build-error", ""),
+        ("Command 'pkg-config --exists mysqlclient' returned non-zero exit status 1.", "missing-pkgconfig", "mysqlclient"),  # noqa: E501
+        ("Command 'pkg-config --exists mysqlclient' returned non-zero exit status 127.", "build-error", ""),  # noqa: E501
         ("E: Unable to locate package libfoo-dev", "apt-package", "libfoo-dev"),
         ("Temporary failure resolving 'deb.debian.org'", "network", "deb.debian.org"),
         ("fatal: unable to access 'https://github.com/a/b/': Could not resolve host: github.com", "network", "github.com"),  # noqa: E501
@@ -135,6 +137,27 @@ def _log(*lines: str) -> str:
 def test_the_common_texts_of_each_kind(line: str, kind: str, subject: str) -> None:
     failure = classify(_log("Building foo==1.0", line))
     assert (failure.kind, failure.subject) == (kind, subject)
+
+
+def test_a_package_list_that_could_not_be_fetched_is_the_network_not_a_missing_package() -> None:
+    """apt-get update that timed out on the mirror goes on without the list, and the install
+    says "Unable to locate package gcc" of a package the release has (seen in a real pack):
+    that is a network failure, retried, not a package to look for elsewhere."""
+    failure = classify(
+        _log(
+            "Get:1 http://deb.debian.org/debian bullseye InRelease [75.1 kB]",
+            "Err:3 http://deb.debian.org/debian bullseye/main Translation-en",
+            "  Could not connect to deb.debian.org:80 (203.0.113.80), connection timed out",
+            "W: Failed to fetch http://deb.debian.org/debian/dists/bullseye/main/i18n/"
+            "Translation-en  Could not connect to deb.debian.org:80 (203.0.113.80)",
+            "W: Some index files failed to download. They have been ignored, or old ones used.",
+            "E: Unable to locate package gcc",
+        )
+    )
+    assert failure.kind == "network" and failure.subject == "deb.debian.org"
+    assert failure.line.startswith("W: Failed to fetch")
+    alone = classify(_log("E: Unable to locate package libfoo-dev"))
+    assert (alone.kind, alone.subject) == ("apt-package", "libfoo-dev")
 
 
 def test_the_line_shown_for_a_missing_header_is_the_compilers() -> None:
