@@ -27,6 +27,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from typing import Protocol
 
+from repro import signals
+
 GZIP = "gzip"
 LEVELS = {GZIP: 3}
 BLOCK = 1 << 20
@@ -104,7 +106,8 @@ class ParallelGzip:
         self.pending.clear()
 
     def _submit(self, block: bytes, *, last: bool) -> None:
-        self.pending.append(_pool().submit(_deflate, block, self.primer, self.level, last))
+        with signals.quiet_threads():
+            self.pending.append(_pool().submit(_deflate, block, self.primer, self.level, last))
         self.primer = block[-WINDOW:] if len(block) >= WINDOW else (self.primer + block)[-WINDOW:]
         while len(self.pending) > self.limit:
             self.sink(self.pending.popleft().result())

@@ -439,7 +439,8 @@ class DockerEngine:
         """Start connecting the SDK on a thread of its own, unless it is (being) done."""
         if self._sdk is None and self._connecting is None:
             pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="repro-sdk")
-            self._connecting = pool.submit(_client, self._host)
+            with signals.quiet_threads():
+                self._connecting = pool.submit(_client, self._host)
             pool.shutdown(wait=False)  # the thread ends with its one task
 
     @property
@@ -1135,6 +1136,7 @@ def connect(factory: Callable[[], Engine]) -> Callable[[], Engine]:
     engine-independent stages run."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="repro-engine")
     try:
-        return pool.submit(factory).result
+        with signals.quiet_threads():
+            return pool.submit(factory).result
     finally:
         pool.shutdown(wait=False)  # the task runs on; the thread ends with it

@@ -23,7 +23,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from repro import artifact, compress, diskspace, faults, gather, imagetar
+from repro import artifact, compress, diskspace, faults, gather, imagetar, signals
 from repro.blobstore import BlobStore
 from repro.engine import Engine, ImageInfo
 from repro.manifest import build_manifest
@@ -125,7 +125,8 @@ class Prefetch:
         if plan.smoke_plan is None or not plan.smoke_plan.candidates:
             return None
         prefetch = cls(engine, image_id, plan.tags[0])
-        prefetch.thread.start()
+        with signals.quiet_threads():
+            prefetch.thread.start()
         return prefetch
 
     def _run(self, engine: gather.Saver, image_id: str, ref: str) -> None:

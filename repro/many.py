@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from repro import __version__, fetch, pipeline
+from repro import __version__, fetch, pipeline, signals
 from repro.engine import DockerEngine, Engine
 from repro.errors import ReproError, UsageError
 from repro.models import JSON, Options, Source
@@ -236,7 +236,8 @@ def pack_many(
         return result
 
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="repro-pack")
-    futures = {job.number: pool.submit(work, job) for job in jobs}
+    with signals.quiet_threads():
+        futures = {job.number: pool.submit(work, job) for job in jobs}
     try:
         for number, future in futures.items():
             results[number] = future.result()

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from packaging.utils import canonicalize_name
 
 from repro import cache as repro_cache
-from repro import distfiles, httpget, locks, lookup, pypi, resolve, toplevel
+from repro import distfiles, httpget, locks, lookup, pypi, resolve, signals, toplevel
 from repro.lookup import Found, IndexFile, Project, Unlisted
 from repro.models import Evidence
 
@@ -218,7 +218,9 @@ def _each(work: Callable[[T], R], items: list[T]) -> list[R]:
     if len(items) < 2:
         return [work(i) for i in items]
     with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
-        return list(pool.map(work, items))
+        with signals.quiet_threads():
+            answers = pool.map(work, items)
+        return list(answers)
 
 
 def _today() -> str:

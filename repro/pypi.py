@@ -25,7 +25,7 @@ from packaging.utils import (
 )
 
 from repro import cache as repro_cache
-from repro import locks, retry
+from repro import locks, retry, signals
 from repro.releases import PackageReleases, condense, parse_package, shipped
 
 PACKAGE_URL = "https://pypi.org/pypi/{name}/json"
@@ -79,7 +79,9 @@ class PyPIIndex:
         if self.offline or len(missing) < 2:
             return
         with ThreadPoolExecutor(max_workers=min(workers, len(missing))) as pool:
-            for key, found in zip(missing, pool.map(self._load, missing), strict=True):
+            with signals.quiet_threads():
+                answers = pool.map(self._load, missing)
+            for key, found in zip(missing, answers, strict=True):
                 self._memo.setdefault(key, found)
 
     def _needs_network(self, key: str) -> bool:

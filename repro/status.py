@@ -26,6 +26,7 @@ from typing import TextIO
 
 import click
 
+from repro import signals
 from repro.report import QuietReporter, Reporter
 
 CLEAR = "\r\x1b[2K"  # back to the line's start, erase it (what BuildKit's tty view does)
@@ -249,7 +250,8 @@ def open_reporter(verbose: int, *, quiet: bool = False) -> Iterator[Reporter]:
         return
     live = LiveReporter(sys.stderr, verbose)
     ticker = threading.Thread(target=live.tick, name="repro-status", daemon=True)
-    ticker.start()
+    with signals.quiet_threads():
+        ticker.start()
     try:
         yield live
     finally:

@@ -139,3 +139,32 @@ def test_names_of_other_hosts_or_shapes_are_never_abandoned() -> None:
     assert not stale.abandoned(".a.partial-3qqz00y8")  # mkdtemp's: no owner to ask
     assert stale.abandoned(f".a.partial-{stale.host()}-999999999-0123abcd")
     assert not stale.abandoned(stale.owned_name(".a.partial"))  # this process's own
+
+
+BUSY_WORKER = textwrap.dedent(
+    """
+    import sys, threading, time
+    from repro import faults, signals
+    signals.install()
+    stop = threading.Event()
+    with signals.quiet_threads():
+        worker = threading.Thread(target=lambda: stop.wait(30), daemon=True)
+        worker.start()
+    faults.checkpoint("export.saving")
+    stop.set()
+    print("went on", flush=True)
+    """
+)
+
+
+def test_a_thread_of_repros_never_takes_the_signal_a_point_waits_for(tmp_path: Path) -> None:
+    """A worker thread (the export's layer compression) runs while the main thread stops
+    at a point. Between the point's line and its sigwaitinfo the main thread blocks
+    SIGUSR1 without waiting for it, and the kernel hands a process's signal to a thread
+    that does not block it: in the worker its default action ends the run (exit -10, a CI
+    run under load). Born with the signals blocked, the worker never takes it."""
+    for _ in range(20):  # the kernel picks any thread that does not block it
+        child = Child(BUSY_WORKER, [], "export.saving", tmp_path)
+        child.wait_point("export.saving")
+        os.kill(child.proc.pid, signal.SIGUSR1)
+        assert child.finish() == 0
