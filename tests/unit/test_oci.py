@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 import tarfile
 from pathlib import Path
@@ -15,23 +14,9 @@ import pytest
 
 from repro import gather, imagetar, oci
 from repro.blobstore import BlobStore
+from tests.docker_archive import sha, tar_of
 
-
-def _tar_of(files: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
-def _sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-LAYERS = [_tar_of({"app/hello.py": b"print('hello')\n"}), b"\0" * 1024]  # the second: empty
+LAYERS = [tar_of({"app/hello.py": b"print('hello')\n"}), b"\0" * 1024]  # the second: empty
 
 
 def _config(layers: list[bytes]) -> bytes:
@@ -39,7 +24,7 @@ def _config(layers: list[bytes]) -> bytes:
         "architecture": "amd64",
         "os": "linux",
         "config": {"Labels": {"io.github.repro.python": "3.11"}},
-        "rootfs": {"type": "layers", "diff_ids": [_sha(layer) for layer in layers]},
+        "rootfs": {"type": "layers", "diff_ids": [sha(layer) for layer in layers]},
     }
     return json.dumps(doc).encode()
 
@@ -55,20 +40,20 @@ def docker_archive(
     config = _config(config_layers)
     files: dict[str, bytes] = {}
     if modern:
-        names = [f"blobs/sha256/{_sha(layer)[7:]}" for layer in layers]
-        config_name = f"blobs/sha256/{_sha(config)[7:]}"
+        names = [f"blobs/sha256/{sha(layer)[7:]}" for layer in layers]
+        config_name = f"blobs/sha256/{sha(config)[7:]}"
         files["oci-layout"] = b'{"imageLayoutVersion":"1.0.0"}'
     else:
         # Docker 20 names a layer's folder after the layer and those below it
         chain = [hashlib.sha256(b"".join(layers[: i + 1])).hexdigest() for i in range(len(layers))]
         names = [f"{v1}/layer.tar" for v1 in chain]
-        config_name = f"{_sha(config)[7:]}.json"
+        config_name = f"{sha(config)[7:]}.json"
     files.update(dict(zip(names, layers, strict=True)))
     files[config_name] = config
     files["manifest.json"] = json.dumps(
         [{"Config": config_name, "RepoTags": ["repro/acme-x:abc1234"], "Layers": names}]
     ).encode()
-    path.write_bytes(gzip.compress(_tar_of(files), mtime=0))
+    path.write_bytes(gzip.compress(tar_of(files), mtime=0))
     return path
 
 
@@ -87,7 +72,7 @@ def _check(layout: dict[str, bytes]) -> dict[str, Any]:
     """Every blob is named by its digest; the index leads to the manifest, config, layers."""
     for name, data in layout.items():
         if name.startswith("blobs/sha256/"):
-            assert _sha(data) == "sha256:" + name.rsplit("/", 1)[1], name
+            assert sha(data) == "sha256:" + name.rsplit("/", 1)[1], name
     assert json.loads(layout["oci-layout"]) == {"imageLayoutVersion": "1.0.0"}
     index = json.loads(layout["index.json"])
     (entry,) = index["manifests"]
@@ -98,7 +83,7 @@ def _check(layout: dict[str, bytes]) -> dict[str, Any]:
     for layer, diff_id in zip(manifest["layers"], diff_ids, strict=True):
         blob = layout[f"blobs/sha256/{layer['digest'][7:]}"]
         assert layer["size"] == len(blob)
-        assert _sha(gzip.decompress(blob)) == diff_id
+        assert sha(gzip.decompress(blob)) == diff_id
     return {"index": entry, "manifest": manifest, "config": config}
 
 
@@ -130,7 +115,7 @@ def test_the_same_image_gives_the_same_bytes(tmp_path: Path) -> None:
 
 
 def test_a_layer_that_is_not_the_one_the_config_lists_is_refused(tmp_path: Path) -> None:
-    wrong = [LAYERS[0], _tar_of({"other": b"x"})]
+    wrong = [LAYERS[0], tar_of({"other": b"x"})]
     source = docker_archive(tmp_path / "image.tar.gz", layers=wrong)
     with pytest.raises(oci.OciError, match="is not the one the image config lists"):
         oci.from_docker_archive(source, tmp_path / "x.tar", work=tmp_path / "w")
@@ -143,7 +128,7 @@ def test_the_layout_shares_the_blobs_of_the_store(tmp_path: Path) -> None:
     store = BlobStore(tmp_path / "store")
     first = gather.gather(_File(docker_archive(tmp_path / "a.tar.gz")), "a", store)
     assert (first.compressed, first.reused) == (2, 0)
-    other = [LAYERS[0], _tar_of({"app/other.py": b"print('other')\n"})]
+    other = [LAYERS[0], tar_of({"app/other.py": b"print('other')\n"})]
     second = gather.gather(
         _File(docker_archive(tmp_path / "b.tar.gz", layers=other, config_layers=other)), "b", store
     )
@@ -167,6 +152,6 @@ class _File:
 
 def test_not_a_docker_archive(tmp_path: Path) -> None:
     source = tmp_path / "x.tar.gz"
-    source.write_bytes(gzip.compress(_tar_of({"hello.txt": b"hi"})))
+    source.write_bytes(gzip.compress(tar_of({"hello.txt": b"hi"})))
     with pytest.raises(oci.OciError, match=r"no manifest\.json"):
         oci.from_docker_archive(source, tmp_path / "x.oci.tar", work=tmp_path / "w")
