@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from repro import planner  # noqa: E402
 from repro.infer import infer  # noqa: E402
-from repro.models import InferSettings, Options  # noqa: E402
+from repro.models import BaseSettings, InferSettings  # noqa: E402
 from repro.releases import ShippedIndex  # noqa: E402
 from repro.scan import scan  # noqa: E402
 
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             reads.append(time.perf_counter() - start)
             start = time.perf_counter()
-            planned = planner.plan(environment, Options(), evidence=evidence)
+            planned = planner.plan(environment, BaseSettings(), evidence=evidence)
             plans.append(time.perf_counter() - start)
         read, plan = statistics.median(reads) * 1000, statistics.median(plans) * 1000
         ratios.append(plan / read)

@@ -38,12 +38,12 @@ from repro.errors import InferenceError, UsageError
 from repro.gpu_needs import Build, Need
 from repro.models import (
     BaseImage,
+    BaseSettings,
     CudaChoice,
     Environment,
     Evidence,
     GivenImage,
     HostGpu,
-    Options,
     Requirement,
 )
 
@@ -68,7 +68,7 @@ TIERS: tuple[Tier, ...] = ("nvidia", "fallback", "next-major")
 
 def select(
     environment: Environment,
-    options: Options,
+    settings: BaseSettings,
     *,
     wheelhouse_names: frozenset[str] = frozenset(),
     evidence: Evidence | None = None,
@@ -84,33 +84,33 @@ def select(
     frameworks install as CPU builds (``None``: all on the GPU).
     """
     if on_gpu is not None:
-        return _split(environment, options, wheelhouse_names, evidence, host, tiers, on_gpu)
+        return _split(environment, settings, wheelhouse_names, evidence, host, tiers, on_gpu)
     python = environment.python.version
     frameworks = gpu_frameworks(environment)
-    if options.base_image:
+    if settings.base_image:
         return BaseImage(
-            name=options.base_image,
+            name=settings.base_image,
             python=python,
             python_source="image",
-            gpu=bool(frameworks) and not options.cpu,
+            gpu=bool(frameworks) and not settings.cpu,
             cuda=None,
-            reasons=(f"--base-image {options.base_image}",),
+            reasons=(f"--base-image {settings.base_image}",),
             variant=f"py{python}-custom",
         )
     compile_hints = [h for h in (evidence.hints if evidence else ()) if h.topic == "cuda-compile"]
-    if options.cpu or (not frameworks and not options.cuda):
-        return _cpu(environment, options, frameworks, compile_hints)
-    if options.cuda:
-        _check_cuda_option(options.cuda)
-    needs, notes = gpu_needs.needs(environment, options, wheelhouse_names)
-    if not needs and not options.cuda:
-        return _cpu(environment, options, frameworks, compile_hints, notes=notes)
-    return _gpu(environment, options, needs, notes, compile_hints, wheelhouse_names, host, tiers)
+    if settings.cpu or (not frameworks and not settings.cuda):
+        return _cpu(environment, settings, frameworks, compile_hints)
+    if settings.cuda:
+        _check_cuda_option(settings.cuda)
+    needs, notes = gpu_needs.needs(environment, settings, wheelhouse_names)
+    if not needs and not settings.cuda:
+        return _cpu(environment, settings, frameworks, compile_hints, notes=notes)
+    return _gpu(environment, settings, needs, notes, compile_hints, wheelhouse_names, host, tiers)
 
 
 def _split(
     environment: Environment,
-    options: Options,
+    settings: BaseSettings,
     wheelhouse: frozenset[str],
     evidence: Evidence | None,
     host: HostGpu | None,
@@ -139,7 +139,7 @@ def _split(
     kept = tuple(r for r in environment.requirements if r not in cpu_side)
     base = select(
         dataclasses.replace(environment, requirements=kept),
-        options,
+        settings,
         wheelhouse_names=wheelhouse,
         evidence=evidence,
         host=host,
@@ -200,7 +200,7 @@ def cpu_build(req: Requirement) -> CpuBuild:
 
 def on_given(
     environment: Environment,
-    options: Options,
+    settings: BaseSettings,
     image: GivenImage,
     *,
     wheelhouse_names: frozenset[str] = frozenset(),
@@ -224,11 +224,11 @@ def on_given(
     }
     needs, notes = (
         ([], [])
-        if options.cpu or not frameworks
-        else gpu_needs.needs(environment, options, wheelhouse_names)
+        if settings.cpu or not frameworks
+        else gpu_needs.needs(environment, settings, wheelhouse_names)
     )
     if not needs:
-        why = "--cpu" if options.cpu else "no GPU framework needs CUDA"
+        why = "--cpu" if settings.cpu else "no GPU framework needs CUDA"
         return BaseImage(**common, gpu=False, cuda=None, reasons=(*reasons, *notes, why))  # type: ignore[arg-type]
     combo, cpu_side = _fit_builds(image, needs)
     warnings: list[str] = []
@@ -331,7 +331,7 @@ def _serves(image: GivenImage, build: Build) -> bool:
 
 def _cpu(
     environment: Environment,
-    options: Options,
+    settings: BaseSettings,
     frameworks: list[str],
     compile_hints: Sequence[object] = (),
     *,
@@ -339,7 +339,7 @@ def _cpu(
 ) -> BaseImage:
     python = environment.python.version
     reasons = [f"Python {python}: " + "; ".join(environment.python.reasons)]
-    if options.cpu and frameworks:
+    if settings.cpu and frameworks:
         reasons.append(f"--cpu: CPU-only builds of {', '.join(frameworks)}")
     elif frameworks:
         reasons += notes
@@ -464,7 +464,7 @@ class _Tried:
 
 def _gpu(
     environment: Environment,
-    options: Options,
+    settings: BaseSettings,
     needs: list[Need],
     notes: list[str],
     compile_hints: Sequence[object],
@@ -478,8 +478,8 @@ def _gpu(
     source_built = [b.label for n in needs for b in n.builds if b.devel]
     devel = bool(devel_why or source_built)
     allowed = set(data.known_minors())
-    if options.cuda:
-        allowed &= {options.cuda}
+    if settings.cuda:
+        allowed &= {settings.cuda}
     driver_allowed = allowed
     if host is not None:
         driver_allowed = {m for m in allowed if _driver_ok(data.min_driver(m), host.driver)}
@@ -488,15 +488,15 @@ def _gpu(
     arch_needs = _arch_needs(needs, host)
     if arch_needs is not None:  # first the builds with kernels for the host's GPUs
         arch_tried = _Tried()
-        pick = _resolve(arch_needs, python, devel, driver_allowed, arch_tried, options.cuda, tiers)
+        pick = _resolve(arch_needs, python, devel, driver_allowed, arch_tried, settings.cuda, tiers)
         if pick is not None:
             tried = arch_tried
     if pick is None:
-        pick = _resolve(needs, python, devel, driver_allowed, tried, options.cuda, tiers)
+        pick = _resolve(needs, python, devel, driver_allowed, tried, settings.cuda, tiers)
     driver_ok: bool | None = None if host is None else True
     warnings: list[str] = []
     if pick is None and host is not None and driver_allowed != allowed:
-        pick = _resolve(needs, python, devel, allowed, _Tried(), options.cuda, tiers)
+        pick = _resolve(needs, python, devel, allowed, _Tried(), settings.cuda, tiers)
         if pick is not None:
             driver_ok = False
             need = data.min_driver(pick.minor)
@@ -506,10 +506,10 @@ def _gpu(
                 "this GPU (the smoke test runs on the CPU); update the driver to run it here"
             )
     if pick is None:
-        raise _dead_end(needs, python, options, host, devel, tried)
+        raise _dead_end(needs, python, settings, host, devel, tried)
     passed_over = _passed_over(needs, pick, tried, host, driver_allowed)
     arch = _arch_verdict(needs, pick, host, driver_allowed)
-    return _base(environment, options, needs, notes + passed_over, pick, devel, devel_why,
+    return _base(environment, settings, needs, notes + passed_over, pick, devel, devel_why,
                  source_built, host, driver_ok, [*warnings, *arch.warnings], wheelhouse,
                  arch)  # fmt: skip
 
@@ -926,7 +926,7 @@ _TIER_RULES = {"nvidia": _tier_nvidia, "fallback": _tier_fallback, "next-major":
 
 def _base(
     environment: Environment,
-    options: Options,
+    settings: BaseSettings,
     needs: list[Need],
     notes: list[str],
     pick: _Pick,
@@ -942,10 +942,10 @@ def _base(
     data = compat()
     python = environment.python.version
     reasons = [f"Python {python}: " + "; ".join(environment.python.reasons)]
-    if options.cuda:
-        reasons.append(f"--cuda {options.cuda}")
+    if settings.cuda:
+        reasons.append(f"--cuda {settings.cuda}")
     if not needs:
-        reasons.append(f"--cuda {options.cuda} asks for a GPU image; no GPU framework is required")
+        reasons.append(f"--cuda {settings.cuda} asks for a GPU image; no GPU framework is required")
     for need in needs:
         reasons += need.reasons
     reasons += notes
@@ -1015,15 +1015,15 @@ def _base(
 def _dead_end(
     needs: list[Need],
     python: str,
-    options: Options,
+    settings: BaseSettings,
     host: HostGpu | None,
     devel: bool,
     tried: _Tried,
 ) -> InferenceError:
     parts = [n.summary for n in needs]
     parts.append(f"Python {python}")
-    if options.cuda:
-        parts.append(f"--cuda {options.cuda}")
+    if settings.cuda:
+        parts.append(f"--cuda {settings.cuda}")
     if host is not None:
         parts.append(f"host driver {host.driver}")
     if devel:

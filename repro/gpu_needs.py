@@ -23,7 +23,7 @@ from packaging.version import InvalidVersion, Version
 from repro import compat as cdata
 from repro.compat import Compat, major_of, minor_key, minor_of
 from repro.errors import InferenceError
-from repro.models import STRONG_KINDS, Environment, Options, Requirement
+from repro.models import STRONG_KINDS, BaseSettings, Environment, Requirement
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class _Clash(Exception):
 
 
 def needs(
-    environment: Environment, options: Options, wheelhouse: frozenset[str]
+    environment: Environment, settings: BaseSettings, wheelhouse: frozenset[str]
 ) -> tuple[list[Need], list[str]]:
     """Every GPU framework's need, and notes on those that need no CUDA (CPU builds)."""
     data = cdata.load()
@@ -80,7 +80,7 @@ def needs(
         python=python,
         python_why="; ".join(environment.python.reasons),
         as_of=environment.as_of.isoformat() if environment.as_of else None,
-        cuda_option=options.cuda,
+        cuda_option=settings.cuda,
         wheelhouse=wheelhouse,
     )
     builders = (_torch_need, _tf_need, _jax_need, _paddle_need)

@@ -804,17 +804,51 @@ class BuildSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class BaseSettings:
+    """What the choice of base image and its Python reads (repro/planner.py,
+    repro/base_image.py, repro/gpu_needs.py): the Python, CUDA or image the user fixed."""
+
+    python: str | None = None  # --python
+    cpu: bool = False  # --cpu
+    cuda: str | None = None  # --cuda
+    base_image: str | None = None  # --base-image IMAGE
+    require_gpu: bool = False  # --require-gpu: no GPU plan is an error, not a CPU image
+
+    @classmethod
+    def of(cls, options: Options) -> BaseSettings:
+        return _from_options(cls, options)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportSettings:
+    """What the image's tags and the export (repro/export.py) read: where the artifact goes
+    and what it holds besides the image."""
+
+    out: Path = Path("repro-out")  # --out: the artifact's parent folder
+    oci: bool = False  # --oci: also an OCI layout tarball (image.oci.tar)
+    tags: tuple[str, ...] = ()  # --tag: tags beside repro's own
+
+    @classmethod
+    def of(cls, options: Options) -> ExportSettings:
+        return _from_options(cls, options)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """Every stage's settings, made from ``Options`` once."""
 
     infer: InferSettings
+    base: BaseSettings
     smoke: SmokeSettings
     build: BuildSettings
+    export: ExportSettings
 
     @classmethod
     def of(cls, options: Options) -> Settings:
         return cls(
             infer=InferSettings.of(options),
+            base=BaseSettings.of(options),
             smoke=SmokeSettings.of(options),
             build=BuildSettings.of(options),
+            export=ExportSettings.of(options),
         )

@@ -283,7 +283,7 @@ def pack_fetched(
             prefetch.stop()  # a repair round builds another image
 
     got.remove_workspace()
-    dest = export.artifact_path(options.out, plan.checkout)
+    dest = export.artifact_path(scanned.settings.export.out, plan.checkout)
     reporter.stage("export", str(dest))
     if prefetch is not None:
         prefetch.finish()
@@ -297,5 +297,7 @@ def pack_fetched(
         smoke=tested.result if tested else None,
         smoke_extra=tested.to_json() if tested else {},
         repairs=repairs.rounds,
-        pending=export.PendingImage(dest, docker, image.id, plan.tags, oci=options.oci),
+        pending=export.PendingImage(
+            dest, docker, image.id, plan.tags, oci=scanned.settings.export.oci
+        ),
     )

@@ -1,4 +1,4 @@
-"""Environment × options → the base image, its Python and what was given up (pure).
+"""Environment × BaseSettings → the base image, its Python and what was given up (pure).
 
 Inference runs once and proposes a Python and framework versions. The planner searches
 the candidates (Python, framework builds, base image) in the order of a ladder and
@@ -47,11 +47,11 @@ from repro.models import (
     JSON,
     STRONG_KINDS,
     BaseImage,
+    BaseSettings,
     Environment,
     Evidence,
     GivenImage,
     HostGpu,
-    Options,
     PythonChoice,
 )
 from repro.versions import python_allows
@@ -161,7 +161,7 @@ def _pinned(specifier: str, version: str) -> bool:
 class _Ask:
     """Everything base_image.select needs besides the environment and the tiers."""
 
-    options: Options
+    settings: BaseSettings
     evidence: Evidence | None
     host: HostGpu | None
     wheelhouse: frozenset[str]
@@ -171,11 +171,11 @@ class _Ask:
         environment: Environment,
         tiers: Sequence[base_image.Tier] = base_image.TIERS,
         on_gpu: frozenset[str] | None = None,
-        options: Options | None = None,
+        settings: BaseSettings | None = None,
     ) -> BaseImage:
         return base_image.select(
             environment,
-            options or self.options,
+            settings or self.settings,
             wheelhouse_names=self.wheelhouse,
             evidence=self.evidence,
             host=self.host,
@@ -186,7 +186,7 @@ class _Ask:
     def clash(self, environment: Environment) -> str | None:
         """Why no build of some framework exists for this environment's Python, or None."""
         try:
-            gpu_needs.needs(environment, self.options, self.wheelhouse)
+            gpu_needs.needs(environment, self.settings, self.wheelhouse)
         except InferenceError as exc:
             # "... not 3.5 (Python 3.5: <why that Python>)": the why is the planner's own
             return exc.message.removeprefix("no GPU base image fits: ").split(" (Python ")[0]
@@ -195,7 +195,7 @@ class _Ask:
 
 def plan(
     environment: Environment,
-    options: Options,
+    settings: BaseSettings,
     *,
     evidence: Evidence | None = None,
     host: HostGpu | None = None,
@@ -206,18 +206,18 @@ def plan(
     """The best candidate and what it gave up. Raises only for ``--require-gpu`` without a
     GPU plan, for a ``--base-image`` that cannot serve (``image``: what the probe found in
     it), and for what no plan can fix (a bad ``--cuda``)."""
-    ask = _Ask(options, evidence, host, wheelhouse_names)
+    ask = _Ask(settings, evidence, host, wheelhouse_names)
     frameworks = base_image.gpu_frameworks(environment)
-    if options.base_image and image is not None:
+    if settings.base_image and image is not None:
         return _on_given(ask, environment, image, retarget)
-    if options.base_image or options.cpu or (not frameworks and not options.cuda):
+    if settings.base_image or settings.cpu or (not frameworks and not settings.cuda):
         base = ask.select(environment)
-        return _no_ladder(environment, base, options, frameworks)
+        return _no_ladder(environment, base, settings, frameworks)
     ladder: list[Rung] = []
     found = _climb(ask, environment, ladder)
     if found is not None:
         return found
-    alternatives = python_alternatives(environment, evidence, options)
+    alternatives = python_alternatives(environment, evidence, settings)
     moved = _other_python(ask, environment, alternatives, ladder, retarget, evidence)
     if moved is not None:
         return moved
@@ -227,19 +227,19 @@ def plan(
     split = _primary_on_gpu(ask, environment, alternatives, ladder, retarget, evidence)
     if split is not None:
         return split
-    return _cpu(ask, environment, ladder, options)
+    return _cpu(ask, environment, ladder, settings)
 
 
 def _no_ladder(
-    environment: Environment, base: BaseImage, options: Options, frameworks: list[str]
+    environment: Environment, base: BaseImage, settings: BaseSettings, frameworks: list[str]
 ) -> Planned:
-    if options.base_image:
-        detail = f"--base-image {options.base_image}"
-    elif options.cpu:
+    if settings.base_image:
+        detail = f"--base-image {settings.base_image}"
+    elif settings.cpu:
         detail = "--cpu"
     else:
         detail = "no GPU framework among the requirements"
-    if options.require_gpu and not base.gpu:
+    if settings.require_gpu and not base.gpu:
         raise InferenceError(
             f"--require-gpu: no GPU image ({detail})",
             hint="--cuda X.Y asks for a CUDA image even without a GPU framework",
@@ -294,7 +294,7 @@ def _other_python(
     """Step 4: the first other Python for which steps 1-3 find a base."""
     current = environment.python.version
     if not alternatives:
-        why = "--python fixes it" if ask.options.python else "no other Python the code allows"
+        why = "--python fixes it" if ask.settings.python else "no other Python the code allows"
         ladder.append(Rung(step="python", outcome="no fit", detail=why))
         return None
     tried: list[str] = []
@@ -359,11 +359,11 @@ def _python_given_up(
 
 
 def python_alternatives(
-    environment: Environment, evidence: Evidence | None, options: Options
+    environment: Environment, evidence: Evidence | None, settings: BaseSettings
 ) -> list[str]:
     """The other Pythons the code allows (same major, the syntax it uses), nearest first
     and, at the same distance, the older: old frameworks have images for old Pythons."""
-    if options.python:
+    if settings.python:
         return []  # the user's choice is a hard constraint
     current = environment.python.version
     major, minor = (int(p) for p in current.split("."))
@@ -385,7 +385,7 @@ def _on_given(
     ask: _Ask, environment: Environment, image: GivenImage, retarget: Retarget
 ) -> Planned:
     """Plan for what a given image has; a clear error when it cannot serve."""
-    options, evidence = ask.options, ask.evidence
+    settings, evidence = ask.settings, ask.evidence
     name, current = image.name, environment.python.version
     where = "the probe found" if image.probed else "its config names"
     if image.python is None:
@@ -439,7 +439,7 @@ def _on_given(
         )
         gave_up.append(GaveUp(kind="python", constraint=constraint, reason=f"{why} is {have}"))
         warnings.append(f"{constraint} given up: {why} is {have}")
-    if base_image.gpu_frameworks(moved) and not options.cpu:
+    if base_image.gpu_frameworks(moved) and not settings.cpu:
         clash = ask.clash(moved)
         if clash is not None:
             raise UsageError(
@@ -447,8 +447,8 @@ def _on_given(
                 hint="use an image with a Python the frameworks have wheels for, or --pin "
                 "another release",
             )
-    base = base_image.on_given(moved, options, image, wheelhouse_names=ask.wheelhouse)
-    if options.require_gpu and not base.gpu:
+    base = base_image.on_given(moved, settings, image, wheelhouse_names=ask.wheelhouse)
+    if settings.require_gpu and not base.gpu:
         raise InferenceError(
             f"--require-gpu: --base-image {name} gives no GPU plan",
             detail="\n".join(f"- {w}" for w in base.warnings),
@@ -671,10 +671,12 @@ def _primary_on_gpu(
 # --------------------------------------------------------------------------- step 7
 
 
-def _cpu(ask: _Ask, environment: Environment, ladder: list[Rung], options: Options) -> Planned:
+def _cpu(
+    ask: _Ask, environment: Environment, ladder: list[Rung], settings: BaseSettings
+) -> Planned:
     frameworks = ", ".join(base_image.gpu_frameworks(environment))
     summary = "; ".join(r.line() for r in ladder if r.outcome == "no fit")
-    if options.require_gpu:
+    if settings.require_gpu:
         raise InferenceError(
             f"--require-gpu: no GPU base image fits {frameworks} (Python "
             f"{environment.python.version})",
@@ -682,7 +684,7 @@ def _cpu(ask: _Ask, environment: Environment, ladder: list[Rung], options: Optio
             hint="without --require-gpu repro plans a CPU image; --python X.Y, --cuda X.Y, "
             "--pin or --base-image IMAGE change the constraints",
         )
-    base = ask.select(environment, options=dataclasses.replace(options, cpu=True))
+    base = ask.select(environment, settings=dataclasses.replace(settings, cpu=True))
     reason = f"no GPU plan for {frameworks}: {summary}"
     kept = tuple(r for r in base.reasons if not r.startswith("--cpu"))
     reasons = (*kept, f"{reason}: a CPU image, CPU-only builds of {frameworks}")

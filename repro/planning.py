@@ -43,7 +43,7 @@ from repro.models import (
     BuildContext,
     Checkout,
     Environment,
-    Options,
+    ExportSettings,
     Plan,
     Prepared,
     PythonChoice,
@@ -78,13 +78,13 @@ def decide(
     prefetched); ``lookups``: what the PyPI look-up of unmapped imports found
     (``projects.look_up``); ``vcs_resolve``: how a VCS requirement's branch is read
     (``fetch.branch_as_of``; None: VCS requirements are left as written)."""
-    checkout, evidence, options = scanned.checkout, scanned.evidence, scanned.options
+    checkout, evidence = scanned.checkout, scanned.evidence
     found = scanned.wheels
     python_change = repair.python_change(changes)
-    settings = scanned.settings.infer
+    settings, base_settings = scanned.settings.infer, scanned.settings.base
     if python_change is not None:
-        options = dataclasses.replace(options, python=python_change.target)
         settings = dataclasses.replace(settings, python=python_change.target)
+        base_settings = dataclasses.replace(base_settings, python=python_change.target)
     environment = infer.infer(
         evidence,
         settings,
@@ -116,12 +116,12 @@ def decide(
 
     planned = planner.plan(
         environment,
-        options,
+        base_settings,
         evidence=evidence,
         host=scanned.host_gpu,
         wheelhouse_names=wheel_names,
         retarget=retarget,
-        image=scanned.given if options.base_image else None,
+        image=scanned.given if base_settings.base_image else None,
     )
     environment = planned.environment
     if planned.warnings:
@@ -149,7 +149,7 @@ def decide(
 def decision(planned: planner.Planned, scanned: Scanned) -> JSON:
     """The manifest's ``plan``: the planner's ladder, and what a --base-image holds."""
     doc = planned.to_json()
-    if scanned.given is not None and scanned.options.base_image:
+    if scanned.given is not None and scanned.settings.base.base_image:
         doc["image"] = scanned.given.to_json()
     return doc
 
@@ -193,7 +193,7 @@ def assemble(
     package it moved past the lock's cutoff through; ``built_with`` (requirements to
     install first, packages to build without isolation) answers a build script that
     imports what it does not declare."""
-    checkout, evidence, options = scanned.checkout, scanned.evidence, scanned.options
+    checkout, evidence = scanned.checkout, scanned.evidence
     python = environment.python.version
     wheels = usable_wheels(scanned.wheels, python)
     made = recipe(
@@ -201,7 +201,6 @@ def assemble(
         checkout.commit,
         environment,
         base,
-        options,
         frozenset(canonicalize_name(w.name) for w, _ in wheels),
         bool(wheels),
         buildkit,
@@ -230,7 +229,7 @@ def assemble(
         base=base,
         smoke=smoke,
         dockerfile=rendered.dockerfile,
-        tags=tags(checkout, base, options),
+        tags=tags(checkout, base, scanned.settings.export),
         labels=labels(checkout, environment, base, smoke, created=created),
         warnings=warnings(scanned, environment, base, notes),
         smoke_plan=smoke_plan,
@@ -240,13 +239,13 @@ def assemble(
     return Prepared(plan=plan, files=rendered.files, wheels=tuple(p for _, p in wheels))
 
 
-def tags(checkout: Checkout, base: BaseImage, options: Options) -> tuple[str, ...]:
+def tags(checkout: Checkout, base: BaseImage, settings: ExportSettings) -> tuple[str, ...]:
     """``repro/<slug>:<short sha>``, the same with the base's variant, then ``--tag``s."""
     repo = f"repro/{checkout.source.slug}"
     return (
         f"{repo}:{checkout.short_sha}",
         f"{repo}:{checkout.short_sha}-{base.variant}",
-        *options.tags,
+        *settings.tags,
     )
 
 
@@ -352,7 +351,6 @@ def recipe(
     commit: str,
     environment: Environment,
     base: BaseImage,
-    options: Options,
     wheel_names: frozenset[str],
     wheelhouse: bool,
     buildkit: bool,

@@ -163,7 +163,7 @@ def after_build(
     here = probe.local_pythons(engine)
     pythons = tuple(
         p
-        for p in planner.python_alternatives(environment, scanned.evidence, scanned.options)
+        for p in planner.python_alternatives(environment, scanned.evidence, scanned.settings.base)
         if p in here
     )
     codename = probe.os_codename(engine, plan.base.name)

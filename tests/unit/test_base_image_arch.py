@@ -14,7 +14,7 @@ import pytest
 
 from repro import base_image, compat
 from repro.compat import TorchArch
-from repro.models import Environment, HostGpu, Options
+from repro.models import BaseSettings, Environment, HostGpu
 from tests.unit.gpu_helpers import env
 
 
@@ -45,7 +45,7 @@ class Case:
     arch_ok: bool | None
     reasons: tuple[str, ...] = ()  # substrings that must appear among the reasons
     warning: str | None = None  # a substring of the one warning expected
-    options: Options = field(default_factory=Options)
+    options: BaseSettings = field(default_factory=BaseSettings)
 
 
 CASES = {
@@ -185,7 +185,7 @@ def test_arch_case(name: str) -> None:
     ],
 )
 def test_nothing_to_check_gives_none(host: HostGpu | None, environment: Environment) -> None:
-    base = base_image.select(environment, Options(), host=host)
+    base = base_image.select(environment, BaseSettings(), host=host)
     assert base.cuda is not None and base.cuda.arch_ok is None
     assert not any("kernels" in r for r in base.reasons)
 

@@ -14,7 +14,7 @@ import pytest
 
 from repro import base_image
 from repro.errors import InferenceError, UsageError
-from repro.models import Environment, Evidence, HostGpu, Options
+from repro.models import BaseSettings, Environment, Evidence, HostGpu
 from tests.unit.gpu_helpers import compiles_cuda, env
 
 
@@ -23,7 +23,7 @@ class Case:
     environment: Environment
     image: str
     lines: dict[str, str] = field(default_factory=dict)
-    options: Options = field(default_factory=Options)
+    options: BaseSettings = field(default_factory=BaseSettings)
     evidence: Evidence | None = None
     host: HostGpu | None = None
     python_source: str = "apt"
@@ -86,7 +86,7 @@ CASES = {
         env("3.10", "jax==0.4.25"),
         "nvidia/cuda:11.8.0-runtime-ubuntu22.04",
         {"jax": "jax[cuda11_pip]==0.4.25"},
-        options=Options(cuda="11.8"),
+        options=BaseSettings(cuda="11.8"),
         cuda="11.8",
         find_links=(JAX_LINKS,),
         reasons=("CUDA 11.8: asked for with --cuda",),
@@ -199,7 +199,7 @@ CASES = {
             "torchvision": "torchvision==0.20.1+cu118",
             "torchaudio": "torchaudio==2.5.1",
         },
-        options=Options(cuda="11.8"),
+        options=BaseSettings(cuda="11.8"),
         cuda="11.8",
         index_urls=("https://download.pytorch.org/whl/cu118",),
         python_source="deadsnakes",
@@ -233,7 +233,7 @@ CASES = {
     "--cuda without a GPU framework still gives a CUDA image": Case(
         env("3.11", "numpy"),
         "nvidia/cuda:12.4.1-runtime-ubuntu22.04",
-        options=Options(cuda="12.4"),
+        options=BaseSettings(cuda="12.4"),
         cuda="12.4",
         python_source="deadsnakes",
     ),
@@ -264,7 +264,7 @@ def test_gpu_case(name: str) -> None:
 
 def test_driver_too_old_for_every_build_says_so_and_keeps_the_image() -> None:
     base = base_image.select(
-        env("3.11", "torch==2.13.0"), Options(), host=HostGpu(driver="470.82.01")
+        env("3.11", "torch==2.13.0"), BaseSettings(), host=HostGpu(driver="470.82.01")
     )
     assert base.name == "nvidia/cuda:13.0.3-runtime-ubuntu24.04"
     assert base.cuda is not None and base.cuda.driver_ok is False
@@ -273,7 +273,7 @@ def test_driver_too_old_for_every_build_says_so_and_keeps_the_image() -> None:
 
 
 def test_no_host_gpu_checks_nothing() -> None:
-    base = base_image.select(env("3.11", "torch==2.13.0"), Options())
+    base = base_image.select(env("3.11", "torch==2.13.0"), BaseSettings())
     assert base.cuda is not None and base.cuda.driver_ok is None and base.warnings == ()
 
 
@@ -282,44 +282,46 @@ def test_no_host_gpu_checks_nothing() -> None:
     [
         (
             env("3.7", "tensorflow-gpu==1.15.0"),
-            Options(),
+            BaseSettings(),
             "tensorflow-gpu 1.15.0 (CUDA 10.0, cuDNN 7.4) + Python 3.7: the nvidia/cuda tags of "
             "CUDA 10.0 were deleted (2023-06); the fallback images for CUDA 10.0 have "
             "Python 2.7, 3.5, 3.6",
         ),
         (
             env("3.9", "torch==1.4.0"),
-            Options(),
+            BaseSettings(),
             "torch 1.4.0 has wheels for Python 2.7, 3.5-3.8, not 3.9",
         ),
         (
             env("3.10", "tensorflow-gpu==2.12.0"),
-            Options(),
+            BaseSettings(),
             "tensorflow-gpu 2.12.0 does not exist as a working package",
         ),
         (
             env("3.8", "torch==1.4.0", "torchvision==0.6.0"),
-            Options(),
+            BaseSettings(),
             "torchvision 0.6.0 does not go with torch 1.4.0 (torchvision 0.5.0 does)",
         ),
         (
             env("3.11", "torch==2.99.0"),
-            Options(),
+            BaseSettings(),
             "torch 2.99.0 is not in repro's compatibility data",
         ),
         (
             env("3.11", "torch==2.5.1"),
-            Options(cuda="13.0"),
+            BaseSettings(cuda="13.0"),
             "torch 2.5.1 (CUDA 11.8, 12.1, 12.4) + Python 3.11 + --cuda 13.0",
         ),
         (
             env("3.12", "tensorflow==2.12.0"),
-            Options(),
+            BaseSettings(),
             "tensorflow 2.12.0 has wheels for Python 3.8-3.11, not 3.12",
         ),
     ],
 )
-def test_dead_ends_name_the_clash(environment: Environment, options: Options, message: str) -> None:
+def test_dead_ends_name_the_clash(
+    environment: Environment, options: BaseSettings, message: str
+) -> None:
     with pytest.raises(InferenceError) as info:
         base_image.select(environment, options)
     assert message in info.value.message
@@ -330,38 +332,38 @@ def test_dead_ends_name_the_clash(environment: Environment, options: Options, me
 @pytest.mark.parametrize("bad", ["12", "12.7", "twelve", "12.6.3"])
 def test_cuda_option_is_checked(bad: str) -> None:
     with pytest.raises(UsageError, match=f"--cuda {bad}"):
-        base_image.select(env("3.11", "torch==2.5.1"), Options(cuda=bad))
+        base_image.select(env("3.11", "torch==2.5.1"), BaseSettings(cuda=bad))
 
 
 def test_cpu_option_keeps_the_slim_image() -> None:
-    base = base_image.select(env("3.11", "torch==2.5.1"), Options(cpu=True))
+    base = base_image.select(env("3.11", "torch==2.5.1"), BaseSettings(cpu=True))
     assert base.name == "python:3.11-slim" and not base.gpu and base.cuda is None
     assert "--cpu: CPU-only builds of torch" in base.reasons
 
 
 def test_a_cpu_build_from_the_wheelhouse_needs_no_cuda() -> None:
-    base = base_image.select(env("3.11", "torch", versions={"torch": "2.13.0+cpu"}), Options())
+    base = base_image.select(env("3.11", "torch", versions={"torch": "2.13.0+cpu"}), BaseSettings())
     assert base.name == "python:3.11-slim" and not base.gpu
     assert any("is a CPU build" in r for r in base.reasons)
 
 
 def test_cuda_code_without_a_gpu_framework_suggests_cuda() -> None:
-    base = base_image.select(env("3.11", "numpy"), Options(), evidence=compiles_cuda())
+    base = base_image.select(env("3.11", "numpy"), BaseSettings(), evidence=compiles_cuda())
     assert not base.gpu
     assert any("--cuda X.Y" in r for r in base.reasons)
 
 
 def test_base_image_option_wins() -> None:
-    base = base_image.select(env("3.11", "torch==2.5.1"), Options(base_image="my/img:1"))
+    base = base_image.select(env("3.11", "torch==2.5.1"), BaseSettings(base_image="my/img:1"))
     assert base.name == "my/img:1" and base.reasons == ("--base-image my/img:1",)
 
 
 def test_python_packages_follow_the_ubuntu_release() -> None:
-    bionic = base_image.select(env("3.6", "torch==1.10.0"), Options())
+    bionic = base_image.select(env("3.6", "torch==1.10.0"), BaseSettings())
     assert bionic.cuda is not None and bionic.cuda.ubuntu == "18.04"
     # on bionic a venv's pip 9.0.1 imports distutils, which Ubuntu splits out
     assert bionic.cuda.python_packages == ("python3.6", "python3.6-venv", "python3-distutils")
-    devel = base_image.select(env("3.11", "torch==2.5.1"), Options(), evidence=compiles_cuda())
+    devel = base_image.select(env("3.11", "torch==2.5.1"), BaseSettings(), evidence=compiles_cuda())
     assert devel.cuda is not None and devel.python_source == "deadsnakes"
     assert devel.cuda.python_packages == ("python3.11", "python3.11-venv", "python3.11-dev")
 
@@ -369,7 +371,7 @@ def test_python_packages_follow_the_ubuntu_release() -> None:
 def test_a_companion_chosen_by_date_yields_to_torchs_pairing() -> None:
     # torchvision's version was chosen by date, not declared: it follows torch's release
     environment = env("3.8", "torch==1.8.1", "torchvision", versions={"torchvision": "0.23.0"})
-    base = base_image.select(environment, Options())
+    base = base_image.select(environment, BaseSettings())
     assert base.cuda is not None
     assert dict(base.cuda.requirements)["torchvision"] == "torchvision==0.9.1+cu111"
     assert any("torchvision 0.9.1 goes with torch 1.8.1 (not 0.23.0" in r for r in base.reasons)
@@ -377,6 +379,6 @@ def test_a_companion_chosen_by_date_yields_to_torchs_pairing() -> None:
 
 def test_a_declared_companion_decides_torch_over_a_date_choice() -> None:
     environment = env("3.7", "torch", "torchvision==0.5.0", versions={"torch": "1.13.1"})
-    base = base_image.select(environment, Options())
+    base = base_image.select(environment, BaseSettings())
     assert base.cuda is not None
     assert dict(base.cuda.requirements)["torch"] == "torch==1.4.0"

@@ -20,7 +20,7 @@ from packaging.version import Version
 from repro import base_image, compat
 from repro.compat import major_of, minor_key, minor_of
 from repro.errors import InferenceError
-from repro.models import BaseImage, HostGpu, Options
+from repro.models import BaseImage, BaseSettings, HostGpu
 from tests.unit.gpu_helpers import compiles_cuda, env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -192,7 +192,7 @@ def test_torch_picks_exist_fit_and_are_stable(release, data, host, devel, compan
         reqs.append("torchvision")
     environment = env(python, *reqs)
     try:
-        base = _select(environment, Options(), host, devel)
+        base = _select(environment, BaseSettings(), host, devel)
     except InferenceError as exc:
         assert "\n" not in exc.message and exc.message.startswith("no GPU base image fits")
         return
@@ -225,7 +225,7 @@ def test_torch_picks_exist_fit_and_are_stable(release, data, host, devel, compan
     )
     if "torchvision" in lines:
         assert lines["torchvision"].endswith(f"{release.torchvision}{build.local}")
-    assert _select(environment, Options(), host, devel) == base  # stable
+    assert _select(environment, BaseSettings(), host, devel) == base  # stable
 
 
 tf_case = st.sampled_from(DATA.tensorflow)
@@ -241,7 +241,7 @@ def test_tensorflow_picks_hold_its_cuda_and_cudnn(release, data, devel) -> None:
     python = data.draw(st.sampled_from(release.python))
     environment = env(python, f"tensorflow=={version}")
     try:
-        base = _select(environment, Options(), None, devel)
+        base = _select(environment, BaseSettings(), None, devel)
     except InferenceError as exc:
         assert "\n" not in exc.message
         return
@@ -254,7 +254,7 @@ def test_tensorflow_picks_hold_its_cuda_and_cudnn(release, data, devel) -> None:
     else:
         assert base.cuda.cuda == release.cuda
         assert base.cuda.cudnn == major_of(release.cudnn)
-    assert _select(environment, Options(), None, devel) == base
+    assert _select(environment, BaseSettings(), None, devel) == base
 
 
 @settings(max_examples=100, deadline=None)
@@ -266,7 +266,7 @@ def test_tensorflow_picks_hold_its_cuda_and_cudnn(release, data, devel) -> None:
 def test_cuda_option_is_honoured_or_refused_plainly(cuda, python, devel) -> None:  # type: ignore[no-untyped-def]
     environment = env(python, "numpy")
     try:
-        base = _select(environment, Options(cuda=cuda), None, devel)
+        base = _select(environment, BaseSettings(cuda=cuda), None, devel)
     except InferenceError as exc:
         assert f"--cuda {cuda}" in exc.message
         # only when no tag of that CUDA can install this Python
@@ -310,7 +310,7 @@ def test_torch_picks_say_truly_whether_the_host_gpu_runs_them(release, data, cap
         driver=NEWEST_DRIVER, gpus=tuple(f"GPU ({c})" for c in caps), capabilities=tuple(caps)
     )
     try:
-        base = base_image.select(env(python, f"torch=={release.torch}"), Options(), host=host)
+        base = base_image.select(env(python, f"torch=={release.torch}"), BaseSettings(), host=host)
     except InferenceError:
         return
     assert base.cuda is not None
@@ -330,4 +330,4 @@ def test_torch_picks_say_truly_whether_the_host_gpu_runs_them(release, data, cap
             if build.tag != tag and other and all(other.covers(c) for c in caps):
                 pinned = env(python, f"torch=={release.torch}+{build.tag}")
                 with pytest.raises(InferenceError):
-                    base_image.select(pinned, Options(), host=host)
+                    base_image.select(pinned, BaseSettings(), host=host)

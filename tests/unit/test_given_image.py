@@ -8,7 +8,7 @@ import pytest
 
 from repro import base_image, fetching, given_image, planner
 from repro.errors import UsageError
-from repro.models import Evidence, GivenImage, Options, Origin, PythonHint
+from repro.models import BaseSettings, Evidence, GivenImage, Options, Origin, PythonHint
 from tests.fakes import FakeEngine
 from tests.unit.gpu_helpers import env
 
@@ -105,7 +105,7 @@ def _image(**kw: object) -> GivenImage:
 
 
 def _plan(environment, image: GivenImage, evidence: Evidence | None = None, **options: object):  # type: ignore[no-untyped-def]
-    opts = Options(base_image=image.name, **options)  # type: ignore[arg-type]
+    opts = BaseSettings(base_image=image.name, **options)  # type: ignore[arg-type]
     return planner.plan(environment, opts, image=image, evidence=evidence)
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from repro import planner
 from repro.infer import infer
-from repro.models import InferSettings, Options
+from repro.models import BaseSettings, InferSettings
 from repro.releases import ShippedIndex
 from repro.scan import scan
 
@@ -29,7 +29,7 @@ def plan_case(case: str) -> tuple[dict[str, Any], planner.Planned]:
     when = dt.datetime.fromisoformat(expected["commit_date"] + "T12:00:00+00:00")
     evidence = scan(ERA / case)
     environment = infer(evidence, InferSettings(), commit_date=when, releases=ShippedIndex())
-    return expected, planner.plan(environment, Options(), evidence=evidence)
+    return expected, planner.plan(environment, BaseSettings(), evidence=evidence)
 
 
 def test_the_corpus_covers_the_gpu_eras() -> None:

@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 
 from repro import base_image, compat, infer
-from repro.models import DeclaredRequirement, Evidence, ImportSite, InferSettings, Options, Origin
+from repro.models import (
+    BaseSettings,
+    DeclaredRequirement,
+    Evidence,
+    ImportSite,
+    InferSettings,
+    Origin,
+)
 from repro.releases import ShippedIndex
 from tests.unit.gpu_helpers import env
 
@@ -23,14 +30,14 @@ DATA = compat.load()
 
 
 def _lines(python: str, *reqs: str) -> tuple[str, dict[str, str], tuple[str, ...]]:
-    base = base_image.select(env(python, *reqs), Options())
+    base = base_image.select(env(python, *reqs), BaseSettings())
     assert base.cuda is not None
     return base.name, dict(base.cuda.requirements), base.cuda.find_links
 
 
 def test_torch_041_runs_on_its_own_pytorch_image_with_its_cuda_page() -> None:
     name, lines, links = _lines("3.6", "torch==0.4.1")
-    reasons = base_image.select(env("3.6", "torch==0.4.1"), Options()).reasons
+    reasons = base_image.select(env("3.6", "torch==0.4.1"), BaseSettings()).reasons
     assert any("PyPI has no torch before 1.0 any more" in r for r in reasons)
     assert name == "pytorch/pytorch:0.4.1-cuda9-cudnn7-runtime"
     assert lines["torch"] == "torch==0.4.1"

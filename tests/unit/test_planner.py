@@ -12,7 +12,7 @@ import pytest
 
 from repro import planner
 from repro.errors import InferenceError
-from repro.models import Evidence, ImportSite, InferSettings, Options, Origin, PythonHint
+from repro.models import BaseSettings, Evidence, ImportSite, InferSettings, Origin, PythonHint
 from tests.unit.gpu_helpers import env
 
 
@@ -32,7 +32,9 @@ def _imports(**counts: int) -> Evidence:
 
 def test_a_python_the_framework_supports_replaces_a_declared_pin_it_cannot_have() -> None:
     # TF 1.15 needs CUDA 10.0 (tags deleted); its own images have Python 2.7, 3.5 and 3.6
-    planned = planner.plan(env("3.7", "tensorflow-gpu==1.15.0"), Options(), evidence=_pin("==3.7"))
+    planned = planner.plan(
+        env("3.7", "tensorflow-gpu==1.15.0"), BaseSettings(), evidence=_pin("==3.7")
+    )
     assert planned.step == "python"
     assert planned.environment.python.version == "3.6"
     assert planned.base.name == "tensorflow/tensorflow:1.15.0-gpu-py3"
@@ -52,20 +54,20 @@ def test_a_python_the_framework_supports_replaces_a_declared_pin_it_cannot_have(
 
 
 def test_without_a_pin_the_date_choice_is_what_gives_way() -> None:
-    planned = planner.plan(env("3.9", "torch==1.4.0"), Options())
+    planned = planner.plan(env("3.9", "torch==1.4.0"), BaseSettings())
     assert planned.environment.python.version == "3.8"
     assert planned.gave_up[0].constraint == "Python 3.9 (chosen for the code's date)"
     assert "torch 1.4.0 has wheels for Python 2.7, 3.5-3.8, not 3.9" in planned.ladder[0].detail
 
 
 def test_the_frameworks_own_image_comes_before_another_python() -> None:
-    planned = planner.plan(env("3.6", "tensorflow-gpu==1.15.0"), Options())
+    planned = planner.plan(env("3.6", "tensorflow-gpu==1.15.0"), BaseSettings())
     assert planned.step == "vendor-image" and not planned.gave_up
     assert planned.environment.python.version == "3.6"
 
 
 def test_wheels_that_carry_their_cuda_take_a_newer_cuda_before_the_python_moves() -> None:
-    planned = planner.plan(env("3.7", "torch==0.4.1"), Options(), evidence=_pin("==3.7"))
+    planned = planner.plan(env("3.7", "torch==0.4.1"), BaseSettings(), evidence=_pin("==3.7"))
     assert planned.step == "newer-cuda"
     assert planned.base.name == "nvidia/cuda:11.0.3-runtime-ubuntu18.04"
     assert not planned.gave_up
@@ -75,7 +77,7 @@ def test_syntax_is_a_hard_constraint_on_the_other_pythons() -> None:
     # f-strings: no Python before 3.6, so TF 1.3 (CUDA 8.0, images with 2.7 and 3.5) has no
     # GPU plan at all and the plan is a CPU image, with the reasons
     evidence = _pin(">=3.6", strength="syntax")
-    planned = planner.plan(env("3.6", "tensorflow-gpu==1.3.0"), Options(), evidence=evidence)
+    planned = planner.plan(env("3.6", "tensorflow-gpu==1.3.0"), BaseSettings(), evidence=evidence)
     assert planned.step == "cpu"
     assert not planned.base.gpu and planned.base.name == "python:3.6-slim"
     assert "3.5" not in planned.ladder[3].detail  # never tried: the code needs >= 3.6
@@ -88,7 +90,7 @@ def test_require_gpu_turns_the_cpu_rung_into_one_error_line() -> None:
     evidence = _pin(">=3.6", strength="syntax")
     with pytest.raises(InferenceError) as caught:
         planner.plan(
-            env("3.6", "tensorflow-gpu==1.3.0"), Options(require_gpu=True), evidence=evidence
+            env("3.6", "tensorflow-gpu==1.3.0"), BaseSettings(require_gpu=True), evidence=evidence
         )
     assert caught.value.message.startswith("--require-gpu: no GPU base image fits")
     assert "\n" not in caught.value.message
@@ -96,7 +98,7 @@ def test_require_gpu_turns_the_cpu_rung_into_one_error_line() -> None:
 
 
 def test_a_user_python_is_never_moved() -> None:
-    planned = planner.plan(env("3.7", "tensorflow-gpu==1.15.0"), Options(python="3.7"))
+    planned = planner.plan(env("3.7", "tensorflow-gpu==1.15.0"), BaseSettings(python="3.7"))
     assert planned.environment.python.version == "3.7"
     python_rung = next(r for r in planned.ladder if r.step == "python")
     assert python_rung.detail == "--python fixes it"
@@ -107,7 +109,7 @@ def test_the_primary_framework_keeps_the_gpu_and_the_others_become_cpu_builds() 
     # torch 1.8.1's builds need CUDA >= 10.1 of their major (10.x tags deleted; 11.1 on),
     # TF 1.15 needs exactly 10.0 from the image: no base serves both on the GPU
     environment = env("3.6", "torch==1.8.1", "tensorflow==1.15.0")
-    planned = planner.plan(environment, Options(), evidence=_imports(torch=9, tensorflow=1))
+    planned = planner.plan(environment, BaseSettings(), evidence=_imports(torch=9, tensorflow=1))
     assert planned.step == "primary-gpu"
     assert planned.base.name.startswith("nvidia/cuda:11.1.1-")
     assert planned.base.cuda is not None
@@ -123,7 +125,7 @@ def test_the_primary_framework_keeps_the_gpu_and_the_others_become_cpu_builds() 
 
 def test_imports_decide_the_primary_framework() -> None:
     environment = env("3.6", "torch==1.8.1", "tensorflow==1.15.0")
-    planned = planner.plan(environment, Options(), evidence=_imports(torch=1, tensorflow=5))
+    planned = planner.plan(environment, BaseSettings(), evidence=_imports(torch=1, tensorflow=5))
     assert planned.base.name == "tensorflow/tensorflow:1.15.0-gpu-py3"
     assert planned.base.cuda is not None
     lines = dict(planned.base.cuda.requirements)
@@ -134,7 +136,7 @@ def test_imports_decide_the_primary_framework() -> None:
 def test_tensorflow_as_a_cpu_build_uses_tensorflow_cpu_where_it_exists() -> None:
     environment = env("3.8", "torch==1.11.0", "tensorflow==2.8.0", "jax==0.3.4")
     evidence = _imports(torch=5, tensorflow=1, jax=1)
-    planned = planner.plan(environment, Options(), evidence=evidence)
+    planned = planner.plan(environment, BaseSettings(), evidence=evidence)
     assert planned.step == "primary-gpu"
     assert planned.base.cuda is not None
     lines = dict(planned.base.cuda.requirements)
@@ -145,24 +147,24 @@ def test_tensorflow_as_a_cpu_build_uses_tensorflow_cpu_where_it_exists() -> None
 
 
 def test_no_gpu_framework_is_a_cpu_plan_without_a_ladder() -> None:
-    planned = planner.plan(env("3.11", "numpy"), Options())
+    planned = planner.plan(env("3.11", "numpy"), BaseSettings())
     assert planned.step == "cpu" and len(planned.ladder) == 1
     assert planned.ladder[0].detail.endswith("(no GPU framework among the requirements)")
     with pytest.raises(InferenceError, match="--require-gpu"):
-        planner.plan(env("3.11", "numpy"), Options(require_gpu=True))
+        planner.plan(env("3.11", "numpy"), BaseSettings(require_gpu=True))
 
 
 def test_cpu_builds_pinned_by_the_user_need_no_rung() -> None:
-    planned = planner.plan(env("3.11", "torch==2.1.0+cpu"), Options())
+    planned = planner.plan(env("3.11", "torch==2.1.0+cpu"), BaseSettings())
     assert planned.step == "cpu" and not planned.gave_up
     assert planned.ladder[0].outcome == "chosen"
 
 
 def test_python_alternatives_are_the_nearest_of_the_same_major_older_first() -> None:
-    alternatives = planner.python_alternatives(env("3.7", "torch"), None, Options())
+    alternatives = planner.python_alternatives(env("3.7", "torch"), None, BaseSettings())
     assert alternatives[:4] == ["3.6", "3.8", "3.5", "3.9"]
     assert "2.7" not in alternatives and "3.7" not in alternatives
-    assert planner.python_alternatives(env("2.7", "torch"), None, Options()) == []
+    assert planner.python_alternatives(env("2.7", "torch"), None, BaseSettings()) == []
 
 
 def test_retarget_chooses_date_versions_again_and_keeps_pins() -> None:
@@ -181,7 +183,9 @@ def test_retarget_chooses_date_versions_again_and_keeps_pins() -> None:
 
 
 def test_the_plan_is_recorded_as_json() -> None:
-    planned = planner.plan(env("3.7", "tensorflow-gpu==1.15.0"), Options(), evidence=_pin("==3.7"))
+    planned = planner.plan(
+        env("3.7", "tensorflow-gpu==1.15.0"), BaseSettings(), evidence=_pin("==3.7")
+    )
     doc = planned.to_json()
     assert doc["step"] == "python"
     assert [r["step"] for r in doc["ladder"]][-1] == "python"

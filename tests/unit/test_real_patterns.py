@@ -8,7 +8,7 @@ from pathlib import Path
 
 from repro import versions
 from repro.infer import infer
-from repro.models import InferSettings, Options
+from repro.models import BaseSettings, InferSettings
 from repro.scan import scan
 from tests.conftest import commit_all, write_files
 
@@ -105,7 +105,7 @@ def test_jax_with_a_cuda11_extra_takes_the_last_release_built_for_cuda11() -> No
     from tests.unit.gpu_helpers import env as gpu_env
 
     env = gpu_env("3.10", "jax[cuda11_cudnn86]>=0.4.2", versions={"jax": "0.4.28"})
-    base = base_image.select(env, Options())
+    base = base_image.select(env, BaseSettings())
     line = base_image.framework_lines(base)["jax"]
     assert line == "jax[cuda11_pip]==0.4.25"
     assert any(
@@ -173,7 +173,7 @@ def test_a_cpu_image_installs_jax_and_tensorflow_without_their_cuda_extras() -> 
         versions={"jax": "0.4.25", "tensorflow": "2.16.1"},
     )
     assert base_image.cpu_lines(env) == {"jax": "jax==0.4.25", "tensorflow": "tensorflow==2.16.1"}
-    base = base_image.select(env, Options(cpu=True))
+    base = base_image.select(env, BaseSettings(cpu=True))
     assert any("jax without its GPU extras (cuda11_cudnn86)" in r for r in base.reasons)
 
 
