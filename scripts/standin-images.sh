@@ -8,12 +8,15 @@
 #   bullseye -> python:3.9-slim   (and python:2.7-slim: bullseye's python2.7 + pip 20.3.4)
 #   bookworm -> python:3.11-slim  (and the nvidia/cuda names listed in CUDA_NAMES)
 #   trixie   -> python:3.13-slim
+#   pyenv    -> python:3.6-slim, 3.7, 3.8, 3.10, 3.12: the bookworm stand-in plus a CPython
+#               that pyenv built on this machine (PYENV_ROOT/versions/X.Y.Z), copied into
+#               /usr/local as the official images have it; a version not built is skipped
 #
 # How a stand-in differs from the real image is written down in docs/standins.md.
 #
-# Usage: scripts/standin-images.sh [SUITE ...]     (default: bullseye bookworm trixie py27)
+# Usage: scripts/standin-images.sh [SUITE ...]     (default: bullseye bookworm trixie py27 pyenv)
 # Env:   DOCKER (client to use, default docker), MIRROR (Debian mirror),
-#        STANDIN_FORCE=1 rebuilds images that already exist.
+#        PYENV_ROOT (default ~/.pyenv), STANDIN_FORCE=1 rebuilds images that already exist.
 set -euo pipefail
 
 DOCKER=${DOCKER:-docker}
@@ -109,9 +112,53 @@ build_py27() {
   import_rootfs "$dir" "$name"
 }
 
+# Pythons Debian does not ship, from pyenv's builds on this machine: the bookworm stand-in
+# (its libssl3, libffi8, libsqlite3... are what pyenv's builds on bookworm link against)
+# plus the build copied into /usr/local, as the official python:X.Y-slim images install it.
+# Left out: the test suite, static libraries, pyenv's own site-packages additions (only pip
+# and setuptools stay, as in the official images). Scripts' shebangs are rewritten from the
+# build's prefix to /usr/local/bin; libpython is found through ld.so.cache (ldconfig).
+PYENV_MINORS=(3.6 3.7 3.8 3.10 3.12)
+build_pyenv() {
+  local root=${PYENV_ROOT:-$HOME/.pyenv} base="python:3.11-slim" minor
+  have_image "$base" || build_suite bookworm "$base" "${CUDA_NAMES[@]}"
+  for minor in "${PYENV_MINORS[@]}"; do
+    local name="python:$minor-slim"
+    if have_image "$name"; then log "pyenv $minor: present"; continue; fi
+    local src
+    src=$(ls -d "$root/versions/$minor".* 2>/dev/null | sort -V | tail -n 1 || true)
+    if [ -z "$src" ] || [ ! -x "$src/bin/python$minor" ]; then
+      log "pyenv $minor: no build under $root/versions (skipped; plans on Python $minor need the real image)"
+      continue
+    fi
+    local ctx="$WORK/pyenv-$minor"
+    mkdir -p "$ctx/local"
+    cp -a "$src/bin" "$src/include" "$src/lib" "$ctx/local/"
+    local lib="$ctx/local/lib/python$minor"
+    rm -rf "$lib/test" "$lib"/config-*/*.a "$lib/site-packages/_sandboxing_egress_ca.pth" \
+      "$lib/site-packages/README.txt"
+    find "$lib/site-packages" -mindepth 1 -maxdepth 1 \
+      ! -name 'pip' ! -name 'pip-*' ! -name 'setuptools' ! -name 'setuptools-*' \
+      ! -name 'pkg_resources' ! -name '_distutils_hack' ! -name 'distutils-precedence.pth' \
+      ! -name 'easy_install.py' -exec rm -rf {} +
+    grep -rlI "^#!$src/bin/" "$ctx/local/bin" | xargs -r sed -i "1s|^#!$src/bin/|#!/usr/local/bin/|"
+    cat >"$ctx/Dockerfile" <<DOCKERFILE
+FROM $base
+COPY local/ /usr/local/
+RUN ln -sf python$minor /usr/local/bin/python3 && ln -sf python$minor /usr/local/bin/python \\
+ && ln -sf pip$minor /usr/local/bin/pip3 && ln -sf pip$minor /usr/local/bin/pip \\
+ && ldconfig && python3 -c 'import ssl, sqlite3, ctypes, venv' && pip --version
+DOCKERFILE
+    DOCKER_BUILDKIT=0 "$DOCKER" build -q -t "$name" "$ctx" >"$WORK/pyenv-$minor.log" 2>&1 || {
+      tail -n 20 "$WORK/pyenv-$minor.log" >&2; return 1; }
+    rm -rf "$ctx"
+    log "tagged $name (from $(basename "$src"))"
+  done
+}
+
 main() {
   local suites=("$@")
-  [ ${#suites[@]} -gt 0 ] || suites=(bullseye bookworm trixie py27)
+  [ ${#suites[@]} -gt 0 ] || suites=(bullseye bookworm trixie py27 pyenv)
   command -v debootstrap >/dev/null || { echo "standin-images: debootstrap is not installed (apt-get install -y debootstrap)" >&2; exit 1; }
   for s in "${suites[@]}"; do
     case "$s" in
@@ -119,7 +166,8 @@ main() {
       bookworm) build_suite bookworm "python:3.11-slim" "${CUDA_NAMES[@]}" ;;
       trixie) build_suite trixie "python:3.13-slim" ;;
       py27) build_py27 ;;
-      *) echo "standin-images: unknown suite '$s' (bullseye, bookworm, trixie, py27)" >&2; exit 2 ;;
+      pyenv) build_pyenv ;;
+      *) echo "standin-images: unknown suite '$s' (bullseye, bookworm, trixie, py27, pyenv)" >&2; exit 2 ;;
     esac
   done
 }
