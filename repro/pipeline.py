@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from repro import (
@@ -39,15 +39,13 @@ from repro import (
     repair,
     repairing,
     smoke,
-    sweep,
     vcs,
 )
 from repro.engine import DockerEngine, Engine
 from repro.engine import connect as engine_connect
-from repro.errors import BuildError
-from repro.manifest import dropped
 from repro.models import (
     Checkout,
+    ExportSettings,
     GivenImage,
     HostGpu,
     Options,
@@ -57,7 +55,8 @@ from repro.models import (
     Settings,
     Source,
 )
-from repro.repair import Change, ReleasesFor
+from repro.pack_loop import PackLoop, Passed
+from repro.repair import Change, ReleasesFor, Round
 from repro.repair import build as repair_build
 from repro.repair.build import History
 from repro.report import Reporter
@@ -230,74 +229,51 @@ def pack_fetched(
         probe_gpu=probe_gpu,
         probe_image=lambda name: given_image.probe(engine(), name),
     )
-    options = scanned.options
-    repairs = repairing.Repairs(limit=options.max_repairs)
     vcs_resolve = functools.cache(fetch.branch_as_of)  # each branch read once, for all rounds
-    while True:
-        prepared = plan_for(
+
+    def plan(changes: tuple[Change, ...]) -> Prepared:  # a round's plan, its repairs applied
+        return plan_for(
             scanned,
             reporter,
             buildkit=lambda: engine().buildkit,
-            changes=repairs.changes,
+            changes=changes,
             vcs_resolve=vcs_resolve,
         )
-        plan, docker = prepared.plan, engine()
-        if not repairs.rounds:
-            for warning in plan.warnings:
-                reporter.warn(warning)
-        base_info = probe.ensure_base_images(docker, plan, reporter.info)
-        log = repairing.build_log(plan, len(repairs.rounds) + 1)
-        try:
-            first = not repairs.rounds
-            image = build.build_prepared(
-                docker,
-                got.workdir,
-                prepared,
-                scanned.settings.build,
-                reporter,
-                first_round=first,
-                log=log,
-            )
-        except BuildError as exc:  # repaired (a round recorded), else raised as explained
-            repairs.build_failed(exc, log, docker, plan, scanned, build_history, reporter, pause)
-            continue
-        sweep.superseded(docker, repairs.superseded, keep=image.id)
-        sweep.dead_runs(docker)  # containers of killed runs: their images are free then
-        sweep.untagged_images(docker, plan.checkout.source.url, keep=image.id)  # re-packs
-        prefetch = export.Prefetch.start(docker, plan, image.id)  # while the smoke test runs
-        try:
-            facts = probe.image_facts(docker, image.id)
-            if not repairs.rounds:
-                for note in dropped(plan.environment, facts.lock):
-                    reporter.warn(note)
-            timeout = scanned.settings.smoke.smoke_timeout
-            tested = smoke.test_image(docker, plan, image.id, timeout, reporter)
-            if tested is None or tested.passed:
-                break
-            repairs.smoke_failed(docker, tested, image, plan, scanned, facts, releases, reporter)
-        except BaseException:
-            if prefetch is not None:
-                prefetch.stop()
-            raise
-        if prefetch is not None:
-            prefetch.stop()  # a repair round builds another image
 
+    loop = PackLoop(
+        scanned=scanned,
+        plan=plan,
+        engine=engine,
+        workdir=got.workdir,
+        reporter=reporter,
+        repairs=repairing.Repairs(limit=scanned.options.max_repairs),
+        history=build_history,
+        releases=releases,
+        pause=pause,
+    )
+    passed = loop.run()
     got.remove_workspace()
-    dest = export.artifact_path(scanned.settings.export.out, plan.checkout)
+    return export_passed(passed, scanned.settings.export, loop.repairs.rounds, reporter)
+
+
+def export_passed(
+    passed: Passed, settings: ExportSettings, repairs: Sequence[Round], reporter: Reporter
+) -> PackResult:
+    """Write the artifact of the image that passed (the prefetch finished first)."""
+    plan, docker, image, tested = passed.plan, passed.engine, passed.image, passed.tested
+    dest = export.artifact_path(settings.out, plan.checkout)
     reporter.stage("export", str(dest))
-    if prefetch is not None:
-        prefetch.finish()
+    if passed.prefetch is not None:
+        passed.prefetch.finish()
     return export.write(
         dest,
         docker,
         plan,
         image,
-        base_info=base_info,
-        facts=facts,
+        base_info=passed.base_info,
+        facts=passed.facts,
         smoke=tested.result if tested else None,
         smoke_extra=tested.to_json() if tested else {},
-        repairs=repairs.rounds,
-        pending=export.PendingImage(
-            dest, docker, image.id, plan.tags, oci=scanned.settings.export.oci
-        ),
+        repairs=repairs,
+        pending=export.PendingImage(dest, docker, image.id, plan.tags, oci=settings.oci),
     )

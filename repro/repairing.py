@@ -2,7 +2,7 @@
 smoke test, gather what a proposal reads (the Pythons this engine has base images for,
 the base image's Debian release, the release history) and ask ``repair`` what to change;
 keep the rounds so far (:class:`Repairs`). The proposals themselves are pure
-(``repro/repair/``); ``pipeline.pack_fetched`` runs the loop.
+(``repro/repair/``); ``pack_loop.PackLoop`` runs the loop.
 """
 
 from __future__ import annotations
