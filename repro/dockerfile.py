@@ -373,6 +373,15 @@ def _python(recipe: Recipe, *, venv: bool = True) -> str:
     return "".join(lines)
 
 
+def _new_pip(recipe: Recipe) -> tuple[str, str]:
+    """The pip that replaces an Ubuntu Python's own (the base's CUDA choice may bound it;
+    quoted for the shell), and what the classic builder puts before the upgrade (pip 9
+    fails on its PIP_NO_CACHE_DIR=1)."""
+    pip = recipe.base.cuda.pip if recipe.base.cuda is not None else "pip"
+    pip = pip if pip == "pip" else f"'{pip}'"
+    return pip, "" if recipe.buildkit else "env -u PIP_NO_CACHE_DIR "
+
+
 def _venv_with_new_pip(recipe: Recipe, exe: str) -> str:
     """The venv of an Ubuntu Python, with its pip replaced before anything uses it.
 
@@ -381,9 +390,7 @@ def _venv_with_new_pip(recipe: Recipe, exe: str) -> str:
     pypi.org is named unless the user configured an index; pip 9 also fails on the
     classic builder's PIP_NO_CACHE_DIR=1.
     """
-    pip = recipe.base.cuda.pip if recipe.base.cuda is not None else "pip"
-    pip = pip if pip == "pip" else f"'{pip}'"
-    unset = "" if recipe.buildkit else "env -u PIP_NO_CACHE_DIR "
+    pip, unset = _new_pip(recipe)
     mounts = (
         f"--mount=type=secret,id={SECRET_CA} --mount=type=secret,id={SECRET_PIPCONF} "
         "--mount=type=cache,target=/root/.cache/pip,sharing=locked \\\n"
@@ -508,9 +515,7 @@ def _pip_uv(recipe: Recipe) -> str:
         # Python installed on the base has no pip of its own: a throwaway venv brings one,
         # whose pip (Ubuntu's: too old for uv's wheels) is replaced first; see
         # _venv_with_new_pip for the index and cache settings.
-        pip = recipe.base.cuda.pip if recipe.base.cuda is not None else "pip"
-        pip = pip if pip == "pip" else f"'{pip}'"
-        unset = "" if recipe.buildkit else "env -u PIP_NO_CACHE_DIR "
+        pip, unset = _new_pip(recipe)
         command = (
             f"{exe} -m venv /tmp/pip \\\n"
             '    && { [ -n "${PIP_CONFIG_FILE:-}${PIP_INDEX_URL:-}" ]'
@@ -610,24 +615,7 @@ def _install(
         return ""
     target = f"/opt/repro/{filename}"
     uv = recipe.installer == "uv"
-    mounts = []
-    if recipe.buildkit:
-        mounts = _secret_mounts()
-        mounts.append(_cache_mount(recipe, "/root/.cache/uv" if uv else "/root/.cache/pip"))
-        if recipe.uv_stage:
-            mounts.append(f"--mount=type=bind,from={STAGE_UV},source={UV_DIR},target={UV_DIR}")
-        if recipe.wheelhouse:
-            mounts.append(f"--mount=type=bind,source={CONTEXT_DIR}/wheels,target=/opt/repro/wheels")
-    if uv:
-        args = [UV, "pip", "install", *_uv_target(recipe)]
-        if recipe.exclude_newer:
-            args += ["--exclude-newer", recipe.exclude_newer]
-            for exempt in recipe.exclude_newer_packages:
-                args += ["--exclude-newer-package", _url_arg(exempt)]
-    else:
-        args = ["python", "-m", "pip", "install"]
-    if recipe.wheelhouse:
-        args += ["--find-links", "/opt/repro/wheels"]
+    run, args = _installer(recipe, exemptions=True)
     links = recipe.framework_find_links if filename == "requirements-framework.txt" else ()
     first = ""
     if uv and (extra_indexes or links):
@@ -661,7 +649,6 @@ def _install(
         else:
             args.append("--no-build-isolation")
     args += ["-r", target]
-    run = "RUN " + " ".join(mounts) + " \\\n" if mounts else "RUN \\\n"
     freeze = ""
     if filename == "requirements-framework.txt":
         pattern = "|".join(_name_pattern(n) for n in _framework_names(items))
@@ -676,6 +663,35 @@ def _install(
         f"{_secret_env(uv)}"
         f"    {first}{' '.join(args)}{freeze}\n"
     )
+
+
+def _installer(recipe: Recipe, *, exemptions: bool) -> tuple[str, list[str]]:
+    """An install layer's ``RUN`` line with its BuildKit mounts (secrets, the installer's
+    cache, uv from its stage, the wheelhouse), and the installer's command before its
+    indexes: uv into the environment with the date cutoff (``exemptions``: and the
+    packages a build repair let past it), or pip; the wheelhouse as find-links."""
+    uv = recipe.installer == "uv"
+    mounts = []
+    if recipe.buildkit:
+        mounts = _secret_mounts()
+        mounts.append(_cache_mount(recipe, "/root/.cache/uv" if uv else "/root/.cache/pip"))
+        if recipe.uv_stage:
+            mounts.append(f"--mount=type=bind,from={STAGE_UV},source={UV_DIR},target={UV_DIR}")
+        if recipe.wheelhouse:
+            mounts.append(f"--mount=type=bind,source={CONTEXT_DIR}/wheels,target=/opt/repro/wheels")
+    if uv:
+        args = [UV, "pip", "install", *_uv_target(recipe)]
+        if recipe.exclude_newer:
+            args += ["--exclude-newer", recipe.exclude_newer]
+            if exemptions:
+                for exempt in recipe.exclude_newer_packages:
+                    args += ["--exclude-newer-package", _url_arg(exempt)]
+    else:
+        args = ["python", "-m", "pip", "install"]
+    if recipe.wheelhouse:
+        args += ["--find-links", "/opt/repro/wheels"]
+    run = "RUN " + " ".join(mounts) + " \\\n" if mounts else "RUN \\\n"
+    return run, args
 
 
 def _build_first(recipe: Recipe, args: Sequence[str]) -> str:
@@ -712,28 +728,12 @@ def _optional(recipe: Recipe) -> str:
     target = f"/opt/repro/{OPTIONAL}"
     held = "/opt/repro/installed-before-optional.txt"
     uv = recipe.installer == "uv"
-    mounts = []
-    if recipe.buildkit:
-        mounts = _secret_mounts()
-        mounts.append(_cache_mount(recipe, "/root/.cache/uv" if uv else "/root/.cache/pip"))
-        if recipe.uv_stage:
-            mounts.append(f"--mount=type=bind,from={STAGE_UV},source={UV_DIR},target={UV_DIR}")
-        if recipe.wheelhouse:
-            mounts.append(f"--mount=type=bind,source={CONTEXT_DIR}/wheels,target=/opt/repro/wheels")
-    if uv:
-        args = [UV, "pip", "install", *_uv_target(recipe)]
-        if recipe.exclude_newer:
-            args += ["--exclude-newer", recipe.exclude_newer]
-    else:
-        args = ["python", "-m", "pip", "install"]
-    if recipe.wheelhouse:
-        args += ["--find-links", "/opt/repro/wheels"]
+    run, args = _installer(recipe, exemptions=False)
     for url in recipe.index_urls:
         args += ["--extra-index-url", _url_arg(url)]
     if not uv and recipe.date_constraints:
         args += ["--constraint", f"/opt/repro/{DATE_CONSTRAINTS}"]
     args += ["--constraint", held]
-    run = "RUN " + " ".join(mounts) + " \\\n" if mounts else "RUN \\\n"
     return (
         "# Optional imports (under try/except ImportError or a flag): each is installed if it\n"
         "# installs cleanly beside everything above, else dropped; never failing the build.\n"

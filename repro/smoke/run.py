@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from repro.dockerfile import UID
@@ -22,6 +22,7 @@ from repro.smoke.discover import DESELECT, PYTEST, first_command
 from repro.smoke.judge import (
     Attempt,
     Outcome,
+    Status,
     exit_text,
     judge,
     noun,
@@ -313,63 +314,70 @@ def _conclude(
 ) -> Attempt:
     ok = [r.target for r in results if r.status == "ok"]
     left_out = f"; {len(excluded)} left out" if excluded else ""
-    if failures:
-        failed = [r for r in results if r.status == "failed"]
+
+    def attempt(
+        ran: SmokeCommand,
+        status: Status,
+        note: str,
+        seen: SmokeResult,
+        failed: Sequence[Failure] = (),
+    ) -> Attempt:
+        """This run's attempt: each one records what was left out and why (``judge``
+        excuses only targets it leaves out: none left out, none excused)."""
         return Attempt(
-            command=command,
-            status="failed",
-            note=f"{len(failed)} of {len(results) + len(excluded)} {what} failed{left_out}: "
-            f"{failures[0].summary()}",
-            result=dataclasses.replace(result, targets=(*results, *excluded)),
-            failures=tuple(failures),
+            command=ran,
+            status=status,
+            note=note,
+            result=seen,
+            failures=tuple(failed),
             excluded=tuple(excluded),
             excused=tuple(excused),
             collected=collected,
+        )
+
+    if failures:
+        failed = [r for r in results if r.status == "failed"]
+        return attempt(
+            command,
+            "failed",
+            f"{len(failed)} of {len(results) + len(excluded)} {what} failed{left_out}: "
+            f"{failures[0].summary()}",
+            dataclasses.replace(result, targets=(*results, *excluded)),
+            failures,
         )
     if not ok:
         why = excused[0].line if excused else (excluded[0].reason if excluded else "none ran")
-        return Attempt(
-            command=command,
-            status="inconclusive",
-            note=f"none of {len(excluded)} {what} could run here: {why}",
-            result=dataclasses.replace(result, targets=tuple(excluded)),
-            excluded=tuple(excluded),
-            excused=tuple(excused),
-            collected=collected,
+        return attempt(
+            command,
+            "inconclusive",
+            f"none of {len(excluded)} {what} could run here: {why}",
+            dataclasses.replace(result, targets=tuple(excluded)),
         )
     if not excluded and result.passed:
-        return Attempt(
-            command=command,
-            status="passed",
-            note=f"{len(ok)} {what} passed in {result.seconds:.1f} s",
-            result=dataclasses.replace(result, targets=tuple(results)),
-            collected=collected,
+        return attempt(
+            command,
+            "passed",
+            f"{len(ok)} {what} passed in {result.seconds:.1f} s",
+            dataclasses.replace(result, targets=tuple(results)),
         )
     # Some targets were left out (or the run stopped early): run the others alone, so the
     # recorded command is one that passes as a whole and `repro verify` can rerun it.
     again = narrowed(ok)
     final, output = runner.run(again, timeout=timeout)
     if final.passed:
-        return Attempt(
-            command=again,
-            status="passed",
-            note=f"{len(ok)} {what} passed in {final.seconds:.1f} s{left_out}",
-            result=dataclasses.replace(final, targets=tuple(results)),
-            excluded=tuple(excluded),
-            excused=tuple(excused),
-            collected=collected,
+        return attempt(
+            again,
+            "passed",
+            f"{len(ok)} {what} passed in {final.seconds:.1f} s{left_out}",
+            dataclasses.replace(final, targets=tuple(results)),
         )
     failure = classify(output, timed_out=final.timed_out, oom_killed=ran_out_of_memory(output))
-    return Attempt(
-        command=again,
-        status="failed",
-        note=f"{len(ok)} {what} passed one by one but not together ({exit_text(final)}): "
-        f"{failure.line}",
-        result=final,
-        failures=(failure,),
-        excluded=tuple(excluded),
-        excused=tuple(excused),
-        collected=collected,
+    return attempt(
+        again,
+        "failed",
+        f"{len(ok)} {what} passed one by one but not together ({exit_text(final)}): {failure.line}",
+        final,
+        (failure,),
     )
 
 
