@@ -447,7 +447,10 @@ def system_package_for(soname: str, codename: str) -> str:
     libs, aliases, suites = _shared_libs()
     name = Path(soname).name
     if name not in libs:
-        name = aliases.get(name, "")
+        # an alias as a program names its library: "portaudio", or "PortAudio" in
+        # sounddevice's "OSError: PortAudio library not found"
+        folded = name.lower()
+        name = next((lib for alias, lib in aliases.items() if alias.lower() == folded), "")
     if not name and "." in soname:
         # "libsndfile.so" (a development name) → the runtime soname with the same stem.
         stem = Path(soname).name.split(".so")[0]

@@ -293,6 +293,8 @@ def test_shared_libraries_map_to_debian_packages_per_release() -> None:
     assert system_package_for("libgomp.so.1", "jammy") == "libgomp1"  # not checked: default
     assert system_package_for("libtiff.so.6", "bullseye") == ""  # checked: not in bullseye
     assert system_package_for("sndfile", "bookworm") == "libsndfile1"  # an alias
+    # sounddevice: "OSError: PortAudio library not found" (the alias in another case)
+    assert system_package_for("PortAudio", "bookworm") == "libportaudio2"
     assert system_package_for("libsndfile.so", "bookworm") == "libsndfile1"  # a dev name
     assert system_package_for("libnothing.so.9", "bookworm") == ""
 
