@@ -22,7 +22,8 @@ import pytest
 from repro import artifact, compress, export, faults, gather, imagetar, stale
 from repro.blobstore import BlobStore, CorruptBlob
 from repro.errors import DiskFullError
-from tests.docker_archive import image_archive, image_id, sha, tar_of
+from tests.docker_archive import image_id, sha, tar_of
+from tests.fakes import FakeEngine, SlowSaveEngine
 
 BASE = tar_of({"etc/os-release": b"ID=debian\n", "bin/sh": os.urandom(3000)})
 ENV = tar_of({"opt/venv/lib/numpy.py": b"x = 1\n" * 5000})
@@ -32,22 +33,12 @@ def code(text: str) -> bytes:
     return tar_of({"app/train.py": text.encode()})
 
 
-class Engine:
-    """Saves images made of the given layers, and counts what it was asked."""
-
-    def __init__(self, layers: list[bytes], *, modern: bool = False) -> None:
-        self.layers = layers
-        self.modern = modern
-        self.saves = 0
-
-    def save(self, refs: list[str], out: Any) -> None:
-        self.saves += 1
-        data = image_archive(refs, self.layers, modern=self.modern)
-        for start in range(0, len(data), 7777):  # chunks that cut headers in two
-            out.write(data[start : start + 7777])
+def saving(layers: list[bytes], *, modern: bool = False) -> FakeEngine:
+    """Saves images made of ``layers``, in pieces that cut tar headers in two."""
+    return FakeEngine(layers=layers, modern=modern, save_piece=7777)
 
 
-def export_(tmp: Path, engine: Engine, store: BlobStore, name: str = "a") -> dict[str, Any]:
+def export_(tmp: Path, engine: FakeEngine, store: BlobStore, name: str = "a") -> dict[str, Any]:
     folder = tmp / name
     folder.mkdir()
     written = imagetar.write_image_files(
@@ -142,11 +133,11 @@ def test_a_stream_that_is_not_a_tar_is_a_clear_error() -> None:
 @pytest.mark.parametrize("modern", [False, True], ids=["docker-20", "docker-25"])
 def test_a_one_line_change_compresses_only_the_changed_layer(tmp_path: Path, modern: bool) -> None:
     store = BlobStore(tmp_path / "store")
-    first = Engine([BASE, ENV, code("print(1)\n")], modern=modern)
+    first = saving([BASE, ENV, code("print(1)\n")], modern=modern)
     found = gather.gather(first, "x", store, image_id=image_id(first.layers))
     assert (found.saved, found.compressed, found.reused) == (True, 3, 0)
 
-    changed = Engine([BASE, ENV, code("print(2)\n")], modern=modern)
+    changed = saving([BASE, ENV, code("print(2)\n")], modern=modern)
     found = gather.gather(changed, "x", store, image_id=image_id(changed.layers))
     assert (found.saved, found.compressed, found.reused) == (True, 1, 2)
 
@@ -158,18 +149,18 @@ def test_a_one_line_change_compresses_only_the_changed_layer(tmp_path: Path, mod
 
 def test_a_layer_folder_name_that_lies_is_caught_and_the_layer_compressed(tmp_path: Path) -> None:
     store = BlobStore(tmp_path / "store")
-    engine = Engine([BASE, code("a\n")])
+    engine = saving([BASE, code("a\n")])
     gather.gather(engine, "x", store)
     wrong = [BASE, code("b\n")]
     folder = hashlib.sha256(b"v1" + wrong[1]).hexdigest()
     store.learn_name(folder, sha(code("a\n")))  # as if the folder had held the old layer
-    found = gather.gather(Engine(wrong), "x", store, image_id=image_id(wrong))
+    found = gather.gather(saving(wrong), "x", store, image_id=image_id(wrong))
     assert [x.diff_id for x in found.layers] == [sha(x) for x in wrong]
 
 
 def test_the_archive_is_a_gzip_file_docker_and_tar_read(tmp_path: Path) -> None:
     store = BlobStore(tmp_path / "store")
-    engine = Engine([BASE, ENV, BASE])  # a layer twice: one file, named twice
+    engine = saving([BASE, ENV, BASE])  # a layer twice: one file, named twice
     done = export_(tmp_path, engine, store)
     path = done["folder"] / artifact.IMAGE_TARBALL
     assert subprocess.run(["gzip", "-t", str(path)]).returncode == 0
@@ -188,7 +179,7 @@ def test_the_archive_is_a_gzip_file_docker_and_tar_read(tmp_path: Path) -> None:
 
 def test_the_same_image_gives_the_same_bytes_from_the_store(tmp_path: Path) -> None:
     store = BlobStore(tmp_path / "store")
-    engine = Engine([BASE, ENV])
+    engine = saving([BASE, ENV])
     a = export_(tmp_path, engine, store, "a")
     b = export_(tmp_path, engine, store, "b")
     assert engine.saves == 1
@@ -198,7 +189,7 @@ def test_the_same_image_gives_the_same_bytes_from_the_store(tmp_path: Path) -> N
 
 def test_a_damaged_blob_is_removed_and_the_layer_saved_again(tmp_path: Path) -> None:
     store = BlobStore(tmp_path / "store")
-    engine = Engine([BASE, ENV])
+    engine = saving([BASE, ENV])
     export_(tmp_path, engine, store, "a")
     env = store.layer(sha(ENV), compress.GZIP)
     assert env is not None
@@ -225,7 +216,7 @@ def test_a_cancelled_gather_stops_and_leaves_no_partial_blob(tmp_path: Path) -> 
     cancel = threading.Event()
     cancel.set()
     with pytest.raises(gather.Cancelled):
-        gather.gather(Engine([BASE]), "x", store, cancel=cancel)
+        gather.gather(saving([BASE]), "x", store, cancel=cancel)
     assert list(store.tmp.iterdir()) == []
 
 
@@ -237,7 +228,7 @@ def test_the_prefetch_fills_the_store_so_the_export_asks_the_engine_nothing(
 ) -> None:
     monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv(faults.ENV, "export.saving")  # not passed on the thread: no hang
-    engine = Engine([BASE, ENV, code("print('prefetched')\n")])
+    engine = saving([BASE, ENV, code("print('prefetched')\n")])
     prefetch = export.Prefetch(engine, image_id(engine.layers), "repro/x:1")
     prefetch.thread.start()
     prefetch.finish()
@@ -249,27 +240,11 @@ def test_the_prefetch_fills_the_store_so_the_export_asks_the_engine_nothing(
     assert [gzip.decompress(found[n]) for n in entry["Layers"]] == engine.layers
 
 
-class SlowEngine(Engine):
-    """Streams its archive a chunk at a time until told to go on."""
-
-    def __init__(self, layers: list[bytes]) -> None:
-        super().__init__(layers)
-        self.streaming = threading.Event()
-
-    def save(self, refs: list[str], out: Any) -> None:
-        self.saves += 1
-        data = image_archive(refs, self.layers)
-        for start in range(0, len(data), 512):
-            out.write(data[start : start + 512])
-            self.streaming.set()
-            threading.Event().wait(0.01)
-
-
 def test_a_stopped_prefetch_ends_and_leaves_no_partial_blob(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "cache"))
-    engine = SlowEngine([BASE, tar_of({"big.bin": os.urandom(400_000)})])
+    engine = SlowSaveEngine(layers=[BASE, tar_of({"big.bin": os.urandom(400_000)})])
     prefetch = export.Prefetch(engine, image_id(engine.layers), "repro/x:1")
     prefetch.thread.start()
     assert engine.streaming.wait(10)

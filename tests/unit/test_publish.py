@@ -14,7 +14,7 @@ from cyclonedx.validation.json import JsonStrictValidator
 from repro import artifact, export, in_image, publish, sbom
 from repro.errors import EngineError, UsageError, VerifyError
 from repro.verify import check_files
-from tests.docker_archive import image_archive
+from tests.fakes import FakeEngine, RegistryEngine
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 IMAGE_ID = "sha256:" + "ab" * 32
@@ -311,58 +311,18 @@ def test_a_base_image_with_a_registry_digest_is_named_by_it() -> None:
 # --------------------------------------------------------------------------- pushing
 
 
-class FakeRegistryEngine:
-    """Just enough engine for publish.push: images by id/tag, a push that records."""
-
-    def __init__(self, image_id: str, tags: list[str], *, fail: str = "") -> None:
-        present = {image_id: image_id} if tags else {}  # no tags: only in the tarball
-        self.images: dict[str, str] = {t: image_id for t in tags} | present
-        self.pushed: list[tuple[str, Any]] = []
-        self.loaded = 0
-        self.fail = fail
-        self.tarball_tags = manifest()["tags"]
-
-    def image_info(self, ref: str) -> Any:
-        from repro.engine import ImageInfo
-
-        if ref not in self.images:
-            return None
-        return ImageInfo(id=self.images[ref], repo_digests=(), size=1, labels={}, created="")
-
-    def load(self, path: Path) -> list[str]:
-        self.loaded += 1
-        for t in self.tarball_tags:
-            self.images[t] = IMAGE_ID
-        self.images[IMAGE_ID] = IMAGE_ID
-        return self.tarball_tags
-
-    def tag(self, image: str, ref: str) -> None:
-        self.images[ref] = self.images[image]
-
-    def remove_image(self, ref: str) -> None:
-        self.images.pop(ref, None)
-
-    def push(self, ref: str, *, auth: Any, on_line: Any) -> str:
-        if self.fail:
-            raise EngineError(f"cannot push {ref}: {self.fail}")
-        self.pushed.append((ref, auth))
-        return DIGEST
+def registry_engine(image_id: str, tags: list[str], *, fail: str = "") -> RegistryEngine:
+    """The image on the engine under ``tags`` (none: only in the artifact's tarball)."""
+    return RegistryEngine(image_id, tags, tarball_tags=manifest()["tags"], fail=fail, digest=DIGEST)
 
 
 def write_artifact(tmp_path: Path) -> Path:
     dest = tmp_path / "acme-paper-0123456"
     doc = manifest()
 
-    class Saver:
-        def save(self, refs: Any, out: Any) -> None:
-            out.write(image_archive(list(refs)))
-
-        def image_info(self, ref: str) -> None:
-            return None
-
     artifact.write(
         dest,
-        engine=Saver(),  # type: ignore[arg-type]
+        engine=FakeEngine(images=()),  # the image is not on the engine: it is saved
         refs=doc["tags"],
         dockerfile="FROM python:3.11-slim\n",
         manifest_for=lambda files: {**doc, "artifacts": dict(files)},
@@ -374,7 +334,7 @@ def write_artifact(tmp_path: Path) -> Path:
 def test_pushing_an_artifact_records_the_digest_and_reseals_it(tmp_path: Path) -> None:
     dest = write_artifact(tmp_path)
     tarball_inode = (dest / "image.tar.gz").stat().st_ino
-    engine = FakeRegistryEngine(IMAGE_ID, [])  # not on the engine: loaded from the tarball
+    engine = registry_engine(IMAGE_ID, [])  # not on the engine: loaded from the tarball
     destination = publish.parse_destination("127.0.0.1:5000/lab/paper")
     done = publish.push(str(dest), destination, engine, auth={"username": "u", "password": "p"})
 
@@ -382,7 +342,7 @@ def test_pushing_an_artifact_records_the_digest_and_reseals_it(tmp_path: Path) -
         ("127.0.0.1:5000/lab/paper:0123456", {"username": "u", "password": "p"})
     ]
     assert engine.loaded == 1
-    assert "127.0.0.1:5000/lab/paper:0123456" not in engine.images  # loaded only for the push
+    assert "127.0.0.1:5000/lab/paper:0123456" not in engine.refs  # loaded only for the push
     assert done.pinned == f"127.0.0.1:5000/lab/paper@{DIGEST}"
     doc = json.loads((dest / "repro.json").read_text())
     (entry,) = doc["published"]
@@ -405,7 +365,7 @@ def test_pushing_an_artifact_records_the_digest_and_reseals_it(tmp_path: Path) -
 def test_a_failed_push_changes_nothing(tmp_path: Path) -> None:
     dest = write_artifact(tmp_path)
     before = {p.name: p.read_bytes() for p in dest.iterdir()}
-    engine = FakeRegistryEngine(IMAGE_ID, manifest()["tags"], fail="no basic auth credentials")
+    engine = registry_engine(IMAGE_ID, manifest()["tags"], fail="no basic auth credentials")
     with pytest.raises(EngineError) as exc:
         publish.push(str(dest), publish.parse_destination("ghcr.io/lab/paper"), engine)
     assert exc.value.hint.startswith("log in to ghcr.io first")
@@ -415,7 +375,7 @@ def test_a_failed_push_changes_nothing(tmp_path: Path) -> None:
 def test_a_changed_artifact_is_never_pushed(tmp_path: Path) -> None:
     dest = write_artifact(tmp_path)
     (dest / "Dockerfile").write_text("FROM evil\n")
-    engine = FakeRegistryEngine(IMAGE_ID, manifest()["tags"])
+    engine = registry_engine(IMAGE_ID, manifest()["tags"])
     with pytest.raises(VerifyError, match="Dockerfile does not match SHA256SUMS"):
         publish.push(str(dest), publish.parse_destination("ghcr.io/lab/paper"), engine)
     assert engine.pushed == []
