@@ -1,5 +1,5 @@
 """Which distribution package ships a file: a header, a program, a pkg-config module, a
-Python module (pure; reads ``data/contents*.json``).
+Python module, a GObject-introspection typelib (pure; reads ``data/contents*.json``).
 
 The data is the package contents index of each Debian and Ubuntu release repro's base
 images run on, pruned to what repro asks about (``scripts/gen_contents.py``). Every
@@ -14,6 +14,8 @@ release ships the file::
     pkgconfig("libffi", "bullseye").package              # "libffi-dev"
     python_module("gi", "bookworm").package              # "python3-gi"
     python_module("dbus", "bionic", major=2).package     # "python-dbus"
+    typelib("Gst", "1.0", "bookworm").package            # "gir1.2-gstreamer-1.0"
+    typelib("Notify", "", "bookworm").path               # "Notify-0.7" (the newest)
 
 A release the data does not hold is answered from the nearest one it does (Debian
 buster from bullseye; an Ubuntu release whose index could not be read, from its nearest
@@ -33,7 +35,7 @@ from typing import Any, Literal
 
 from repro import datafiles
 
-Kind = Literal["headers", "programs", "pkgconfig", "python"]
+Kind = Literal["headers", "programs", "pkgconfig", "python", "typelibs"]
 INDEX = "contents.json"
 
 
@@ -254,6 +256,33 @@ def python_module(module: str, codename: str, *, major: int = 3) -> Found | None
             top = parts[0].lower().replace("_", "-")
             return _found(name, _rank(top, packages, (prefix,)), answering, codename)
     return None
+
+
+def typelib(namespace: str, version: str, codename: str) -> Found | None:
+    """The package that ships the GObject-introspection typelib ``namespace``-``version``
+    (``Gst``, "1.0": ``Gst-1.0.typelib``, what ``gi.require_version("Gst", "1.0")`` then
+    ``from gi.repository import Gst`` loads); with no ``version`` (the code did not call
+    ``require_version``), the newest one the release ships, which is what ``gi`` loads."""
+    answering = _answering(codename)
+    if answering is None or not namespace:
+        return None
+    table = _lookup("typelibs", answering[0])
+    if version:
+        key = f"{namespace}-{version}"
+    else:
+        versions = [k for k in table if k.rsplit("-", 1)[0] == namespace]
+        if not versions:
+            return None
+        key = max(versions, key=lambda k: _version_key(k.rsplit("-", 1)[1]))
+    packages = table.get(key)
+    if not packages:
+        return None
+    stem = f"gir1.2-{namespace.lower()}-{key.rsplit('-', 1)[1]}"
+    return _found(key, _rank(stem, packages, ("gir1.2-",)), answering, codename)
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split(".") if p.isdigit())
 
 
 def header(name: str, codename: str, *, python: str = "") -> Found | None:

@@ -129,7 +129,7 @@ def decide(
             environment, warnings=(*environment.warnings, *planned.warnings)
         )
     # modules the base image's distribution ships (gi, dbus): known once the base is
-    environment = system_modules.apply(environment, planned.base)
+    environment = system_modules.apply(environment, planned.base, evidence)
     missing = frozenset(u.module for u in environment.unresolved)
     hosted = {i.module: i.provider for i in environment.imports if i.kind == "host"}
     platforms = {i.module: i.provider for i in environment.imports if i.kind == "platform"}

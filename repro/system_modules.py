@@ -27,7 +27,14 @@ from packaging.utils import canonicalize_name
 
 from repro import contents, mapping
 from repro.lookup import Found
-from repro.models import BaseImage, Environment, Evidence, ImportResolution, Unresolved
+from repro.models import (
+    BaseImage,
+    Environment,
+    Evidence,
+    ImportResolution,
+    Origin,
+    Unresolved,
+)
 
 # The releases a python:X.Y image may run on, newest first (its Python is the release's
 # own only on one of them).
@@ -74,9 +81,20 @@ def _import_only(environment: Environment, dist: str) -> bool:
     return False
 
 
-def apply(environment: Environment, base: BaseImage) -> Environment:
+def apply(
+    environment: Environment, base: BaseImage, evidence: Evidence | None = None
+) -> Environment:
     """``environment`` with the imports the base's distribution provides turned into
-    system packages (and the pip requirements they replace dropped)."""
+    system packages (and the pip requirements they replace dropped); with ``evidence``,
+    also the GObject-introspection typelibs the code loads through ``gi``
+    (:func:`typelibs`)."""
+    environment = _modules(environment, base)
+    if evidence is None:
+        return environment
+    return typelibs(environment, evidence, base)
+
+
+def _modules(environment: Environment, base: BaseImage) -> Environment:
     codename = release_for(base)
     major = int(base.python.split(".")[0])
     imports: list[ImportResolution] = []
@@ -153,6 +171,75 @@ def apply(environment: Environment, base: BaseImage) -> Environment:
         imports=tuple(imports),
         unresolved=tuple(unresolved),
         requirements=requirements,
+    )
+
+
+TYPELIB_PREFIX = "gi.repository."
+_REQUIRE = "require_version "  # the detail of a site made from gi.require_version(NS, V)
+
+
+def typelibs(environment: Environment, evidence: Evidence, base: BaseImage) -> Environment:
+    """``environment`` with the typelib package of each ``gi.repository`` namespace the
+    code loads (``gi.require_version("Gst", "1.0")``, ``from gi.repository import Gst``),
+    from the base image's release, as system imports ``gi.repository.NS``. ``gi`` itself
+    (python3-gi) brings only GLib, GObject and Gio; ``Gst`` needs gir1.2-gstreamer-1.0.
+    Without ``require_version`` the release's newest version is what ``gi`` loads. Only
+    where ``gi`` comes from the distribution (the typelibs need its python3-gi)."""
+    if not any(i.module == "gi" and i.kind == "system" for i in environment.imports):
+        return environment
+    codename = release_for(base)
+    wanted: dict[str, tuple[str, Origin]] = {}  # namespace → (version, where)
+    for site in evidence.imports:
+        if not site.module.startswith(TYPELIB_PREFIX) or site.module.split(".")[0] in (
+            evidence.local_modules
+        ):
+            continue
+        namespace = site.module[len(TYPELIB_PREFIX) :]
+        if "." in namespace or not namespace:
+            continue
+        detail = site.origin.detail
+        version = detail[len(_REQUIRE) :] if detail.startswith(_REQUIRE) else ""
+        if namespace not in wanted or (version and not wanted[namespace][0]):
+            wanted[namespace] = (version, site.origin)
+    if not wanted:
+        return environment
+    known = {i.module for i in environment.imports}
+    added: list[ImportResolution] = []
+    warnings: list[str] = []
+    for namespace, (version, origin) in sorted(wanted.items()):
+        module = TYPELIB_PREFIX + namespace
+        if module in known:
+            continue
+        where = f"{origin.path}:{origin.line}"
+        found = contents.typelib(namespace, version, codename)
+        if found is None:
+            warnings.append(
+                f"{namespace}-{version or '*'} typelib ({where}): no package of "
+                f"{codename or 'the base image’s release'} ships it; "
+                f"`from gi.repository import {namespace}` will fail in the image"
+            )
+            continue
+        how = f"{found.path} typelib ({where}) is in {found.package} on {found.release}"
+        if not version:
+            how += " (no gi.require_version: the newest version the release ships)"
+        how += f" ({found.basis})"
+        if found.note:
+            how += f"; {found.note}"
+        added.append(
+            ImportResolution(
+                module=module,
+                kind="system",
+                provider=found.package,
+                how=how,
+                origins=(origin,),
+                optional=all(s.optional for s in evidence.imports if s.module == module),
+                alternatives=found.packages[1:],
+            )
+        )
+    return dataclasses.replace(
+        environment,
+        imports=(*environment.imports, *added),
+        warnings=(*environment.warnings, *warnings),
     )
 
 

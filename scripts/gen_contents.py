@@ -15,7 +15,10 @@ images run on and keeps only what repro asks about:
 * pkg-config files: ``*.pc`` in the pkg-config directories, keyed by module (``libffi``);
 * Python modules: top-level names in ``/usr/lib/python3/dist-packages`` and
   ``/usr/lib/python2.7/dist-packages``, per Python major (and ``top.sub`` where several
-  packages share a top-level namespace, e.g. ``google.protobuf``).
+  packages share a top-level namespace, e.g. ``google.protobuf``);
+* GObject-introspection typelibs: ``NAME-VERSION.typelib`` in ``girepository-1.0``
+  (``/usr/lib/<multiarch>/`` or ``/usr/lib/``), keyed by ``NAME-VERSION`` (``Gst-1.0``):
+  what ``gi.require_version("Gst", "1.0"); from gi.repository import Gst`` loads.
 
 Releases: Debian bullseye, bookworm, trixie (``main``, the component the images enable)
 from deb.debian.org; Ubuntu 16.04-24.04 (every component: Ubuntu's images enable
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import datetime as dt
 import gzip
 import json
@@ -117,6 +121,8 @@ PC_DIRS = (f"usr/lib/{TRIPLET}/", "usr/lib/pkgconfig/", "usr/share/pkgconfig/")
 PY_DIRS = {"3": "usr/lib/python3/dist-packages/", "2": "usr/lib/python2.7/dist-packages/"}
 _EXT_SUFFIX = re.compile(r"(?:\.cpython-\d+[a-z]*-[\w-]+|\.abi3|\.x86_64-linux-gnu)?\.so$")
 _CPYTHON_TAG = re.compile(r"\.cpython-3(\d+)[a-z]*-x86_64-linux-gnu\.so$")
+TYPELIB_DIRS = (f"usr/lib/{TRIPLET}/girepository-1.0/", "usr/lib/girepository-1.0/")
+_TYPELIB = re.compile(r"^(?P<key>[A-Za-z][\w]*-\d+(?:\.\d+)*)\.typelib$")
 _NOT_A_MODULE = re.compile(r"\.(?:egg-info|dist-info|pth|txt|md|rst|cfg)$|^README|^__pycache__$")
 
 
@@ -160,12 +166,14 @@ class Tables:
     pkgconfig: dict[str, tuple[str, ...]]
     python: dict[str, dict[str, tuple[str, ...]]]  # major → module → packages
     python_versions: dict[str, str]  # major → the release's own Python ("3.11")
+    typelibs: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
 
 def read_release(paths: list[Path]) -> Tables:
     headers: dict[str, tuple[str, ...]] = {}
     programs: dict[str, set[str]] = collections.defaultdict(set)
     pkgconfig: dict[str, set[str]] = collections.defaultdict(set)
+    typelibs: dict[str, set[str]] = collections.defaultdict(set)
     python: dict[str, dict[str, set[str]]] = {m: collections.defaultdict(set) for m in PY_DIRS}
     tags: collections.Counter[str] = collections.Counter()
     py2 = False
@@ -185,6 +193,11 @@ def read_release(paths: list[Path]) -> Tables:
             continue
         if file.endswith(".pc") and file.startswith(PC_DIRS) and "/pkgconfig/" in file:
             pkgconfig[file.rsplit("/", 1)[1][:-3]].update(packages)
+            continue
+        if file.endswith(".typelib") and file.startswith(TYPELIB_DIRS):
+            m = _TYPELIB.match(file.rsplit("/", 1)[1])
+            if m and file.rsplit("/", 1)[0] + "/" in TYPELIB_DIRS:
+                typelibs[m.group("key")].update(packages)
             continue
         for major, prefix in PY_DIRS.items():
             if file.startswith(prefix):
@@ -208,6 +221,7 @@ def read_release(paths: list[Path]) -> Tables:
             if mods and (m != "2" or py2)  # a stray file is no Python 2
         },
         python_versions=versions,
+        typelibs={k: tuple(sorted(v)) for k, v in typelibs.items()},
     )
 
 
@@ -420,7 +434,7 @@ def main(argv: list[str]) -> int:
         "unavailable": unavailable,
         "alternatives": alternatives,
         "tables": {k: f"contents_{k}.json.xz" for k in ("headers", "programs", "pkgconfig",
-                                                          "python")},
+                                                          "python", "typelibs")},
     }  # fmt: skip
     (args.out / "contents.json").write_text(json.dumps(index, indent=1) + "\n")
     about = {
@@ -430,6 +444,8 @@ def main(argv: list[str]) -> int:
         "pkgconfig": "release → {packages: space-separated pkg-config module names}",
         "python": "release → Python major → {packages: space-separated module names in "
         "dist-packages (top-level, and top.sub under a shared namespace)}",
+        "typelibs": "release → {packages: space-separated GObject-introspection typelibs "
+        "(NAME-VERSION) in girepository-1.0}",
     }
     write_xz(
         args.out / "contents_headers.json.xz",
@@ -451,6 +467,11 @@ def main(argv: list[str]) -> int:
         {**header("python", sources, about["python"]),
          "releases": {c: {m: grouped(mods) for m, mods in t.python.items()}
                       for c, t in tables.items()}},
+    )  # fmt: skip
+    write_xz(
+        args.out / "contents_typelibs.json.xz",
+        {**header("typelibs", sources, about["typelibs"]),
+         "releases": {c: grouped(t.typelibs) for c, t in tables.items()}},
     )  # fmt: skip
     return 0
 

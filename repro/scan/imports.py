@@ -51,7 +51,7 @@ _PY2_MARKERS = (
 _PATH_CALLS = {"abspath", "realpath", "normpath", "expanduser", "str", "fspath", "Path"}
 _IMPORT_LINE = re.compile(r"\n[ \t]*(?:import|from)[ \t\\(]")
 _SEMI_IMPORT = re.compile(r";[ \t]*(?:import|from)[ \t]")
-_DYNAMIC = re.compile(r"sys\.path|import_module|__import__")
+_DYNAMIC = re.compile(r"sys\.path|import_module|__import__|require_version")
 # Where a top-level statement starts: column 0, not a comment, not the closing bracket of
 # a previous line, not a clause of a compound statement.
 _TOP_LEVEL = re.compile(r"\n(?![ \t#\r\n)\]}]|(?:else|elif|except|finally)\b)")
@@ -163,7 +163,7 @@ def _pieces(source: str, rel: str, out: FileImports) -> list[tuple[ast.Module, i
         if _SEMI_IMPORT.search(source):
             return _full(source, rel, out)
         positions += [m.start() for m in _IMPORT_LINE.finditer(text)]
-    if "sys.path" in source or "import_module" in source or "__import__" in source:
+    if any(w in source for w in ("sys.path", "import_module", "__import__", "require_version")):
         # the start of each line that holds one (the newline before it)
         positions += [text.rfind("\n", 0, m.start()) for m in _DYNAMIC.finditer(text)]
         positions = sorted(set(positions))
@@ -486,6 +486,12 @@ class _Walker:
                 value = call.args[0].value
                 if isinstance(value, str) and value and not value.startswith("."):
                     self._add(value, node, optional, detail=name)
+        elif name == "require_version" and len(call.args) == 2:
+            # gi.require_version("Gst", "1.0"): the GObject-introspection typelib
+            # ``from gi.repository import Gst`` will load (repro/system_modules.py)
+            namespace, version = (getattr(a, "value", None) for a in call.args)
+            if isinstance(namespace, str) and isinstance(version, str) and namespace.isidentifier():
+                self._add(f"gi.repository.{namespace}", node, optional, detail=f"{name} {version}")
         elif (
             name in ("append", "insert")
             and isinstance(func, ast.Attribute)
