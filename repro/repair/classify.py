@@ -41,6 +41,14 @@ _SYNTAX = re.compile(
     r"^(?:E\s+|\|\s*|\s*)?(?P<exc>SyntaxError|TabError|IndentationError): (?P<msg>.*)$"
 )
 _FILE = re.compile(r'File "(?P<path>[^"]+)", line (?P<line>\d+)')
+# PyGObject's two ways of saying a GObject-introspection typelib is not installed
+_NO_TYPELIB = re.compile(
+    r"ImportError: cannot import name '?(?P<ns>\w+)'?, introspection typelib not found"
+    r"|ValueError: Namespace (?P<ns2>\w+) not available(?: for version (?P<version>[\w.]+))?"
+)
+_REQUIRE_VERSION = re.compile(
+    r"require_version\(\s*['\"](?P<ns>\w+)['\"]\s*,\s*['\"](?P<v>[\w.]+)['\"]"
+)
 _FROM_IMPORT = re.compile(r"^\s*from\s+(?P<mod>[\w.]+)\s+import\s+(?P<names>.*)$")
 
 _CUDA_SONAME = re.compile(
@@ -127,6 +135,32 @@ def missing_module(lines: Sequence[str]) -> Failure | None:
             return Failure(
                 kind="missing-module", line=clean(line)[:300], subject=module, module=module
             )
+    return None
+
+
+def typelib(lines: Sequence[str]) -> Failure | None:
+    """A GObject-introspection namespace ``gi`` cannot load: subject ``NS-VERSION`` (the
+    version from the message, else from a ``gi.require_version`` line the traceback shows,
+    else "NS" alone: the newest one the release ships)."""
+    for i, line in enumerate(lines):
+        m = _NO_TYPELIB.search(line)
+        if not m:
+            continue
+        namespace = m.group("ns") or m.group("ns2")
+        version = m.group("version") or ""
+        if not version:
+            for before in reversed(lines[:i]):
+                r = _REQUIRE_VERSION.search(before)
+                if r and r.group("ns") == namespace:
+                    version = r.group("v")
+                    break
+        return Failure(
+            kind="typelib",
+            line=clean(line)[:300],
+            subject=f"{namespace}-{version}" if version else namespace,
+            module="gi.repository",
+            name=namespace,
+        )
     return None
 
 

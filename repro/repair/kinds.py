@@ -72,6 +72,13 @@ KINDS: tuple[Kind, ...] = (
         fix=fixes.fix_missing_module,
     ),
     Kind(
+        name="typelib",
+        meaning="gi cannot load a GObject-introspection namespace: its typelib is missing",
+        handling="fix",
+        detect=detect.typelib,
+        fix=fixes.fix_typelib,
+    ),
+    Kind(
         name="missing-name",
         meaning="cannot import name / module has no attribute: the version is too new",
         handling="fix",

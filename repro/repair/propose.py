@@ -19,7 +19,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from repro import apirules, datafiles, mapping
+from repro import apirules, contents, datafiles, mapping
 from repro.models import JSON, Requirement
 from repro.repair.values import Change, Context, Diagnosis, Failure, Proposal
 
@@ -489,6 +489,43 @@ def fix_shared_library(failure: Failure, context: Context) -> Proposal:
                 target=package,
                 basis="data/shared_libs.json",
                 reason=f"{failure.subject} is in the Debian package {package}{on}",
+            ),
+        )
+    )
+
+
+def fix_typelib(failure: Failure, context: Context) -> Proposal:
+    """The release's package of the typelib ``gi`` could not load (``Gst-1.0`` →
+    gir1.2-gstreamer-1.0), from the same contents data the plan uses
+    (repro/system_modules.py): code that picks its namespace at run time is fixed too."""
+    namespace, _, version = failure.subject.partition("-")
+    found = contents.typelib(namespace, version, context.os_codename)
+    wanted = failure.subject + ("" if version else " (any version)")
+    if found is None:
+        on = context.os_codename or "the image's release"
+        return Proposal(
+            diagnosis=Diagnosis(
+                message=f"{failure.summary()}: no package of {on} ships the {wanted} typelib",
+                hint="the namespace may be another release's or need a version this one lacks",
+            )
+        )
+    if _tried(context, "add-system-package", found.package):
+        return Proposal(
+            diagnosis=Diagnosis(
+                message=f"{failure.summary()}: installing {found.package} did not provide it",
+                hint="look for the typelib with repro shell (girepository-1.0 directories)",
+            )
+        )
+    reason = f"{found.path} typelib is in {found.package} on {found.release}"
+    if found.note:
+        reason += f"; {found.note}"
+    return Proposal(
+        changes=(
+            Change(
+                action="add-system-package",
+                target=found.package,
+                basis=found.basis,
+                reason=reason,
             ),
         )
     )

@@ -129,3 +129,44 @@ def test_a_system_module_is_installed_from_the_distribution_and_imports(
     assert (dbus["kind"], dbus["provider"]) == ("system", "python3-dbus")
     assert manifest["smoke"]["passed"] is True and manifest["smoke"]["kind"] == "import"
     assert not any(r["name"] == "dbus-python" for r in manifest["requirements"])
+
+
+def test_a_gi_namespace_gets_its_typelib_package_and_imports(
+    engine: DockerEngine, tmp_path: Path, cleanup_images: list[str]
+) -> None:
+    # Json: the lightest typelib that proves it (gir1.2-json-1.0 and json-glib, ~0.3 MB);
+    # python3-gi alone brings GLib/GObject/Gio, so without it the import fails
+    require_images(engine, "python:3.11-slim")
+    repo = write_files(
+        tmp_path / "jsonpeek",
+        {
+            "jsonpeek.py": (
+                '"""Pretty-print JSON with json-glib."""\n'
+                "import gi\n"
+                "gi.require_version('Json', '1.0')\n"
+                "from gi.repository import Json\n\n"
+                "if __name__ == '__main__':\n"
+                "    parser = Json.Parser()\n"
+                "    parser.load_from_data('{\"a\": 1}', -1)\n"
+                "    print(Json.to_string(parser.get_root(), True))\n"
+            )
+        },
+    )
+    sha = commit_all(repo, date=WHEN)
+    out = tmp_path / "out"
+    code, _, stderr = pack(str(repo), "--python", "3.11", "--out", str(out))
+    tag = f"repro/local-jsonpeek:{sha[:7]}"
+    cleanup_images += [tag, f"{tag}-py3.11-cpu"]
+    assert code == 0, stderr
+    manifest = manifest_of(out)
+    (json_ns,) = [i for i in manifest["imports"] if i["module"] == "gi.repository.Json"]
+    assert (json_ns["kind"], json_ns["provider"]) == ("system", "gir1.2-json-1.0")
+    assert json_ns["how"].startswith("Json-1.0 typelib (jsonpeek.py:3) is in gir1.2-json-1.0")
+    assert manifest["smoke"]["passed"] is True and manifest["repairs"] == []
+    run = engine.run(
+        tag,
+        ["python", "-c", "import gi; gi.require_version('Json', '1.0');"
+         "from gi.repository import Json; print(Json.Parser.__name__)"],
+        limits=RunLimits(timeout=60),
+    )  # fmt: skip
+    assert run.exit_code == 0 and "Parser" in run.output, run.output

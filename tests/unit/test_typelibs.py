@@ -115,3 +115,53 @@ def test_a_typelib_the_release_lacks_is_a_warning() -> None:
     assert any(
         w.startswith("Gtk-9.0 typelib (old.py:2): no package of bookworm") for w in done.warnings
     )
+
+
+# --------------------------------------------------------------------------- repair
+
+NOT_FOUND = """\
+Traceback (most recent call last):
+  File "/work/play.py", line 5, in <module>
+    from gi.repository import Gst
+ImportError: cannot import name Gst, introspection typelib not found
+"""
+NOT_AVAILABLE = """\
+Traceback (most recent call last):
+  File "/work/rename_dialog.py", line 3, in <module>
+    gi.require_version("Gtk", "3.0")
+  File "/usr/lib/python3/dist-packages/gi/__init__.py", line 126, in require_version
+    raise ValueError('Namespace %s not available' % namespace)
+ValueError: Namespace Gtk not available
+"""
+
+
+def test_a_missing_typelib_is_its_own_kind_not_a_too_new_package() -> None:
+    from repro.repair import classify
+
+    found = classify(NOT_FOUND)
+    assert (found.kind, found.subject) == ("typelib", "Gst")
+    gtk = classify(NOT_AVAILABLE)  # the version from the traceback's require_version line
+    assert (gtk.kind, gtk.subject) == ("typelib", "Gtk-3.0")
+    versioned = classify("ValueError: Namespace Notify not available for version 0.7")
+    assert versioned.subject == "Notify-0.7"
+
+
+def test_repair_proposes_the_typelib_package_of_the_images_release() -> None:
+    from repro.repair import Context, classify, propose
+
+    context = Context(python="3.11", os_codename="bookworm")
+    (change,) = propose(classify(NOT_AVAILABLE), context).changes
+    assert (change.action, change.target) == ("add-system-package", "gir1.2-gtk-3.0")
+    assert change.reason == "Gtk-3.0 typelib is in gir1.2-gtk-3.0 on bookworm"
+    (gst,) = propose(classify(NOT_FOUND), context).changes
+    assert gst.target == "gir1.2-gstreamer-1.0"
+    # installed and still failing: a diagnosis, not the same change again
+    again = propose(classify(NOT_FOUND), Context(python="3.11", os_codename="bookworm",
+                                                  previous=(gst,)))  # fmt: skip
+    assert not again.changes and again.diagnosis is not None
+    assert "did not provide it" in again.diagnosis.message
+    unknown = propose(classify("ValueError: Namespace Nope not available"), context)
+    assert not unknown.changes and unknown.diagnosis is not None
+    assert "no package of bookworm ships the Nope (any version) typelib" in (
+        unknown.diagnosis.message
+    )
