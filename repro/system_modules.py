@@ -182,7 +182,8 @@ def typelibs(environment: Environment, evidence: Evidence, base: BaseImage) -> E
     """``environment`` with the typelib package of each ``gi.repository`` namespace the
     code loads (``gi.require_version("Gst", "1.0")``, ``from gi.repository import Gst``),
     from the base image's release, as system imports ``gi.repository.NS``. ``gi`` itself
-    (python3-gi) brings only GLib, GObject and Gio; ``Gst`` needs gir1.2-gstreamer-1.0.
+    (python3-gi) brings GLib, GObject and Gio (its dependency's typelibs, not repeated
+    here); ``Gst`` needs gir1.2-gstreamer-1.0.
     Without ``require_version`` the release's newest version is what ``gi`` loads. Only
     where ``gi`` comes from the distribution (the typelibs need its python3-gi)."""
     if not any(i.module == "gi" and i.kind == "system" for i in environment.imports):
@@ -204,6 +205,9 @@ def typelibs(environment: Environment, evidence: Evidence, base: BaseImage) -> E
     if not wanted:
         return environment
     known = {i.module for i in environment.imports}
+    # PyGObject cannot load without the GObject typelib, so python3-gi depends on its
+    # package (gir1.2-glib-2.0: GLib, GObject, Gio): namespaces of that package come with gi
+    with_gi = contents.typelib("GObject", "", codename)
     added: list[ImportResolution] = []
     warnings: list[str] = []
     for namespace, (version, origin) in sorted(wanted.items()):
@@ -218,6 +222,8 @@ def typelibs(environment: Environment, evidence: Evidence, base: BaseImage) -> E
                 f"{codename or 'the base image’s release'} ships it; "
                 f"`from gi.repository import {namespace}` will fail in the image"
             )
+            continue
+        if with_gi is not None and found.package == with_gi.package:
             continue
         how = f"{found.path} typelib ({where}) is in {found.package} on {found.release}"
         if not version:
