@@ -45,6 +45,8 @@ _FILE = re.compile(r'File "(?P<path>[^"]+)", line (?P<line>\d+)')
 _NO_TYPELIB = re.compile(
     r"ImportError: cannot import name '?(?P<ns>\w+)'?, introspection typelib not found"
     r"|ValueError: Namespace (?P<ns2>\w+) not available(?: for version (?P<version>[\w.]+))?"
+    # an attribute of gi.repository: a namespace is loaded by import, never by getattr
+    r"|AttributeError: module 'gi\.repository' has no attribute '(?P<ns3>\w+)'"
 )
 _REQUIRE_VERSION = re.compile(
     r"require_version\(\s*['\"](?P<ns>\w+)['\"]\s*,\s*['\"](?P<v>[\w.]+)['\"]"
@@ -146,7 +148,7 @@ def typelib(lines: Sequence[str]) -> Failure | None:
         m = _NO_TYPELIB.search(line)
         if not m:
             continue
-        namespace = m.group("ns") or m.group("ns2")
+        namespace = m.group("ns") or m.group("ns2") or m.group("ns3")
         version = m.group("version") or ""
         if not version:
             for before in reversed(lines[:i]):

@@ -509,6 +509,16 @@ def fix_typelib(failure: Failure, context: Context) -> Proposal:
                 hint="the namespace may be another release's or need a version this one lacks",
             )
         )
+    if "has no attribute" in failure.line:
+        # no package fixes this: PyGObject loads a namespace when it is imported
+        return Proposal(
+            diagnosis=Diagnosis(
+                message=f"{failure.summary()}: gi.repository loads {namespace} only when "
+                f"it is imported ({found.package} ships it on {found.release})",
+                hint=f"import it: from gi.repository import {namespace}, or "
+                f"importlib.import_module('gi.repository.{namespace}')",
+            )
+        )
     if _tried(context, "add-system-package", found.package):
         return Proposal(
             diagnosis=Diagnosis(

@@ -170,3 +170,38 @@ def test_a_gi_namespace_gets_its_typelib_package_and_imports(
         limits=RunLimits(timeout=60),
     )  # fmt: skip
     assert run.exit_code == 0 and "Parser" in run.output, run.output
+
+
+def test_a_namespace_picked_at_run_time_is_repaired_with_its_typelib(
+    engine: DockerEngine, tmp_path: Path, cleanup_images: list[str]
+) -> None:
+    # no scan can see the namespace: the smoke run fails, and the repair installs it
+    require_images(engine, "python:3.11-slim")
+    repo = write_files(
+        tmp_path / "jsonrt",
+        {
+            "jsonrt.py": (
+                "import importlib\n\n"
+                "import gi\n\n"
+                "NAMESPACE = ''.join(['J', 'son'])\n"
+                "gi.require_version(NAMESPACE, '1.0')\n"
+                "Json = importlib.import_module('gi.repository.' + NAMESPACE)\n"
+                "print(Json.Parser.__name__)\n"
+            )
+        },
+    )
+    sha = commit_all(repo, date=WHEN)
+    out = tmp_path / "out"
+    code, _, stderr = pack(
+        str(repo), "--python", "3.11", "--smoke", "python jsonrt.py", "--out", str(out)
+    )
+    tag = f"repro/local-jsonrt:{sha[:7]}"
+    cleanup_images += [tag, f"{tag}-py3.11-cpu"]
+    assert code == 0, stderr
+    manifest = manifest_of(out)
+    (repair,) = manifest["repairs"]
+    assert repair["failure"]["kind"] == "typelib"
+    assert [(c["action"], c["target"]) for c in repair["changes"]] == [
+        ("add-system-package", "gir1.2-json-1.0")
+    ]
+    assert manifest["smoke"]["passed"] is True

@@ -164,3 +164,13 @@ def test_repair_proposes_the_typelib_package_of_the_images_release() -> None:
     assert "no package of bookworm ships the Nope (any version) typelib" in (
         unknown.diagnosis.message
     )
+
+
+def test_an_attribute_of_gi_repository_is_a_diagnosis_not_a_version_bound() -> None:
+    from repro.repair import Context, classify, propose
+
+    failure = classify("AttributeError: module 'gi.repository' has no attribute 'Json'")
+    assert (failure.kind, failure.subject) == ("typelib", "Json")
+    proposal = propose(failure, Context(python="3.11", os_codename="bookworm"))
+    assert not proposal.changes and proposal.diagnosis is not None
+    assert "gi.repository loads Json only when it is imported" in proposal.diagnosis.message
