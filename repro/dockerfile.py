@@ -29,9 +29,9 @@ import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from repro import __version__, in_image
+from repro import __version__, in_image, system_modules
 from repro.errors import UsageError
-from repro.models import BaseImage, BinderConfig
+from repro.models import NPM_PREFIX, BaseImage, BinderConfig
 
 CONTEXT_DIR = ".repro"  # repro's files inside the build context
 SOURCE_DIR = "src"  # the repository's files inside the build context
@@ -119,6 +119,9 @@ class Recipe:
     system_from: str = ""
     post_build: str = ""
     start: str = ""
+    # What in postBuild or start runs node or npm ("postBuild runs npm (line 4)"): Node.js
+    # and npm then join the system layer and npm's global prefix is the user's NPM_PREFIX.
+    node: str = ""
 
     @property
     def uv_stage(self) -> bool:
@@ -128,15 +131,23 @@ class Recipe:
 
 def with_binder(recipe: Recipe, config: BinderConfig) -> Recipe:
     """The recipe with a Binder configuration's build steps: apt.txt's packages join the
-    system layer, postBuild and start run as docs/binder.md says."""
-    packages = tuple(dict.fromkeys([*recipe.system_packages, *config.apt_packages]))
+    system layer, postBuild and start run as docs/binder.md says; when they run node or
+    npm, the release's Node.js and npm packages join the system layer too."""
+    node = NODE_PROGRAMS if config.node else ()
+    node_packages = system_modules.program_packages(node, recipe.base)
+    packages = (*recipe.system_packages, *config.apt_packages, *node_packages)
     return dataclasses.replace(
         recipe,
-        system_packages=packages,
+        system_packages=tuple(dict.fromkeys(packages)),
         system_from=config.apt_file if config.apt_packages else recipe.system_from,
         post_build=config.post_build,
         start=config.start,
+        node=config.node,
     )
+
+
+# The programs Binder's image carries for a postBuild that runs node or npm.
+NODE_PROGRAMS = ("node", "npm")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -309,6 +320,11 @@ def _system_packages(recipe: Recipe, *, build: bool = True) -> str:
         comment = (
             f"# System packages {_one_line(recipe.system_from)} names, and the libraries the\n"
             "# Python packages load at run time.\n"
+        )
+    if recipe.node:
+        names = ", ".join(system_modules.program_packages(NODE_PROGRAMS, recipe.base))
+        comment += (
+            f"# {names}: {_one_line(recipe.node)}, and Binder's image carries Node.js and npm.\n"
         )
     packages = recipe.system_packages
     if build and recipe.build_packages:
@@ -863,8 +879,18 @@ def _binder_root_steps(recipe: Recipe) -> str:
             f"# {_one_line(recipe.post_build)} runs as the image's user, as on Binder, and may"
             " install into the\n"
             "# environment: its folders become that user's (its files stay root's; a folder's\n"
-            "# owner may add, replace and remove files in it).\n"
-            f"RUN find {VENV} -type d -exec chown {UID}:{UID} {{}} +\n"
+            "# owner may add, replace and remove files in it), and so do its configuration\n"
+            "# files (etc/: `jupyter ... --sys-prefix` edits them in place).\n"
+            f"RUN find {VENV} -type d -exec chown {UID}:{UID} {{}} + \\\n"
+            f" && if [ -d {VENV}/etc ]; then chown -R {UID}:{UID} {VENV}/etc; fi\n"
+        )
+    if recipe.node:
+        lines += (
+            f"# npm's global installs go to {NPM_PREFIX}, the image's user's, on PATH: as on"
+            " Binder,\n"
+            "# `npm install --global` works without root.\n"
+            f"RUN install -d -o {UID} -g {UID} {NPM_PREFIX}\n"
+            f"ENV NPM_CONFIG_PREFIX={NPM_PREFIX} PATH={NPM_PREFIX}/bin:$PATH\n"
         )
     if recipe.start:
         lines += (
@@ -877,21 +903,29 @@ def _binder_root_steps(recipe: Recipe) -> str:
 
 def _post_build(recipe: Recipe) -> str:
     """Binder's postBuild, as the image's user in the repository's folder, with the CA
-    bundle and pip configuration mounted as the install steps have them; then the lock is
-    taken again, since it may have installed packages."""
+    bundle and pip configuration mounted as the install steps have them (the CA bundle
+    also for node: NODE_EXTRA_CA_CERTS; npm's cache a cache mount when it runs npm); then
+    the lock is taken again, since it may have installed packages."""
     if not recipe.post_build:
         return ""
     script = shlex.quote(f"./{recipe.post_build}")
     mounts = ""
     if recipe.buildkit:
         mounts = " ".join(f"{m},uid={UID}" for m in _secret_mounts()) + " "
+        if recipe.node:
+            # npm's downloads kept between builds, and out of the layer
+            ns = f"id=repro-npm-{recipe.cache_namespace}," if recipe.cache_namespace else ""
+            mounts += (
+                f"--mount=type=cache,{ns}target=/home/{USER}/.npm,uid={UID},gid={UID},"
+                "sharing=locked "
+            )
     env = ""
     if recipe.buildkit:
         env = (
             f"    if [ -f /run/secrets/{SECRET_CA} ]; then export"
             f" PIP_CERT=/run/secrets/{SECRET_CA} SSL_CERT_FILE=/run/secrets/{SECRET_CA}"
-            f" REQUESTS_CA_BUNDLE=/run/secrets/{SECRET_CA} CURL_CA_BUNDLE=/run/secrets/{SECRET_CA};"
-            " fi; \\\n"
+            f" REQUESTS_CA_BUNDLE=/run/secrets/{SECRET_CA} CURL_CA_BUNDLE=/run/secrets/{SECRET_CA}"
+            f" NODE_EXTRA_CA_CERTS=/run/secrets/{SECRET_CA}; fi; \\\n"
             f"    if [ -f /run/secrets/{SECRET_PIPCONF} ]; then"
             f" export PIP_CONFIG_FILE=/run/secrets/{SECRET_PIPCONF}; fi; \\\n"
         )

@@ -20,6 +20,13 @@ JSON = dict[str, Any]
 
 # on every container and image repro makes (engine.py, planning.py)
 LABEL_MANAGED = "io.github.repro.managed"
+# npm's global prefix in an image whose Binder scripts use npm (docs/binder.md): a folder
+# the image's user owns, its bin/ on PATH, so `npm install --global` works as on Binder.
+NPM_PREFIX = "/opt/npm"
+NODE_ADDED = (
+    f"Node.js and npm from the distribution, as Binder's image carries them; npm's global "
+    f"prefix {NPM_PREFIX} (the image's user's, {NPM_PREFIX}/bin on PATH)"
+)
 
 
 # --------------------------------------------------------------------------- source
@@ -210,6 +217,9 @@ class BinderConfig:
     post_build_sha256: str = ""
     start: str = ""  # the start script's path
     start_sha256: str = ""
+    # What in postBuild or start needs Node.js ("postBuild runs npm (line 4)"), "" = nothing:
+    # the image then gets Node.js and npm, as Binder's image carries them (docs/binder.md).
+    node: str = ""
     files: tuple[BinderFile, ...] = ()
 
     def to_json(self) -> JSON:
@@ -222,6 +232,9 @@ class BinderConfig:
             if not self.post_build
             else {"path": self.post_build, "sha256": self.post_build_sha256},
             "start": None if not self.start else {"path": self.start, "sha256": self.start_sha256},
+            "node": None
+            if not self.node
+            else {"why": self.node, "added": NODE_ADDED, "npm_prefix": NPM_PREFIX},
             "files": [f.to_json() for f in self.files],
         }
 

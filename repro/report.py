@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from repro.models import JSON, ImportResolution, Plan, Requirement
+from repro.models import JSON, NODE_ADDED, ImportResolution, Plan, Requirement
 
 
 class Reporter(Protocol):
@@ -220,6 +220,8 @@ def _binder(plan: Plan) -> list[str]:
         lines.append(f"  postBuild  {config.post_build} runs in the build, as the image's user")
     if config.start:
         lines.append(f"  start      {config.start} wraps every command the image runs")
+    if config.node:
+        lines.append(f"  node       {config.node}: {NODE_ADDED}")
     lines += _table([(f.path, f.status, f.note) for f in config.files], indent="    ")
     return lines
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from packaging.utils import canonicalize_name
 
@@ -55,6 +55,18 @@ def release_for(base: BaseImage) -> str:
         if contents.system_python(codename, major) == base.python:
             return codename
     return ""
+
+
+def program_packages(programs: Sequence[str], base: BaseImage) -> tuple[str, ...]:
+    """The distribution packages that put ``programs`` on PATH in the base image's release
+    (the contents index; the newest Debian's names when the release is not known, a
+    program's own name when no index has it), in order, without repeats."""
+    codename = release_for(base) or _DEBIAN[0]
+    packages = []
+    for name in programs:
+        found = contents.program(name, codename)
+        packages.append(found.package if found else name)
+    return tuple(dict.fromkeys(packages))
 
 
 def site_dir(python: str) -> str:

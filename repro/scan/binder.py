@@ -13,7 +13,9 @@ is read as repo2docker reads it (docs/binder.md):
   which win over ``requirements.txt`` and ``setup.py``: Binder installs from one kind.
 * **What becomes a build step.** ``apt.txt`` (system packages), ``postBuild`` (run once the
   environment and the code are in place, as the image's user), ``start`` (wraps every
-  command a container of the image runs).
+  command a container of the image runs). When either script runs ``node``, ``npm`` or
+  ``npx``, or ``jupyter labextension install|build`` (JupyterLab before 4 builds with
+  node), the image gets Node.js and npm, as Binder's image carries them (:func:`node_use`).
 
 Files Binder would not read are not dropped: their requirements are weighed as hints
 (kind ``shadowed``: installed only when the code imports them, with their versions),
@@ -26,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +36,7 @@ from typing import Literal
 
 from repro.models import BinderConfig, BinderFile, DeclaredRequirement, PythonHint
 from repro.scan import declared as decl
+from repro.scan.commands import logical_lines
 from repro.scan.files import RepoFiles, read_text
 
 FOLDERS = (".binder", "binder")  # repo2docker's order: .binder/ first
@@ -155,6 +159,8 @@ def read(root: Path, files: RepoFiles) -> Reading:
     if folder:
         _shadow_root(root, folder, folders[1:], out, note, skipped)
     out.skipped = frozenset(skipped)
+    uses = [(rel, _node_in(root / rel)) for rel in (post_build, start) if rel]
+    node = next((f"{rel} {use}" for rel, use in uses if use), "")
     out.config = BinderConfig(
         folder=folder,
         why=why,
@@ -165,6 +171,7 @@ def read(root: Path, files: RepoFiles) -> Reading:
         post_build_sha256=_sha256(root / post_build) if post_build else "",
         start=start,
         start_sha256=_sha256(root / start) if start else "",
+        node=node,
         files=tuple(listed),
     )
     return out
@@ -274,6 +281,68 @@ def _apt(root: Path, rel: str, out: Reading) -> tuple[str, ...]:
         if line not in packages:
             packages.append(line)
     return tuple(packages)
+
+
+# Programs Binder's image carries that a script may call: node and npm come with Node.js.
+_NODE_COMMANDS = ("node", "nodejs", "npm", "npx")
+# Words after which the next word is a command again (``sudo npm``, ``if node ...``).
+_PREFIXES = frozenset(
+    ["sudo", "exec", "time", "command", "env", "nohup", "then", "do", "else", "elif", "if",
+     "while", "until", "!", "{", "xargs"]
+)  # fmt: skip
+# jupyter subcommands that build JupyterLab's front end with node (JupyterLab before 4)
+_NODE_BUILDS = frozenset(["labextension install", "labextension build", "lab build"])
+_OPERATORS = frozenset(["&&", "||", ";", "|", "&", "(", ")", ";;", "|&"])
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+
+
+def _node_in(path: Path) -> str:
+    text = read_text(path)
+    return node_use(text) if text else ""
+
+
+def node_use(script: str) -> str:
+    """What in a Binder script needs Node.js: ``runs npm (line 4)`` for the first command
+    that is ``node``, ``nodejs``, ``npm`` or ``npx``, or ``jupyter labextension install`` /
+    ``build`` or ``jupyter lab build`` (JupyterLab before 4 builds extensions with node);
+    "" when none is. Commands are the words a shell would run (comments and arguments do
+    not count)."""
+    for number, line in logical_lines(script):
+        words = _shell_words(line)
+        for i, word in enumerate(words):
+            if not _command_position(words, i):
+                continue
+            name = word.rsplit("/", 1)[-1]
+            if name in _NODE_COMMANDS:
+                return f"runs {name} (line {number})"
+            sub = [w for w in words[i + 1 : i + 5] if not w.startswith("-")]
+            if name.startswith("jupyter-"):
+                sub = [name.removeprefix("jupyter-"), *sub]
+            elif name != "jupyter":
+                continue
+            what = " ".join(sub[:2])
+            if what in _NODE_BUILDS:
+                return f"runs jupyter {what} (line {number}), which builds with node"
+    return ""
+
+
+def _shell_words(line: str) -> list[str]:
+    """A line's words and operators as a shell splits them, comments dropped; a line the
+    shell splitter cannot read (an open quote) is split at white space."""
+    lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        return list(lexer)
+    except ValueError:
+        return line.partition("#")[0].split()
+
+
+def _command_position(words: list[str], i: int) -> bool:
+    """Whether ``words[i]`` is where a command name stands."""
+    j = i - 1
+    while j >= 0 and _ASSIGNMENT.match(words[j]):
+        j -= 1  # VAR=value before a command
+    return j < 0 or words[j] in _OPERATORS or words[j] in _PREFIXES
 
 
 def summary(config: BinderConfig) -> str:

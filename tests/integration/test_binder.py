@@ -1,18 +1,26 @@
 """Binder repositories packed for real (docs/binder.md): apt.txt's package is in the image,
 postBuild ran as the image's user, the Python is runtime.txt's (or environment.yml's), start
-wraps `repro run`, and the root's files a binder/ folder shadows did nothing."""
+wraps `repro run`, the root's files a binder/ folder shadows did nothing, and a
+postBuild that runs npm finds node, npm and a global prefix of its own, as on Binder."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
-from repro.engine import DockerEngine
-from tests.conftest import FakeGitHub, require_images
+from repro import build
+from repro import dockerfile as df
+from repro.engine import DockerEngine, RunLimits
+from repro.models import BaseImage, BuildSettings
+from repro.scan import scan
+from tests.conftest import FIXTURES, FakeGitHub, require_images
 
 pytestmark = [pytest.mark.docker, pytest.mark.network]
 
@@ -86,3 +94,39 @@ def test_binder_files_at_the_root_environment_yml_first(
     assert ran.returncode == 0, ran.stderr
     mean, *dicts = ran.stdout.split()
     assert 5 < float(mean) < 12 and "words" in dicts  # postBuild read apt.txt's wamerican
+
+
+def test_a_post_build_that_runs_npm_works_as_on_binder(
+    engine: DockerEngine, tmp_path: Path, cleanup_images: list[str]
+) -> None:
+    """Only the build (no smoke test, no export: the pack around it is the tests above)."""
+    require_images(engine, "python:3.11-slim")
+    config = scan(FIXTURES / "binder-node").binder
+    assert config is not None and config.node == "binder/postBuild runs npm (line 5)"
+    base = BaseImage(
+        name="python:3.11-slim",
+        python="3.11",
+        python_source="image",
+        gpu=False,
+        cuda=None,
+        reasons=(),
+        variant="py3.11-cpu",
+    )
+    recipe = df.Recipe(base=base, source_url="https://github.com/acme/binder-node", commit="0" * 40)
+    rendered = df.render(
+        df.with_binder(dataclasses.replace(recipe, buildkit=engine.buildkit), config)
+    )
+    shutil.copytree(FIXTURES / "binder-node", tmp_path / "ctx" / "src")
+    context = build.prepare_context(tmp_path / "ctx", rendered.dockerfile, rendered.files, [])
+    tag = f"repro-test/binder-node:{uuid.uuid4().hex[:8]}"
+    cleanup_images.append(tag)
+    # postBuild runs `npm install --global semver` as the image's user: without node, npm,
+    # a prefix that user owns and npm trusting the build's CA bundle, the build fails
+    build.build(
+        engine, context, tags=[tag], labels={}, settings=BuildSettings(), on_line=lambda _: None
+    )
+    ran = engine.run(
+        tag, ["bash", "-c", "command -v semver; semver -i patch 1.2.3"], RunLimits(timeout=60)
+    )
+    assert ran.exit_code == 0, ran.output
+    assert ran.output.split() == ["/opt/npm/bin/semver", "1.2.4"]

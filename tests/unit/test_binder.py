@@ -20,6 +20,7 @@ from repro.manifest import build_manifest
 from repro.models import BaseImage, InferSettings, Options
 from repro.report import QuietReporter, plan_text
 from repro.scan import scan
+from repro.scan.binder import node_use
 from tests.conftest import FIXTURES, make_repo, write_files
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -96,7 +97,7 @@ def test_at_the_root_environment_yml_wins_over_requirements_txt() -> None:
     assert env.python.version == "3.9"
 
 
-@pytest.mark.parametrize("case", ["binder-folder", "binder-root"])
+@pytest.mark.parametrize("case", ["binder-folder", "binder-root", "binder-node"])
 def test_binder_fixtures_give_what_expected_json_says(case: str) -> None:
     expected = json.loads((FIXTURES / case / "expected.json").read_text())
     evidence = scan(FIXTURES / case)
@@ -105,6 +106,7 @@ def test_binder_fixtures_give_what_expected_json_says(case: str) -> None:
     assert sorted(r.name for r in env.requirements if not r.optional) == expected["requirements"]
     assert evidence.binder is not None
     assert list(evidence.binder.apt_packages) == expected["apt"]
+    assert evidence.binder.node == expected.get("node", "")
 
 
 def test_a_shadowed_requirement_the_code_imports_is_installed_at_its_version(
@@ -296,12 +298,12 @@ CPU39 = BaseImage(
 )
 
 
-def _binder_recipe(buildkit: bool) -> Recipe:
-    config = scan(FIXTURES / "binder-folder").binder
+def _binder_recipe(buildkit: bool, case: str = "binder-folder") -> Recipe:
+    config = scan(FIXTURES / case).binder
     assert config is not None
     recipe = Recipe(
         base=CPU39,
-        source_url="https://github.com/acme/binder-folder",
+        source_url=f"https://github.com/acme/{case}",
         commit="f" * 40,
         requirements=("six==1.16.0",),
         installer="uv",
@@ -312,9 +314,10 @@ def _binder_recipe(buildkit: bool) -> Recipe:
     return with_binder(recipe, config)
 
 
-@pytest.mark.parametrize("case", ["binder-buildkit", "binder-classic"])
+@pytest.mark.parametrize("case", ["binder-buildkit", "binder-classic", "binder-node"])
 def test_binder_steps_match_golden(case: str) -> None:
-    text = render(_binder_recipe(buildkit=case == "binder-buildkit")).dockerfile
+    fixture = "binder-node" if case == "binder-node" else "binder-folder"
+    text = render(_binder_recipe(case != "binder-classic", fixture)).dockerfile
     path = GOLDEN / f"{case}.Dockerfile"
     if os.environ.get("REPRO_UPDATE_GOLDEN"):
         path.write_text(text)
@@ -359,3 +362,89 @@ def test_the_manifest_and_inspect_say_where_each_file_went(tmp_path: Path) -> No
     text = plan_text(prepared.plan)
     assert "Binder     configuration in binder/ (binder/ folder)" in text
     assert "postBuild  binder/postBuild runs in the build, as the image's user" in text
+
+
+# --------------------------------------------------------------------------- node and npm
+
+
+@pytest.mark.parametrize(
+    ("script", "found"),
+    [
+        ("#!/bin/bash\nset -e\nnpm install --global cowsay\n", "runs npm (line 3)"),
+        ("cd js && npx webpack\n", "runs npx (line 1)"),
+        ("FOO=1 node build.js\n", "runs node (line 1)"),
+        ("set -e\nVERSION=$(/usr/bin/node --version)\n", "runs node (line 2)"),
+        ("if true; then\n  sudo npm i -g x\nfi\n", "runs npm (line 2)"),
+        (
+            "jupyter labextension install \\\n  @jupyter-widgets/jupyterlab-manager\n",
+            "runs jupyter labextension install (line 1), which builds with node",
+        ),
+        (
+            "jupyter lab build --minimize=False\n",
+            "runs jupyter lab build (line 1), which builds with node",
+        ),
+        # in a comment, as an argument, in a string, or a jupyter command without node: nothing
+        ("# npm install --global cowsay\npip install numpy  # then npm\n", ""),
+        ('echo "run npm install yourself"; echo npm\n', ""),
+        ("jupyter labextension list\njupyter lab --help\n", ""),
+        ("python -m pip install -r requirements.txt\n", ""),
+    ],
+)
+def test_node_use_reads_the_scripts_commands_not_its_words(script: str, found: str) -> None:
+    assert node_use(script) == found
+
+
+def _node_recipe(tmp_path: Path, post_build: str, buildkit: bool = True) -> Recipe:
+    write_files(tmp_path, {"binder/postBuild": post_build, "run.py": "print(1)\n"})
+    config = scan(tmp_path).binder
+    assert config is not None
+    recipe = Recipe(
+        base=CPU39, source_url="https://github.com/acme/node", commit="f" * 40, buildkit=buildkit
+    )
+    return with_binder(recipe, config)
+
+
+def test_a_post_build_running_npm_gets_node_npm_and_a_global_prefix_it_owns(
+    tmp_path: Path,
+) -> None:
+    recipe = _node_recipe(tmp_path, "#!/bin/bash\nset -e\nnpm install --global semver\n")
+    assert recipe.node == "binder/postBuild runs npm (line 3)"
+    # python:3.9-slim: bullseye, whose nodejs ships node and whose npm ships npm
+    assert {"nodejs", "npm"} <= set(recipe.system_packages)
+    text = render(recipe).dockerfile
+    lines = text.splitlines()
+    assert "# nodejs, npm: binder/postBuild runs npm (line 3), and Binder's image carries" in text
+    assert "apt-get install -y --no-install-recommends nodejs npm" in text
+    prefix = lines.index("RUN install -d -o 1000 -g 1000 /opt/npm")
+    env = lines.index("ENV NPM_CONFIG_PREFIX=/opt/npm PATH=/opt/npm/bin:$PATH")
+    post = next(i for i, ln in enumerate(lines) if "./binder/postBuild" in ln)
+    assert prefix < lines.index("USER repro") < post and env < post
+    # node trusts the CA bundle of the build (a TLS-intercepting proxy), never kept in a layer
+    run = "\n".join(lines[post - 3 : post + 1])
+    assert "NODE_EXTRA_CA_CERTS=/run/secrets/repro-ca" in run
+    assert "--mount=type=cache,target=/home/repro/.npm,uid=1000,gid=1000" in run
+    assert "ENV NODE_EXTRA_CA_CERTS" not in text
+
+
+def test_a_post_build_without_node_adds_nothing_of_it(tmp_path: Path) -> None:
+    recipe = _node_recipe(tmp_path, "#!/bin/bash\n# npm would need node\npip install six\n")
+    assert recipe.node == "" and recipe.system_packages == ()
+    text = render(recipe).dockerfile
+    assert "nodejs" not in text and "/opt/npm" not in text and ".npm" not in text
+
+
+def test_inspect_and_the_manifest_say_why_node_is_there(tmp_path: Path) -> None:
+    from repro import pipeline, scratch
+
+    src = tmp_path / "repo"
+    make_repo(FIXTURES / "binder-node", src)
+    with scratch.workspace() as work:
+        prepared = pipeline.prepare(
+            parse_source(str(src)), Options(), work, QuietReporter(), probe_gpu=lambda: None
+        )
+    node = json.loads(json.dumps(build_manifest(prepared.plan)))["binder"]["node"]
+    assert node["why"] == "binder/postBuild runs npm (line 5)"
+    assert node["npm_prefix"] == "/opt/npm"
+    text = plan_text(prepared.plan)
+    assert "  node       binder/postBuild runs npm (line 5): Node.js and npm from the" in text
+    assert "apt-get install -y --no-install-recommends nodejs npm" in prepared.plan.dockerfile

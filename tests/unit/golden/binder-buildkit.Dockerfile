@@ -67,15 +67,17 @@ WORKDIR /app
 ENV PYTHONPATH=/app
 # binder/postBuild runs as the image's user, as on Binder, and may install into the
 # environment: its folders become that user's (its files stay root's; a folder's
-# owner may add, replace and remove files in it).
-RUN find /opt/venv -type d -exec chown 1000:1000 {} +
+# owner may add, replace and remove files in it), and so do its configuration
+# files (etc/: `jupyter ... --sys-prefix` edits them in place).
+RUN find /opt/venv -type d -exec chown 1000:1000 {} + \
+ && if [ -d /opt/venv/etc ]; then chown -R 1000:1000 /opt/venv/etc; fi
 # binder/start wraps every command a container of the image runs, as on Binder.
 RUN install -m 0755 /app/binder/start /opt/repro/start
 USER repro
 # binder/postBuild: Binder's last build step, run once the environment and the code
 # are in place, as the image's user.
 RUN --mount=type=secret,id=repro-ca,uid=1000 --mount=type=secret,id=repro-pipconf,uid=1000 \
-    if [ -f /run/secrets/repro-ca ]; then export PIP_CERT=/run/secrets/repro-ca SSL_CERT_FILE=/run/secrets/repro-ca REQUESTS_CA_BUNDLE=/run/secrets/repro-ca CURL_CA_BUNDLE=/run/secrets/repro-ca; fi; \
+    if [ -f /run/secrets/repro-ca ]; then export PIP_CERT=/run/secrets/repro-ca SSL_CERT_FILE=/run/secrets/repro-ca REQUESTS_CA_BUNDLE=/run/secrets/repro-ca CURL_CA_BUNDLE=/run/secrets/repro-ca NODE_EXTRA_CA_CERTS=/run/secrets/repro-ca; fi; \
     if [ -f /run/secrets/repro-pipconf ]; then export PIP_CONFIG_FILE=/run/secrets/repro-pipconf; fi; \
     chmod +x ./binder/postBuild && ./binder/postBuild
 USER root

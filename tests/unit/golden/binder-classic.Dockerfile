@@ -66,8 +66,10 @@ WORKDIR /app
 ENV PYTHONPATH=/app
 # binder/postBuild runs as the image's user, as on Binder, and may install into the
 # environment: its folders become that user's (its files stay root's; a folder's
-# owner may add, replace and remove files in it).
-RUN find /opt/venv -type d -exec chown 1000:1000 {} +
+# owner may add, replace and remove files in it), and so do its configuration
+# files (etc/: `jupyter ... --sys-prefix` edits them in place).
+RUN find /opt/venv -type d -exec chown 1000:1000 {} + \
+ && if [ -d /opt/venv/etc ]; then chown -R 1000:1000 /opt/venv/etc; fi
 # binder/start wraps every command a container of the image runs, as on Binder.
 RUN install -m 0755 /app/binder/start /opt/repro/start
 USER repro
