@@ -8,6 +8,8 @@
 #   bullseye -> python:3.9-slim   (and python:2.7-slim: bullseye's python2.7 + pip 20.3.4)
 #   bookworm -> python:3.11-slim  (and the nvidia/cuda names listed in CUDA_NAMES)
 #   trixie   -> python:3.13-slim
+#   forky    -> python:3.14-slim  (Debian testing: not built by default, since testing moves
+#               under it; for benchmarks that plan today's Python: `standin-images.sh forky`)
 #   pyenv    -> python:3.6-slim, 3.7, 3.8, 3.10, 3.12: the bookworm stand-in plus a CPython
 #               that pyenv built on this machine (PYENV_ROOT/versions/X.Y.Z), copied into
 #               /usr/local as the official images have it; a version not built is skipped
@@ -43,9 +45,12 @@ log() { printf '[standin] %s\n' "$*" >&2; }
 make_rootfs() {
   local suite=$1 dir=$2
   log "debootstrap $suite"
+  # a release newer than this debootstrap (forky on bookworm's) bootstraps like sid
+  local script=()
+  [ -e "/usr/share/debootstrap/scripts/$suite" ] || script=(/usr/share/debootstrap/scripts/sid)
   debootstrap --variant=minbase \
     --include=python3,python3-venv,python3-pip,ca-certificates \
-    "$suite" "$dir" "$MIRROR" >"$WORK/debootstrap-$suite.log" 2>&1 || {
+    "$suite" "$dir" "$MIRROR" "${script[@]}" >"$WORK/debootstrap-$suite.log" 2>&1 || {
       tail -n 20 "$WORK/debootstrap-$suite.log" >&2; return 1; }
   rm -f "$dir"/usr/lib/python3*/EXTERNALLY-MANAGED
   ln -sf /usr/bin/python3 "$dir/usr/local/bin/python"
@@ -165,9 +170,10 @@ main() {
       bullseye) build_suite bullseye "python:3.9-slim" ;;
       bookworm) build_suite bookworm "python:3.11-slim" "${CUDA_NAMES[@]}" ;;
       trixie) build_suite trixie "python:3.13-slim" ;;
+      forky) build_suite forky "python:3.14-slim" ;;
       py27) build_py27 ;;
       pyenv) build_pyenv ;;
-      *) echo "standin-images: unknown suite '$s' (bullseye, bookworm, trixie, py27, pyenv)" >&2; exit 2 ;;
+      *) echo "standin-images: unknown suite '$s' (bullseye, bookworm, trixie, forky, py27, pyenv)" >&2; exit 2 ;;
     esac
   done
 }
