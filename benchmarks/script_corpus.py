@@ -490,9 +490,11 @@ def _remove_partial_images(stderr: str) -> None:
 
 
 def run_entry(image: str, entry: str) -> dict[str, Any]:
+    # `timeout` under sh, not as the container's first process: coreutils 9.10's (Debian
+    # testing, the python:3.14-slim stand-in) exits 125 at once when it is process 1
     proc = subprocess.run(
         [DOCKER, "run", "--rm", "--network", "none", image,
-         "timeout", str(RUN_SECONDS), "python", entry],
+         "sh", "-c", 'timeout "$0" python "$1"', str(RUN_SECONDS), entry],
         capture_output=True, text=True, timeout=RUN_SECONDS + 120,
     )  # fmt: skip
     return classify(proc.returncode, proc.stdout + proc.stderr)
