@@ -114,7 +114,10 @@ def after_smoke(
     """What failed, and the changes that fix it (or the diagnosis when none does)."""
     failure = tested.outcome.failure
     assert failure is not None
-    pythons = probe.repair_pythons(engine) if failure.kind == "wrong-python" else ()
+    # Pythons to switch to: for code of another Python, and for a module a later Python
+    # removed from its standard library
+    python_kinds = ("wrong-python", "missing-module")
+    pythons = probe.repair_pythons(engine) if failure.kind in python_kinds else ()
     history = releases or release_history(
         pypi.PyPIIndex(as_of=plan.environment.lock_cutoff or dt.date.today()),
         plan.environment.python.version,

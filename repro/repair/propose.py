@@ -83,7 +83,7 @@ def fix_missing_module(failure: Failure, context: Context) -> Proposal:
         )
     found = mapping.lookup(module, 2 if context.python.startswith("2.") else 3)
     if found.kind == "stdlib":
-        return Proposal(
+        return _older_python(top, failure, context) or Proposal(
             diagnosis=Diagnosis(
                 message=f"{module!r} is not in this Python's standard library: {failure.summary()}",
                 hint=f"the code may need another Python than {context.python} (--python)",
@@ -127,6 +127,27 @@ def fix_missing_module(failure: Failure, context: Context) -> Proposal:
         reason += "; the code imports it outside the optional paths repro saw"
     return Proposal(
         changes=(Change(action="add-requirement", target=dist, reason=reason, basis=how),)
+    )
+
+
+def _older_python(top: str, failure: Failure, context: Context) -> Proposal | None:
+    """A module a later Python removed from its standard library (``telnetlib``,
+    ``imghdr``: gone in 3.13), imported by the code or by a package: the newest Python that
+    still has it, unless the user chose the Python."""
+    removed = mapping.removed_stdlib().get(top)
+    if not removed or context.python_hard or _vkey(context.python) < _vkey(removed):
+        return None
+    older = [p for p in context.pythons if not p.startswith("2.") and _vkey(p) < _vkey(removed)]
+    if not older or _tried(context, "set-python", older[-1]):
+        return None
+    why = (
+        f"{top!r} left the standard library in Python {removed} ({failure.summary()}); "
+        f"Python {older[-1]} is the newest that has it"
+    )
+    return Proposal(
+        changes=(
+            Change(action="set-python", target=older[-1], reason=why, basis="data/stdlib.json"),
+        )
     )
 
 

@@ -61,6 +61,7 @@ def repair_context(
         os_codename=facts.os_codename,
         releases=releases,
         pythons=pythons,
+        python_hard=bool(scanned.options.python),
         previous=changes,
         checkout=scanned.checkout.path,
         gpu_fallback=gpu_fallback,

@@ -163,6 +163,7 @@ class Context:
     os_codename: str = ""  # "bookworm", "jammy", ... ("" when unknown)
     releases: ReleasesFor | None = None  # release history (PyPI and the wheelhouse)
     pythons: tuple[str, ...] = ()  # Pythons repro may switch to, oldest first
+    python_hard: bool = False  # the user chose the Python (--python): a repair keeps it
     previous: tuple[Change, ...] = ()  # changes made in earlier rounds
     checkout: Path | None = None  # the repository's files (to read a failing line)
     gpu_fallback: bool = False  # a GPU image smoke-tested on the CPU

@@ -62,6 +62,28 @@ def test_the_repositorys_own_module_is_not_installed_from_pypi() -> None:
     assert "own module" in proposal.diagnosis.message
 
 
+def test_a_module_a_later_python_removed_moves_to_the_newest_python_that_has_it() -> None:
+    # python-telegram-bot 13 imports imghdr, gone in Python 3.13: the code's own imports
+    # never show it, the smoke test does
+    failure = Failure(
+        kind="missing-module", line="ModuleNotFoundError: No module named 'imghdr'", module="imghdr"
+    )
+    here = ("2.7", "3.9", "3.13", "3.11", "3.12", "3.14")
+    proposal = propose(failure, ctx(python="3.14", pythons=here))
+    (change,) = proposal.changes
+    assert (change.action, change.target) == ("set-python", "3.12")
+    assert "'imghdr' left the standard library in Python 3.13" in change.reason
+
+    # the user chose the Python: said, not changed
+    chosen = propose(failure, ctx(python="3.14", pythons=here, python_hard=True))
+    assert not chosen.changes and chosen.diagnosis is not None
+    assert "not in this Python's standard library" in chosen.diagnosis.message
+    # tried already, or no older Python here: said
+    tried = Change(action="set-python", target="3.12", reason="", basis="")
+    assert not propose(failure, ctx(python="3.14", pythons=here, previous=(tried,))).changes
+    assert not propose(failure, ctx(python="3.14", pythons=("3.13", "3.14"))).changes
+
+
 def test_an_unknown_module_is_never_guessed_as_a_pypi_name() -> None:
     failure = Failure(kind="missing-module", line="No module named 'labtools'", module="labtools")
     proposal = propose(failure, ctx())
