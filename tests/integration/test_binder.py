@@ -18,9 +18,10 @@ import pytest
 from repro import build
 from repro import dockerfile as df
 from repro.engine import DockerEngine, RunLimits
-from repro.models import BaseImage, BuildSettings
+from repro.models import BuildSettings
 from repro.scan import scan
 from tests.conftest import FIXTURES, FakeGitHub, require_images
+from tests.unit.recipes import CPU
 
 pytestmark = [pytest.mark.docker, pytest.mark.network]
 
@@ -103,16 +104,7 @@ def test_a_post_build_that_runs_npm_works_as_on_binder(
     require_images(engine, "python:3.11-slim")
     config = scan(FIXTURES / "binder-node").binder
     assert config is not None and config.node == "binder/postBuild runs npm (line 5)"
-    base = BaseImage(
-        name="python:3.11-slim",
-        python="3.11",
-        python_source="image",
-        gpu=False,
-        cuda=None,
-        reasons=(),
-        variant="py3.11-cpu",
-    )
-    recipe = df.Recipe(base=base, source_url="https://github.com/acme/binder-node", commit="0" * 40)
+    recipe = df.Recipe(base=CPU, source_url="https://github.com/acme/binder-node", commit="0" * 40)
     rendered = df.render(
         df.with_binder(dataclasses.replace(recipe, buildkit=engine.buildkit), config)
     )
