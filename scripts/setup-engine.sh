@@ -32,8 +32,11 @@ DOCKER=/usr/bin/docker
 [ -x "$DOCKER" ] || DOCKER=$(command -v docker)
 
 if ! "$DOCKER" info >/dev/null 2>&1; then
-  log "starting dockerd"
-  setsid dockerd >/tmp/repro-dockerd.log 2>&1 < /dev/null &
+  # scripts/dockerd.json caps BuildKit's cache at 6 GB: the test suite builds a few
+  # hundred images, and by default the engine keeps a tenth of the disk's size in cache
+  # (25 GB on a 250 GB disk), more than a small or shared disk has free
+  log "starting dockerd (config: scripts/dockerd.json)"
+  setsid dockerd --config-file "$PWD/scripts/dockerd.json" >/tmp/repro-dockerd.log 2>&1 < /dev/null &
   for _ in $(seq 1 60); do
     "$DOCKER" info >/dev/null 2>&1 && break
     sleep 1

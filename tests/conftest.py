@@ -6,7 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,20 @@ from tests import fault_report
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "repos"
 FIXED_DATE = "2024-03-01T12:00:00+00:00"
+
+
+_CALL_REPORT = pytest.StashKey[pytest.TestReport]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item,
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keep the call phase's report on the item, for fixtures that clean up only after a pass."""
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_REPORT] = report
+    return report
 
 
 @pytest.fixture(autouse=True)
@@ -52,10 +66,18 @@ def _signal_state_kept() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Every test gets its own repro cache (clones, PyPI answers)."""
-    monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[None]:
+    """Every test gets its own repro cache (clones, PyPI answers, export blobs), removed
+    after a test that passed, as pytest removes its tmp_path (pyproject.toml)."""
+    cache = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("REPRO_CACHE_DIR", str(cache))
+    yield
+    report = request.node.stash.get(_CALL_REPORT, None)
+    if report is not None and report.passed:
+        shutil.rmtree(cache, ignore_errors=True)
 
 
 def git(*args: str, cwd: Path, date: str = FIXED_DATE) -> str:
