@@ -16,7 +16,7 @@ import click
 from repro import __version__, diskspace, fetch, locks, pipeline, scratch, signals
 from repro.errors import ExitStatus, ReproError
 from repro.manifest import build_manifest
-from repro.models import Options
+from repro.models import DEFAULT_MAX_REPAIRS, Options
 from repro.report import QuietReporter, Reporter, plan_text
 from repro.status import PlainReporter as CliReporter
 from repro.status import open_reporter
@@ -157,7 +157,7 @@ def build_options(func: F) -> F:
         click.option(
             "--max-repairs",
             type=click.IntRange(min=0),
-            default=5,
+            default=DEFAULT_MAX_REPAIRS,
             show_default=True,
             help="Rounds of fixing the environment after a failed smoke test (0: none).",
         ),
@@ -255,7 +255,9 @@ def _options(kw: dict[str, Any]) -> Options:
         smoke_timeout=float(kw.get("smoke_timeout") or 900.0),
         verbose=int(kw.get("verbose") or 0),
         smoke_origin="--smoke" if kw.get("smoke") else "",
-        max_repairs=int(kw["max_repairs"]) if kw.get("max_repairs") is not None else 5,
+        max_repairs=int(kw["max_repairs"])
+        if kw.get("max_repairs") is not None
+        else DEFAULT_MAX_REPAIRS,
         notebooks=bool(kw.get("notebooks")),
         cell_timeout=float(kw.get("cell_timeout") or 120.0),
         keep_large_files=bool(kw.get("keep_large_files")),

@@ -166,6 +166,33 @@ def typelib(lines: Sequence[str]) -> Failure | None:
     return None
 
 
+# An ImportError whose message names the project to install instead: lxml's "lxml.html.clean
+# module is now a separate project lxml_html_clean. Install lxml[html_clean] or
+# lxml_html_clean directly." (the advice may follow on the next line)
+_ADVICE = re.compile(
+    r"(?:separate (?:project|package)|moved to|(?:pip )?install)\s+"
+    r"['\"`]?(?P<project>[A-Za-z0-9][\w.-]*[A-Za-z0-9])(?![\w.-]*\[)"
+)
+
+
+def install_advice(lines: Sequence[str]) -> Failure | None:
+    """The last ImportError, when its message (or the line after it) names a project to
+    install: subject is that project. A Python 2 message naming a distribution package
+    ("please install the python-tk package") is not advice about PyPI: left to the others."""
+    for i in range(len(lines) - 1, -1, -1):
+        line = clean(lines[i])
+        if not line.startswith(("ImportError:", "ModuleNotFoundError:")):
+            continue
+        text = " ".join([line, *(clean(n) for n in lines[i + 1 : i + 3])])
+        if _NO_MODULE.search(line) or " package" in text:
+            return None
+        m = _ADVICE.search(text)
+        if m is None:
+            return None
+        return Failure(kind="install-advice", line=line[:300], subject=m.group("project"))
+    return None
+
+
 def missing_name(lines: Sequence[str]) -> Failure | None:
     for i, line in enumerate(lines):
         if _CIRCULAR.search(line):

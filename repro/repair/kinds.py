@@ -79,6 +79,13 @@ KINDS: tuple[Kind, ...] = (
         fix=fixes.fix_typelib,
     ),
     Kind(
+        name="install-advice",
+        meaning="an ImportError that names the project to install (a part split off)",
+        handling="fix",
+        detect=detect.install_advice,
+        fix=fixes.fix_install_advice,
+    ),
+    Kind(
         name="missing-name",
         meaning="cannot import name / module has no attribute: the version is too new",
         handling="fix",

@@ -151,6 +151,36 @@ def _older_python(top: str, failure: Failure, context: Context) -> Proposal | No
     )
 
 
+def fix_install_advice(failure: Failure, context: Context) -> Proposal:
+    """The project an ImportError says to install (a package's part split off into a
+    project of its own), when the package index knows it."""
+    project = failure.subject
+    if _tried(context, "add-requirement", project) or _installed(context, project):
+        return Proposal(
+            diagnosis=Diagnosis(
+                message=f"{failure.summary()}: {project} is installed and the error remains",
+                hint="the advice may need an extra or another version; try --pin",
+            )
+        )
+    if context.releases is None or not context.releases(project):
+        return Proposal(
+            diagnosis=Diagnosis(
+                message=f"{failure.summary()}: the package index does not know {project!r}",
+                hint=f"install what the message names yourself (--pin {project})",
+            )
+        )
+    return Proposal(
+        changes=(
+            Change(
+                action="add-requirement",
+                target=project,
+                basis="the error message",
+                reason=f"the ImportError says to install {project} (a project on PyPI)",
+            ),
+        )
+    )
+
+
 def fix_missing_name(failure: Failure, context: Context) -> Proposal:
     module = failure.module
     if not module:

@@ -66,7 +66,7 @@ def test_an_old_c_extension_gets_its_compiler_and_headers(
     out = tmp_path / "out"
     code, stdout, stderr = pack(url, "--out", str(out))
     assert code == 0, stderr
-    assert "==> repair 1/5: netifaces==0.11.0: error: command 'x86_64-linux-gnu-gcc'" in stderr
+    assert "==> repair 1/8: netifaces==0.11.0: error: command 'x86_64-linux-gnu-gcc'" in stderr
     manifest = manifest_of(out)
     # the compiler, then the header of the image's own Python, both from the package
     # contents of the base image's release

@@ -54,7 +54,7 @@ def test_a_dependency_only_visible_at_run_time_is_added(
     out = tmp_path / "out"
     code, stdout, stderr = pack(url, "--out", str(out))
     assert code == 0, stderr
-    assert "==> repair 1/5: ModuleNotFoundError: No module named 'yaml'" in stderr
+    assert "==> repair 1/8: ModuleNotFoundError: No module named 'yaml'" in stderr
     assert "add PyYAML: 'yaml' is provided by PyYAML" in stderr
     assert (
         "repair 1  ModuleNotFoundError: No module named 'yaml' → add-requirement PyYAML" in stdout

@@ -35,6 +35,11 @@ EXPECTED = {
     "torch-load-missing-file.txt": ("data", "", "checkpoints/model.pt"),
     "torch-no-nvidia-driver.txt": ("cuda", "", "Found no NVIDIA driver"),
     "urllib-no-network.txt": ("network", "", "Name or service not known"),
+    "py311-lxml-split-project.txt": (
+        "install-advice",
+        "lxml_html_clean",
+        "now a separate project lxml_html_clean",
+    ),
     "pytest-collection-error.txt": ("missing-module", "yaml", "No module named 'yaml'"),
 }
 

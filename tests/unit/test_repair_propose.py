@@ -123,6 +123,24 @@ def test_a_module_the_map_lacks_is_added_when_the_index_look_up_verifies_it() ->
     assert asked == ["labtools", "zzq"]
 
 
+def test_an_import_error_naming_a_split_off_project_adds_it_once_pypi_knows_it() -> None:
+    failure = classify((ERRORS / "py311-lxml-split-project.txt").read_text())
+
+    def history(name: str) -> list[KnownRelease]:
+        return [KnownRelease(version="0.4.1")] if name == "lxml_html_clean" else []
+
+    (change,) = propose(failure, ctx(releases=history)).changes
+    assert (change.action, change.target) == ("add-requirement", "lxml_html_clean")
+    assert change.basis == "the error message"
+
+    # a name PyPI does not know is not installed; nor is the same advice followed twice
+    unknown = propose(failure, ctx(releases=lambda name: []))
+    assert not unknown.changes and unknown.diagnosis is not None
+    assert "does not know 'lxml_html_clean'" in unknown.diagnosis.message
+    again = propose(failure, ctx(releases=history, previous=(change,)))
+    assert not again.changes and again.diagnosis is not None
+
+
 def test_adding_the_same_distribution_twice_stops() -> None:
     failure = classify((ERRORS / "py311-module-not-found.txt").read_text())
     done = (Change(action="add-requirement", target="PyYAML"),)
