@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from repro import datafiles
 
-Kind = Literal["headers", "programs", "pkgconfig", "python", "typelibs"]
+Kind = Literal["headers", "programs", "pkgconfig", "python", "typelibs", "stdlib"]
 INDEX = "contents.json"
 
 
@@ -256,6 +256,23 @@ def python_module(module: str, codename: str, *, major: int = 3) -> Found | None
             top = parts[0].lower().replace("_", "-")
             return _found(name, _rank(top, packages, (prefix,)), answering, codename)
     return None
+
+
+def stdlib_part(module: str, codename: str, *, major: int = 3) -> Found | None:
+    """The package a release splits part of its own Python's standard library into
+    (``_tkinter`` → python3-tk, ``ensurepip`` → python3.11-venv), for a top-level module of
+    it; None for a module the core packages ship, or one the release does not split off.
+    Only the release's own Python (:func:`system_python`) gains it."""
+    answering = _answering(codename)
+    if answering is None:
+        return None
+    top = module.split(".")[0]
+    packages = _lookup("stdlib", answering[0], str(major)).get(top)
+    if not packages:
+        return None
+    prefix = "python3-" if major == 3 else "python-"
+    name = top.lstrip("_").lower()
+    return _found(top, _rank(name, packages, (prefix,)), answering, codename)
 
 
 def typelib(namespace: str, version: str, codename: str) -> Found | None:

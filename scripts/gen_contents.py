@@ -16,6 +16,11 @@ images run on and keeps only what repro asks about:
 * Python modules: top-level names in ``/usr/lib/python3/dist-packages`` and
   ``/usr/lib/python2.7/dist-packages``, per Python major (and ``top.sub`` where several
   packages share a top-level namespace, e.g. ``google.protobuf``);
+* standard-library parts a release splits off into packages of their own: top-level
+  names under ``/usr/lib/python3.X`` (and ``lib-dynload``, ``lib-tk``) of the release's
+  own Python that no core package (``libpython3.X-stdlib``, ``python3.X-minimal``...)
+  ships: ``tkinter`` and ``_tkinter`` are python3-tk's, ``distutils`` python3-distutils'
+  (until 3.12), ``ensurepip`` python3.X-venv's;
 * GObject-introspection typelibs: ``NAME-VERSION.typelib`` in ``girepository-1.0``
   (``/usr/lib/<multiarch>/`` or ``/usr/lib/``), keyed by ``NAME-VERSION`` (``Gst-1.0``):
   what ``gi.require_version("Gst", "1.0"); from gi.repository import Gst`` loads.
@@ -123,6 +128,11 @@ _EXT_SUFFIX = re.compile(r"(?:\.cpython-\d+[a-z]*-[\w-]+|\.abi3|\.x86_64-linux-g
 _CPYTHON_TAG = re.compile(r"\.cpython-3(\d+)[a-z]*-x86_64-linux-gnu\.so$")
 TYPELIB_DIRS = (f"usr/lib/{TRIPLET}/girepository-1.0/", "usr/lib/girepository-1.0/")
 _TYPELIB = re.compile(r"^(?P<key>[A-Za-z][\w]*-\d+(?:\.\d+)*)\.typelib$")
+_STDLIB_FILE = re.compile(r"^usr/lib/python(?P<v>[23]\.\d+)/(?P<rest>.+)$")
+# the packages of a Python's core standard library; a module one of them ships is no split
+_CORE_PYTHON = re.compile(
+    r"^(?:lib)?python[23](?:\.\d+)?(?:-(?:minimal|stdlib|dbg|dev|testsuite))?$"
+)
 _NOT_A_MODULE = re.compile(r"\.(?:egg-info|dist-info|pth|txt|md|rst|cfg)$|^README|^__pycache__$")
 
 
@@ -167,6 +177,7 @@ class Tables:
     python: dict[str, dict[str, tuple[str, ...]]]  # major → module → packages
     python_versions: dict[str, str]  # major → the release's own Python ("3.11")
     typelibs: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    stdlib: dict[str, dict[str, tuple[str, ...]]] = dataclasses.field(default_factory=dict)
 
 
 def read_release(paths: list[Path]) -> Tables:
@@ -178,7 +189,16 @@ def read_release(paths: list[Path]) -> Tables:
     tags: collections.Counter[str] = collections.Counter()
     py2 = False
     owners: dict[str, dict[str, set[str]]] = {m: collections.defaultdict(set) for m in PY_DIRS}
+    # Python version → top-level standard-library name → packages shipping files of it
+    stdlib: dict[str, dict[str, set[str]]] = collections.defaultdict(
+        lambda: collections.defaultdict(set)
+    )
     for file, packages in (e for path in paths for e in entries(path)):
+        s = _STDLIB_FILE.match(file)
+        if s and not s.group("rest").startswith(("dist-packages/", "site-packages/")):
+            name = _stdlib_name(s.group("rest"))
+            if name:
+                stdlib[s.group("v")][name].update(packages)
         if file.startswith("usr/bin/python2.7"):
             py2 = True
         if file.startswith("usr/include/"):
@@ -222,7 +242,33 @@ def read_release(paths: list[Path]) -> Tables:
         },
         python_versions=versions,
         typelibs={k: tuple(sorted(v)) for k, v in typelibs.items()},
+        stdlib={
+            major: _split_off(stdlib.get(version, {}))
+            for major, version in versions.items()
+            if stdlib.get(version)
+        },
     )
+
+
+def _stdlib_name(rest: str) -> str:
+    """The top-level module a file below ``/usr/lib/pythonX.Y/`` belongs to ("" for none):
+    ``tkinter/ttk.py`` → tkinter, ``lib-dynload/_tkinter.cpython-311-...so`` → _tkinter,
+    Python 2's ``lib-tk/Tkinter.py`` → Tkinter."""
+    parts = rest.split("/")
+    if parts[0] in ("lib-dynload", "lib-tk", "plat-x86_64-linux-gnu") and len(parts) > 1:
+        parts = parts[1:]
+    if parts[0] in ("test", "config") or parts[0].startswith("config-"):
+        return ""
+    return _module_name(parts[0], is_dir=len(parts) > 1)
+
+
+def _split_off(found: dict[str, set[str]]) -> dict[str, tuple[str, ...]]:
+    """The names no core package ships: the parts split off into packages of their own."""
+    return {
+        name: tuple(sorted(packages))
+        for name, packages in found.items()
+        if not any(_CORE_PYTHON.match(p) for p in packages)
+    }
 
 
 def _module_name(part: str, *, is_dir: bool) -> str:
@@ -434,7 +480,7 @@ def main(argv: list[str]) -> int:
         "unavailable": unavailable,
         "alternatives": alternatives,
         "tables": {k: f"contents_{k}.json.xz" for k in ("headers", "programs", "pkgconfig",
-                                                          "python", "typelibs")},
+                                                          "python", "typelibs", "stdlib")},
     }  # fmt: skip
     (args.out / "contents.json").write_text(json.dumps(index, indent=1) + "\n")
     about = {
@@ -446,6 +492,8 @@ def main(argv: list[str]) -> int:
         "dist-packages (top-level, and top.sub under a shared namespace)}",
         "typelibs": "release → {packages: space-separated GObject-introspection typelibs "
         "(NAME-VERSION) in girepository-1.0}",
+        "stdlib": "release → Python major → {packages: space-separated top-level modules of "
+        "the release's own Python's standard library that no core package ships}",
     }
     write_xz(
         args.out / "contents_headers.json.xz",
@@ -472,6 +520,12 @@ def main(argv: list[str]) -> int:
         args.out / "contents_typelibs.json.xz",
         {**header("typelibs", sources, about["typelibs"]),
          "releases": {c: grouped(t.typelibs) for c, t in tables.items()}},
+    )  # fmt: skip
+    write_xz(
+        args.out / "contents_stdlib.json.xz",
+        {**header("stdlib", sources, about["stdlib"]),
+         "releases": {c: {m: grouped(mods) for m, mods in t.stdlib.items()}
+                      for c, t in tables.items()}},
     )  # fmt: skip
     return 0
 

@@ -83,10 +83,15 @@ def fix_missing_module(failure: Failure, context: Context) -> Proposal:
         )
     found = mapping.lookup(module, 2 if context.python.startswith("2.") else 3)
     if found.kind == "stdlib":
-        return _older_python(top, failure, context) or Proposal(
-            diagnosis=Diagnosis(
-                message=f"{module!r} is not in this Python's standard library: {failure.summary()}",
-                hint=f"the code may need another Python than {context.python} (--python)",
+        return (
+            _older_python(top, failure, context)
+            or _split_off_stdlib(top, context)
+            or Proposal(
+                diagnosis=Diagnosis(
+                    message=f"{module!r} is not in this Python's standard library: "
+                    f"{failure.summary()}",
+                    hint=f"the code may need another Python than {context.python} (--python)",
+                )
             )
         )
     if found.kind == "unavailable":
@@ -147,6 +152,31 @@ def _older_python(top: str, failure: Failure, context: Context) -> Proposal | No
     return Proposal(
         changes=(
             Change(action="set-python", target=older[-1], reason=why, basis="data/stdlib.json"),
+        )
+    )
+
+
+def _split_off_stdlib(top: str, context: Context) -> Proposal | None:
+    """A part of the standard library the image's distribution ships in a package of its
+    own (``_tkinter``: python3-tk; the contents data's ``stdlib`` table), when the image's
+    Python is that release's own; None otherwise."""
+    major = 2 if context.python.startswith("2.") else 3
+    codename = context.os_codename
+    if not codename or contents.system_python(codename, major) != context.python:
+        return None
+    part = contents.stdlib_part(top, codename, major=major)
+    if part is None or _tried(context, "add-system-package", part.package):
+        return None
+    note = f" ({part.note})" if part.note else ""
+    return Proposal(
+        changes=(
+            Change(
+                action="add-system-package",
+                target=part.package,
+                basis="data/contents_stdlib.json.xz",
+                reason=f"{top!r} is the part of Python {context.python}'s standard library "
+                f"that {part.release} ships in {part.package}{note}",
+            ),
         )
     )
 
