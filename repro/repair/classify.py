@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from repro import mapping
 from repro.repair.values import Failure, FailureKind
 
 Detector = Callable[[Sequence[str]], "Failure | None"]
@@ -36,7 +37,11 @@ _PY2_NO_ATTR = re.compile(r"AttributeError: 'module' object has no attribute '(?
 _CIRCULAR = re.compile(r"partially initialized module|most likely due to a circular import")
 _SONAME = re.compile(r"(?P<lib>[\w.+-]+\.so(?:\.[\w.]+)?): cannot open shared object file")
 _CANNOT_LOAD = re.compile(r"cannot load library '(?P<lib>[^']+)'")
-_LIB_NOT_FOUND = re.compile(r"OSError: (?P<lib>[\w-]+) library not found")
+_LIB_NOT_FOUND = re.compile(
+    r"OSError: (?P<lib>[\w-]+) library not found"
+    # python-magic: "ImportError: failed to find libmagic.  Check your installation"
+    r"|(?:ImportError|OSError): failed to find (?P<lib2>lib[\w-]+)"
+)
 _SYNTAX = re.compile(
     r"^(?:E\s+|\|\s*|\s*)?(?P<exc>SyntaxError|TabError|IndentationError): (?P<msg>.*)$"
 )
@@ -123,21 +128,37 @@ def shared_library(lines: Sequence[str]) -> Failure | None:
     for line in lines:
         m = _SONAME.search(line) or _CANNOT_LOAD.search(line) or _LIB_NOT_FOUND.search(line)
         if m:
-            return Failure(kind="shared-library", line=clean(line)[:300], subject=m.group("lib"))
+            lib = m.group("lib") or m.group("lib2")
+            return Failure(kind="shared-library", line=clean(line)[:300], subject=lib)
     return None
 
 
 def missing_module(lines: Sequence[str]) -> Failure | None:
     # The last one: with ``try: import a / except ImportError: import b`` the error that
-    # stopped the program is the last.
-    for line in reversed(lines):
-        m = _NO_MODULE.search(line)
-        if m:
-            module = m.group("mod").rstrip(".")
-            return Failure(
-                kind="missing-module", line=clean(line)[:300], subject=module, module=module
-            )
-    return None
+    # stopped the program is the last. Unless no project is known to provide ``b`` while
+    # ``a`` is known (pydub: ``audioop``, which Python 3.13 removed, then its fallback
+    # ``pyaudioop``, which nothing provides): then ``a`` is what the code wanted.
+    found = [(i, m) for i, line in enumerate(lines) if (m := _NO_MODULE.search(line))]
+    if not found:
+        return None
+    at, m = found[-1]
+    if len(found) > 1:
+        before, earlier = found[-2]
+        chained = any(_CHAINED in line for line in lines[before:at])
+        if chained and _known(earlier.group("mod")) and not _known(m.group("mod")):
+            at, m = before, earlier
+    module = m.group("mod").rstrip(".")
+    return Failure(
+        kind="missing-module", line=clean(lines[at])[:300], subject=module, module=module
+    )
+
+
+_CHAINED = "During handling of the above exception"
+
+
+def _known(module: str) -> bool:
+    """Whether repro's data places ``module`` (standard library, a distribution...)."""
+    return mapping.lookup(module.rstrip("."), 3).kind != "unknown"
 
 
 def typelib(lines: Sequence[str]) -> Failure | None:

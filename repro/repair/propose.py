@@ -530,8 +530,10 @@ def system_package_for(soname: str, codename: str) -> str:
     if name not in libs:
         # an alias as a program names its library: "portaudio", or "PortAudio" in
         # sounddevice's "OSError: PortAudio library not found"
+        # ("failed to find libmagic": the alias with its "lib")
         folded = name.lower()
-        name = next((lib for alias, lib in aliases.items() if alias.lower() == folded), "")
+        names = {folded, folded.removeprefix("lib")}
+        name = next((lib for alias, lib in aliases.items() if alias.lower() in names), "")
     if not name and "." in soname:
         # "libsndfile.so" (a development name) → the runtime soname with the same stem.
         stem = Path(soname).name.split(".so")[0]

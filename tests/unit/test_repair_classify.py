@@ -40,6 +40,8 @@ EXPECTED = {
         "lxml_html_clean",
         "now a separate project lxml_html_clean",
     ),
+    # the fallback no project provides: the module the code wanted first is the one named
+    "py313-pydub-audioop-fallback.txt": ("missing-module", "audioop", "'audioop'"),
     "pytest-collection-error.txt": ("missing-module", "yaml", "No module named 'yaml'"),
 }
 

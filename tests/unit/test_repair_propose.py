@@ -354,6 +354,24 @@ def test_missing_shared_library_adds_its_package() -> None:
 # --------------------------------------------------------------------------- diagnoses
 
 
+def test_a_library_a_package_looks_for_itself_is_installed_by_its_alias() -> None:
+    # python-magic finds libmagic with ctypes.util and says so in its own words
+    failure = classify(
+        "Traceback (most recent call last):\n"
+        '  File "/usr/local/lib/python3.11/site-packages/magic/loader.py", line 49\n'
+        "ImportError: failed to find libmagic.  Check your installation\n"
+    )
+    assert (failure.kind, failure.subject) == ("shared-library", "libmagic")
+    (change,) = propose(failure, ctx(os_codename="bookworm")).changes
+    assert (change.action, change.target) == ("add-system-package", "libmagic1")
+
+
+def test_a_removed_module_behind_a_fallback_moves_the_python() -> None:
+    failure = classify((ERRORS / "py313-pydub-audioop-fallback.txt").read_text())
+    (change,) = propose(failure, ctx(python="3.13", pythons=("3.11", "3.12", "3.13"))).changes
+    assert (change.action, change.target) == ("set-python", "3.12")
+
+
 def test_what_cannot_be_fixed_is_explained_in_one_line_with_a_hint() -> None:
     cuda = classify((ERRORS / "torch-no-nvidia-driver.txt").read_text())
     on_cpu = diagnose(cuda, ctx(gpu_fallback=True))
