@@ -456,11 +456,17 @@ def pack_one(case: Case, repro: Path) -> dict[str, Any]:
         proc = subprocess.run(
             argv, capture_output=True, text=True, timeout=3600, env=env, cwd=repro
         )
-        moved = re.search(r"--python (\d\.\d+)", proc.stderr)
-        if proc.returncode != 0 and moved and "not on this engine" in proc.stderr:
-            row["python_moved"] = moved.group(1)
+        # as a user would: follow a hint that names another Python ("--python 3.13 uses a
+        # base image this engine has"; "--python 3.12" for a module 3.13 removed), twice
+        tried: list[str] = []
+        while proc.returncode != 0 and len(tried) < 2:
+            hint = re.search(r"^repro: hint: .*?--python (\d\.\d+)", proc.stderr, re.M)
+            if hint is None or hint.group(1) in tried:
+                break
+            tried.append(hint.group(1))
+            row["python_moved"] = hint.group(1)
             proc = subprocess.run(
-                [*argv, "--python", moved.group(1)], capture_output=True, text=True,
+                [*argv, "--python", hint.group(1)], capture_output=True, text=True,
                 timeout=3600, env=env, cwd=repro,
             )  # fmt: skip
         row["pack_seconds"] = round(time.perf_counter() - start, 1)

@@ -140,7 +140,7 @@ def _older_python(top: str, failure: Failure, context: Context) -> Proposal | No
     ``imghdr``: gone in 3.13), imported by the code or by a package: the newest Python that
     still has it, unless the user chose the Python."""
     removed = mapping.removed_stdlib().get(top)
-    if not removed or context.python_hard or _vkey(context.python) < _vkey(removed):
+    if not removed or _vkey(context.python) < _vkey(removed):
         return None
     older = [p for p in context.pythons if not p.startswith("2.") and _vkey(p) < _vkey(removed)]
     if not older or _tried(context, "set-python", older[-1]):
@@ -149,6 +149,13 @@ def _older_python(top: str, failure: Failure, context: Context) -> Proposal | No
         f"{top!r} left the standard library in Python {removed} ({failure.summary()}); "
         f"Python {older[-1]} is the newest that has it"
     )
+    if context.python_hard:  # the user's choice stands; say which one would work
+        return Proposal(
+            diagnosis=Diagnosis(
+                message=f"{why}, and Python {context.python} was chosen (--python)",
+                hint=f"--python {older[-1]}",
+            )
+        )
     return Proposal(
         changes=(
             Change(action="set-python", target=older[-1], reason=why, basis="data/stdlib.json"),

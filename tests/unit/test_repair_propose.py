@@ -74,10 +74,12 @@ def test_a_module_a_later_python_removed_moves_to_the_newest_python_that_has_it(
     assert (change.action, change.target) == ("set-python", "3.12")
     assert "'imghdr' left the standard library in Python 3.13" in change.reason
 
-    # the user chose the Python: said, not changed
+    # the user chose the Python: not changed, but the one that would work is named
     chosen = propose(failure, ctx(python="3.14", pythons=here, python_hard=True))
     assert not chosen.changes and chosen.diagnosis is not None
-    assert "not in this Python's standard library" in chosen.diagnosis.message
+    assert "Python 3.12 is the newest that has it" in chosen.diagnosis.message
+    assert "Python 3.14 was chosen (--python)" in chosen.diagnosis.message
+    assert chosen.diagnosis.hint == "--python 3.12"
     # tried already, or no older Python here: said
     tried = Change(action="set-python", target="3.12", reason="", basis="")
     assert not propose(failure, ctx(python="3.14", pythons=here, previous=(tried,))).changes
