@@ -20,7 +20,7 @@ import sys
 import threading
 
 TIMEOUT = int(os.environ.get("REPRO_HELP_TIMEOUT", "60"))
-TAIL = 15
+TAIL = 40  # a chained traceback (try: import a; except ImportError: import b) whole
 CONSOLE = (
     "import importlib, sys\n"
     "sys.argv = [%r, '--help']\n"

@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 TIMEOUT = int(os.environ.get("REPRO_IMPORT_TIMEOUT", "60"))
-TAIL = 15
+TAIL = 40  # a chained traceback (try: import a; except ImportError: import b) whole
 
 
 def import_lines(path):

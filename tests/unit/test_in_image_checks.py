@@ -120,3 +120,24 @@ def test_import_check_imports_modules_and_only_the_imports_of_scripts(tmp_path: 
     assert got["module:pkg.bad"].tail[-1] == got["module:pkg.bad"].reason
     assert got["script:py2.py"].reason.startswith("SyntaxError: Missing parentheses")
     assert got["script:py2.py"].reason.endswith("(py2.py, line 1)")
+
+
+def test_a_deep_fallback_keeps_the_module_tried_first_for_the_repair(tmp_path: Path) -> None:
+    # pydub's shape: a package several files deep tries a module, then its fallback
+    pkg = tmp_path / "audio"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from .segment import Segment\n")
+    (pkg / "segment.py").write_text("from .effects import info\nSegment = 1\n")
+    # files between: the traceback outgrows a short tail
+    for here, there in (("effects", "silence"), ("silence", "mediainfo"), ("mediainfo", "utils")):
+        (pkg / f"{here}.py").write_text(f"from .{there} import info\n")
+    (pkg / "utils.py").write_text(
+        "try:\n    import audioop_gone\nexcept ImportError:\n    import pyaudioop_gone as x\n"
+        "info = 1\n"
+    )
+    (tmp_path / "podcast.py").write_text("from audio import Segment\n")
+    code, out = run_check("import_check.py", "script:podcast.py", cwd=tmp_path)
+    assert code == 1
+    (result,) = parse_targets(out)
+    assert result.reason == "ModuleNotFoundError: No module named 'pyaudioop_gone'"
+    assert "ModuleNotFoundError: No module named 'audioop_gone'" in result.tail
