@@ -87,6 +87,10 @@ SEED: dict[str, list[str]] = {
     "libavcodec.so.59": ["libavcodec59"],
     "libavcodec.so.58": ["libavcodec58"],
     "libavcodec.so.61": ["libavcodec61"],
+    # Tk: the official python:*-slim images build _tkinter but leave Tcl/Tk out
+    # ("ImportError: libtk8.6.so: cannot open shared object file")
+    "libtk8.6.so": ["libtk8.6"],
+    "libtcl8.6.so": ["libtcl8.6"],
 }
 
 # Names that appear in error messages instead of a soname: ctypes.util.find_library()
@@ -107,11 +111,18 @@ ALIASES = {
 def check_suite(docker: str, image: str, seed: dict[str, list[str]]) -> dict[str, str]:
     """soname → the first candidate package whose .deb holds it, in this suite."""
     lines = ["set -u", "apt-get update -qq >/dev/null 2>&1 || exit 3", "cd /tmp"]
+    # A package the suite lacks is no match; one it has but whose download fails (a busy
+    # mirror or proxy) is retried, then reported: never silently "not verified".
+    lines.append(
+        "fetch() { apt-cache policy \"$1\" 2>/dev/null | grep -q 'Candidate: [0-9]' || return 1; "
+        "for _ in 1 2 3 4; do "
+        'apt-get download -qq "$1" >/dev/null 2>&1 && return 0; sleep 3; done; '
+        'echo "FAILED $1"; return 1; }'
+    )
     for soname, candidates in seed.items():
         for pkg in candidates:
             lines.append(
-                f"if apt-get download -qq {pkg} >/dev/null 2>&1 && "
-                f"dpkg-deb -c {pkg}_*.deb | grep -q '/{soname}'; then "
+                f"if fetch {pkg} && dpkg-deb -c {pkg}_*.deb | grep -q '/{soname}'; then "
                 f"echo 'FOUND {soname} {pkg}'; rm -f {pkg}_*.deb; "
                 f"else rm -f {pkg}_*.deb; fi"
             )
@@ -122,6 +133,9 @@ def check_suite(docker: str, image: str, seed: dict[str, list[str]]) -> dict[str
     )  # fmt: skip
     if proc.returncode == 3:
         raise SystemExit(f"{image}: apt-get update failed (no network to the Debian mirror?)")
+    failed = sorted({ln.split()[1] for ln in proc.stdout.splitlines() if ln.startswith("FAILED ")})
+    if failed:
+        raise SystemExit(f"{image}: could not download {', '.join(failed)}; run it again")
     found: dict[str, str] = {}
     for line in proc.stdout.splitlines():
         parts = line.split()

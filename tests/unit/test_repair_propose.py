@@ -339,6 +339,9 @@ def test_shared_libraries_map_to_debian_packages_per_release() -> None:
     assert system_package_for("PortAudio", "bookworm") == "libportaudio2"
     assert system_package_for("libsndfile.so", "bookworm") == "libsndfile1"  # a dev name
     assert system_package_for("libnothing.so.9", "bookworm") == ""
+    # the official python:*-slim images: "_tkinter" is built, Tcl/Tk is not installed
+    tk = classify("ImportError: libtk8.6.so: cannot open shared object file: No such file")
+    assert (tk.kind, system_package_for(tk.subject, "trixie")) == ("shared-library", "libtk8.6")
 
 
 def test_missing_shared_library_adds_its_package() -> None:
