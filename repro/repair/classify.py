@@ -142,9 +142,12 @@ def missing_module(lines: Sequence[str]) -> Failure | None:
     if not found:
         return None
     at, m = found[-1]
-    if len(found) > 1:
-        before, earlier = found[-2]
-        chained = any(_CHAINED in line for line in lines[before:at])
+    # the module named before the last one (the last may be named again in a summary line)
+    prior = [(i, x) for i, x in found if x.group("mod") != m.group("mod")]
+    if prior:
+        before, earlier = prior[-1]
+        next_at = next(i for i, _ in found if i > before)
+        chained = any(_CHAINED in line for line in lines[before:next_at])
         if chained and _known(earlier.group("mod")) and not _known(m.group("mod")):
             at, m = before, earlier
     module = m.group("mod").rstrip(".")
