@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from repro import cache as repro_cache
 from repro import distfiles, httpget, locks, lookup, pypi, resolve, signals, toplevel
@@ -80,6 +81,46 @@ def module_provider(
         return (found.dist, found.evidence) if found.resolved else None
 
     return provider
+
+
+def release_ships(
+    as_of: dt.date, index: lookup.ProjectIndex | None = None
+) -> Callable[[str, str, str], bool | None]:
+    """Whether a release of a distribution ships a module, as a repair asks it (a submodule
+    gone from the installed release): read from the file list of that release's wheel, else
+    its sdist (the same cached range requests as the look-up); None when it cannot be told."""
+    asked: list[lookup.ProjectIndex] = []
+
+    def ships(dist: str, version: str, module: str) -> bool | None:
+        if not asked:
+            asked.append(index if index is not None else PyPIProjects(as_of=as_of))
+        key = canonicalize_name(dist)
+        project = asked[0].projects([key]).get(key)
+        if project is None:
+            return None
+        files = _release_files(project, version)
+        if not files:
+            return None
+        listing = asked[0].listings(files[:1]).get(files[0].url)
+        if not isinstance(listing, toplevel.Listing):
+            return None
+        return toplevel.holds_module(listing, module)
+
+    return ships
+
+
+def _release_files(project: Project, version: str) -> list[IndexFile]:
+    """The files of one release, the one to list first: a pure-Python wheel, another
+    wheel, then the sdist."""
+    wanted = Version(version)
+    found: list[tuple[int, IndexFile]] = []
+    for f in project.files:
+        if f.yanked:
+            continue
+        rank, got = toplevel.release_of(f.filename)
+        if got is not None and got == wanted:
+            found.append((rank, f))
+    return [f for _, f in sorted(found, key=lambda rf: rf[0])]
 
 
 def default_simple_url() -> str:

@@ -133,6 +133,7 @@ def after_smoke(
         pythons,
         gpu_fallback=gpu_fallback,
         look_up=projects.module_provider(as_of) if failure.kind == "missing-module" else None,
+        ships=projects.release_ships(as_of) if failure.kind == "missing-module" else None,
     )
     if not failure.fixable:
         return failure, repair.Proposal(diagnosis=repair.diagnose(failure, context))

@@ -21,6 +21,14 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Literal
 
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
 Kind = Literal["wheel", "egg", "sdist"]
 _SDIST = re.compile(r"\.(tar\.gz|tgz|tar\.bz2|tbz|tar\.xz|tar|zip)$", re.I)
 
@@ -151,3 +159,36 @@ def provides(claimed: Iterable[str], module: str) -> str | None:
         if prefix in have:
             return prefix
     return None
+
+
+def release_of(filename: str) -> tuple[int, Version | None]:
+    """(rank, version) of a release file: rank 0 for a pure-Python wheel, 1 for another
+    wheel, 2 for an sdist (the order to list them in); version None when the name says
+    none (an egg, an installer, a name that does not parse)."""
+    kind = kind_of(filename)
+    try:
+        if kind == "wheel":
+            _, version, _, tags = parse_wheel_filename(filename)
+            return (0 if any(t.platform == "any" for t in tags) else 1), version
+        if kind == "sdist":
+            return 2, parse_sdist_filename(filename)[1]
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        pass
+    return 9, None
+
+
+def holds_module(listing: Listing, module: str) -> bool:
+    """Whether the release file ``listing`` ships the dotted ``module`` itself (its ``.py``,
+    its package folder or an extension module), not only a package above it."""
+    files = (
+        sdist_files(listing.files) if listing.kind == "sdist" else importable_files(listing.files)
+    )
+    path = PurePosixPath(*module.split("."))
+    for f in files:
+        here = PurePosixPath(f)
+        if here == path.with_suffix(".py") or path in here.parents:
+            return True
+        m = EXTENSION.match(here.name)
+        if m and m.group(1) == path.name and here.parent == path.parent:
+            return True
+    return False

@@ -118,6 +118,7 @@ def fix_missing_module(failure: Failure, context: Context) -> Proposal:
             failure,
             context,
             qualified=module,
+            submodule=True,
         )
     if _tried(context, "add-requirement", dist) or _installed(context, dist) is not None:
         return Proposal(
@@ -269,7 +270,13 @@ def _series(version: Version) -> tuple[int, ...]:
 
 
 def _lower_bound(
-    dist: str, why: str, failure: Failure, context: Context, *, qualified: str
+    dist: str,
+    why: str,
+    failure: Failure,
+    context: Context,
+    *,
+    qualified: str,
+    submodule: bool = False,
 ) -> Proposal:
     """Lower ``dist`` below the release that removed what the code uses.
 
@@ -306,6 +313,10 @@ def _lower_bound(
     by_rule = _rule_bound(dist, qualified, context, req, releases, current)
     if by_rule is not None:
         return by_rule
+    if submodule:
+        by_files = _files_bound(dist, qualified, why, context, req, releases, current)
+        if by_files is not None:
+            return by_files
     older = [v for v in releases if v < current]
     series: list[tuple[int, ...]] = []
     firsts: dict[tuple[int, ...], Version] = {}
@@ -366,6 +377,84 @@ def _lower_bound(
                 basis="release-history",
             ),
         )
+    )
+
+
+MAX_FILE_PROBES = 16  # release file lists read to find the newest release with a module
+
+
+def _files_bound(
+    dist: str,
+    module: str,
+    why: str,
+    context: Context,
+    req: Requirement | None,
+    releases: Sequence[Version],
+    current: Version,
+) -> Proposal | None:
+    """The bound just above the newest release whose file list still ships ``module``:
+    from the newest older release back in growing steps (1, 2, 4... releases) to one that
+    ships it, then bisecting between it and the last that did not (a module, once
+    removed, stays removed; one added late is found from above). None when the lists cannot
+    tell (offline, unreadable) or no release reached ships it."""
+    if context.ships is None:
+        return None
+    older = sorted(v for v in releases if v < current)
+    if not older or _tried_bound(context, dist, "release-files"):
+        return None
+    probes = 0
+
+    def ships(v: Version) -> bool | None:
+        nonlocal probes
+        probes += 1
+        assert context.ships is not None
+        return context.ships(dist, str(v), module)
+
+    # gallop down from the newest: hi lacks it, lo ships it
+    hi, step, lo = len(older), 1, -1
+    while probes < MAX_FILE_PROBES:
+        at = max(len(older) - step, 0)
+        answer = ships(older[at])
+        if answer is None:
+            return None
+        if answer:
+            lo = at
+            break
+        hi = at
+        if at == 0:
+            return None  # no older release ships it
+        step *= 2
+    if lo < 0:
+        return None
+    while hi - lo > 1 and probes < MAX_FILE_PROBES:
+        mid = (lo + hi) // 2
+        answer = ships(older[mid])
+        if answer is None:
+            return None
+        lo, hi = (mid, hi) if answer else (lo, mid)
+    if hi - lo > 1:
+        return None  # more releases between than probes left
+    last, first_without = lo, (older[hi] if hi < len(older) else current)
+    specifier = ",".join([*_lower_bounds(req.specifier if req else ""), f"<{first_without}"])
+    return Proposal(
+        changes=(
+            Change(
+                action="bound-requirement",
+                target=dist,
+                specifier=specifier,
+                reason=f"{why}; {dist} {older[last]} still ships it and {first_without} does "
+                f"not (their release files' lists, {probes} read)",
+                basis="release-files",
+            ),
+        )
+    )
+
+
+def _tried_bound(context: Context, dist: str, basis: str) -> bool:
+    key = canonicalize_name(dist)
+    return any(
+        c.action == "bound-requirement" and canonicalize_name(c.target) == key and c.basis == basis
+        for c in context.previous
     )
 
 

@@ -20,6 +20,7 @@ from repro.repair.values import (
     LookUp,
     ReleasesFor,
     Round,
+    Ships,
 )
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ def repair_context(
     *,
     gpu_fallback: bool,
     look_up: LookUp | None = None,
+    ships: Ships | None = None,
 ) -> Context:
     """What a proposal may look at after the image of ``plan`` failed: the plan, what the
     image holds (``facts``), the release ``history`` (with the wheelhouse's versions), the
@@ -66,6 +68,7 @@ def repair_context(
         checkout=scanned.checkout.path,
         gpu_fallback=gpu_fallback,
         look_up=look_up,
+        ships=ships,
     )
 
 

@@ -149,6 +149,9 @@ ReleasesFor = Callable[[str], Sequence[KnownRelease]]
 
 
 LookUp = Callable[[str], "tuple[str, str] | None"]  # module → (project, evidence) or None
+# (distribution, version, dotted module) → whether that release's file ships the module
+# (its wheel, else its sdist), or None when it cannot be told (offline, no file, unreadable)
+Ships = Callable[[str, str, str], "bool | None"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,6 +174,9 @@ class Context:
     # evidence) when a project's release ships it, else None; made by the orchestrator
     # (network), None where there is none (offline, tests)
     look_up: LookUp | None = None
+    # whether a release of a distribution ships a module: read from its file list, the
+    # same range requests as the look-up (the orchestrator's; None offline and in tests)
+    ships: Ships | None = None
 
 
 Dated = Callable[[str, str], "str | None"]  # (name, specifier) → version as of the cutoff
