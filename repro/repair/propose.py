@@ -120,7 +120,14 @@ def fix_missing_module(failure: Failure, context: Context) -> Proposal:
             qualified=module,
             submodule=True,
         )
-    if _tried(context, "add-requirement", dist) or _installed(context, dist) is not None:
+    installed = _installed(context, dist)
+    if installed is not None and not _tried(context, "add-requirement", dist):
+        # a top-level module a newer release dropped (setuptools 81 and pkg_resources):
+        # only where the release files show an older release that ships it
+        dropped = _top_level_dropped(dist, module, installed, context)
+        if dropped is not None:
+            return dropped
+    if _tried(context, "add-requirement", dist) or installed is not None:
         return Proposal(
             diagnosis=Diagnosis(
                 message=f"{failure.summary()}: {dist} is installed but does not provide {module!r}",
@@ -378,6 +385,19 @@ def _lower_bound(
             ),
         )
     )
+
+
+def _top_level_dropped(dist: str, module: str, installed: str, context: Context) -> Proposal | None:
+    try:
+        current = Version(installed)
+    except InvalidVersion:
+        return None
+    req = _requirement(context, dist)
+    if req is not None and any(o.kind == "user" for o in req.origins):
+        return None
+    why = f"{module!r} is gone from {dist} {installed}"
+    releases = _usable_releases(dist, context)
+    return _files_bound(dist, module, why, context, req, releases, current)
 
 
 MAX_FILE_PROBES = 16  # release file lists read to find the newest release with a module

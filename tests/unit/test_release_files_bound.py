@@ -119,3 +119,33 @@ def test_a_release_file_holds_a_module_as_a_file_a_package_or_an_extension() -> 
     assert toplevel.release_of(wheel.filename)[0] == 1
     assert str(toplevel.release_of("x-0.9.tar.gz")[1]) == "0.9"
     assert toplevel.release_of("x-0.9.win32.exe") == (9, None)
+
+
+def test_a_top_level_module_a_newer_release_dropped_is_bounded_only_by_the_lists() -> None:
+    # setuptools 81 dropped pkg_resources; python-telegram-bot 13 imports it
+    failure = Failure(
+        kind="missing-module",
+        line="ModuleNotFoundError: No module named 'pkg_resources'",
+        module="pkg_resources",
+        subject="pkg_resources",
+    )
+    history = ["78.1.1", "79.0.1", "80.9.0", "81.0.0"]
+    base = {
+        "python": "3.12",
+        "installed": {"setuptools": "81.0.0"},
+        "releases": lambda name: [KnownRelease(version=v) for v in history],
+    }
+
+    def ships(dist: str, version: str, module: str) -> bool:
+        return version != "81.0.0"
+
+    (change,) = propose(failure, Context(**base, ships=ships)).changes  # type: ignore[arg-type]
+    assert (change.target, change.specifier, change.basis) == (
+        "setuptools",
+        "<81.0.0",
+        "release-files",
+    )
+    # no list to read: said, not guessed by stepping back series
+    said = propose(failure, Context(**base, ships=None))  # type: ignore[arg-type]
+    assert not said.changes and said.diagnosis is not None
+    assert "setuptools is installed but does not provide 'pkg_resources'" in said.diagnosis.message
