@@ -334,13 +334,7 @@ def _lower_bound(
         if key not in series:
             series.append(key)
         firsts[key] = v  # ascending overwrite: ends at the oldest release of the series
-    steps = sum(
-        1
-        for c in context.previous
-        if c.action == "bound-requirement"
-        and canonicalize_name(c.target) == canonicalize_name(dist)
-        and c.basis == "release-history"
-    )
+    steps = _bounds_tried(context, dist, "release-history")
     jump = 2**steps  # 1, 2, 4, 8 series back
     if not series or jump > len(series):
         return Proposal(
@@ -420,7 +414,7 @@ def _files_bound(
     if context.ships is None:
         return None
     older = sorted(v for v in releases if v < current)
-    if not older or _tried_bound(context, dist, "release-files"):
+    if not older or _bounds_tried(context, dist, "release-files"):
         return None
     probes = 0
 
@@ -470,11 +464,15 @@ def _files_bound(
     )
 
 
-def _tried_bound(context: Context, dist: str, basis: str) -> bool:
+def _bounds_tried(context: Context, dist: str, basis: str) -> int:
+    """How many bounds of ``dist`` earlier rounds set on ``basis``."""
     key = canonicalize_name(dist)
-    return any(
-        c.action == "bound-requirement" and canonicalize_name(c.target) == key and c.basis == basis
+    return sum(
+        1
         for c in context.previous
+        if c.action == "bound-requirement"
+        and canonicalize_name(c.target) == key
+        and c.basis == basis
     )
 
 
