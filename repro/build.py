@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import configparser
 import contextlib
+import dataclasses
 import io
 import os
 import shutil
@@ -20,14 +21,24 @@ import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from repro import stale
-from repro.dockerfile import CONTEXT_DIR, SECRET_CA, SECRET_PIPCONF
+from repro import codelayer, stale
+from repro.blobstore import BlobStore
+from repro.dockerfile import CONTEXT_DIR, SECRET_CA, SECRET_PIPCONF, SOURCE_DIR
 from repro.engine import Engine, LogSink
-from repro.errors import UsageError
-from repro.models import BuildContext, BuildSettings, BuiltImage, ContextFile, Prepared, Wheel
+from repro.errors import EngineError, ReproError, UsageError
+from repro.models import (
+    BuildContext,
+    BuildSettings,
+    BuiltImage,
+    ContextFile,
+    Plan,
+    Prepared,
+    Wheel,
+)
 from repro.report import Reporter
 
 CA_ENV_VARS = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")
@@ -231,10 +242,11 @@ def build(
     settings: BuildSettings,
     on_line: LogSink,
     log_path: Path | None = None,
+    dockerfile: str = "Dockerfile",
 ) -> tuple[BuiltImage, tuple[str, ...]]:
-    """Build the context; return the image and notes about the secrets used. With
-    ``log_path``, the builder's whole output is written there too (a failed build's
-    diagnosis reads it; the error names it)."""
+    """Build the context (its ``dockerfile``); return the image and notes about the
+    secrets used. With ``log_path``, the builder's whole output is written there too (a
+    failed build's diagnosis reads it; the error names it)."""
     with contextlib.ExitStack() as stack:
         sink = on_line
         if log_path is not None:
@@ -248,7 +260,12 @@ def build(
         tmp = stack.enter_context(stale.private_dir("repro-secrets"))
         secrets = make_secrets(settings, tmp)
         image_id, seconds, tail = engine.build(
-            context, tags=tags, labels=labels, secrets=secrets.files, on_line=sink
+            context,
+            tags=tags,
+            labels=labels,
+            secrets=secrets.files,
+            on_line=sink,
+            dockerfile=dockerfile,
         )
     # the engine names its builder (Podman: buildah) and what differs from Docker; a
     # stand-in engine in tests need not
@@ -276,17 +293,75 @@ def build_prepared(
     context = prepare_context(
         workdir, plan.dockerfile, prepared.files, prepared.wheels, plan.context
     )
-    image, notes = build(
-        engine,
-        context,
-        tags=plan.tags,
-        labels=plan.labels,
-        settings=settings,
-        on_line=reporter.log,
-        log_path=log,
-    )
+    laid = None
+    if plan.code_layer is not None and engine.buildkit and getattr(engine, "lays_code", False):
+        (context / codelayer.ENV_DOCKERFILE).write_text(plan.code_layer.env_dockerfile)
+        image, notes = build(
+            engine,
+            context,
+            tags=(),
+            labels=plan.labels,
+            settings=settings,
+            on_line=reporter.log,
+            log_path=log,
+            dockerfile=codelayer.ENV_DOCKERFILE,
+        )
+        laid = _lay(engine, image, plan, context, reporter)
+    if laid is None:
+        image, notes = build(
+            engine,
+            context,
+            tags=plan.tags,
+            labels=plan.labels,
+            settings=settings,
+            on_line=reporter.log,
+            log_path=log,
+        )
+    else:
+        image = laid
     if first_round:
         for note in notes:
             reporter.info(note)
     reporter.info(f"built {image.id[:19]} in {image.build_seconds:.1f} s ({image.builder})")
     return image
+
+
+def _lay(
+    engine: Engine, env: BuiltImage, plan: Plan, context: Path, reporter: Reporter
+) -> BuiltImage | None:
+    """The code layer laid on the environment's image ``env`` (repro/codelayer.py); None
+    when the engine did not take it (the builder then builds the whole Dockerfile)."""
+    assert plan.code_layer is not None
+    large = plan.context.large if plan.context and not plan.context.large_kept else ()
+    store = BlobStore()
+    try:
+        with store.using():
+            laid = codelayer.lay(
+                cast(codelayer.Lays, engine),
+                env.id,
+                plan.code_layer,
+                context / SOURCE_DIR,
+                tags=plan.tags,
+                store=store,
+                mtime=int(plan.checkout.commit_date.timestamp()),
+                skip=frozenset(f.path for f in large),
+            )
+    except EngineError as exc:
+        reporter.info(f"the code layer was not laid ({exc}): the builder builds it")
+        return None
+    finally:
+        # the environment's image, untagged, is not needed: its layers are the image's
+        remover = getattr(engine, "remove_unused_image", None)
+        if remover is not None:
+            with contextlib.suppress(ReproError):
+                remover(env.id)
+    reporter.info(
+        f"code layer laid by repro: {laid.files} files, {laid.layer.diff_size:,} bytes"
+        f" ({laid.layer.diff_id[:19]})"
+    )
+    return dataclasses.replace(
+        env,
+        id=laid.image_id,
+        build_seconds=env.build_seconds + laid.seconds,
+        code_layer=laid.to_json(),
+    )

@@ -24,6 +24,7 @@ for the ``RUN`` that installs packages (see docs/security.md).
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import shlex
 from collections.abc import Iterable, Sequence
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 
 from repro import __version__, in_image, system_modules
 from repro.errors import UsageError
-from repro.models import NPM_PREFIX, BaseImage, BinderConfig
+from repro.models import NPM_PREFIX, BaseImage, BinderConfig, CodeLayer
 
 CONTEXT_DIR = ".repro"  # repro's files inside the build context
 SOURCE_DIR = "src"  # the repository's files inside the build context
@@ -154,6 +155,7 @@ NODE_PROGRAMS = ("node", "npm")
 class Rendered:
     dockerfile: str
     files: dict[str, str] = field(default_factory=dict)  # context path → content
+    code_layer: CodeLayer | None = None  # the last step, as repro can lay it (codelayer.py)
 
 
 def render(recipe: Recipe) -> Rendered:
@@ -203,9 +205,10 @@ def render(recipe: Recipe) -> Rendered:
     ]
     if multi:
         parts += [_extensions(recipe), *_runtime_stage(recipe)]
-    parts += [_runtime_packages(recipe), _lock(recipe), _source(recipe)]
-    text = "\n".join(p for p in parts if p) + "\n"
-    return Rendered(dockerfile=text, files=files)
+    parts += [_runtime_packages(recipe), _lock(recipe)]
+    env_text = "\n".join(p for p in parts if p) + "\n"
+    text = "\n".join(p for p in (*parts, _source(recipe)) if p) + "\n"
+    return Rendered(dockerfile=text, files=files, code_layer=_code_layer(recipe, env_text))
 
 
 def _stages_comment(recipe: Recipe) -> str:
@@ -849,12 +852,16 @@ def _lock(recipe: Recipe) -> str:
     )
 
 
+SOURCE_COPY = f"COPY --chown={UID}:{UID} {SOURCE_DIR}/ {APP_DIR}/"
+SOURCE_CMD = ("bash",)
+
+
 def _source(recipe: Recipe) -> str:
     path = ":".join(recipe.python_path)
     if recipe.runtime_base and recipe.build_extensions:
         copy = f"COPY --from={STAGE_DEPS} --chown={UID}:{UID} {APP_DIR}/ {APP_DIR}/\n"
     else:
-        copy = f"COPY --chown={UID}:{UID} {SOURCE_DIR}/ {APP_DIR}/\n"
+        copy = f"{SOURCE_COPY}\n"
     return (
         "# The repository's code last: editing it rebuilds only this layer.\n"
         f"{copy}"
@@ -864,7 +871,28 @@ def _source(recipe: Recipe) -> str:
         f"USER {USER}\n"
         f"{_post_build(recipe)}"
         f"{_start(recipe)}"
-        'CMD ["bash"]\n'
+        f"CMD {json.dumps(list(SOURCE_CMD))}\n"
+    )
+
+
+def _code_layer(recipe: Recipe, env_dockerfile: str) -> CodeLayer | None:
+    """The last step (:func:`_source`) as repro can carry it out itself: a plain copy of the
+    repository followed by settings only. Not when the code is compiled in an earlier
+    stage, nor with Binder's steps that run after the copy (postBuild, start, npm's
+    prefix): the builder builds those."""
+    if (recipe.runtime_base and recipe.build_extensions) or _binder_root_steps(recipe):
+        return None
+    if recipe.post_build or recipe.start:
+        return None
+    return CodeLayer(
+        env_dockerfile=env_dockerfile,
+        copy=SOURCE_COPY,
+        app_dir=APP_DIR,
+        uid=UID,
+        workdir=APP_DIR,
+        env=(("PYTHONPATH", ":".join(recipe.python_path)),),
+        user=USER,
+        cmd=SOURCE_CMD,
     )
 
 

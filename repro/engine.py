@@ -132,6 +132,7 @@ class Engine(Protocol):
         labels: Mapping[str, str],
         secrets: Mapping[str, Path],
         on_line: LogSink,
+        dockerfile: str = "Dockerfile",
     ) -> tuple[str, float, str]: ...
     def run(self, image: str, argv: Sequence[str], limits: RunLimits) -> RunResult: ...
     def tag(self, image: str, ref: str) -> None: ...
@@ -517,14 +518,15 @@ class DockerEngine:
         labels: Mapping[str, str],
         secrets: Mapping[str, Path],
         on_line: LogSink,
+        dockerfile: str = "Dockerfile",
     ) -> tuple[str, float, str]:
-        """Build ``context`` (with its Dockerfile); return (image id, seconds, log tail)."""
+        """Build ``context`` with its ``dockerfile``; return (image id, seconds, log tail)."""
         start = time.monotonic()
         if self._cli is not None:
             self._connect_soon()  # the SDK is wanted right after; the CLI leaves the GIL free
-            image_id, tail = self._build_cli(context, tags, labels, secrets, on_line)
+            image_id, tail = self._build_cli(context, tags, labels, secrets, on_line, dockerfile)
         else:
-            image_id, tail = self._build_sdk(context, tags, labels, on_line)
+            image_id, tail = self._build_sdk(context, tags, labels, on_line, dockerfile)
         return image_id, time.monotonic() - start, tail
 
     def _build_cli(
@@ -534,6 +536,7 @@ class DockerEngine:
         labels: Mapping[str, str],
         secrets: Mapping[str, Path],
         on_line: LogSink,
+        dockerfile: str = "Dockerfile",
     ) -> tuple[str, str]:
         assert self._cli is not None
         prefix, extra_env = self._cli
@@ -548,6 +551,8 @@ class DockerEngine:
                 argv += ["--label", f"{key}={value}"]
             for sid, path in secrets.items():
                 argv += ["--secret", f"id={sid},src={path}"]
+            if dockerfile != "Dockerfile":
+                argv += ["--file", str(context / dockerfile)]
             argv.append(str(context))
             env = {**os.environ, **extra_env}
             tail: deque[str] = deque(maxlen=400)
@@ -609,13 +614,19 @@ class DockerEngine:
         )
 
     def _build_sdk(
-        self, context: Path, tags: Sequence[str], labels: Mapping[str, str], on_line: LogSink
+        self,
+        context: Path,
+        tags: Sequence[str],
+        labels: Mapping[str, str],
+        on_line: LogSink,
+        dockerfile: str = "Dockerfile",
     ) -> tuple[str, str]:
         tail: deque[str] = deque(maxlen=400)
         image_id = ""
         try:
             stream: Iterator[dict[str, Any]] = self._client.api.build(
                 path=str(context),
+                dockerfile=dockerfile,
                 tag=tags[0] if tags else None,
                 labels=dict(labels),
                 rm=True,
@@ -828,6 +839,23 @@ class DockerEngine:
                 self._client.images.get(image).tag(repo, tag)
         except docker.errors.APIError as exc:
             raise EngineError(f"cannot tag {image} as {ref}: {_short(exc)}") from exc
+
+    @property
+    def lays_code(self) -> bool:
+        """Whether the engine loads a docker archive that leaves out the layers it has
+        (repro/codelayer.py): Docker does; Podman reads every layer from the archive."""
+        return self.podman is None
+
+    def image_document(self, ref: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The engine's inspect document of an image and its history (newest first)."""
+        try:
+            api: Any = self._client.api
+            with _engine_call(f"reading {ref}"):
+                doc = api.inspect_image(ref)
+                history = api.history(ref)
+        except docker.errors.APIError as exc:
+            raise EngineError(f"cannot read image {ref}: {_short(exc)}") from exc
+        return dict(doc), [dict(h) for h in history or ()]
 
     def save(self, refs: Sequence[str], out: ByteSink) -> None:
         api: Any = self._client.api  # private helpers: see the comment below

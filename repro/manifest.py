@@ -110,7 +110,11 @@ def build_manifest(
         "image": None if image is None else {"id": image.id, **dict(image_info or {})},
         "build": None
         if image is None
-        else {"seconds": round(image.build_seconds, 2), "builder": image.builder},
+        else {
+            "seconds": round(image.build_seconds, 2),
+            "builder": image.builder,
+            "code_layer": image.code_layer,
+        },
         "lock": None if lock is None else list(lock),
         "system": None if system is None else dict(system),
         "licenses": None if licenses is None else dict(licenses),

@@ -565,6 +565,9 @@ class BuiltImage:
     build_seconds: float
     log_tail: str = ""
     builder: str = ""  # "buildkit" or "classic"
+    # the code layer repro laid on the environment's image (repro/codelayer.py): its diff
+    # id, files and bytes; None when the builder built the whole Dockerfile
+    code_layer: JSON | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -631,6 +634,23 @@ class BuildContext:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CodeLayer:
+    """The Dockerfile's last step, ``COPY --chown=UID:UID src/ APP/`` and the settings after
+    it, in a form repro can carry out itself (repro/codelayer.py): ``env_dockerfile`` is the
+    Dockerfile without that step, which the builder builds; the code goes on as a layer
+    repro writes, and the settings into the image's config, as the Dockerfile says."""
+
+    env_dockerfile: str
+    copy: str  # the COPY line, for the image's history
+    app_dir: str  # "/app"
+    uid: int
+    workdir: str
+    env: tuple[tuple[str, str], ...]
+    user: str
+    cmd: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Plan:
     """Everything decided before building: what ``repro inspect`` reports."""
 
@@ -648,6 +668,8 @@ class Plan:
     # the planner's ladder: each rung tried, the soft constraints given up, and what a
     # --base-image was found to hold (repro/planner.py; manifest field "plan")
     decision: JSON | None = None
+    # the Dockerfile's last step as repro can lay it itself (None: the builder builds it)
+    code_layer: CodeLayer | None = None
 
 
 @dataclass(frozen=True)

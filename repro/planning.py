@@ -235,6 +235,7 @@ def assemble(
         smoke_plan=smoke_plan,
         context=scanned.context,
         decision=decision,
+        code_layer=rendered.code_layer,
     )
     return Prepared(plan=plan, files=rendered.files, wheels=tuple(p for _, p in wheels))
 

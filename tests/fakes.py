@@ -136,8 +136,9 @@ class FakeEngine:
         labels: Mapping[str, str],
         secrets: Mapping[str, Path],
         on_line: LogSink,
+        dockerfile: str = "Dockerfile",
     ) -> tuple[str, float, str]:
-        files = {"Dockerfile": (context / "Dockerfile").read_text()}
+        files = {"Dockerfile": (context / dockerfile).read_text()}
         for path in sorted((context / ".repro").glob("*.txt")):
             files[f".repro/{path.name}"] = path.read_text()
         self.contexts.append(files)
