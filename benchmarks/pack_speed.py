@@ -166,12 +166,14 @@ class Sides:
         self.baseline_file.write_text(BASELINE.format(base=BASE, mount=mount))
         self.repro_tags: set[str] = set()
         self.baseline_ids: set[str] = set()
+        self.extra: list[str] = []  # more options for `repro pack`
 
     def repro(self, ns: str, cache: Path) -> tuple[Timed, str]:
         """``repro pack`` of the fixture; the timings and the image's first tag."""
         env = {**os.environ, "REPRO_BUILD_CACHE_NS": ns, "REPRO_CACHE_DIR": str(cache)}
         out = self.work / "out"
         argv = [sys.executable, "-m", "repro", "pack", str(self.repo), "-v", "--out", str(out)]
+        argv += self.extra
         timed = run_timed(argv, env)
         shutil.rmtree(out, ignore_errors=True)  # the artifacts: hundreds of MB each
         timed.fail("repro pack")

@@ -68,6 +68,7 @@ class PendingImage:
         self.kind = kind
         self.store = store
         self.written: dict[str, imagetar.FileDigest] | None = None
+        self.gathered: gather.Gathered | None = None  # how the layers were found
         self.hold = ExitStack()
 
     def start(self) -> dict[str, imagetar.FileDigest]:
@@ -84,8 +85,26 @@ class PendingImage:
             image_id=self.image_id,
             oci=self.oci,
             kind=self.kind,
+            on_gathered=self._gathered,
         )
         return self.written
+
+    def _gathered(self, found: gather.Gathered) -> None:
+        self.gathered = found
+
+    def layers_said(self, prefetched: gather.Gathered | None = None) -> str:
+        """How the image's layers came to the artifact, for the user: compressed during
+        this pack (by the export, or by the ``prefetched`` gathering that ran beside the
+        smoke test), or found in the store (an earlier export's, or the code layer repro
+        laid), and whether the engine was asked for a ``docker save`` of the image."""
+        found = self.gathered
+        if found is None:
+            return ""
+        fresh = found.compressed + (prefetched.compressed if prefetched else 0)
+        saved = found.saved or (prefetched is not None and prefetched.saved)
+        how = "with a docker save of the image" if saved else "no docker save"
+        total = len(found.layers)
+        return f"{total} layers: {fresh} compressed, {total - fresh} from the store ({how})"
 
     def discard(self) -> None:
         """Remove the staging folder (the store keeps what it gained)."""
@@ -114,6 +133,7 @@ class Prefetch:
 
     def __init__(self, engine: gather.Saver, image_id: str, ref: str) -> None:
         self.cancel = threading.Event()
+        self.gathered: gather.Gathered | None = None  # what it did, once it is done
         self.thread = threading.Thread(
             target=self._run, args=(engine, image_id, ref), name="export-prefetch", daemon=True
         )
@@ -133,7 +153,7 @@ class Prefetch:
         with contextlib.suppress(Exception):  # the export gathers again and says why
             store = BlobStore()
             with store.using():
-                gather.gather(
+                self.gathered = gather.gather(
                     engine, ref, store, image_id=image_id, cancel=self.cancel, fault_point=False
                 )
 

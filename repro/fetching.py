@@ -46,6 +46,6 @@ def fetched(source: Source, reporter: Reporter) -> Iterator[Fetched]:
     Packs of one repository take turns: they share its clone, its image tags and its
     artifact directory (docs/security.md)."""
     with locks.run_lock(source.url, on_wait=reporter.info), ExitStack() as workspace:
-        workdir = workspace.enter_context(scratch.workspace())
+        workdir = workspace.enter_context(scratch.source_workspace(source.url))
         checkout = fetch_checkout(source, workdir, reporter)
         yield Fetched(checkout=checkout, workdir=workdir, _workspace=workspace)

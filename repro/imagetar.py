@@ -26,7 +26,7 @@ import hashlib
 import json
 import tarfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -207,15 +207,19 @@ def write_image_files(
     oci: bool = False,
     kind: str = compress.GZIP,
     cancel: threading.Event | None = None,
+    on_gathered: Callable[[gather.Gathered], None] | None = None,
 ) -> dict[str, FileDigest]:
     """Write ``image.tar.gz`` (and with ``oci`` ``image.oci.tar``) of the image ``tags``
     name (id ``image_id`` when known) into ``folder``; their digests by file name.
 
     Layers come from the store, ``docker save`` only for what it lacks
     (:func:`repro.gather.gather`). A blob found damaged is removed and the image is
-    gathered once more, its layers from the engine."""
+    gathered once more, its layers from the engine. ``on_gathered`` hears how the layers
+    were found (from the store, compressed, whether the engine saved the image)."""
     for attempt in (1, 2):
         found = gather.gather(engine, tags[0], store, kind=kind, image_id=image_id, cancel=cancel)
+        if on_gathered is not None:
+            on_gathered(found)
         try:
             written = {
                 IMAGE_TARBALL: write_docker_archive(

@@ -265,7 +265,8 @@ def export_passed(
     reporter.stage("export", str(dest))
     if passed.prefetch is not None:
         passed.prefetch.finish()
-    return export.write(
+    pending = export.PendingImage(dest, docker, image.id, plan.tags, oci=settings.oci)
+    result = export.write(
         dest,
         docker,
         plan,
@@ -275,5 +276,9 @@ def export_passed(
         smoke=tested.result if tested else None,
         smoke_extra=tested.to_json() if tested else {},
         repairs=repairs,
-        pending=export.PendingImage(dest, docker, image.id, plan.tags, oci=settings.oci),
+        pending=pending,
     )
+    said = pending.layers_said(passed.prefetch.gathered if passed.prefetch else None)
+    if said:
+        reporter.info(said)
+    return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -9,16 +10,43 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from repro import signals, stale
+from repro import cache, signals, stale
 
 
 def workspace() -> AbstractContextManager[Path]:
     """The run's scratch folder in ``$TMPDIR``, removed at the end (even on a signal);
     first, what killed runs left there and in the memory file system is removed."""
+    sweep_abandoned()
+    return stale.private_dir("repro")
+
+
+def sweep_abandoned() -> None:
+    """Remove what killed runs left in ``$TMPDIR`` and in the memory file system."""
     stale.remove_abandoned(Path(tempfile.gettempdir()), stale.TEMP_PREFIXES)
     if (memory := _memory_fs()) is not None:
         stale.remove_abandoned(Path(memory), stale.TEMP_PREFIXES)
-    return stale.private_dir("repro")
+
+
+@contextmanager
+def source_workspace(url: str) -> Iterator[Path]:
+    """The workspace of a pack of the repository ``url``: the same folder for every pack of
+    it (``<cache>/contexts/<hash>``; the caller holds the repository's run lock), emptied
+    first and removed at the end, even on a signal. BuildKit keeps what it received of a
+    build context by the context's path: at the same path it is sent only the files that
+    changed since the last pack, not again a wheelhouse of hundreds of MB (measured in
+    benchmarks/pack_speed_large.py). A run killed meanwhile leaves it until the next pack
+    of the repository."""
+    sweep_abandoned()
+    key = hashlib.sha256(url.encode()).hexdigest()[:16]
+    path = cache.subdir("contexts") / key
+    try:
+        with signals.deferred():
+            shutil.rmtree(path, ignore_errors=True)
+            path.mkdir(mode=0o700)
+        yield path
+    finally:
+        with signals.deferred():  # a second Ctrl-C does not leave half a folder
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @contextmanager
