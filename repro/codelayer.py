@@ -47,6 +47,7 @@ from repro.models import CodeLayer
 
 ENV_DOCKERFILE = "Dockerfile.env"  # in the build context: the Dockerfile without its last step
 HISTORY_COMMENT = "repro: the code layer"
+METADATA_SUFFIXES = (".dist-info", ".egg-info", ".egg-link", ".pth")
 
 # what an image config's "config" may carry (the engine's inspect document adds empty
 # container fields: Hostname, AttachStdin, …)
@@ -72,6 +73,9 @@ class Laid:
     layer: LayerBlob
     files: int  # files and links in the layer
     seconds: float
+    # package metadata among the code (``*.dist-info``, ``*.egg-info``): Python then finds
+    # distributions in /app, and the image's facts are not the environment's alone
+    metadata: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -162,11 +166,12 @@ def write_layer(
     mtime: int,
     skip: frozenset[str] = frozenset(),
     kind: str = compress.GZIP,
-) -> tuple[LayerBlob, int]:
+) -> tuple[LayerBlob, int, bool]:
     """The code layer of ``src`` (what ``COPY --chown=UID:UID src/ APP/`` copies) in the
     store, compressed as ``kind``, every entry's time ``mtime``; with the number of files
-    and links in it."""
+    and links in it, and whether it holds package metadata (:attr:`Laid.metadata`)."""
     entries = _entries(src, skip)
+    metadata = any(e.rel.endswith(METADATA_SUFFIXES) for e in entries)
     top = spec.app_dir.strip("/")
     sink = _Sink(store, kind)
     files = 0
@@ -195,7 +200,7 @@ def write_layer(
     except BaseException:
         sink.abort()
         raise
-    return layer, files
+    return layer, files, metadata
 
 
 # --------------------------------------------------------------------------- the config
@@ -338,7 +343,7 @@ def lay(
     ``tags`` name; the store then knows the image (its config, its layers by diff id)."""
     start = time.monotonic()
     doc, history = engine.image_document(env_image)
-    layer, files = write_layer(src, spec, store, mtime=mtime, skip=skip)
+    layer, files, metadata = write_layer(src, spec, store, mtime=mtime, skip=skip)
     config = image_config(doc, history, layer, spec)
     data = json.dumps(config, separators=(",", ":")).encode()
     diff_ids = config["rootfs"]["diff_ids"]
@@ -353,4 +358,10 @@ def lay(
         raise EngineError(f"the engine did not take the code layer as {tags[0] if tags else ''}")
     written = store.put_bytes(data)
     store.record_image(ImageRecord(id=image_id, config=written.digest, diff_ids=tuple(diff_ids)))
-    return Laid(image_id=image_id, layer=layer, files=files, seconds=time.monotonic() - start)
+    return Laid(
+        image_id=image_id,
+        layer=layer,
+        files=files,
+        seconds=time.monotonic() - start,
+        metadata=metadata,
+    )

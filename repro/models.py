@@ -568,6 +568,9 @@ class BuiltImage:
     # the code layer repro laid on the environment's image (repro/codelayer.py): its diff
     # id, files and bytes; None when the builder built the whole Dockerfile
     code_layer: JSON | None = None
+    # an image whose facts (lock, modules, system packages) are this one's too: the
+    # environment's, when the code laid on it holds no package metadata (probe.image_facts)
+    facts_of: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -82,7 +82,7 @@ class PackLoop:
         sweep.untagged_images(docker, plan.checkout.source.url, keep=image.id)  # re-packs
         prefetch = export.Prefetch.start(docker, plan, image.id)  # while the smoke test runs
         try:
-            facts = probe.image_facts(docker, image.id)
+            facts = probe.image_facts(docker, image.id, same_as=image.facts_of)
             if first:
                 for note in dropped(plan.environment, facts.lock):
                     self.reporter.warn(note)

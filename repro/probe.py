@@ -10,12 +10,13 @@ and ``os_codename`` reads the release a base image runs (for a build repair's pa
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 
 from packaging.utils import canonicalize_name
 
-from repro import base_image, contents, given_image, in_image, infer
+from repro import base_image, cache, contents, given_image, in_image, infer
 from repro import dockerfile as df
 from repro.engine import DockerEngine, Engine, ImageInfo, RunLimits
 from repro.errors import BuildError, EngineError
@@ -24,18 +25,42 @@ from repro.repair import explain
 from repro.report import Reporter
 
 
-def image_facts(engine: Engine, image: str) -> ImageFacts:
-    """The lock, installed modules and OS release of a built image (one short run)."""
+def image_facts(engine: Engine, image: str, *, same_as: str = "") -> ImageFacts:
+    """The lock, installed modules and OS release of a built image (one short run).
+
+    ``same_as``: an image whose facts these are too (the environment's image, when repro
+    laid code on it that cannot change them, ``BuiltImage.facts_of``): its answer, kept in
+    the cache, serves again without a run."""
+    kept = cache.subdir("facts") / f"{same_as.removeprefix('sha256:')}.json" if same_as else None
+    doc: JSON = {}
+    if kept is not None:
+        with contextlib.suppress(OSError, ValueError):
+            doc = json.loads(kept.read_text())
+    if not doc:
+        doc = _ask(engine, image)
+        if kept is not None and doc.get("modules") is not None:
+            with contextlib.suppress(OSError):
+                kept.write_text(json.dumps(doc))
+    return _facts(doc)
+
+
+def _ask(engine: Engine, image: str) -> JSON:
     script = in_image.read("image_facts.py")
     result = engine.run(image, ["python", "-c", script], RunLimits(timeout=120))
     try:
         doc = json.loads(result.output.strip().splitlines()[-1]) if result.exit_code == 0 else {}
     except (ValueError, IndexError):
         doc = {}
+    if not isinstance(doc, dict):
+        doc = {}
     if not doc:  # no Python on PATH as expected: the lock file alone
         plain = engine.run(image, ["cat", "/opt/repro/lock.txt"], RunLimits(timeout=60))
         lines = plain.output.splitlines() if plain.exit_code == 0 else []
         doc = {"lock": [ln.strip() for ln in lines if ln.strip()]}
+    return doc
+
+
+def _facts(doc: JSON) -> ImageFacts:
     return ImageFacts(
         lock=tuple(str(x) for x in doc.get("lock", [])),
         modules={str(k): str(v) for k, v in (doc.get("modules") or {}).items()},

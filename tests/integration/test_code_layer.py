@@ -38,7 +38,7 @@ def commit_change(github: FakeGitHub, name: str, path: str, text: str) -> str:
 
 
 def settings(engine: DockerEngine, ref: str) -> dict[str, Any]:
-    config = engine._client.api.inspect_image(ref)["Config"]  # noqa: SLF001 (the whole config)
+    config = engine.image_document(ref)[0]["Config"]
     return {key: config.get(key) for key in SETTINGS}
 
 

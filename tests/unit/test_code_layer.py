@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from repro import build, codelayer, fetching, pipeline
+from repro import build, codelayer, fetching, pipeline, probe
 from repro.blobstore import BlobStore, LayerBlob
 from repro.dockerfile import render
 from repro.engine import ImageInfo, LogSink
@@ -26,6 +26,7 @@ from repro.fetch import parse_source
 from repro.models import BuildSettings, CodeLayer, Options
 from repro.report import QuietReporter
 from tests.conftest import commit_all, write_files
+from tests.fakes import FakeEngine
 from tests.unit.recipes import CASES
 
 MTIME = 1_700_000_000
@@ -97,7 +98,7 @@ def test_code_compiled_in_an_earlier_stage_is_left_to_the_builder() -> None:
 def test_the_layer_holds_the_copy_owned_by_the_user_with_modes_and_links(tmp_path: Path) -> None:
     store = BlobStore(tmp_path / "store")
     src = tree(tmp_path / "src")
-    layer, files = codelayer.write_layer(
+    layer, files, metadata = codelayer.write_layer(
         src, spec(), store, mtime=MTIME, skip=frozenset({"weights.pt"})
     )
     got = members(store, layer)
@@ -105,6 +106,7 @@ def test_the_layer_holds_the_copy_owned_by_the_user_with_modes_and_links(tmp_pat
         "app", "app/main.py", "app/pkg", "app/pkg/__init__.py", "app/run.sh", "app/train.py"
     ]  # fmt: skip
     assert files == 4  # the large file left out, as the build context leaves it out
+    assert not metadata
     assert all(m.uid == m.gid == 1000 and m.mtime == MTIME for m in got)
     by = {m.name: m for m in got}
     assert by["app"].isdir() and by["app"].mode == 0o755
@@ -193,7 +195,7 @@ def test_a_new_variable_is_added_after_the_others() -> None:
 
 def test_the_thin_archive_names_every_layer_and_holds_only_the_new_one(tmp_path: Path) -> None:
     store = BlobStore(tmp_path / "store")
-    layer, _ = codelayer.write_layer(tree(tmp_path / "src"), spec(), store, mtime=MTIME)
+    layer, _, _ = codelayer.write_layer(tree(tmp_path / "src"), spec(), store, mtime=MTIME)
     config = json.dumps(codelayer.image_config(ENV_DOC, HISTORY, layer, spec())).encode()
     diff_ids = [*ENV_DOC["RootFS"]["Layers"], layer.diff_id]  # type: ignore[index]
     image_id = codelayer.write_thin_archive(
@@ -304,6 +306,7 @@ def test_the_builder_builds_the_environment_and_repro_lays_the_code(
     assert engine.built == [codelayer.ENV_DOCKERFILE]
     assert image.id == engine.loaded_id and image.code_layer["files"] >= 1
     assert engine.removed == ["sha256:" + "e" * 64]  # the untagged environment image
+    assert image.facts_of == "sha256:" + "e" * 64  # the code holds no package metadata
     assert any(line.startswith("code layer laid by repro: ") for line in said)
     # the store knows the image: the export asks the engine only for what it lacks
     record = BlobStore().image(image.id)
@@ -317,4 +320,32 @@ def test_an_engine_that_does_not_take_the_layer_gets_the_whole_dockerfile_built(
     image, said = build_with(engine, tmp_path, monkeypatch)
     assert engine.built == [codelayer.ENV_DOCKERFILE, "Dockerfile"]
     assert image.id == "sha256:" + "f" * 64 and image.code_layer is None
+    assert image.facts_of == ""
     assert any("the code layer was not laid (cannot load" in line for line in said)
+
+
+def test_code_with_package_metadata_is_flagged(tmp_path: Path) -> None:
+    src = tree(tmp_path / "src")
+    (src / "pkg.egg-info").mkdir()
+    (src / "pkg.egg-info" / "PKG-INFO").write_text("Name: pkg\n")
+    _, _, metadata = codelayer.write_layer(src, spec(), BlobStore(tmp_path / "s"), mtime=MTIME)
+    assert metadata
+
+
+def test_the_environments_facts_serve_again_without_a_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "cache"))
+    answer = {"lock": ["numpy==2.0.0"], "modules": {"numpy": "numpy"}, "os": {"id": "debian"}}
+
+    def script(argv: tuple[str, ...]) -> tuple[int | None, str]:
+        return (0, json.dumps(answer)) if argv[:2] == ("python", "-c") else (0, "")
+
+    engine = FakeEngine(script=script)
+    env = "sha256:" + "e" * 64
+    first = probe.image_facts(engine, "sha256:" + "1" * 64, same_as=env)  # type: ignore[arg-type]
+    second = probe.image_facts(engine, "sha256:" + "2" * 64, same_as=env)  # type: ignore[arg-type]
+    assert first == second and first.lock == ("numpy==2.0.0",)
+    assert len(engine.runs) == 1  # the second image is not run
+    probe.image_facts(engine, "sha256:" + "3" * 64)  # type: ignore[arg-type]
+    assert len(engine.runs) == 2  # without an environment to go by, it is
