@@ -92,19 +92,25 @@ class PendingImage:
     def _gathered(self, found: gather.Gathered) -> None:
         self.gathered = found
 
-    def layers_said(self, prefetched: gather.Gathered | None = None) -> str:
-        """How the image's layers came to the artifact, for the user: compressed during
-        this pack (by the export, or by the ``prefetched`` gathering that ran beside the
-        smoke test), or found in the store (an earlier export's, or the code layer repro
-        laid), and whether the engine was asked for a ``docker save`` of the image."""
+    def layers_said(self, prefetched: gather.Gathered | None = None, laid: str = "") -> str:
+        """How the image's layers came to the artifact, for the user: the code layer repro
+        ``laid`` (its diff id), layers compressed during this pack (by the export, or by
+        the ``prefetched`` gathering that ran beside the smoke test), layers an earlier
+        export left in the store; and whether the engine was asked for a ``docker save``."""
         found = self.gathered
         if found is None:
             return ""
         fresh = found.compressed + (prefetched.compressed if prefetched else 0)
         saved = found.saved or (prefetched is not None and prefetched.saved)
+        mine = 1 if laid and any(x.diff_id == laid for x in found.layers) else 0
+        kept = len(found.layers) - fresh - mine
         how = "with a docker save of the image" if saved else "no docker save"
-        total = len(found.layers)
-        return f"{total} layers: {fresh} compressed, {total - fresh} from the store ({how})"
+        parts = [
+            *(["1 laid by repro"] if mine else []),
+            f"{fresh} compressed",
+            f"{kept} from the store",
+        ]
+        return f"{len(found.layers)} layers: {', '.join(parts)} ({how})"
 
     def discard(self) -> None:
         """Remove the staging folder (the store keeps what it gained)."""

@@ -278,7 +278,10 @@ def export_passed(
         repairs=repairs,
         pending=pending,
     )
-    said = pending.layers_said(passed.prefetch.gathered if passed.prefetch else None)
+    said = pending.layers_said(
+        passed.prefetch.gathered if passed.prefetch else None,
+        laid=str((image.code_layer or {}).get("diff_id") or ""),
+    )
     if said:
         reporter.info(said)
     return result

@@ -113,7 +113,7 @@ def test_a_repack_after_a_change_of_code_exports_without_a_docker_save(
     code, stderr = pack(url, "--out", str(tmp_path / "two"))
     assert code == 0, stderr
     assert saves == []
-    assert "1 compressed, " in stderr and "(no docker save)" in stderr
+    assert "layers: 1 laid by repro, 0 compressed, " in stderr and "(no docker save)" in stderr
 
     # the tarball is the image that was tested, and it runs the changed code
     info = engine.image_info(tag)
