@@ -61,11 +61,13 @@ class Staged:
         self.dest = dest.resolve()
         self.tmp = staged_name(self.dest, PARTIAL)
 
-    def open(self) -> Path:
+    def open(self, *, fault_point: bool = True) -> Path:
+        """Make the folder; ``fault_point``: pass ``export.staged`` (the main thread's)."""
         self.dest.parent.mkdir(parents=True, exist_ok=True)
         sweep(self.dest.parent)
         self.tmp.mkdir(mode=0o777)  # less the umask, as for any folder: the artifact is shared
-        faults.checkpoint("export.staged")
+        if fault_point:
+            faults.checkpoint("export.staged")
         return self.tmp
 
     def commit(self) -> None:

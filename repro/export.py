@@ -40,13 +40,13 @@ def artifact_path(out: Path, checkout: Checkout) -> Path:
 
 class PendingImage:
     """The image files of an artifact, written into its staging folder by :meth:`start`
-    (:func:`write` calls it);
-    :meth:`discard` removes them (and the folder), :meth:`commit` puts the artifact in
-    place.
+    (:func:`write` calls it), or before, beside the smoke test, by :meth:`write_ahead`
+    (:class:`Prefetch`'s thread); :meth:`discard` removes them (and the folder),
+    :meth:`commit` puts the artifact in place.
 
     The fault points keep their meaning: ``export.start`` and ``export.staged`` are passed
-    by :meth:`start`, ``export.saving`` once ``docker save`` streams (repro/gather.py),
-    ``export.written`` by :meth:`commit`.
+    by :meth:`start` (files written ahead or not), ``export.saving`` once ``docker save``
+    streams on the main thread (repro/gather.py), ``export.written`` by :meth:`commit`.
     """
 
     def __init__(
@@ -69,11 +69,58 @@ class PendingImage:
         self.store = store
         self.written: dict[str, imagetar.FileDigest] | None = None
         self.gathered: gather.Gathered | None = None  # how the layers were found
+        self.engine_gathered: gather.Gathered | None = None  # write_ahead's first gathering
+        self.writing = False  # write_ahead is copying blobs into the staging folder
         self.hold = ExitStack()
 
+    def write_ahead(self, cancel: threading.Event) -> None:
+        """Write the image files now, on another thread (no fault point); on any failure,
+        or once ``cancel`` is set, nothing is left and :meth:`start` writes them. The
+        layers are gathered first: the staging folder exists only while blobs are copied
+        into it, which stops within a chunk once ``cancel`` is set."""
+        store = BlobStore()
+        try:
+            with store.using():
+                self.engine_gathered = gather.gather(
+                    self.engine,
+                    self.tags[0],
+                    store,
+                    kind=self.kind,
+                    image_id=self.image_id,
+                    cancel=cancel,
+                    fault_point=False,
+                )
+                if cancel.is_set():
+                    raise gather.Cancelled
+                self.writing = True
+                folder = self.staged.open(fault_point=False)
+                written = imagetar.write_image_files(
+                    folder,
+                    self.engine,
+                    self.tags,
+                    store=store,
+                    image_id=self.image_id,
+                    oci=self.oci,
+                    kind=self.kind,
+                    cancel=cancel,
+                    on_gathered=self._gathered,
+                    fault_point=False,
+                )
+        except BaseException:
+            self.gathered = self.engine_gathered = None
+            self.staged.discard()
+            raise
+        finally:
+            self.writing = False
+        self.store, self.written = store, written
+
     def start(self) -> dict[str, imagetar.FileDigest]:
-        """Open the staging folder and write the image files into it; their digests."""
+        """Open the staging folder and write the image files into it, unless
+        :meth:`write_ahead` did; their digests."""
         faults.checkpoint("export.start")
+        if self.written is not None:
+            faults.checkpoint("export.staged")
+            return self.written
         store = self.store = self.store or BlobStore()
         self.hold.enter_context(store.using())
         folder = self.staged.open()
@@ -100,6 +147,7 @@ class PendingImage:
         found = self.gathered
         if found is None:
             return ""
+        prefetched = prefetched or self.engine_gathered
         fresh = found.compressed + (prefetched.compressed if prefetched else 0)
         saved = found.saved or (prefetched is not None and prefetched.saved)
         mine = 1 if laid and any(x.diff_id == laid for x in found.layers) else 0
@@ -125,38 +173,48 @@ class PendingImage:
 
 
 class Prefetch:
-    """The image's layers compressed into the export's blob store on a thread of their own
-    while the image's facts are read and the smoke test runs; the export then finds them
-    there and only copies blobs. Only a head start: whatever goes wrong on the thread is
-    left to the export, which gathers what is missing on the main thread and reports any
-    error itself. :meth:`stop` when the image will not be exported (a failed smoke test,
-    an error); :meth:`finish` before the export.
+    """The export's work done on a thread of its own while the image's facts are read and
+    the smoke test runs: the image's layers compressed into the export's blob store, then
+    (with ``pending``) the image files written into the artifact's staging folder; the
+    export then only adds the manifest and the rest. Only a head start: whatever goes
+    wrong on the thread is left to the export, which does what is missing on the main
+    thread and reports any error itself. :meth:`stop` when the image will not be exported
+    (a failed smoke test, an error): it also removes what was written ahead;
+    :meth:`finish` before the export.
 
     The thread passes no fault point (signals are the main thread's), and the store's
-    temporary blobs name their process: a run killed meanwhile leaves nothing the next
-    one does not remove.
+    temporary blobs and the staging folder name their process: a run killed meanwhile
+    leaves nothing the next one does not remove.
     """
 
-    def __init__(self, engine: gather.Saver, image_id: str, ref: str) -> None:
+    def __init__(
+        self, engine: gather.Saver, image_id: str, ref: str, pending: PendingImage | None = None
+    ) -> None:
         self.cancel = threading.Event()
         self.gathered: gather.Gathered | None = None  # what it did, once it is done
+        self.pending = pending
         self.thread = threading.Thread(
             target=self._run, args=(engine, image_id, ref), name="export-prefetch", daemon=True
         )
 
     @classmethod
-    def start(cls, engine: gather.Saver, plan: Plan, image_id: str) -> Prefetch | None:
-        """A prefetch of the image, when a smoke test will run (else there is no wait to
-        fill: the export follows at once)."""
+    def start(
+        cls, engine: gather.Saver, plan: Plan, image_id: str, pending: PendingImage | None = None
+    ) -> Prefetch | None:
+        """A prefetch of the image (writing ``pending``'s files too), when a smoke test
+        will run (else there is no wait to fill: the export follows at once)."""
         if plan.smoke_plan is None or not plan.smoke_plan.candidates:
             return None
-        prefetch = cls(engine, image_id, plan.tags[0])
+        prefetch = cls(engine, image_id, plan.tags[0], pending)
         with signals.quiet_threads():
             prefetch.thread.start()
         return prefetch
 
     def _run(self, engine: gather.Saver, image_id: str, ref: str) -> None:
-        with contextlib.suppress(Exception):  # the export gathers again and says why
+        with contextlib.suppress(Exception, gather.Cancelled):  # the export does it again
+            if self.pending is not None:
+                self.pending.write_ahead(self.cancel)
+                return
             store = BlobStore()
             with store.using():
                 self.gathered = gather.gather(
@@ -164,7 +222,14 @@ class Prefetch:
                 )
 
     def stop(self) -> None:
+        """The image will not be exported: the thread ends, and what it wrote ahead goes
+        (waiting for it only while it copies blobs: a ``docker save`` the engine prepares
+        is not waited for, and the thread, cancelled, makes no folder after it)."""
         self.cancel.set()
+        if self.pending is not None:
+            if self.pending.writing:
+                self.finish()
+            self.pending.discard()
 
     def finish(self) -> None:
         """Wait for the thread (in short waits: a signal still interrupts)."""

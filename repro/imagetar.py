@@ -50,12 +50,17 @@ class FileDigest:
 class _Out:
     """The file being written: every byte hashed; with ``gz`` as gzip members."""
 
-    def __init__(self, fh: IO[bytes], *, gz: bool) -> None:
+    def __init__(self, fh: IO[bytes], *, gz: bool, cancel: threading.Event | None = None) -> None:
         self.fh = fh
         self.gz = gz
+        self.cancel = cancel
         self.hash = hashlib.sha256()
         self.size = 0
         self.small = bytearray()  # small bytes not yet written (gz: one deflated member)
+
+    def _check(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise gather.Cancelled
 
     def _emit(self, data: bytes) -> None:
         self.fh.write(data)
@@ -78,12 +83,14 @@ class _Out:
     def blob(self, store: BlobStore, digest: str, size: int, crc: int) -> None:
         if not self.gz:
             for chunk in store.read(digest):
+                self._check()
                 self._emit(chunk)
             return
         self._flush_small()
         self._emit(compress.stored_member_head())
         seen = 0
         for chunk in store.read(digest):
+            self._check()
             seen += len(chunk)
             self._emit(compress.stored_pieces(chunk, final=seen >= size))
         if size == 0:
@@ -139,13 +146,14 @@ def write_docker_archive(
     layers: Sequence[LayerBlob],
     tags: Sequence[str],
     gz: bool = True,
+    cancel: threading.Event | None = None,
 ) -> FileDigest:
     """The docker archive of the image (``manifest.json`` and its config first, then the
     layers, each once), as gzip members (``gz``) or a plain tar."""
     config_bytes = store.read_bytes(config)
     manifest = docker_manifest(image_id, tags, layers)
     with open(path, "wb") as fh:
-        out = _Out(fh, gz=gz)
+        out = _Out(fh, gz=gz, cancel=cancel)
         for name, data in (("manifest.json", manifest), (f"{hexof(image_id)}.json", config_bytes)):
             out.add(_header(name, len(data)) + data + _pad(len(data)))
         seen: set[str] = set()
@@ -167,6 +175,7 @@ def write_oci_layout(
     config: str,
     layers: Sequence[LayerBlob],
     tags: Sequence[str],
+    cancel: threading.Event | None = None,
 ) -> tuple[FileDigest, oci.Descriptor]:
     """The OCI image layout of the image, as one plain tar (its layers compressed): the
     blobs' folders, ``oci-layout`` and ``index.json`` first, then the blobs by name."""
@@ -179,7 +188,7 @@ def write_oci_layout(
     for layer in layers:
         blobs.setdefault(hexof(layer.digest), (None, layer))
     with open(path, "wb") as fh:
-        out = _Out(fh, gz=False)
+        out = _Out(fh, gz=False, cancel=cancel)
         for folder in ("blobs", "blobs/sha256"):
             out.add(_header(folder, 0, directory=True))
         for name, data in (("oci-layout", docs.layout_bytes), ("index.json", docs.index_bytes)):
@@ -208,16 +217,26 @@ def write_image_files(
     kind: str = compress.GZIP,
     cancel: threading.Event | None = None,
     on_gathered: Callable[[gather.Gathered], None] | None = None,
+    fault_point: bool = True,
 ) -> dict[str, FileDigest]:
     """Write ``image.tar.gz`` (and with ``oci`` ``image.oci.tar``) of the image ``tags``
     name (id ``image_id`` when known) into ``folder``; their digests by file name.
 
     Layers come from the store, ``docker save`` only for what it lacks
     (:func:`repro.gather.gather`). A blob found damaged is removed and the image is
-    gathered once more, its layers from the engine. ``on_gathered`` hears how the layers
-    were found (from the store, compressed, whether the engine saved the image)."""
+    gathered once more, its layers from the engine. ``cancel`` stops it (``Cancelled``);
+    ``fault_point``: pass ``export.saving`` (the main thread's). ``on_gathered`` hears how
+    the layers were found (from the store, compressed, whether the engine saved the image)."""
     for attempt in (1, 2):
-        found = gather.gather(engine, tags[0], store, kind=kind, image_id=image_id, cancel=cancel)
+        found = gather.gather(
+            engine,
+            tags[0],
+            store,
+            kind=kind,
+            image_id=image_id,
+            cancel=cancel,
+            fault_point=fault_point,
+        )
         if on_gathered is not None:
             on_gathered(found)
         try:
@@ -229,6 +248,7 @@ def write_image_files(
                     config=found.config,
                     layers=found.layers,
                     tags=tags,
+                    cancel=cancel,
                 )
             }
             if oci:
@@ -238,6 +258,7 @@ def write_image_files(
                     config=found.config,
                     layers=found.layers,
                     tags=tags,
+                    cancel=cancel,
                 )
         except CorruptBlob:
             if attempt == 2:

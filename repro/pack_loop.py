@@ -4,7 +4,8 @@ plan and go again, until an image passes or repro cannot repair it.
 ``pipeline.pack_fetched`` scans, runs :meth:`PackLoop.run` and exports what passed. One
 :meth:`PackLoop.round` is: plan with the repairs so far → build (a failed build records a
 repair round, ``repairing.Repairs.build_failed``) → sweep what earlier rounds and killed
-runs left → prefetch the export's layers → read the image's facts → smoke test (a failed
+runs left → start the export beside the rest (``export.Prefetch``) → read the image's facts
+→ smoke test (a failed
 one records a repair round, ``repairing.Repairs.smoke_failed``). What to change after a
 failure is decided in ``repro/repair/``; this module only runs the rounds.
 """
@@ -80,7 +81,11 @@ class PackLoop:
         sweep.superseded(docker, self.repairs.superseded, keep=image.id)
         sweep.dead_runs(docker)  # containers of killed runs: their images are free then
         sweep.untagged_images(docker, plan.checkout.source.url, keep=image.id)  # re-packs
-        prefetch = export.Prefetch.start(docker, plan, image.id)  # while the smoke test runs
+        out = self.scanned.settings.export
+        pending = export.PendingImage(
+            export.artifact_path(out.out, plan.checkout), docker, image.id, plan.tags, oci=out.oci
+        )
+        prefetch = export.Prefetch.start(docker, plan, image.id, pending)  # beside the smoke test
         try:
             facts = probe.image_facts(docker, image.id, same_as=image.facts_of)
             if first:

@@ -252,8 +252,13 @@ def pack_fetched(
         pause=pause,
     )
     passed = loop.run()
-    got.remove_workspace()
-    return export_passed(passed, scanned.settings.export, loop.repairs.rounds, reporter)
+    try:
+        got.remove_workspace()
+        return export_passed(passed, scanned.settings.export, loop.repairs.rounds, reporter)
+    except BaseException:
+        if passed.prefetch is not None:  # what it wrote ahead goes (the export's own did)
+            passed.prefetch.stop()
+        raise
 
 
 def export_passed(
@@ -263,9 +268,12 @@ def export_passed(
     plan, docker, image, tested = passed.plan, passed.engine, passed.image, passed.tested
     dest = export.artifact_path(settings.out, plan.checkout)
     reporter.stage("export", str(dest))
+    pending = None
     if passed.prefetch is not None:
         passed.prefetch.finish()
-    pending = export.PendingImage(dest, docker, image.id, plan.tags, oci=settings.oci)
+        pending = passed.prefetch.pending  # its files written already, unless that failed
+    if pending is None:
+        pending = export.PendingImage(dest, docker, image.id, plan.tags, oci=settings.oci)
     result = export.write(
         dest,
         docker,

@@ -6,7 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -106,6 +106,13 @@ def write_files(root: Path, files: dict[str, str] | dict[str, str | bytes]) -> P
         else:
             path.write_text(data)
     return root
+
+
+def left_workspaces(env: Mapping[str, str] | None = None) -> list[str]:
+    """The build contexts that runs left in the repro cache (``<cache>/contexts``: a pack's
+    workspace, repro/scratch.py): none once every run has ended, even on a signal."""
+    cache = Path((env or os.environ)["REPRO_CACHE_DIR"]) / "contexts"
+    return sorted(p.name for p in cache.iterdir()) if cache.is_dir() else []
 
 
 def commit_all(root: Path, *, date: str = FIXED_DATE, message: str = "x") -> str:

@@ -20,7 +20,7 @@ import pytest
 
 from repro.engine import DockerEngine
 from tests import fault_report
-from tests.conftest import FakeGitHub, make_repo, require_images, write_files
+from tests.conftest import FakeGitHub, left_workspaces, make_repo, require_images, write_files
 from tests.integration.security_support import ReproProcess
 
 pytestmark = [pytest.mark.slow]
@@ -107,6 +107,7 @@ def test_a_full_out_disk_names_the_folder_and_the_space_the_image_needs(
     assert "(the image before compression); " in error and error.endswith(f"free on {out.path}")
     assert list(out.path.iterdir()) == []  # the partial folder went
     assert list(tmp.iterdir()) == []
+    assert left_workspaces(env) == []
 
     out.resize("1g")
     again = ReproProcess(argv, env, tmp_path)

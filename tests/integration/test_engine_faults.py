@@ -21,7 +21,7 @@ import pytest
 
 from repro import faults
 from repro.engine import LABEL_MANAGED
-from tests.conftest import make_repo, write_files
+from tests.conftest import left_workspaces, make_repo, write_files
 from tests.integration.private_engine import CLI, PrivateEngine
 from tests.integration.security_support import (
     PACKAGE,
@@ -83,6 +83,7 @@ def one_error(proc: ReproProcess) -> str:
 
 def nothing_left(env: dict[str, str], out: Path) -> None:
     assert list(Path(env["TMPDIR"]).iterdir()) == [], "temporary files of the run are left"
+    assert left_workspaces(env) == [], "the run's workspace is left"
     assert not out.exists() or list(out.iterdir()) == [], "an artifact (or part of one) is left"
 
 

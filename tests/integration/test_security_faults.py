@@ -28,7 +28,7 @@ import pytest
 
 from repro import artifact, faults
 from repro.engine import LABEL_MANAGED, DockerEngine
-from tests.conftest import FakeGitHub, git, make_repo, require_images
+from tests.conftest import FakeGitHub, git, left_workspaces, make_repo, require_images
 from tests.integration.security_support import (
     PACKAGE,
     EngineProxy,
@@ -82,6 +82,7 @@ def assert_nothing_left(proc: ReproProcess, env: dict[str, str], out: Path, tag:
         time.sleep(0.5)
     assert host_processes(str(tmp)) == [], "a process of the run is still running"
     assert list(tmp.iterdir()) == [], "temporary files of the run are left"
+    assert left_workspaces(env) == [], "the run's workspace is left"
     assert not out.exists() or list(out.iterdir()) == [], "an artifact (or part of one) is left"
     assert containers(LABEL_MANAGED, ancestor=tag) == []
 
@@ -393,7 +394,7 @@ def test_sigkill_leaves_only_what_the_next_run_removes(
     tmp = Path(run_env["TMPDIR"])
     cache = Path(os.environ["REPRO_CACHE_DIR"])
     if point != "export.saving":  # (the workspace is gone by the export)
-        assert [p.name for p in tmp.iterdir()] != []  # the killed run's workspace
+        assert left_workspaces(run_env) != []  # the killed run's workspace
     if point == "fetch.cloning":
         assert any(".partial-" in p.name for p in (cache / "git").iterdir())
     if point == "container.running":
@@ -408,7 +409,8 @@ def test_sigkill_leaves_only_what_the_next_run_removes(
     assert sorted(p.name for p in out.iterdir()) == [
         f"acme-killed-{point.replace('.', '-')}-{sha[:7]}"
     ]
-    assert list(tmp.iterdir()) == [], "the killed run's workspace is left"
+    assert list(tmp.iterdir()) == [], "the killed run's temporary files are left"
+    assert left_workspaces(run_env) == [], "the killed run's workspace is left"
     assert_cache_clean(cache)
     assert [p.name for p in (cache / "git").iterdir() if not p.name.endswith(".lock")] == [
         p.name for p in (cache / "git").glob("*.git")
@@ -461,7 +463,8 @@ def test_a_pack_killed_mid_build_frees_the_shared_caches_for_the_others(
     for name in out.iterdir():
         sums = artifact.read_checksums(name)
         assert all(artifact.sha256_file(name / f) == d for f, d in sums.items())
-    assert list(Path(run_env["TMPDIR"]).iterdir()) == [], "A's workspace is left"
+    assert list(Path(run_env["TMPDIR"]).iterdir()) == [], "A's temporary files are left"
+    assert left_workspaces(run_env) == [], "A's workspace is left"
     assert containers(LABEL_MANAGED, ancestor=tags[0]) == []
 
 

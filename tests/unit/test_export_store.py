@@ -255,6 +255,62 @@ def test_a_stopped_prefetch_ends_and_leaves_no_partial_blob(
     assert store.image(image_id(engine.layers)) is None  # not gathered: the export saves
 
 
+def test_the_image_files_are_written_beside_the_smoke_test_and_the_export_only_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "cache"))
+    engine = saving([BASE, ENV, code("print('ahead')\n")])
+    dest = tmp_path / "out" / "art"
+    pending = export.PendingImage(dest, engine, image_id(engine.layers), ["repro/x:1"])  # type: ignore[arg-type]
+    prefetch = export.Prefetch(engine, image_id(engine.layers), "repro/x:1", pending)
+    prefetch.thread.start()
+    prefetch.finish()
+    staged = [p.name for p in dest.parent.iterdir()]
+    assert len(staged) == 1 and ".partial-" in staged[0]  # written, not yet in place
+    assert engine.saves == 1
+    written = pending.start()  # the export: nothing left to gather or write
+    assert engine.saves == 1 and artifact.IMAGE_TARBALL in written
+    pending.commit()
+    found = members(dest / artifact.IMAGE_TARBALL)
+    (entry,) = json.loads(found["manifest.json"])
+    assert [gzip.decompress(found[n]) for n in entry["Layers"]] == engine.layers
+    assert (
+        pending.layers_said()
+        == "3 layers: 3 compressed, 0 from the store (with a docker save of the image)"
+    )
+
+
+def test_a_stopped_export_ahead_leaves_no_partial_artifact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "cache"))
+    engine = saving([BASE, ENV, code("print('failed smoke')\n")])
+    dest = tmp_path / "out" / "art"
+    pending = export.PendingImage(dest, engine, image_id(engine.layers), ["repro/x:1"])  # type: ignore[arg-type]
+    prefetch = export.Prefetch(engine, image_id(engine.layers), "repro/x:1", pending)
+    prefetch.thread.start()
+    prefetch.finish()
+    assert list(dest.parent.iterdir()) != []
+    prefetch.stop()  # the smoke test failed: a repair round follows
+    assert list(dest.parent.iterdir()) == []
+
+
+def test_an_export_ahead_cancelled_before_it_copies_makes_no_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "cache"))
+    engine = saving([BASE, tar_of({"big.bin": os.urandom(3_000_000)}), code("x = 1\n")])
+    export_(tmp_path, engine, BlobStore())  # every layer in the store: copying is next
+    dest = tmp_path / "out" / "art"
+    cancel = threading.Event()
+    cancel.set()
+    pending = export.PendingImage(dest, engine, image_id(engine.layers), ["repro/x:1"])  # type: ignore[arg-type]
+    with pytest.raises(gather.Cancelled):
+        pending.write_ahead(cancel)
+    assert not dest.parent.exists() or list(dest.parent.iterdir()) == []
+    assert pending.written is None and not pending.writing
+
+
 # --------------------------------------------------------------------------- the store
 
 
@@ -307,3 +363,22 @@ def test_a_full_cache_disk_names_the_cache(tmp_path: Path, monkeypatch: pytest.M
         writer.write(b"x")
     assert str(tmp_path / "store") in info.value.message
     assert "REPRO_EXPORT_CACHE_GB" in info.value.hint
+
+
+def test_copying_blobs_stops_within_a_chunk_once_cancelled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "cache"))
+    engine = saving([BASE, tar_of({"big.bin": os.urandom(3_000_000)}), code("x = 1\n")])
+    store = BlobStore()
+    export_(tmp_path, engine, store)
+    cancel = threading.Event()
+    cancel.set()
+    folder = tmp_path / "b"
+    folder.mkdir()
+    with pytest.raises(gather.Cancelled):
+        imagetar.write_image_files(
+            folder, engine, ["repro/x:1"], store=store, image_id=image_id(engine.layers),
+            cancel=cancel,
+        )  # fmt: skip
+    assert (folder / artifact.IMAGE_TARBALL).stat().st_size < 1_000_000  # the big layer: not copied
