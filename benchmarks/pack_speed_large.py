@@ -21,7 +21,8 @@ $PIP_CERT is mounted as a BuildKit secret, as repro does).
 
 Each run, for both sides: (1) cold (repro in a build-cache namespace of its own with an
 empty repro cache, the baseline with ``--no-cache``); (2) a one-line change to train.py,
-committed the same day, packed again. repro is timed as a user runs it, a new process
+committed the same day, packed again; (2c) another, packed with ``--no-smoke`` (what is
+left of repro's own work without the smoke test, which here imports torch and trains). repro is timed as a user runs it, a new process
 each time, with where the time went (clone, scan, plan, build, smoke, export) read from
 its output as it comes. Medians over the runs are printed as a Markdown table.
 
@@ -145,9 +146,15 @@ def one_run(sides: LargeSides, engine: DockerEngine, work: Path, i: int) -> dict
     cache = work / f"cache-{i}"
     out: dict[str, object] = {}
 
-    def case(key: str, label: str, *, cold: bool = False) -> None:
+    def case(key: str, label: str, *, cold: bool = False, smoke: bool = True) -> None:
         print(f"run {i + 1}: {label}", file=sys.stderr)
-        mine, tag = sides.repro(ns, cache)
+        options = sides.extra
+        if not smoke:
+            sides.extra = [*options[: options.index("--smoke")], "--no-smoke"]
+        try:
+            mine, tag = sides.repro(ns, cache)
+        finally:
+            sides.extra = options
         theirs = sides.baseline(cold=cold)
         export = sides.baseline_export()
         out[key] = {
@@ -163,10 +170,12 @@ def one_run(sides: LargeSides, engine: DockerEngine, work: Path, i: int) -> dict
     case("cold", "cold", cold=True)
     commit_change(sides.repo, "train.py", f"# run {i} {uuid.uuid4().hex}\n", date=DAY)
     case("source", "one-line source change")
+    commit_change(sides.repo, "train.py", f"# again {uuid.uuid4().hex}\n", date=DAY)
+    case("no_smoke", "one-line source change, --no-smoke", smoke=False)
     tag = str(out["source"]["tag"])  # type: ignore[index]
     mine, theirs = engine.image_info(tag), engine.image_info(sides.baseline_tag)
     out["size"] = {"repro": mine.size if mine else 0, "baseline": theirs.size if theirs else 0}
-    git(sides.repo, "reset", "-q", "--hard", "HEAD~1")
+    git(sides.repo, "reset", "-q", "--hard", "HEAD~2")
     sides.cleanup(engine)
     return out
 
@@ -183,7 +192,12 @@ def report(rows: list[dict[str, object]], info: dict[str, str]) -> str:
         "\\| gzip` | naive route | naive ÷ repro (full pack) |",
         "|---|---|---|---|---|---|---|",
     ]
-    for key, label in (("cold", "1. cold"), ("source", "2. one-line source change")):
+    cases = (
+        ("cold", "1. cold"),
+        ("source", "2. one-line source change"),
+        ("no_smoke", "2c. the same, `--no-smoke`"),
+    )
+    for key, label in cases:
         full, naive = med(key, "full"), med(key, "naive")
         out.append(
             f"| {label} | {med(key, 'ready'):.2f} | {full:.2f} | {med(key, 'baseline_build'):.2f} "
@@ -192,7 +206,7 @@ def report(rows: list[dict[str, object]], info: dict[str, str]) -> str:
     parts = ["start", "clone", "scan", "plan", "build", "facts", "smoke", "export"]
     out += ["", "| repro, where the time went | " + " | ".join(parts) + " |"]
     out.append("|---|" + "---|" * len(parts))
-    for key, label in (("cold", "1. cold"), ("source", "2. one-line source change")):
+    for key, label in cases:
         cells = []
         for part in parts:
             values = [float(r[key]["stages"].get(part, 0.0)) for r in rows]  # type: ignore[index]

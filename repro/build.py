@@ -364,5 +364,5 @@ def _lay(
         id=laid.image_id,
         build_seconds=env.build_seconds + laid.seconds,
         code_layer=laid.to_json(),
-        facts_of="" if laid.metadata else env.id,
+        facts_key="" if laid.metadata else laid.environment,
     )

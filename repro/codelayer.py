@@ -76,6 +76,9 @@ class Laid:
     # package metadata among the code (``*.dist-info``, ``*.egg-info``): Python then finds
     # distributions in /app, and the image's facts are not the environment's alone
     metadata: bool = False
+    # what the environment's facts depend on, as a digest: its layers and its variables
+    # (the builder gives the environment's image a new id at each build, with a new time)
+    environment: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -364,4 +367,12 @@ def lay(
         files=files,
         seconds=time.monotonic() - start,
         metadata=metadata,
+        environment=environment_key(doc),
     )
+
+
+def environment_key(doc: Mapping[str, Any]) -> str:
+    """A digest of what an image's facts depend on: its layers and its variables."""
+    config = doc.get("Config") or {}
+    what = {"layers": layers_of(doc), "env": list(config.get("Env") or ())}
+    return "sha256:" + hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()

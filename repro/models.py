@@ -568,9 +568,10 @@ class BuiltImage:
     # the code layer repro laid on the environment's image (repro/codelayer.py): its diff
     # id, files and bytes; None when the builder built the whole Dockerfile
     code_layer: JSON | None = None
-    # an image whose facts (lock, modules, system packages) are this one's too: the
-    # environment's, when the code laid on it holds no package metadata (probe.image_facts)
-    facts_of: str = ""
+    # what the image's facts (lock, modules, system packages) depend on, as a digest, when
+    # that is the environment alone: the code laid on it holds no package metadata
+    # (probe.image_facts keeps the facts under it; empty: read them from the image)
+    facts_key: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

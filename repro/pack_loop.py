@@ -87,7 +87,7 @@ class PackLoop:
         )
         prefetch = export.Prefetch.start(docker, plan, image.id, pending)  # beside the smoke test
         try:
-            facts = probe.image_facts(docker, image.id, same_as=image.facts_of)
+            facts = probe.image_facts(docker, image.id, key=image.facts_key)
             if first:
                 for note in dropped(plan.environment, facts.lock):
                     self.reporter.warn(note)

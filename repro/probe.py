@@ -25,13 +25,13 @@ from repro.repair import explain
 from repro.report import Reporter
 
 
-def image_facts(engine: Engine, image: str, *, same_as: str = "") -> ImageFacts:
+def image_facts(engine: Engine, image: str, *, key: str = "") -> ImageFacts:
     """The lock, installed modules and OS release of a built image (one short run).
 
-    ``same_as``: an image whose facts these are too (the environment's image, when repro
-    laid code on it that cannot change them, ``BuiltImage.facts_of``): its answer, kept in
-    the cache, serves again without a run."""
-    kept = cache.subdir("facts") / f"{same_as.removeprefix('sha256:')}.json" if same_as else None
+    ``key``: a digest of what the facts depend on, when that is known (the environment
+    repro laid code on, ``BuiltImage.facts_key``): the answer is kept in the cache under
+    it, and serves again without a run."""
+    kept = cache.subdir("facts") / f"{key.removeprefix('sha256:')}.json" if key else None
     doc: JSON = {}
     if kept is not None:
         with contextlib.suppress(OSError, ValueError):

@@ -306,7 +306,8 @@ def test_the_builder_builds_the_environment_and_repro_lays_the_code(
     assert engine.built == [codelayer.ENV_DOCKERFILE]
     assert image.id == engine.loaded_id and image.code_layer["files"] >= 1
     assert engine.removed == ["sha256:" + "e" * 64]  # the untagged environment image
-    assert image.facts_of == "sha256:" + "e" * 64  # the code holds no package metadata
+    # the code holds no package metadata: the facts are the environment's
+    assert image.facts_key == codelayer.environment_key(ENV_DOC)
     assert any(line.startswith("code layer laid by repro: ") for line in said)
     # the store knows the image: the export asks the engine only for what it lacks
     record = BlobStore().image(image.id)
@@ -320,7 +321,7 @@ def test_an_engine_that_does_not_take_the_layer_gets_the_whole_dockerfile_built(
     image, said = build_with(engine, tmp_path, monkeypatch)
     assert engine.built == [codelayer.ENV_DOCKERFILE, "Dockerfile"]
     assert image.id == "sha256:" + "f" * 64 and image.code_layer is None
-    assert image.facts_of == ""
+    assert image.facts_key == ""
     assert any("the code layer was not laid (cannot load" in line for line in said)
 
 
@@ -342,10 +343,12 @@ def test_the_environments_facts_serve_again_without_a_run(
         return (0, json.dumps(answer)) if argv[:2] == ("python", "-c") else (0, "")
 
     engine = FakeEngine(script=script)
-    env = "sha256:" + "e" * 64
-    first = probe.image_facts(engine, "sha256:" + "1" * 64, same_as=env)  # type: ignore[arg-type]
-    second = probe.image_facts(engine, "sha256:" + "2" * 64, same_as=env)  # type: ignore[arg-type]
+    key = codelayer.environment_key(ENV_DOC)
+    first = probe.image_facts(engine, "sha256:" + "1" * 64, key=key)  # type: ignore[arg-type]
+    second = probe.image_facts(engine, "sha256:" + "2" * 64, key=key)  # type: ignore[arg-type]
     assert first == second and first.lock == ("numpy==2.0.0",)
     assert len(engine.runs) == 1  # the second image is not run
     probe.image_facts(engine, "sha256:" + "3" * 64)  # type: ignore[arg-type]
-    assert len(engine.runs) == 2  # without an environment to go by, it is
+    assert len(engine.runs) == 2  # without a key, it is
+    other = {**ENV_DOC, "Config": {"Env": ["PATH=/elsewhere"]}}
+    assert codelayer.environment_key(other) != key  # another PATH may find another python
