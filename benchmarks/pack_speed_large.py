@@ -22,9 +22,10 @@ $PIP_CERT is mounted as a BuildKit secret, as repro does).
 Each run, for both sides: (1) cold (repro in a build-cache namespace of its own with an
 empty repro cache, the baseline with ``--no-cache``); (2) a one-line change to train.py,
 committed the same day, packed again; (2c) another, packed with ``--no-smoke`` (what is
-left of repro's own work without the smoke test, which here imports torch and trains). repro is timed as a user runs it, a new process
-each time, with where the time went (clone, scan, plan, build, smoke, export) read from
-its output as it comes. Medians over the runs are printed as a Markdown table.
+left of repro's own work without the smoke test, which here imports torch and trains).
+repro is timed as a user runs it, a new process each time, with where the time went
+(clone, scan, plan, build, facts, smoke, export) read from its output as it comes.
+Medians over the runs are printed as a Markdown table.
 
     python benchmarks/pack_speed_large.py [--runs 3] [--wheels /opt/wheels] [--json FILE]
 """
