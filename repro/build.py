@@ -293,32 +293,26 @@ def build_prepared(
     context = prepare_context(
         workdir, plan.dockerfile, prepared.files, prepared.wheels, plan.context
     )
+
+    def build_of(dockerfile: str, tags: Sequence[str]) -> tuple[BuiltImage, tuple[str, ...]]:
+        return build(
+            engine,
+            context,
+            tags=tags,
+            labels=plan.labels,
+            settings=settings,
+            on_line=reporter.log,
+            log_path=log,
+            dockerfile=dockerfile,
+        )
+
     laid = None
     if plan.code_layer is not None and engine.buildkit and getattr(engine, "lays_code", False):
+        # the environment by the builder, untagged; the code by repro (repro/codelayer.py)
         (context / codelayer.ENV_DOCKERFILE).write_text(plan.code_layer.env_dockerfile)
-        image, notes = build(
-            engine,
-            context,
-            tags=(),
-            labels=plan.labels,
-            settings=settings,
-            on_line=reporter.log,
-            log_path=log,
-            dockerfile=codelayer.ENV_DOCKERFILE,
-        )
-        laid = _lay(engine, image, plan, context, reporter)
-    if laid is None:
-        image, notes = build(
-            engine,
-            context,
-            tags=plan.tags,
-            labels=plan.labels,
-            settings=settings,
-            on_line=reporter.log,
-            log_path=log,
-        )
-    else:
-        image = laid
+        env, notes = build_of(codelayer.ENV_DOCKERFILE, ())
+        laid = _lay(engine, env, plan, context, reporter)
+    image, notes = (laid, notes) if laid is not None else build_of("Dockerfile", plan.tags)
     if first_round:
         for note in notes:
             reporter.info(note)
