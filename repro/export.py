@@ -93,19 +93,7 @@ class PendingImage:
                 if cancel.is_set():
                     raise gather.Cancelled
                 self.writing = True
-                folder = self.staged.open(fault_point=False)
-                written = imagetar.write_image_files(
-                    folder,
-                    self.engine,
-                    self.tags,
-                    store=store,
-                    image_id=self.image_id,
-                    oci=self.oci,
-                    kind=self.kind,
-                    cancel=cancel,
-                    on_gathered=self._gathered,
-                    fault_point=False,
-                )
+                written = self._write(store, cancel=cancel, fault_points=False)
         except BaseException:
             self.gathered = self.engine_gathered = None
             self.staged.discard()
@@ -123,18 +111,29 @@ class PendingImage:
             return self.written
         store = self.store = self.store or BlobStore()
         self.hold.enter_context(store.using())
-        folder = self.staged.open()
-        self.written = imagetar.write_image_files(
-            folder,
+        self.written = self._write(store)
+        return self.written
+
+    def _write(
+        self,
+        store: BlobStore,
+        *,
+        cancel: threading.Event | None = None,
+        fault_points: bool = True,
+    ) -> dict[str, imagetar.FileDigest]:
+        """Open the staging folder and write the image files from ``store`` into it."""
+        return imagetar.write_image_files(
+            self.staged.open(fault_point=fault_points),
             self.engine,
             self.tags,
             store=store,
             image_id=self.image_id,
             oci=self.oci,
             kind=self.kind,
+            cancel=cancel,
             on_gathered=self._gathered,
+            fault_point=fault_points,
         )
-        return self.written
 
     def _gathered(self, found: gather.Gathered) -> None:
         self.gathered = found

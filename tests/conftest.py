@@ -163,6 +163,16 @@ class FakeGitHub:
         subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
         return f"https://github.com/{owner}/{name}", sha
 
+    def commit_change(self, name: str, path: str, text: str, owner: str = "acme") -> str:
+        """Add ``text`` to ``path`` of the published OWNER/NAME, commit it (the fixtures'
+        date: the same day, so the lock cutoff stays) and push it; the new commit's sha."""
+        work = self.work / owner / name
+        target = work / path
+        target.write_text(target.read_text() + text)
+        git("commit", "-q", "-am", "a one-line change", cwd=work)
+        git("push", "-q", str(self.root / owner / name), "HEAD:main", cwd=work)
+        return git("rev-parse", "HEAD", cwd=work)
+
 
 @pytest.fixture
 def github(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeGitHub:

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from repro.cli import cli
 from repro.engine import DockerEngine, RunLimits
-from tests.conftest import FakeGitHub, git, require_images
+from tests.conftest import FakeGitHub, require_images
 
 pytestmark = [pytest.mark.docker, pytest.mark.network]
 
@@ -26,15 +26,6 @@ SETTINGS = ("User", "WorkingDir", "Env", "Cmd", "Entrypoint")
 def pack(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(cli, ["pack", *args])
     return result.exit_code, result.stderr
-
-
-def commit_change(github: FakeGitHub, name: str, path: str, text: str) -> str:
-    work = github.work / "acme" / name
-    target = work / path
-    target.write_text(target.read_text() + text)
-    git("commit", "-q", "-am", "a one-line change", cwd=work)
-    git("push", "-q", str(github.root / "acme" / name), "HEAD:main", cwd=work)
-    return git("rev-parse", "HEAD", cwd=work)
 
 
 def settings(engine: DockerEngine, ref: str) -> dict[str, Any]:
@@ -106,7 +97,7 @@ def test_a_repack_after_a_change_of_code_exports_without_a_docker_save(
     assert saves  # the first export reads the environment's layers from the engine
 
     line = f"print('changed {uuid.uuid4().hex}')"
-    new_sha = commit_change(github, "paper-cpu-repack", "train.py", f"\n{line}\n")
+    new_sha = github.commit_change("paper-cpu-repack", "train.py", f"\n{line}\n")
     tag = f"repro/acme-paper-cpu-repack:{new_sha[:7]}"
     cleanup_images += [tag, f"{tag}-py3.11-cpu"]
     saves.clear()

@@ -23,7 +23,7 @@ from repro import dockerfile as df
 from repro.cli import cli
 from repro.engine import DockerEngine, RunLimits
 from repro.models import BaseImage, BuildSettings, CudaChoice
-from tests.conftest import FakeGitHub, git, require_images
+from tests.conftest import FakeGitHub, require_images
 
 pytestmark = [pytest.mark.docker, pytest.mark.network]
 
@@ -49,15 +49,6 @@ def _steps(log: str) -> dict[str, str]:
     return state
 
 
-def _commit_change(github: FakeGitHub, name: str, path: str, text: str) -> str:
-    work = github.work / "acme" / name
-    target = work / path
-    target.write_text(target.read_text() + text)
-    git("commit", "-q", "-am", "a one-line change", cwd=work)
-    git("push", "-q", str(github.root / "acme" / name), "HEAD:main", cwd=work)
-    return git("rev-parse", "HEAD", cwd=work)
-
-
 def test_a_source_change_rebuilds_no_install_step_and_leaves_no_cache_in_a_layer(
     engine: DockerEngine, github: FakeGitHub, tmp_path: Path, cleanup_images: list[str]
 ) -> None:
@@ -71,9 +62,7 @@ def test_a_source_change_rebuilds_no_install_step_and_leaves_no_cache_in_a_layer
     assert code == 0, stderr
 
     # A unique line: the source layer cannot come from an earlier run of this test.
-    new_sha = _commit_change(
-        github, "paper-cpu-rebuild", "train.py", f"# tuned {uuid.uuid4().hex}\n"
-    )
+    new_sha = github.commit_change("paper-cpu-rebuild", "train.py", f"# tuned {uuid.uuid4().hex}\n")
     tag = f"repro/acme-paper-cpu-rebuild:{new_sha[:7]}"
     cleanup_images += [tag, f"{tag}-py3.11-cpu"]
     code, _, stderr = pack(url, "--out", str(tmp_path / "two"), "--no-smoke", "-v")

@@ -255,16 +255,22 @@ def test_a_stopped_prefetch_ends_and_leaves_no_partial_blob(
     assert store.image(image_id(engine.layers)) is None  # not gathered: the export saves
 
 
+def written_ahead(engine: FakeEngine, dest: Path) -> tuple[export.PendingImage, export.Prefetch]:
+    """The export of ``engine``'s image into ``dest``, done ahead on the prefetch's thread."""
+    pending = export.PendingImage(dest, engine, image_id(engine.layers), ["repro/x:1"])  # type: ignore[arg-type]
+    prefetch = export.Prefetch(engine, image_id(engine.layers), "repro/x:1", pending)
+    prefetch.thread.start()
+    prefetch.finish()
+    return pending, prefetch
+
+
 def test_the_image_files_are_written_beside_the_smoke_test_and_the_export_only_commits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "cache"))
     engine = saving([BASE, ENV, code("print('ahead')\n")])
     dest = tmp_path / "out" / "art"
-    pending = export.PendingImage(dest, engine, image_id(engine.layers), ["repro/x:1"])  # type: ignore[arg-type]
-    prefetch = export.Prefetch(engine, image_id(engine.layers), "repro/x:1", pending)
-    prefetch.thread.start()
-    prefetch.finish()
+    pending, _ = written_ahead(engine, dest)
     staged = [p.name for p in dest.parent.iterdir()]
     assert len(staged) == 1 and ".partial-" in staged[0]  # written, not yet in place
     assert engine.saves == 1
@@ -286,10 +292,7 @@ def test_a_stopped_export_ahead_leaves_no_partial_artifact(
     monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "cache"))
     engine = saving([BASE, ENV, code("print('failed smoke')\n")])
     dest = tmp_path / "out" / "art"
-    pending = export.PendingImage(dest, engine, image_id(engine.layers), ["repro/x:1"])  # type: ignore[arg-type]
-    prefetch = export.Prefetch(engine, image_id(engine.layers), "repro/x:1", pending)
-    prefetch.thread.start()
-    prefetch.finish()
+    _, prefetch = written_ahead(engine, dest)
     assert list(dest.parent.iterdir()) != []
     prefetch.stop()  # the smoke test failed: a repair round follows
     assert list(dest.parent.iterdir()) == []
