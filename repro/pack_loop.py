@@ -4,10 +4,10 @@ plan and go again, until an image passes or repro cannot repair it.
 ``pipeline.pack_fetched`` scans, runs :meth:`PackLoop.run` and exports what passed. One
 :meth:`PackLoop.round` is: plan with the repairs so far → build (a failed build records a
 repair round, ``repairing.Repairs.build_failed``) → sweep what earlier rounds and killed
-runs left → start the export beside the rest (``export.Prefetch``) → read the image's facts
-→ smoke test (a failed
-one records a repair round, ``repairing.Repairs.smoke_failed``). What to change after a
-failure is decided in ``repro/repair/``; this module only runs the rounds.
+runs left → start the export beside the rest (``export.Prefetch``) → read the image's
+facts → smoke test (a failed one records a repair round,
+``repairing.Repairs.smoke_failed``). What to change after a failure is decided in
+``repro/repair/``; this module only runs the rounds.
 """
 
 from __future__ import annotations
