@@ -71,6 +71,10 @@ class PendingImage:
         self.gathered: gather.Gathered | None = None  # how the layers were found
         self.engine_gathered: gather.Gathered | None = None  # write_ahead's first gathering
         self.writing = False  # write_ahead is copying blobs into the staging folder
+        # held while write_ahead decides to start copying, and while Prefetch.stop reads
+        # whether it did: either the thread sees the cancel and makes no folder, or stop
+        # sees it copying and waits for it to remove its folder
+        self.deciding = threading.Lock()
         self.hold = ExitStack()
 
     def write_ahead(self, cancel: threading.Event) -> None:
@@ -90,9 +94,10 @@ class PendingImage:
                     cancel=cancel,
                     fault_point=False,
                 )
-                if cancel.is_set():
-                    raise gather.Cancelled
-                self.writing = True
+                with self.deciding:
+                    if cancel.is_set():
+                        raise gather.Cancelled
+                    self.writing = True
                 written = self._write(store, cancel=cancel, fault_points=False)
         except BaseException:
             self.gathered = self.engine_gathered = None
@@ -226,7 +231,9 @@ class Prefetch:
         is not waited for, and the thread, cancelled, makes no folder after it)."""
         self.cancel.set()
         if self.pending is not None:
-            if self.pending.writing:
+            with self.pending.deciding:
+                writing = self.pending.writing
+            if writing:
                 self.finish()
             self.pending.discard()
 
