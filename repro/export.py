@@ -155,7 +155,7 @@ class PendingImage:
         fresh = found.compressed + (prefetched.compressed if prefetched else 0)
         saved = found.saved or (prefetched is not None and prefetched.saved)
         mine = 1 if laid and any(x.diff_id == laid for x in found.layers) else 0
-        kept = len(found.layers) - fresh - mine
+        kept = max(0, len(found.layers) - fresh - mine)
         how = "with a docker save of the image" if saved else "no docker save"
         parts = [
             *(["1 laid by repro"] if mine else []),

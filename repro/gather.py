@@ -232,9 +232,13 @@ class _PassOver:
 
 
 class _Compress:
-    """A layer the store lacks: compressed into it as it arrives."""
+    """A layer the store lacks, or one it cannot tell it has (a folder name it has not
+    seen: the code layer repro laid, on Docker 24 and older): compressed into it as it
+    arrives. ``on_end`` hears the blob and whether the store had the layer before."""
 
-    def __init__(self, store: BlobStore, kind: str, on_end: Callable[[LayerBlob], None]) -> None:
+    def __init__(
+        self, store: BlobStore, kind: str, on_end: Callable[[LayerBlob, bool], None]
+    ) -> None:
         self.store = store
         self.kind = kind
         self.on_end = on_end
@@ -256,7 +260,8 @@ class _Compress:
             self.abort()
             raise
         diff_id = f"sha256:{self.hash.hexdigest()}"
-        self.on_end(self.store.add_layer(diff_id, self.kind, written, self.size))
+        had = self.store.layer(diff_id, self.kind) is not None
+        self.on_end(self.store.add_layer(diff_id, self.kind, written, self.size), had)
 
     def abort(self) -> None:
         self.z.abort()
@@ -384,10 +389,13 @@ class _Reading:
 
             return _PassOver(diff_id, passed)
 
-        def compressed(blob: LayerBlob) -> None:
+        def compressed(blob: LayerBlob, had: bool) -> None:
             self.paths[name] = blob.diff_id
             self.found[blob.diff_id] = blob
-            self.compressed += 1
+            if had:  # the same bytes again: the store gained nothing
+                self.reused += 1
+            else:
+                self.compressed += 1
             if learn:
                 self.store.learn_name(learn, blob.diff_id)
 

@@ -147,6 +147,17 @@ def test_a_one_line_change_compresses_only_the_changed_layer(tmp_path: Path, mod
     assert [x.diff_id for x in again.layers] == [sha(x) for x in changed.layers]
 
 
+def test_a_layer_the_store_has_under_a_name_it_never_saw_counts_as_reused(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "store")
+    laid = code("print('laid by repro')\n")  # in the store, as repro lays a code layer
+    writer = store.writer()
+    writer.write(gzip.compress(laid))
+    store.add_layer(sha(laid), "gzip", writer.finish(), len(laid))
+    engine = saving([BASE, ENV, laid])  # Docker 20: the archive names it by a folder id
+    found = gather.gather(engine, "x", store, image_id=image_id(engine.layers))
+    assert (found.saved, found.compressed, found.reused) == (True, 2, 1)
+
+
 def test_a_layer_folder_name_that_lies_is_caught_and_the_layer_compressed(tmp_path: Path) -> None:
     store = BlobStore(tmp_path / "store")
     engine = saving([BASE, code("a\n")])
