@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import stat
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from repro import compress, stale
+from repro import compress, gather, imagetar, stale
 from repro.blobstore import BlobStore, ImageRecord, LayerBlob, hexof
 from repro.engine import ImageInfo
 from repro.errors import EngineError
@@ -91,34 +92,6 @@ class Laid:
 
 
 # --------------------------------------------------------------------------- the layer
-
-
-class _Sink:
-    """The layer's tar stream: hashed (its diff id) and compressed into the store."""
-
-    def __init__(self, store: BlobStore, kind: str) -> None:
-        self.store = store
-        self.kind = kind
-        self.hash = hashlib.sha256()
-        self.size = 0
-        self.out = store.writer()
-        self.z = compress.open_compressor(kind, self.out.write)
-
-    def write(self, data: bytes, /) -> int:
-        self.hash.update(data)
-        self.size += len(data)
-        self.z.write(data)
-        return len(data)
-
-    def finish(self) -> LayerBlob:
-        self.z.close()
-        written = self.out.finish()
-        diff_id = f"sha256:{self.hash.hexdigest()}"
-        return self.store.add_layer(diff_id, self.kind, written, self.size)
-
-    def abort(self) -> None:
-        self.z.abort()
-        self.out.discard()
 
 
 @dataclass(frozen=True)
@@ -176,7 +149,8 @@ def write_layer(
     entries = _entries(src, skip)
     metadata = any(e.rel.endswith(METADATA_SUFFIXES) for e in entries)
     top = spec.app_dir.strip("/")
-    sink = _Sink(store, kind)
+    found: list[LayerBlob] = []
+    sink = gather.LayerCompressor(store, kind, lambda blob, _had: found.append(blob))
     files = 0
     try:
         with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
@@ -199,11 +173,11 @@ def write_layer(
                         info.size = os.fstat(fh.fileno()).st_size
                         tar.addfile(info, fh)
                     files += 1
-        layer = sink.finish()
+        sink.end()
     except BaseException:
         sink.abort()
         raise
-    return layer, files, metadata
+    return found[0], files, metadata
 
 
 # --------------------------------------------------------------------------- the config
@@ -299,36 +273,19 @@ def write_thin_archive(
     """A docker archive naming every layer of the image but holding only ``layer`` (the
     engine has the others); the image id."""
     image_id = f"sha256:{hashlib.sha256(config).hexdigest()}"
-    manifest = [
-        {
-            "Config": f"{hexof(image_id)}.json",
-            "RepoTags": list(tags),
-            "Layers": [f"{hexof(d)}/layer.tar" for d in diff_ids],
-        }
-    ]
     with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
         for name, data in (
-            ("manifest.json", json.dumps(manifest).encode()),
+            ("manifest.json", imagetar.docker_manifest(image_id, tags, diff_ids)),
             (f"{hexof(image_id)}.json", config),
         ):
             info = tarfile.TarInfo(name)
             info.size = len(data)
-            tar.addfile(info, _Bytes(data))
-        info = tarfile.TarInfo(f"{hexof(layer.diff_id)}/layer.tar")
+            tar.addfile(info, io.BytesIO(data))
+        info = tarfile.TarInfo(imagetar.layer_path(layer.diff_id))
         info.size = layer.size
         with open(store.path(layer.digest), "rb") as fh:
             tar.addfile(info, fh)
     return image_id
-
-
-class _Bytes:
-    def __init__(self, data: bytes) -> None:
-        self.data = memoryview(data)
-
-    def read(self, size: int = -1) -> bytes:
-        size = len(self.data) if size < 0 else size
-        out, self.data = bytes(self.data[:size]), self.data[size:]
-        return out
 
 
 def lay(

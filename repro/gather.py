@@ -231,10 +231,12 @@ class _PassOver:
         self.on_end(found)
 
 
-class _Compress:
-    """A layer the store lacks, or one it cannot tell it has (a folder name it has not
-    seen: the code layer repro laid, on Docker 24 and older): compressed into it as it
-    arrives. ``on_end`` hears the blob and whether the store had the layer before."""
+class LayerCompressor:
+    """A layer's tar stream, hashed (its diff id) and compressed into the store as it
+    arrives: a layer ``docker save`` streams that the store lacks, or cannot tell it has
+    (a folder name it has not seen: the code layer repro laid, on Docker 24 and older),
+    and the code layer repro writes (repro/codelayer.py). ``on_end`` hears the blob and
+    whether the store had the layer before."""
 
     def __init__(
         self, store: BlobStore, kind: str, on_end: Callable[[LayerBlob, bool], None]
@@ -341,7 +343,7 @@ class _Reading:
     small: dict[str, _Collect] = field(default_factory=dict)
     compressed: int = 0
     reused: int = 0
-    writing: list[_Compress] = field(default_factory=list)
+    writing: list[LayerCompressor] = field(default_factory=list)
 
     def route(self, name: str, size: int, kind: bytes, link: str) -> Member | None:
         if self.cancel is not None and self.cancel.is_set():
@@ -399,7 +401,7 @@ class _Reading:
             if learn:
                 self.store.learn_name(learn, blob.diff_id)
 
-        member = _Compress(self.store, self.kind, compressed)
+        member = LayerCompressor(self.store, self.kind, compressed)
         self.writing.append(member)
         return member
 

@@ -121,17 +121,18 @@ def _end() -> bytes:
     return b"\0" * (2 * BLOCK)
 
 
-def layer_path(layer: LayerBlob) -> str:
-    return f"{hexof(layer.diff_id)}/layer.tar"
+def layer_path(diff_id: str) -> str:
+    """Where a docker archive holds the layer ``diff_id``."""
+    return f"{hexof(diff_id)}/layer.tar"
 
 
-def docker_manifest(image_id: str, tags: Sequence[str], layers: Sequence[LayerBlob]) -> bytes:
-    """The docker archive's ``manifest.json``."""
+def docker_manifest(image_id: str, tags: Sequence[str], diff_ids: Sequence[str]) -> bytes:
+    """The docker archive's ``manifest.json``: the image's config and layers, by id."""
     doc = [
         {
             "Config": f"{hexof(image_id)}.json",
             "RepoTags": list(tags),
-            "Layers": [layer_path(x) for x in layers],
+            "Layers": [layer_path(d) for d in diff_ids],
         }
     ]
     return json.dumps(doc, separators=(",", ":")).encode()
@@ -151,7 +152,7 @@ def write_docker_archive(
     """The docker archive of the image (``manifest.json`` and its config first, then the
     layers, each once), as gzip members (``gz``) or a plain tar."""
     config_bytes = store.read_bytes(config)
-    manifest = docker_manifest(image_id, tags, layers)
+    manifest = docker_manifest(image_id, tags, [x.diff_id for x in layers])
     with open(path, "wb") as fh:
         out = _Out(fh, gz=gz, cancel=cancel)
         for name, data in (("manifest.json", manifest), (f"{hexof(image_id)}.json", config_bytes)):
@@ -161,7 +162,7 @@ def write_docker_archive(
             if layer.diff_id in seen:
                 continue
             seen.add(layer.diff_id)
-            out.add(_header(layer_path(layer), layer.size))
+            out.add(_header(layer_path(layer.diff_id), layer.size))
             out.blob(store, layer.digest, layer.size, layer.crc32)
             out.add(_pad(layer.size))
         out.add(_end())
