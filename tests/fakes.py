@@ -31,6 +31,7 @@ from pathlib import Path
 
 from repro.engine import ByteSink, ImageInfo, LogSink, RunLimits, RunResult, _build_failure
 from repro.errors import EngineError
+from repro.report import QuietReporter
 from tests.docker_archive import image_archive, image_id
 
 # the id of the image the default ``save`` writes: built images and base images alike
@@ -274,3 +275,16 @@ class RegistryEngine(FakeEngine):
             raise EngineError(f"cannot push {ref}: {self.fail}")
         self.pushed.append((ref, auth))
         return self.digest
+
+
+class LinesReporter(QuietReporter):
+    """A reporter that keeps the stages and infos it is told, as the command line shows them."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def stage(self, name: str, detail: str = "") -> None:
+        self.lines.append(f"==> {name}: {detail}")
+
+    def info(self, message: str) -> None:
+        self.lines.append(message)

@@ -24,9 +24,8 @@ from repro.engine import ImageInfo, LogSink
 from repro.errors import EngineError
 from repro.fetch import parse_source
 from repro.models import BuildSettings, CodeLayer, Options
-from repro.report import QuietReporter
 from tests.conftest import commit_all, write_files
-from tests.fakes import FakeEngine
+from tests.fakes import FakeEngine, LinesReporter
 from tests.unit.recipes import CASES
 
 MTIME = 1_700_000_000
@@ -261,14 +260,6 @@ class LayingEngine:
         return True
 
 
-class Said(QuietReporter):
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def info(self, message: str) -> None:
-        self.lines.append(message)
-
-
 def build_with(engine: LayingEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """``build_prepared`` of a small repository's plan on ``engine``; (image, what was said)."""
     monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "cache"))
@@ -276,7 +267,7 @@ def build_with(engine: LayingEngine, tmp_path: Path, monkeypatch: pytest.MonkeyP
     root = tmp_path / "paper"
     write_files(root, {"main.py": "import json\n", "weights.pt": "x"})
     commit_all(root)
-    said = Said()
+    said = LinesReporter()
     checkout = fetching.fetch_checkout(parse_source(str(root)), tmp_path / "work", said)
     scanned = pipeline.scan_checkout(
         checkout,

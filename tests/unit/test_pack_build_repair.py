@@ -13,8 +13,7 @@ from repro import pipeline
 from repro.errors import BuildError
 from repro.fetch import parse_source
 from repro.models import Options
-from repro.report import QuietReporter
-from tests.fakes import FakeEngine
+from tests.fakes import FakeEngine, LinesReporter
 
 BUILD = Path(__file__).parent / "errors" / "build"
 OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_CODENAME=bookworm\n'
@@ -34,23 +33,12 @@ def repo(tmp_path: Path) -> Path:
     return path
 
 
-class Lines(QuietReporter):
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def stage(self, name: str, detail: str = "") -> None:
-        self.lines.append(f"==> {name}: {detail}")
-
-    def info(self, message: str) -> None:
-        self.lines.append(message)
-
-
 def _pack(repo: Path, tmp_path: Path, engine: FakeEngine, **kw: object) -> pipeline.PackResult:
     options = Options(out=tmp_path / "out", python="3.11", no_smoke=True, **kw)  # type: ignore[arg-type]
     return pipeline.pack(
         parse_source(str(repo)),
         options,
-        Lines(),
+        LinesReporter(),
         engine_factory=lambda: engine,  # type: ignore[arg-type,return-value]
         build_history=lambda name: None,
         pause=lambda seconds: None,
@@ -128,7 +116,7 @@ def test_a_network_error_is_retried_after_a_pause(repo: Path, tmp_path: Path) ->
     result = pipeline.pack(
         parse_source(str(repo)),
         options,
-        Lines(),
+        LinesReporter(),
         engine_factory=lambda: engine,  # type: ignore[arg-type,return-value]
         build_history=lambda name: None,
         pause=waits.append,

@@ -12,7 +12,7 @@ from repro import pipeline
 from repro.fetch import parse_source
 from repro.models import HostGpu, Options
 from repro.report import QuietReporter
-from tests.fakes import FakeEngine
+from tests.fakes import FakeEngine, LinesReporter
 
 
 @pytest.fixture
@@ -22,14 +22,6 @@ def gpu_repo(tmp_path: Path) -> Path:
     (repo / "requirements.txt").write_text("torch==2.5.1\n")
     (repo / "train.py").write_text("import torch\nprint(torch.cuda.is_available())\n")
     return repo
-
-
-class Infos(QuietReporter):
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def info(self, message: str) -> None:
-        self.lines.append(message)
 
 
 RTX5090 = HostGpu(
@@ -59,7 +51,7 @@ def test_smoke_requests_gpus_only_when_they_can_be_used(
 ) -> None:
     engine = FakeEngine(gpus=engine_gpus, script=lambda argv: (0, "torch==2.5.1\n"))
     options = Options(smoke="python train.py", out=tmp_path / "out", python="3.11")
-    reporter = Infos()
+    reporter = LinesReporter()
     result = pipeline.pack(
         parse_source(str(gpu_repo)),
         options,
