@@ -507,6 +507,23 @@ def report(rows: list[dict[str, object]], insp: dict[str, object], info: dict[st
     return "\n".join(out) + "\n"
 
 
+def prepare() -> tuple[tuple[list[str], dict[str, str]], DockerEngine, dict[str, str]] | None:
+    """What every pack benchmark needs: the BuildKit client, the engine with the base
+    image, repro's bytecode compiled, the machine's facts; None (said why) when missing."""
+    cli = find_buildkit_cli()
+    if cli is None:
+        print("no BuildKit-capable docker client found", file=sys.stderr)
+        return None
+    # repro's bytecode, compiled as pip compiles an installation (an editable install run
+    # with PYTHONDONTWRITEBYTECODE=1, as on this machine, would compile it at every start)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "repro")], check=True)
+    engine = DockerEngine()
+    if engine.image_info(BASE) is None:
+        print(f"{BASE} is not on the engine (scripts/standin-images.sh)", file=sys.stderr)
+        return None
+    return cli, engine, machine(cli[0])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -514,18 +531,10 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     args = parser.parse_args()
 
-    cli = find_buildkit_cli()
-    if cli is None:
-        print("no BuildKit-capable docker client found", file=sys.stderr)
+    ready = prepare()
+    if ready is None:
         return 2
-    # repro's bytecode, compiled as pip compiles an installation (an editable install run
-    # with PYTHONDONTWRITEBYTECODE=1, as on this machine, would compile it at every start)
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "repro")], check=True)
-    engine = DockerEngine()
-    if engine.image_info(BASE) is None:
-        print(f"{BASE} is not on the engine (scripts/standin-images.sh)", file=sys.stderr)
-        return 2
-    info = machine(cli[0])
+    cli, engine, info = ready
     with tempfile.TemporaryDirectory(prefix="repro-bench-") as tmp:
         work = Path(tmp)
         repo = make_fixture(work / "paper")

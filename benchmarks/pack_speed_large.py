@@ -56,10 +56,10 @@ from pack_speed import (
     Timed,
     commit_change,
     git,
-    machine,
+    prepare,
 )
 
-from repro.engine import DockerEngine, find_buildkit_cli
+from repro.engine import DockerEngine
 
 DAY = "2026-11-02T12:00:00+00:00"
 SMOKE = "python train.py --steps 2"
@@ -232,16 +232,10 @@ def main() -> int:
     if not list(args.wheels.glob("torch-*cp311*.whl")):
         print(f"no torch wheel for Python 3.11 in {args.wheels}", file=sys.stderr)
         return 2
-    cli = find_buildkit_cli()
-    if cli is None:
-        print("no BuildKit-capable docker client found", file=sys.stderr)
+    ready = prepare()
+    if ready is None:
         return 2
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "repro")], check=True)
-    engine = DockerEngine()
-    if engine.image_info(BASE) is None:
-        print(f"{BASE} is not on the engine (scripts/standin-images.sh)", file=sys.stderr)
-        return 2
-    info = machine(cli[0])
+    cli, engine, info = ready
     server, url = serve(args.wheels, bridge_gateway())
     try:
         with tempfile.TemporaryDirectory(prefix="repro-bench-large-") as tmp:
