@@ -880,9 +880,9 @@ def _code_layer(recipe: Recipe, env_dockerfile: str) -> CodeLayer | None:
     repository followed by settings only. Not when the code is compiled in an earlier
     stage, nor with Binder's steps that run after the copy (postBuild, start, npm's
     prefix): the builder builds those."""
-    if (recipe.runtime_base and recipe.build_extensions) or _binder_root_steps(recipe):
-        return None
-    if recipe.post_build or recipe.start:
+    if (recipe.runtime_base and recipe.build_extensions) or (
+        recipe.post_build or recipe.start or recipe.node
+    ):
         return None
     return CodeLayer(
         env_dockerfile=env_dockerfile,
