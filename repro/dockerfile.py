@@ -611,6 +611,9 @@ def _resolver(recipe: Recipe) -> str:
         f" {recipe.exclude_newer or 'the cutoff'}\n"
         "# (the code's date), so the lock is a function of the commit, not of the day of the"
         " build.\n"
+        "# Each install step then compiles what it added to bytecode, as pip does at install\n"
+        "# (packages' test folders aside): a process started from the image imports its\n"
+        "# packages without compiling them.\n"
     )
     if recipe.uv_stage:
         return cutoff + f"ENV {UV_ENV_VARS}\n"
@@ -680,7 +683,23 @@ def _install(
         f"COPY {CONTEXT_DIR}/{filename} {target}\n"
         f"{run}"
         f"{_secret_env(uv)}"
-        f"    {first}{' '.join(args)}{freeze}\n"
+        f"    {first}{' '.join(args)}{freeze}{_bytecode(recipe)}\n"
+    )
+
+
+def _bytecode(recipe: Recipe) -> str:
+    """Compile what an install step added to bytecode, in the step's own layer (uv does
+    not compile; pip, the installer up to Python 3.7, does). compileall passes over the
+    files whose bytecode is already current, so each layer holds only its own; a file
+    this Python cannot compile (a test written for a newer one) keeps no bytecode, as
+    before, and never fails the build. Packages' own test folders are left out: an
+    application rarely imports them, and they hold 40 % of numpy's and scipy's bytecode."""
+    if recipe.installer != "uv":
+        return ""
+    return (
+        " \\\n    && { python -m compileall -q -j 0 -x '/tests?/'"
+        ' "$(python -c \'import sysconfig; print(sysconfig.get_path("purelib"))\')"'
+        " >/dev/null 2>&1 || :; }"
     )
 
 
@@ -764,7 +783,7 @@ def _optional(recipe: Recipe) -> str:
         '    while read -r req; do [ -n "$req" ] || continue; \\\n'
         f'      {" ".join(args)} "$req" \\\n'
         f'        || echo "$req" >> {OPTIONAL_DROPPED}; \\\n'
-        f"    done < {target}\n"
+        f"    done < {target}{_bytecode(recipe)}\n"
     )
 
 

@@ -85,6 +85,19 @@ def test_pack_github_url_then_load_and_rerun_smoke(
         tag, manifest["smoke"]["command"], RunLimits(network="none", user="1000:1000", timeout=120)
     )
     assert rerun.exit_code == 0, rerun.output
+    # the packages come with their bytecode, compiled at build: a container (which writes
+    # none, PYTHONDONTWRITEBYTECODE) imports them without compiling them again
+    cached = engine.run(
+        tag,
+        [
+            "python",
+            "-c",
+            "import os, numpy, scipy.linalg\n"
+            "for m in (numpy, scipy.linalg): print(m.__name__, os.path.isfile(m.__cached__))",
+        ],
+        RunLimits(network="none", user="1000:1000", timeout=120),
+    )
+    assert cached.output.split() == ["numpy", "True", "scipy.linalg", "True"], cached.output
 
 
 def test_build_failure_names_the_step_and_leaves_no_artifact(
