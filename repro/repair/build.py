@@ -238,22 +238,26 @@ def _install(
     what = _what(failure)
     release = context.codename or "this release"
     if found is None:
-        return Proposal(
-            diagnosis=Diagnosis(
-                message=f"the build of {what} needs {needed}, and no package of {release} "
-                f"ships it (data/contents.json): {failure.line}",
-                hint="install it in a derived image (FROM the base image), or pin a release "
-                "of the package that has a wheel (--pin NAME==VERSION)",
-            )
+        return Proposal.stop(
+            (
+                f"the build of {what} needs {needed}, and no package of {release} "
+                f"ships it (data/contents.json): {failure.line}"
+            ),
+            hint=(
+                "install it in a derived image (FROM the base image), or pin a release "
+                "of the package that has a wheel (--pin NAME==VERSION)"
+            ),
         )
     if _tried(context, found.package):
-        return Proposal(
-            diagnosis=Diagnosis(
-                message=f"the build of {what} still lacks {needed} with {found.package} "
-                f"installed: {failure.line}",
-                hint="the build looks for it elsewhere; see the full log, and pin a release of "
-                "the package that has a wheel (--pin NAME==VERSION)",
-            )
+        return Proposal.stop(
+            (
+                f"the build of {what} still lacks {needed} with {found.package} "
+                f"installed: {failure.line}"
+            ),
+            hint=(
+                "the build looks for it elsewhere; see the full log, and pin a release of "
+                "the package that has a wheel (--pin NAME==VERSION)"
+            ),
         )
     note = f"; {found.note}" if found.note else ""
     return Proposal(
@@ -549,12 +553,12 @@ def fix_conflict(failure: BuildFailure, context: BuildContext) -> Proposal:
         return Proposal(diagnosis=explain(failure, context))
     candidates = [(c, r) for c, r in reqs if not any(o.kind == "user" for o in r.origins)]
     if not candidates:
-        return Proposal(
-            diagnosis=Diagnosis(
-                message=f"the requirements cannot be satisfied together, and the pins are "
-                f"yours (--pin): {failure.line}",
-                hint="change one of the --pin options",
-            )
+        return Proposal.stop(
+            (
+                f"the requirements cannot be satisfied together, and the pins are "
+                f"yours (--pin): {failure.line}"
+            ),
+            hint="change one of the --pin options",
         )
     needed = {canonicalize_name(c.name): c for c in failure.conflicts if c.by}
 

@@ -134,6 +134,11 @@ class Proposal:
     changes: tuple[Change, ...] = ()
     diagnosis: Diagnosis | None = None
 
+    @classmethod
+    def stop(cls, message: str, hint: str = "") -> Proposal:
+        """No change to make: repro stops, and says why and what the user can do."""
+        return cls(diagnosis=Diagnosis(message=message, hint=hint))
+
 
 @dataclass(frozen=True, kw_only=True)
 class KnownRelease:
