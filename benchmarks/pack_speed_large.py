@@ -27,7 +27,14 @@ repro is timed as a user runs it, a new process each time, with where the time w
 (clone, scan, plan, build, facts, smoke, export) read from its output as it comes.
 Medians over the runs are printed as a Markdown table.
 
-    python benchmarks/pack_speed_large.py [--runs 3] [--wheels /opt/wheels] [--json FILE]
+With ``--cuda`` the wheel is PyPI's own torch for Linux, a CUDA build whose CUDA
+libraries come as dependencies from PyPI (several GB): repro packs without ``--cpu``, so
+it plans a GPU image on the ``nvidia/cuda`` base its torch needs (a stand-in here: no
+GPU, the smoke test runs on the CPU); the naive route installs the same wheel, and pip
+fetches the CUDA libraries from PyPI, as it would for anyone.
+
+    python benchmarks/pack_speed_large.py [--runs 3] [--wheels /opt/wheels] [--cuda]
+        [--json FILE]
 """
 
 from __future__ import annotations
@@ -109,17 +116,29 @@ def bridge_gateway() -> str:
 
 class LargeSides(Sides):
     def __init__(
-        self, repo: Path, work: Path, cli: tuple[list[str], dict[str, str]], wheels: Path, url: str
+        self,
+        repo: Path,
+        work: Path,
+        cli: tuple[list[str], dict[str, str]],
+        wheels: Path,
+        url: str,
+        *,
+        cuda: bool,
     ) -> None:
         super().__init__(repo, work, cli)
         host = url.split("//", 1)[1].split(":", 1)[0]
         mount = "--mount=type=secret,id=ca PIP_CERT=/run/secrets/ca " if self.ca else ""
-        wheel = next(wheels.glob("torch-*cp311*.whl"))
-        version = wheel.name.split("-")[1]
+        version = torch_wheel(wheels, cuda=cuda).name.split("-")[1]
         self.baseline_file.write_text(
             BASELINE.format(base=BASE, mount=mount, url=url, host=host, version=version)
         )
-        self.extra = ["--cpu", "--find-links", str(wheels), "--smoke", SMOKE]
+        self.extra = [*([] if cuda else ["--cpu"]), "--find-links", str(wheels), "--smoke", SMOKE]
+
+
+def torch_wheel(wheels: Path, *, cuda: bool) -> Path:
+    """The torch wheel for Python 3.11 in ``wheels``: PyPI's own (CUDA) build with
+    ``cuda``, else a ``+cpu`` one (StopIteration when there is none)."""
+    return next(w for w in sorted(wheels.glob("torch-*cp311*.whl")) if ("+cpu" in w.name) != cuda)
 
 
 def stages(timed: Timed) -> dict[str, float]:
@@ -227,10 +246,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--wheels", type=Path, default=Path("/opt/wheels"))
+    parser.add_argument("--cuda", action="store_true", help="the wheel is PyPI's CUDA build")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     args = parser.parse_args()
-    if not list(args.wheels.glob("torch-*cp311*.whl")):
-        print(f"no torch wheel for Python 3.11 in {args.wheels}", file=sys.stderr)
+    try:
+        torch_wheel(args.wheels, cuda=args.cuda)
+    except StopIteration:
+        kind = "CUDA (not +cpu)" if args.cuda else "+cpu"
+        print(f"no {kind} torch wheel for Python 3.11 in {args.wheels}", file=sys.stderr)
         return 2
     ready = prepare()
     if ready is None:
@@ -240,7 +263,8 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="repro-bench-large-") as tmp:
             work = Path(tmp)
-            sides = LargeSides(make_fixture(work / "torch"), work, cli, args.wheels, url)
+            repo = make_fixture(work / "torch")
+            sides = LargeSides(repo, work, cli, args.wheels, url, cuda=args.cuda)
             rows = []
             try:
                 for i in range(args.runs):

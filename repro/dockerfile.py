@@ -612,8 +612,8 @@ def _resolver(recipe: Recipe) -> str:
         "# (the code's date), so the lock is a function of the commit, not of the day of the"
         " build.\n"
         "# Each install step then compiles what it added to bytecode, as pip does at install\n"
-        "# (packages' test folders aside): a process started from the image imports its\n"
-        "# packages without compiling them.\n"
+        "# (packages' test folders and pip aside): a process started from the image imports\n"
+        "# its packages without compiling them.\n"
     )
     if recipe.uv_stage:
         return cutoff + f"ENV {UV_ENV_VARS}\n"
@@ -692,12 +692,13 @@ def _bytecode(recipe: Recipe) -> str:
     not compile; pip, the installer up to Python 3.7, does). compileall passes over the
     files whose bytecode is already current, so each layer holds only its own; a file
     this Python cannot compile (a test written for a newer one) keeps no bytecode, as
-    before, and never fails the build. Packages' own test folders are left out: an
-    application rarely imports them, and they hold 40 % of numpy's and scipy's bytecode."""
+    before, and never fails the build. Left out: packages' own test folders (an
+    application rarely imports them; they hold 40 % of numpy's and scipy's bytecode) and
+    pip (never imported by the code; the build runs it a few times)."""
     if recipe.installer != "uv":
         return ""
     return (
-        " \\\n    && { python -m compileall -q -j 0 -x '/tests?/'"
+        " \\\n    && { python -m compileall -q -j 0 -x '/tests?/|-packages/pip/'"
         ' "$(python -c \'import sysconfig; print(sysconfig.get_path("purelib"))\')"'
         " >/dev/null 2>&1 || :; }"
     )

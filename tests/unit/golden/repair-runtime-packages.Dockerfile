@@ -27,8 +27,8 @@ FROM env
 # uv resolves every install with files uploaded before 2024-03-01T00:00:00Z
 # (the code's date), so the lock is a function of the commit, not of the day of the build.
 # Each install step then compiles what it added to bytecode, as pip does at install
-# (packages' test folders aside): a process started from the image imports its
-# packages without compiling them.
+# (packages' test folders and pip aside): a process started from the image imports
+# its packages without compiling them.
 ENV UV_LINK_MODE=copy UV_NO_PROGRESS=1 UV_PYTHON_DOWNLOADS=never
 
 # A virtual environment keeps the image's own Python packages apart. uv makes it
@@ -47,7 +47,7 @@ RUN --mount=type=secret,id=repro-ca --mount=type=secret,id=repro-pipconf --mount
     if [ -f /run/secrets/repro-pipconf ]; then export PIP_CONFIG_FILE=/run/secrets/repro-pipconf; eval "$(python /opt/repro/uv/uv_env.py /run/secrets/repro-pipconf)"; fi; \
     /opt/repro/uv/bin/uv pip install --python /opt/venv/bin/python --exclude-newer 2024-03-01T00:00:00Z -r /opt/repro/requirements-framework.txt \
     && python -m pip freeze | { grep -i -E '^(torch)(==| @ )' || true; } > /opt/repro/installed-frameworks.txt \
-    && { python -m compileall -q -j 0 -x '/tests?/' "$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" >/dev/null 2>&1 || :; }
+    && { python -m compileall -q -j 0 -x '/tests?/|-packages/pip/' "$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" >/dev/null 2>&1 || :; }
 
 # Everything else the code needs.
 COPY .repro/requirements.txt /opt/repro/requirements.txt
@@ -55,7 +55,7 @@ RUN --mount=type=secret,id=repro-ca --mount=type=secret,id=repro-pipconf --mount
     if [ -f /run/secrets/repro-ca ]; then export PIP_CERT=/run/secrets/repro-ca SSL_CERT_FILE=/run/secrets/repro-ca; fi; \
     if [ -f /run/secrets/repro-pipconf ]; then export PIP_CONFIG_FILE=/run/secrets/repro-pipconf; eval "$(python /opt/repro/uv/uv_env.py /run/secrets/repro-pipconf)"; fi; \
     /opt/repro/uv/bin/uv pip install --python /opt/venv/bin/python --exclude-newer 2024-03-01T00:00:00Z --constraint /opt/repro/installed-frameworks.txt -r /opt/repro/requirements.txt \
-    && { python -m compileall -q -j 0 -x '/tests?/' "$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" >/dev/null 2>&1 || :; }
+    && { python -m compileall -q -j 0 -x '/tests?/|-packages/pip/' "$(python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" >/dev/null 2>&1 || :; }
 
 # Shared libraries the code loads at run time (added by the smoke test's repair),
 # after the Python packages so that adding one rebuilds no pip layer.
