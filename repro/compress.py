@@ -22,7 +22,7 @@ import os
 import struct
 import zlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
 from typing import Protocol
@@ -126,18 +126,24 @@ def stored_member_head() -> bytes:
 
 
 def stored_pieces(data: bytes | memoryview, *, final: bool) -> bytes:
+    """``data`` as stored deflate blocks, in one piece (:func:`stored_blocks`)."""
+    return b"".join(stored_blocks(data, final=final))
+
+
+def stored_blocks(data: bytes | memoryview, *, final: bool) -> Iterator[bytes | memoryview]:
     """``data`` as stored deflate blocks (each at most 65,535 bytes, a 5-byte header before
-    it); ``final`` marks the member's last block, so the last call of a member passes it."""
+    it), header and block by turns, the blocks views of ``data`` (not copies: a GB layer
+    goes through here on every export); ``final`` marks the member's last block, so the
+    last call of a member passes it."""
     view = memoryview(data)
-    out = bytearray()
     if not view and final:
-        return b"\x01\x00\x00\xff\xff"
+        yield b"\x01\x00\x00\xff\xff"
+        return
     for start in range(0, len(view), STORED_PIECE):
         piece = view[start : start + STORED_PIECE]
         last = final and start + STORED_PIECE >= len(view)
-        out += struct.pack("<BHH", 1 if last else 0, len(piece), len(piece) ^ 0xFFFF)
-        out += piece
-    return bytes(out)
+        yield struct.pack("<BHH", 1 if last else 0, len(piece), len(piece) ^ 0xFFFF)
+        yield piece
 
 
 def member_tail(crc: int, size: int) -> bytes:

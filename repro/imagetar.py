@@ -62,7 +62,7 @@ class _Out:
         if self.cancel is not None and self.cancel.is_set():
             raise gather.Cancelled
 
-    def _emit(self, data: bytes) -> None:
+    def _emit(self, data: bytes | memoryview) -> None:
         self.fh.write(data)
         self.hash.update(data)
         self.size += len(data)
@@ -92,7 +92,8 @@ class _Out:
         for chunk in store.read(digest):
             self._check()
             seen += len(chunk)
-            self._emit(compress.stored_pieces(chunk, final=seen >= size))
+            for piece in compress.stored_blocks(chunk, final=seen >= size):
+                self._emit(piece)
         if size == 0:
             self._emit(compress.stored_pieces(b"", final=True))
         self._emit(compress.member_tail(crc, size))
