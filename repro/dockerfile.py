@@ -699,9 +699,13 @@ def _bytecode(recipe: Recipe) -> str:
         return ""
     return (
         " \\\n    && { python -m compileall -q -j 0 -x '/tests?/|-packages/pip/'"
-        ' "$(python -c \'import sysconfig; print(sysconfig.get_path("purelib"))\')"'
-        " >/dev/null 2>&1 || :; }"
+        f' "{_SITE_PACKAGES}" >/dev/null 2>&1 || :; }}'
     )
+
+
+# The environment's site-packages, as the shell finds it in a step (``python`` is the
+# environment's: the venv's, or the image's own with ``--system``)
+_SITE_PACKAGES = "$(python -c 'import sysconfig; print(sysconfig.get_path(\"purelib\"))')"
 
 
 def _installer(recipe: Recipe, *, exemptions: bool) -> tuple[str, list[str]]:
@@ -753,8 +757,7 @@ def _system_site(recipe: Recipe) -> str:
     return (
         "# Modules from the distribution's packages (above) live in its dist-packages, built\n"
         "# for this Python: the environment sees them after its own packages.\n"
-        "RUN site=$(python -c 'import sysconfig; print(sysconfig.get_path(\"purelib\"))')"
-        f' && echo {site} > "$site/repro-system.pth"\n'
+        f'RUN site={_SITE_PACKAGES} && echo {site} > "$site/repro-system.pth"\n'
     )
 
 
