@@ -20,6 +20,7 @@ import json
 import threading
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +198,8 @@ class Prefetch:
         self.cancel = threading.Event()
         self.gathered: gather.Gathered | None = None  # what it did, once it is done
         self.pending = pending
+        self.documents: Documents | None = None  # made by make_documents' thread
+        self.documenting: threading.Thread | None = None
         self.thread = threading.Thread(
             target=self._run, args=(engine, image_id, ref), name="export-prefetch", daemon=True
         )
@@ -218,15 +221,34 @@ class Prefetch:
         with contextlib.suppress(Exception, gather.Cancelled):  # the export does it again
             if self.pending is not None:
                 self.pending.write_ahead(self.cancel)
-                # the export's one slow import (0.1 s), made while the test still runs
-                from repro import sbom  # noqa: F401
-
                 return
             store = BlobStore()
             with store.using():
                 self.gathered = gather.gather(
                     engine, ref, store, image_id=image_id, cancel=self.cancel, fault_point=False
                 )
+
+    def make_documents(
+        self, plan: Plan, image: BuiltImage, base_info: ImageInfo | None, facts: ImageFacts
+    ) -> None:
+        """Make the artifact's :class:`Documents` on a thread of their own, dated now, while
+        the smoke test runs; :meth:`made` waits for them. A failure there is left to the
+        export, which makes them again and reports it."""
+
+        def run() -> None:
+            with contextlib.suppress(Exception):
+                now = dt.datetime.now(dt.timezone.utc)
+                self.documents = documents(plan, image, base_info, facts, now)
+
+        self.documenting = threading.Thread(target=run, name="export-documents", daemon=True)
+        with signals.quiet_threads():
+            self.documenting.start()
+
+    def made(self) -> Documents | None:
+        """The documents :meth:`make_documents` made (waiting for them), if it did."""
+        while self.documenting is not None and self.documenting.is_alive():
+            self.documenting.join(0.25)
+        return self.documents
 
     def stop(self) -> None:
         """The image will not be exported: the thread ends, and what it wrote ahead goes
@@ -258,10 +280,11 @@ def write(
     smoke_extra: JSON,
     repairs: Sequence[Round],
     pending: PendingImage,
+    made: Documents | None = None,
 ) -> PackResult:
     """Write the artifact of ``image`` into ``dest`` (atomically): the image files
-    (``pending``), the manifest and the rest; return the result. Whatever stops it removes
-    the staged artifact."""
+    (``pending``), the manifest and the rest (with the SBOM ``made`` already, if it was);
+    return the result. Whatever stops it removes the staged artifact."""
     try:
         _finish(
             engine,
@@ -273,6 +296,7 @@ def write(
             smoke=smoke,
             smoke_extra=smoke_extra,
             repairs=repairs,
+            made=made,
         )
     except BaseException as exc:
         pending.discard()
@@ -301,28 +325,16 @@ def _finish(
     smoke: SmokeResult | None,
     smoke_extra: JSON,
     repairs: Sequence[Round],
+    made: Documents | None = None,
 ) -> None:
     written = pending.start()
     info = engine.image_info(plan.tags[0])
     image_json = (
         {"tags": list(plan.tags), "size": info.size, "labels": dict(info.labels)} if info else {}
     )
-    base_json = (
-        {
-            "id": base_info.id,
-            "digest": base_info.repo_digests[0] if base_info.repo_digests else None,
-        }
-        if base_info
-        else None
-    )
-    created = dt.datetime.now(dt.timezone.utc)
-
-    # Imported here, not at the top: the SBOM library alone takes ~0.1 s to import, which
-    # `repro inspect` and the time until the image is built need not pay.
-    from repro import sbom
-
+    base_json = _base_json(base_info)
     system, licenses = _system_json(facts), _licenses_json(facts)
-    sbom_summary = sbom.summary(facts.lock, system, licenses)
+    made = made or documents(plan, image, base_info, facts, dt.datetime.now(dt.timezone.utc))
 
     def manifest_for(artifacts: object) -> JSON:
         return build_manifest(
@@ -337,19 +349,73 @@ def _finish(
             artifacts=artifacts,  # type: ignore[arg-type]
             smoke_extra=smoke_extra,
             repairs=[r.record for r in repairs],
-            created=created,
-            sbom=sbom_summary,
+            created=made.created,
+            sbom=made.sbom_summary,
         )
 
-    extra = artifact_files(manifest_for(None))  # SBOM, PAPER.md
     artifact.complete(
         pending.staged.tmp,
         dockerfile=plan.dockerfile,
         manifest_for=manifest_for,
-        extra_files=extra,
+        extra_files={made.sbom_name: made.sbom_text, PAPER: paper_text(manifest_for(None))},
         written=written,
     )
     pending.commit()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Documents:
+    """The part of an artifact the smoke test does not change, made from the manifest
+    without it: the time the artifact is dated, the SBOM (``sbom_name``: its file name)
+    and the manifest's ``sbom`` summary. :class:`Prefetch` makes it while the test runs
+    (:meth:`Prefetch.make_documents`): the SBOM takes about 0.3 s."""
+
+    created: dt.datetime
+    sbom_name: str
+    sbom_text: str
+    sbom_summary: JSON
+
+
+def documents(
+    plan: Plan,
+    image: BuiltImage,
+    base_info: ImageInfo | None,
+    facts: ImageFacts,
+    created: dt.datetime,
+) -> Documents:
+    """The :class:`Documents` of ``image``'s artifact, dated ``created``. Every field the
+    SBOM reads is one the smoke test and the export leave as they are, so the SBOM is the
+    one ``sbom.render`` makes of the finished manifest (tests/unit/test_export_store.py)."""
+    # Imported here, not at the top: the SBOM library alone takes ~0.1 s to import, which
+    # `repro inspect` and the time until the image is built need not pay.
+    from repro import sbom
+
+    system, licenses = _system_json(facts), _licenses_json(facts)
+    summary = sbom.summary(facts.lock, system, licenses)
+    manifest = build_manifest(
+        plan,
+        image=image,
+        base_info=_base_json(base_info),
+        lock=facts.lock,
+        system=system,
+        licenses=licenses,
+        created=created,
+        sbom=summary,
+    )
+    return Documents(
+        created=created,
+        sbom_name=sbom.FILENAME,
+        sbom_text=sbom.render(manifest),
+        sbom_summary=summary,
+    )
+
+
+def _base_json(base_info: ImageInfo | None) -> JSON | None:
+    """The manifest's ``base_image`` facts from the engine: the base's id and digest."""
+    if base_info is None:
+        return None
+    digest = base_info.repo_digests[0] if base_info.repo_digests else None
+    return {"id": base_info.id, "digest": digest}
 
 
 def _licenses_json(facts: ImageFacts) -> JSON:
@@ -461,10 +527,3 @@ def paper_text(manifest: Mapping[str, Any], *, artifact_dir: bool = True) -> str
 def _command(argv: Sequence[Any]) -> str:
     text = " ".join(str(a) for a in argv)
     return text if len(text) <= 120 else text[:117] + "..."
-
-
-def artifact_files(manifest: Mapping[str, Any]) -> dict[str, str]:
-    """The publishing files ``repro pack`` adds to an artifact: the SBOM and PAPER.md."""
-    from repro import sbom
-
-    return {sbom.FILENAME: sbom.render(manifest), PAPER: paper_text(manifest)}

@@ -88,6 +88,8 @@ class PackLoop:
         prefetch = export.Prefetch.start(docker, plan, image.id, pending)  # beside the smoke test
         try:
             facts = probe.image_facts(docker, image.id, key=image.facts_key)
+            if prefetch is not None:  # the SBOM, made while the smoke test runs
+                prefetch.make_documents(plan, image, base_info, facts)
             if first:
                 for note in dropped(plan.environment, facts.lock):
                     self.reporter.warn(note)

@@ -268,10 +268,11 @@ def export_passed(
     plan, docker, image, tested = passed.plan, passed.engine, passed.image, passed.tested
     dest = export.artifact_path(settings.out, plan.checkout)
     reporter.stage("export", str(dest))
-    pending = None
+    pending, made = None, None
     if passed.prefetch is not None:
         passed.prefetch.finish()
         pending = passed.prefetch.pending  # its files written already, unless that failed
+        made = passed.prefetch.made()
     if pending is None:
         pending = export.PendingImage(dest, docker, image.id, plan.tags, oci=settings.oci)
     result = export.write(
@@ -285,6 +286,7 @@ def export_passed(
         smoke_extra=tested.to_json() if tested else {},
         repairs=repairs,
         pending=pending,
+        made=made,
     )
     said = pending.layers_said(
         passed.prefetch.gathered if passed.prefetch else None,

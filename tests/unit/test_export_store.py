@@ -19,11 +19,14 @@ from typing import Any
 
 import pytest
 
-from repro import artifact, compress, export, faults, gather, imagetar, stale
+from repro import artifact, compress, export, faults, gather, imagetar, pipeline, sbom, stale
 from repro.blobstore import BlobStore, CorruptBlob
 from repro.errors import DiskFullError
+from repro.fetch import parse_source
+from repro.models import Options
+from repro.report import QuietReporter
 from tests.docker_archive import image_id, sha, tar_of
-from tests.fakes import FakeEngine, SlowSaveEngine
+from tests.fakes import FakeEngine, SlowSaveEngine, answers_os_release
 
 BASE = tar_of({"etc/os-release": b"ID=debian\n", "bin/sh": os.urandom(3000)})
 ENV = tar_of({"opt/venv/lib/numpy.py": b"x = 1\n" * 5000})
@@ -323,6 +326,53 @@ def test_an_export_ahead_cancelled_before_it_copies_makes_no_folder(
         pending.write_ahead(cancel)
     assert not dest.parent.exists() or list(dest.parent.iterdir()) == []
     assert pending.written is None and not pending.writing
+
+
+def test_the_sbom_is_made_while_the_smoke_test_runs_and_is_the_finished_manifests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SBOM (0.3 s of CPU) is made beside the smoke test, not after it; made before
+    the test's result is known, it is still the SBOM of the manifest the artifact holds."""
+    monkeypatch.setenv("REPRO_CACHE_DIR", str(tmp_path / "cache"))
+    repo = tmp_path / "paper"
+    repo.mkdir()
+    (repo / "train.py").write_text("import numpy\nprint(numpy.ones(2).sum())\n")
+    made = threading.Event()
+    real = export.documents
+
+    def documents(*args: Any) -> export.Documents:
+        out = real(*args)
+        made.set()
+        return out
+
+    monkeypatch.setattr(export, "documents", documents)
+    during: list[bool] = []
+
+    def script(argv: tuple[str, ...]) -> tuple[int | None, str]:
+        if argv[-1] == "python train.py":  # the smoke test: the SBOM is made meanwhile
+            during.append(made.wait(timeout=10))
+            return 0, "2.0\n"
+        if argv[:2] == ("python", "-c"):  # the image's facts
+            return 0, json.dumps(
+                {"lock": ["numpy==2.1.0"], "licenses": {"python": {"numpy": ["BSD-3-Clause"]}}}
+            )
+        return answers_os_release(argv)
+
+    engine = FakeEngine(script=script)
+    options = Options(smoke="python train.py", out=tmp_path / "out", python="3.11", cpu=True)
+    result = pipeline.pack(
+        parse_source(str(repo)),
+        options,
+        QuietReporter(),
+        engine_factory=lambda: engine,  # type: ignore[arg-type,return-value]
+        probe_gpu=lambda: None,
+    )
+    assert during == [True]
+    manifest = json.loads((result.artifact_dir / "repro.json").read_text())
+    assert manifest["smoke"]["passed"] is True
+    written = (result.artifact_dir / sbom.FILENAME).read_text()
+    assert written == sbom.render(manifest)
+    assert "pkg:pypi/numpy@2.1.0" in written
 
 
 # --------------------------------------------------------------------------- the store

@@ -326,7 +326,7 @@ def write_artifact(tmp_path: Path) -> Path:
         refs=doc["tags"],
         dockerfile="FROM python:3.11-slim\n",
         manifest_for=lambda files: {**doc, "artifacts": dict(files)},
-        extra_files=export.artifact_files(doc),
+        extra_files={sbom.FILENAME: sbom.render(doc), export.PAPER: export.paper_text(doc)},
     )
     return dest
 
