@@ -84,6 +84,14 @@ DATA = re.compile(
     r"Unable to (?:synchronously )?open file|Can't load .* is not a local folder|"
     r"DatasetNotFoundError|not found in archive"
 )
+# Libraries that drive a board's pins refuse to load anywhere else, whatever the image
+# holds; each message is the library's own (RPi.GPIO: source/py_gpio.c; gpiozero:
+# devices.py, once no pin factory loads; Jetson.GPIO: gpio_pin_data.py)
+HARDWARE = re.compile(
+    r"This module can only be run on a Raspberry Pi|"
+    r"Unable to load any default pin factory|"
+    r"Could not determine Jetson model"
+)
 MEMORY = re.compile(r"MemoryError|Cannot allocate memory|std::bad_alloc|out of memory")
 # A shell or Python that hit the pids limit; its lines can arrive cut short and interleaved
 # (many forks write at once), so the verdict names the limit, not the last line printed.

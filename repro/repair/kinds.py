@@ -58,6 +58,13 @@ KINDS: tuple[Kind, ...] = (
         explain=fixes.explain_cuda,
     ),
     Kind(
+        name="hardware",
+        meaning="a library for a board's pins (Raspberry Pi, Jetson) refuses another machine",
+        handling="excuse",
+        detect=detect.by_pattern("hardware", detect.HARDWARE),
+        explain=fixes.explain_hardware,
+    ),
+    Kind(
         name="shared-library",
         meaning="libX.so.N: cannot open shared object file",
         handling="fix",

@@ -724,6 +724,16 @@ def explain_cuda(failure: Failure, context: Context) -> Diagnosis:
     )
 
 
+def explain_hardware(failure: Failure, context: Context) -> Diagnosis:
+    return Diagnosis(
+        message="the code drives a board's hardware, which a container on this machine "
+        f"does not have: {failure.summary()}",
+        hint="the image holds what the code needs and runs on that board (docker run "
+        "--device ...); pack with a smoke command that does not touch the pins (--smoke), "
+        "or --no-smoke",
+    )
+
+
 def explain_data(failure: Failure, context: Context) -> Diagnosis:
     return Diagnosis(
         message=f"the smoke test needs data that is not in the repository: {failure.summary()}",

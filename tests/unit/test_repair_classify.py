@@ -35,6 +35,9 @@ EXPECTED = {
     "torch-load-missing-file.txt": ("data", "", "checkpoints/model.pt"),
     "torch-no-nvidia-driver.txt": ("cuda", "", "Found no NVIDIA driver"),
     "urllib-no-network.txt": ("network", "", "Name or service not known"),
+    "rpi-gpio-off-a-pi.txt": ("hardware", "", "can only be run on a Raspberry Pi"),
+    # before the error, the fallbacks it tried name modules it lacks: none would help
+    "gpiozero-no-pin-factory.txt": ("hardware", "", "Unable to load any default pin factory"),
     "py311-lxml-split-project.txt": (
         "install-advice",
         "lxml_html_clean",

@@ -384,6 +384,9 @@ def test_what_cannot_be_fixed_is_explained_in_one_line_with_a_hint() -> None:
     assert "NVIDIA" in on_cpu.hint
     data = diagnose(classify((ERRORS / "torch-load-missing-file.txt").read_text()), ctx())
     assert "needs data" in data.message and "--smoke" in data.hint
+    pins = diagnose(classify((ERRORS / "rpi-gpio-off-a-pi.txt").read_text()), ctx())
+    assert "drives a board's hardware" in pins.message and "Raspberry Pi" in pins.message
+    assert "--no-smoke" in pins.hint
     net = diagnose(classify((ERRORS / "urllib-no-network.txt").read_text()), ctx())
     assert "network" in net.message
     for d in (on_cpu, data, net):

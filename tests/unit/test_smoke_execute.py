@@ -216,6 +216,36 @@ def test_a_module_that_needs_a_gpu_is_left_out() -> None:
     assert main.excluded[0].target == "module:gpu" and "needs cuda" in main.excluded[0].reason
 
 
+def test_scripts_that_drive_a_raspberry_pis_pins_are_left_out_and_the_rest_proves_the_image() -> (
+    None
+):
+    """RPi.GPIO and gpiozero refuse to load off a Pi: no image can change that, so those
+    scripts are left out (named, with why) and the repository's other code decides."""
+    rpi = (ERRORS / "rpi-gpio-off-a-pi.txt").read_text()
+    gpiozero = (ERRORS / "gpiozero-no-pin-factory.txt").read_text()
+    every = {"script:doorbell.py": rpi, "script:fan.py": gpiozero, "module:sensors": ""}
+
+    def script(argv: tuple[str, ...]) -> tuple[int | None, str]:
+        asked = {t: every[t] for t in argv[2:]}
+        return (1 if any(asked.values()) else 0), check_output(asked)
+
+    r, _ = runner(script)
+    outcome = execute(r, SmokePlan(candidates=(imports(*every),)))
+    main = outcome.main
+    assert outcome.passed and main is not None
+    assert main.command.argv == ("python", IMPORT_CHECK, "module:sensors")
+    assert [(t.target, t.reason) for t in main.excluded] == [
+        (
+            "script:doorbell.py",
+            "needs hardware: RuntimeError: This module can only be run on a Raspberry Pi!",
+        ),
+        (
+            "script:fan.py",
+            "needs hardware: gpiozero.exc.BadPinFactory: Unable to load any default pin factory!",
+        ),
+    ]
+
+
 def test_help_check_skips_are_left_out_and_absl_passes_in_the_image() -> None:
     help_cmd = SmokeCommand(
         argv=("python", HELP_CHECK, "script:a.py", "absl-script:b.py"),
