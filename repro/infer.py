@@ -253,9 +253,15 @@ def _record_versions(
     choices: Mapping[str, VersionChoice],
     pinned: Mapping[str, str],
 ) -> None:
-    """Each draft takes its API bounds, its exact version and its version's chain."""
+    """Each draft takes its API bounds, its exact version and its version's chain; a
+    declared bound the intersection ignored (no release satisfies it with the stronger
+    ones: a README's "TensorFlow 0.7", which PyPI never had) leaves its specifier too, so
+    that what is installed, and every Python the planner tries, goes by the bounds kept."""
     for name, item in merged.items():
         draft = drafts[name]
+        ignored = {b.specifier for b in item.wanted.bounds if b.kind == "declared"}
+        ignored -= {b.specifier for b in item.kept}
+        draft.specs = [s for s in draft.specs if s not in ignored]
         draft.specs += [b.specifier for b in item.kept if b.kind == "api"]
         if name in pinned:
             draft.version = pinned[name]
