@@ -216,6 +216,13 @@ def _torch_need(reqs: dict[str, Requirement], ctx: _Ctx) -> Need | str | None:
     for name, paired in companions.items():
         req = family.get(name)
         pinned = _declared(req)
+        if req is not None and pinned and paired and _predates_pairings(ctx.data, name, pinned):
+            paired_notes.append(
+                f"{name} {pinned} (pinned, {_origin(req)}) predates every {name} repro's "
+                f"compatibility data pairs with a torch: installed as pinned, from PyPI, beside "
+                f"torch {release.torch}"
+            )
+            continue
         if pinned and paired and not inherited and pinned.split("+")[0] != paired:
             raise _Clash(
                 f"{name} {pinned} does not go with torch {release.torch} ({name} {paired} does)"
@@ -273,6 +280,16 @@ def _torch_need(reqs: dict[str, Requirement], ctx: _Ctx) -> Need | str | None:
     return Need(summary=f"torch {version} (CUDA {cudas})", builds=tuple(options), reasons=reasons)
 
 
+def _predates_pairings(data: Compat, name: str, version: str) -> bool:
+    """Whether the companion release ``name`` ``version`` is older than every one the data
+    pairs with a torch (torchvision 0.1.9: from before torch's own pairing tables)."""
+    paired = [getattr(r, name) for r in data.torch if getattr(r, name)]
+    try:
+        return bool(paired) and Version(version.split("+")[0]) < min(map(Version, paired))
+    except InvalidVersion:
+        return False
+
+
 def _torch_version(family: Mapping[str, Requirement], ctx: _Ctx) -> tuple[str, str]:
     """The torch version and why: the repository's own pins first (torch's, then a
     companion's), then the version repro chose by date, then the newest release in the
@@ -287,6 +304,8 @@ def _torch_version(family: Mapping[str, Requirement], ctx: _Ctx) -> tuple[str, s
             pinned = _declared(req)
             if req is not None and pinned:
                 release = data.torch_by_companion(companion, pinned)
+                if release is None and _predates_pairings(data, companion, pinned):
+                    continue  # installed as pinned (_torch_line); torch as if unpinned
                 if release is None:
                     raise _Clash(f"{companion} {pinned} is not in repro's compatibility data")
                 version, why = release.torch, f"the torch of {companion} {pinned}"
@@ -342,6 +361,9 @@ def _torch_line(
     if url is not None and name not in ctx.wheelhouse:
         # CUDA 7.5 builds (torch 0.1-0.3) predate the wheel pages: the file's own URL
         return Line(name=name, text=f"{req.name}{extras} @ {url}{marker}")
+    pinned = _declared(req)
+    if name != "torch" and pinned and _predates_pairings(ctx.data, name, pinned):
+        return Line(name=name, text=req.pip_line())  # as pinned (_torch_need says so)
     if req.version and "+" in req.version:  # from the wheelhouse or a pin: as it is
         text = req.pip_line()
     else:

@@ -8,6 +8,7 @@ declarations and the APIs the code uses, then the newest releases before the com
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import re
@@ -724,6 +725,23 @@ def _pair_followers(
     release = cdata.load().torch_release(torch) if torch else None
     for name in sorted(followers):
         paired = getattr(release, name) if release is not None else None
+        later = _next_paired(name, torch) if torch and paired is None else None
+        before = _release_before(out[name].history, getattr(later, name)) if later else None
+        if later is not None and before is not None:
+            # a torch older than any the data pairs (0.3.1): its companion is the release
+            # before the one paired with the next torch, which needs that newer torch;
+            # pinned exactly, since PyPI yanked them (an installer takes a yanked release
+            # only when pinned so)
+            why = (
+                f"{name} {before}, the release before {getattr(later, name)}: repro's "
+                f"compatibility data pairs no {name} with torch {torch}, and {name} "
+                f"{getattr(later, name)} goes with torch {later.torch}, the next it pairs "
+                f"({_PAIR_SOURCE})"
+            )
+            out[name] = _with_bound(
+                out[name], versions.Bound(specifier=f"=={before}", why=why, kind="paired")
+            )
+            continue
         if paired is None:
             if torch:
                 notes[name] = (
@@ -735,6 +753,29 @@ def _pair_followers(
             out[name], versions.Bound(specifier=f"=={paired}", why=why, kind="paired")
         )
     return out, notes
+
+
+def _next_paired(name: str, torch: str) -> cdata.TorchRelease | None:
+    """The oldest torch release newer than ``torch`` that the data pairs a ``name`` with."""
+    try:
+        after = [
+            r for r in cdata.load().torch if getattr(r, name) and Version(r.torch) > Version(torch)
+        ]
+    except InvalidVersion:
+        return None
+    return min(after, key=lambda r: Version(r.torch)) if after else None
+
+
+def _release_before(history: PackageReleases | None, version: str) -> str | None:
+    """The newest release in ``history`` older than ``version`` (yanked ones too)."""
+    if history is None:
+        return None
+    older = []
+    for release in history.releases:
+        with contextlib.suppress(InvalidVersion):
+            if Version(release.version) < Version(version):
+                older.append(release.version)
+    return max(older, key=Version) if older else None
 
 
 def _pin_name(pin: str) -> str:

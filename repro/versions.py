@@ -151,6 +151,28 @@ def _contains(spec: SpecifierSet, version: str) -> bool:
         return False
 
 
+def installable(release: Release, specifier: str) -> bool:
+    """Whether an installer takes ``release`` for ``specifier``: a yanked release only when
+    the specifier pins it exactly (PEP 592; pip and uv both install it then, with a
+    warning). PyPI yanked every torchvision before 0.3: ``torchvision==0.2.0`` installs,
+    ``torchvision<0.2.1`` finds nothing."""
+    if not release.yanked:
+        return True
+    spec = _spec(specifier)
+    if spec is None:
+        return False
+    for one in spec:
+        if one.operator == "===" and one.version == release.version:
+            return True
+        if one.operator == "==" and not one.version.endswith(".*"):
+            try:
+                if Version(one.version) == Version(release.version):
+                    return True
+            except InvalidVersion:
+                continue
+    return False
+
+
 def intersect(wanted: Wanted, history: PackageReleases | None) -> Bounded:
     """Intersect the bounds strongest first; a bound no release satisfies gives way."""
     order = {"user": 0, "declared": 1, "paired": 2, "api": 3}
@@ -165,7 +187,7 @@ def intersect(wanted: Wanted, history: PackageReleases | None) -> Bounded:
             conflicts.append(f"{wanted.name}: cannot read {bound.specifier!r} ({bound.why})")
             continue
         if history is not None and not any(
-            _contains(parsed, r.version) for r in history.releases if not r.yanked
+            _contains(parsed, r.version) and installable(r, trial) for r in history.releases
         ):
             before = "; ".join(b.why for b in kept) or "nothing"
             conflicts.append(
@@ -198,7 +220,7 @@ def newest(
     wheels (or a pure source) for ``python``."""
     spec = _spec(specifier) or SpecifierSet()
     for release in reversed(history.releases):
-        if release.yanked:
+        if not installable(release, specifier):
             continue
         if before is not None and release.date >= before:
             continue
@@ -213,7 +235,7 @@ def newest(
 def _oldest_after(history: PackageReleases, specifier: str, python: str | None) -> Release | None:
     spec = _spec(specifier) or SpecifierSet()
     for release in history.releases:
-        if release.yanked or not _contains(spec, release.version):
+        if not installable(release, specifier) or not _contains(spec, release.version):
             continue
         if python is None or release.supports(python):
             return release

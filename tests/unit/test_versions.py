@@ -120,6 +120,33 @@ def test_a_bound_no_release_satisfies_gives_way_and_is_reported() -> None:
     )
 
 
+def test_a_yanked_release_counts_only_when_pinned_exactly() -> None:
+    """As pip and uv install it (PEP 592): PyPI yanked every torchvision before 0.3, and
+    ``torchvision==0.2.0`` still installs while ``torchvision<0.2.1`` finds nothing."""
+    import dataclasses
+
+    h = history(
+        dataclasses.replace(rel("0.2.0", "2017-12-05", "py2 py3"), yanked=True),
+        dataclasses.replace(rel("0.2.1", "2018-04-24", "py2 py3"), yanked=True),
+        rel("0.3.0", "2019-05-20", "cp36 cp37"),
+    )
+    for spec, chosen in (("==0.2.0", "0.2.0"), ("===0.2.0", "0.2.0"), ("<0.2.1", None),
+                         ("==0.2.*", None), ("", "0.3.0")):  # fmt: skip
+        found = versions.newest(h, spec, before=None, python="3.6")
+        assert (found.version if found else None) == chosen, spec
+    pinned = versions.Wanted(
+        name="torchvision",
+        bounds=(versions.Bound(specifier="==0.2.0", why="requirements.txt:2", kind="declared"),),
+    )
+    assert versions.intersect(pinned, h).specifier == "==0.2.0"
+    below = versions.Wanted(
+        name="torchvision",
+        bounds=(versions.Bound(specifier="<0.2.1", why="README.md:3", kind="declared"),),
+    )
+    merged = versions.intersect(below, h)
+    assert merged.specifier == "" and "ignored <0.2.1" in merged.conflicts[0]
+
+
 def _evidence(
     *uses: ApiUse, imports: tuple[str, ...] = (), hints: tuple[PythonHint, ...] = ()
 ) -> Evidence:
