@@ -288,15 +288,38 @@ def platform_distribution(name: str) -> tuple[str, str] | None:
     return _platform_distributions().get(canonicalize_name(name))
 
 
+@cache
+def _boards() -> frozenset[str]:
+    return frozenset(
+        g["platform"] for g in datafiles.load("platform_modules.json")["groups"] if g.get("board")
+    )
+
+
+def is_board(system: str) -> bool:
+    """Whether ``system`` (a platform of ``platform_modules.json``) is a board whose
+    libraries install on the board itself only (``a Raspberry Pi``), not an operating
+    system."""
+    return system in _boards()
+
+
+def elsewhere(system: str) -> str:
+    """Where code needing ``system`` never runs, as said after its name."""
+    if is_board(system):
+        return "never in an image built on another machine"
+    return "never in a Linux image"
+
+
 def platform_only(module: str) -> tuple[str, str, str] | None:
-    """(the top-level name, the operating system, why) when ``module`` exists on one
-    operating system only (``win32api`` → Windows): it cannot exist in a Linux image."""
+    """(the top-level name, the operating system or board, why) when ``module`` exists on
+    one operating system only (``win32api`` → Windows), or installs on one board only
+    (``picamera`` → a Raspberry Pi): it cannot be in the image."""
     top = module.split(".")[0]
     hit = _platform_modules().get(top)
     if hit is None:
         return None
     system, why = hit
-    return (top, system, f"{top!r} exists only on {system}, never in a Linux image: {why}")
+    verb = "installs only on" if is_board(system) else "exists only on"
+    return (top, system, f"{top!r} {verb} {system}, {elsewhere(system)}: {why}")
 
 
 @cache

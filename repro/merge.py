@@ -185,9 +185,10 @@ def _other_system_only(entry: _Parsed, conflicts: list[str]) -> bool:
     if only is None:
         return False
     system, why = only
+    image = "the image" if mapping.is_board(system) else "the Linux image"
     conflicts.append(
         f"{entry.name}: declared in {entry.decl.origin}, but it installs on {system} only "
-        f"({why}): left out of the Linux image; code that needs it runs on {system} only"
+        f"({why}): left out of {image}; code that needs it runs on {system} only"
     )
     return True
 

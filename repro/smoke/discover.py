@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from pathlib import Path, PurePosixPath
 
-from repro import entrypoints
+from repro import entrypoints, mapping
 from repro.dockerfile import HELP_CHECK, IMPORT_CHECK, NOTEBOOK_CHECK
 from repro.models import Evidence, SmokeCommand, SmokePlan, SmokeSettings
 
@@ -109,8 +109,15 @@ def _nothing_runnable(
     return (
         f"every Python file {' or '.join(where)} ("
         + ", ".join(f"{path}: {module}" for path, module in sorted(in_app.items())[:5])
-        + ("): not runnable in a Linux image" if systems else "): not runnable outside it")
+        + (f"): {_not_runnable(systems)}" if systems else "): not runnable outside it")
     )
+
+
+def _not_runnable(systems: Collection[str]) -> str:
+    """Where the code cannot run: in a Linux image (another operating system needed), or
+    in an image built on another machine (a board's own libraries needed)."""
+    where = sorted({mapping.elsewhere(s).removeprefix("never in ") for s in systems})
+    return f"not runnable in {' or '.join(where)}"
 
 
 def _left_out(

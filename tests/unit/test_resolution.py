@@ -386,6 +386,44 @@ def test_a_windows_only_module_is_said_so_and_never_installed() -> None:
     assert command.kind == "none" and "not runnable in a Linux image" in command.reason
 
 
+def test_a_library_whose_installer_refuses_any_machine_but_its_board_is_left_out() -> None:
+    """picamera's installer stops off a Raspberry Pi: the image is built elsewhere, so it is
+    never installed, and the rest of the repository (imutils' demos) still packs."""
+    from repro.models import DeclaredRequirement
+
+    ev = Evidence(
+        imports=(imp("picamera.array", "pi_stream.py"), imp("numpy", "resize.py")),
+        declared=(
+            DeclaredRequirement(
+                requirement="picamera",
+                name="picamera",
+                origin=Origin(kind="requirements", path="requirements.txt", line=2),
+            ),
+        ),
+        python_paths=("pi_stream.py", "resize.py"),
+    )
+    env = infer(ev, InferSettings(python="3.8"), commit_date=WHEN)
+    assert [r.name for r in env.requirements] == ["numpy"]
+    assert kinds(env.imports)["picamera"] == ("platform", "a Raspberry Pi")
+    text = "\n".join(_imports(env.imports))
+    assert "'picamera' installs only on a Raspberry Pi, never in an image built on another" in text
+    assert any(
+        c.startswith("picamera: declared in requirements.txt:2, but it installs on a Raspberry")
+        and "left out of the image;" in c
+        for c in env.conflicts
+    )
+    platforms = {i.module: i.provider for i in env.imports if i.kind == "platform"}
+    (check,) = discover(ev, SmokeSettings(), "3.8", platforms=platforms).candidates
+    assert check.argv[-1] == "script:resize.py"
+    assert "pi_stream.py (picamera: a Raspberry Pi only)" in check.reason
+    alone = Evidence(imports=(imp("picamera", "cam.py"),), python_paths=("cam.py",))
+    command = first_command(
+        discover(alone, SmokeSettings(), "3.8", platforms={"picamera": "a Raspberry Pi"})
+    )
+    assert command.kind == "none"
+    assert command.reason.endswith("not runnable in an image built on another machine")
+
+
 def test_a_declared_windows_only_distribution_with_a_marker_is_left_to_pip() -> None:
     from repro.models import DeclaredRequirement
 
