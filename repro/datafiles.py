@@ -32,6 +32,7 @@ SCHEMAS: dict[str, int] = {
     "python_syntax.json": 1,
     "releases.json": 1,
     "shared_libs.json": 1,
+    "wheel_libs.json": 1,
     "stdlib.json": 1,
     "system_modules.json": 1,
 }

@@ -118,6 +118,7 @@ class Recipe:
     # and the code are in place, and the start script every container's command goes
     # through. Paths relative to the repository.
     system_from: str = ""
+    libraries_from: str = ""  # why system_packages holds libraries wheels link (plan time)
     post_build: str = ""
     start: str = ""
     # What in postBuild or start runs node or npm ("postBuild runs npm (line 4)"): Node.js
@@ -324,6 +325,8 @@ def _system_packages(recipe: Recipe, *, build: bool = True) -> str:
             f"# System packages {_one_line(recipe.system_from)} names, and the libraries the\n"
             "# Python packages load at run time.\n"
         )
+    if recipe.libraries_from:
+        comment += f"# Libraries wheels link that slim images lack: {recipe.libraries_from}.\n"
     if recipe.node:
         names = ", ".join(system_modules.program_packages(NODE_PROGRAMS, recipe.base))
         comment += (

@@ -376,6 +376,7 @@ def recipe(
     else:
         framework_indexes = ()
     python_path = (df.APP_DIR, f"{df.APP_DIR}/src") if src_layout else (df.APP_DIR,)
+    libraries, libraries_why = system_modules.library_packages(environment, base)
     return df.Recipe(
         base=base,
         source_url=url,
@@ -390,7 +391,8 @@ def recipe(
         python_path=python_path,
         buildkit=buildkit,
         installer=versions.installer_for(environment.python.version),
-        system_packages=system_modules.packages(environment),
+        system_packages=(*system_modules.packages(environment), *libraries),
+        libraries_from=libraries_why,
         system_site=system_modules.site_dir(base.python)
         if system_modules.packages(environment)
         else "",

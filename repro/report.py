@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from repro import system_modules
 from repro.models import JSON, NODE_ADDED, ImportResolution, Plan, Requirement
 
 
@@ -133,6 +134,10 @@ def plan_text(plan: Plan) -> str:
         for url in (*c.index_urls, *c.find_links):
             lines.append(f"             from {url}")
     lines += _ladder_lines(plan.decision)
+    libraries, linked = system_modules.library_packages(env, plan.base)
+    if libraries:
+        lines.append(f"Libraries  {', '.join(libraries)} (Debian packages)")
+        lines.append(f"             because {linked}")
     for pin in env.vcs_pins:
         lines.append(f"VCS pin    {pin.name}: {pin.pinned or pin.url}")
         lines.append(f"             because {pin.reason}")

@@ -22,12 +22,15 @@ import dataclasses
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
+from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from repro import contents, mapping
+from repro import contents, datafiles, mapping
 from repro.lookup import Found
 from repro.models import (
+    JSON,
     BaseImage,
     Environment,
     Evidence,
@@ -317,3 +320,72 @@ def _system_candidates(evidence: Evidence, lookups: Mapping[str, Found]) -> Iter
         ):
             seen[top] = None
     return list(seen)
+
+
+# --------------------------------------------------------------------------- libraries
+
+
+@cache
+def _shared_libs() -> tuple[dict[str, JSON], dict[str, str], frozenset[str]]:
+    data = datafiles.load("shared_libs.json")
+    return (
+        dict(data["libraries"]),
+        dict(data.get("aliases", {})),
+        frozenset(data.get("suites", ())),
+    )
+
+
+def system_package_for(soname: str, codename: str) -> str:
+    """The Debian/Ubuntu package that ships ``soname`` on ``codename`` ("" if unknown)."""
+    libs, aliases, suites = _shared_libs()
+    name = Path(soname).name
+    if name not in libs:
+        # an alias as a program names its library: "portaudio", or "PortAudio" in
+        # sounddevice's "OSError: PortAudio library not found"
+        # ("failed to find libmagic": the alias with its "lib")
+        folded = name.lower()
+        names = {folded, folded.removeprefix("lib")}
+        name = next((lib for alias, lib in aliases.items() if alias.lower() in names), "")
+    if not name and "." in soname:
+        # "libsndfile.so" (a development name) → the runtime soname with the same stem.
+        stem = Path(soname).name.split(".so")[0]
+        name = next((k for k in libs if k.split(".so")[0] == stem), "")
+    entry = libs.get(name)
+    if entry is None:
+        return ""
+    if codename in suites and codename not in entry.get("verified", ()):
+        return ""  # checked: this release has no package with that soname
+    by_release: Mapping[str, str] = entry.get("by_release", {})
+    return str(by_release.get(codename, entry["package"]))
+
+
+@cache
+def _wheel_libs() -> dict[str, tuple[str, ...]]:
+    data = datafiles.load("wheel_libs.json")
+    return {
+        canonicalize_name(name): tuple(entry["needs"])
+        for name, entry in data["distributions"].items()
+    }
+
+
+def library_packages(environment: Environment, base: BaseImage) -> tuple[tuple[str, ...], str]:
+    """The Debian packages of the system libraries required distributions' wheels link
+    that slim images lack (data/wheel_libs.json, scripts/gen_wheel_libs.py), sorted, and
+    why: opencv-python links libGL.so.1, which the smoke test's repair would otherwise add
+    one failure at a time."""
+    codename = release_for(base)
+    packages: set[str] = set()
+    said: list[str] = []
+    for req in environment.requirements:
+        if req.optional:
+            continue
+        linked = []
+        for soname in _wheel_libs().get(canonicalize_name(req.name), ()):
+            package = system_package_for(soname, codename)
+            if package:
+                packages.add(package)
+                linked.append(soname)
+        if linked:
+            said.append(f"{req.name} links {', '.join(linked)}")
+    why = f"{'; '.join(said)} (repro/data/wheel_libs.json)" if said else ""
+    return tuple(sorted(packages)), why

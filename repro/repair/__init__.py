@@ -40,7 +40,6 @@ from repro.repair.kinds import (
     propose,
     propose_build,
 )
-from repro.repair.propose import system_package_for
 from repro.repair.values import (
     Change,
     ChangeAction,
@@ -54,6 +53,7 @@ from repro.repair.values import (
     ReleasesFor,
     Round,
 )
+from repro.system_modules import system_package_for
 
 __all__ = [
     "BUILD_KINDS",

@@ -11,17 +11,17 @@ from data files and the release history in the context, never from if-chains her
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from functools import cache
+from collections.abc import Sequence
 from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from repro import apirules, contents, datafiles, mapping
-from repro.models import JSON, Requirement
+from repro import apirules, contents, mapping
+from repro.models import Requirement
 from repro.repair.values import Change, Context, Diagnosis, Failure, Proposal
+from repro.system_modules import system_package_for
 
 
 def _installed(context: Context, dist: str) -> str | None:
@@ -592,40 +592,6 @@ def _read_file(root: Path, path: str) -> str:
         return candidate.read_text("utf-8", "replace")
     except OSError:
         return ""
-
-
-@cache
-def _shared_libs() -> tuple[dict[str, JSON], dict[str, str], frozenset[str]]:
-    data = datafiles.load("shared_libs.json")
-    return (
-        dict(data["libraries"]),
-        dict(data.get("aliases", {})),
-        frozenset(data.get("suites", ())),
-    )
-
-
-def system_package_for(soname: str, codename: str) -> str:
-    """The Debian/Ubuntu package that ships ``soname`` on ``codename`` ("" if unknown)."""
-    libs, aliases, suites = _shared_libs()
-    name = Path(soname).name
-    if name not in libs:
-        # an alias as a program names its library: "portaudio", or "PortAudio" in
-        # sounddevice's "OSError: PortAudio library not found"
-        # ("failed to find libmagic": the alias with its "lib")
-        folded = name.lower()
-        names = {folded, folded.removeprefix("lib")}
-        name = next((lib for alias, lib in aliases.items() if alias.lower() in names), "")
-    if not name and "." in soname:
-        # "libsndfile.so" (a development name) → the runtime soname with the same stem.
-        stem = Path(soname).name.split(".so")[0]
-        name = next((k for k in libs if k.split(".so")[0] == stem), "")
-    entry = libs.get(name)
-    if entry is None:
-        return ""
-    if codename in suites and codename not in entry.get("verified", ()):
-        return ""  # checked: this release has no package with that soname
-    by_release: Mapping[str, str] = entry.get("by_release", {})
-    return str(by_release.get(codename, entry["package"]))
 
 
 def fix_shared_library(failure: Failure, context: Context) -> Proposal:
