@@ -31,7 +31,8 @@ from pathlib import Path
 
 from repro.engine import ByteSink, ImageInfo, LogSink, RunLimits, RunResult, _build_failure
 from repro.errors import EngineError
-from repro.report import QuietReporter
+from repro.models import HostGpu, Options, PackResult
+from repro.report import QuietReporter, Reporter
 from tests.docker_archive import image_archive, image_id
 
 # the id of the image the default ``save`` writes: built images and base images alike
@@ -288,3 +289,24 @@ class LinesReporter(QuietReporter):
 
     def info(self, message: str) -> None:
         self.lines.append(message)
+
+
+def pack_local(
+    repo: Path,
+    options: Options,
+    engine: FakeEngine,
+    reporter: Reporter | None = None,
+    host: HostGpu | None = None,
+) -> PackResult:
+    """``repro pack`` of the local folder ``repo`` against ``engine`` (no GPU on the host
+    unless ``host``), as the CLI runs it."""
+    from repro import pipeline
+    from repro.fetch import parse_source
+
+    return pipeline.pack(
+        parse_source(str(repo)),
+        options,
+        reporter or QuietReporter(),
+        engine_factory=lambda: engine,  # type: ignore[arg-type,return-value]
+        probe_gpu=lambda: host,
+    )

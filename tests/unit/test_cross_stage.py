@@ -23,7 +23,7 @@ from repro.models import (
 )
 from repro.report import QuietReporter
 from tests.conftest import commit_all
-from tests.fakes import FakeEngine
+from tests.fakes import FakeEngine, pack_local
 
 LATE = dt.datetime(2025, 9, 1, tzinfo=dt.timezone.utc)  # torchvision 0.23.0 is the newest then
 
@@ -224,13 +224,7 @@ def test_a_base_image_that_cannot_be_pulled_is_one_line_before_the_build(tmp_pat
     )
     out = tmp_path / "out"
     with pytest.raises(BuildError) as caught:
-        pipeline.pack(
-            parse_source(str(root)),
-            Options(python="3.13", out=out),
-            QuietReporter(),
-            engine_factory=lambda: engine,  # type: ignore[arg-type,return-value]
-            probe_gpu=lambda: None,
-        )
+        pack_local(root, Options(python="3.13", out=out), engine)
     error = caught.value
     assert error.message == (
         "base image python:3.13-slim is not on this engine and cannot be pulled: "

@@ -19,14 +19,12 @@ from typing import Any
 
 import pytest
 
-from repro import artifact, compress, export, faults, gather, imagetar, pipeline, sbom, stale
+from repro import artifact, compress, export, faults, gather, imagetar, sbom, stale
 from repro.blobstore import BlobStore, CorruptBlob
 from repro.errors import DiskFullError
-from repro.fetch import parse_source
 from repro.models import Options
-from repro.report import QuietReporter
 from tests.docker_archive import image_id, sha, tar_of
-from tests.fakes import FakeEngine, SlowSaveEngine, answers_os_release
+from tests.fakes import FakeEngine, SlowSaveEngine, answers_os_release, pack_local
 
 BASE = tar_of({"etc/os-release": b"ID=debian\n", "bin/sh": os.urandom(3000)})
 ENV = tar_of({"opt/venv/lib/numpy.py": b"x = 1\n" * 5000})
@@ -360,13 +358,7 @@ def test_the_sbom_is_made_while_the_smoke_test_runs_and_is_the_finished_manifest
 
     engine = FakeEngine(script=script)
     options = Options(smoke="python train.py", out=tmp_path / "out", python="3.11", cpu=True)
-    result = pipeline.pack(
-        parse_source(str(repo)),
-        options,
-        QuietReporter(),
-        engine_factory=lambda: engine,  # type: ignore[arg-type,return-value]
-        probe_gpu=lambda: None,
-    )
+    result = pack_local(repo, options, engine)
     assert during == [True]
     manifest = json.loads((result.artifact_dir / "repro.json").read_text())
     assert manifest["smoke"]["passed"] is True

@@ -8,11 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from repro import pipeline
-from repro.fetch import parse_source
 from repro.models import HostGpu, Options
-from repro.report import QuietReporter
-from tests.fakes import FakeEngine, LinesReporter
+from tests.fakes import FakeEngine, LinesReporter, pack_local
 
 
 @pytest.fixture
@@ -52,13 +49,7 @@ def test_smoke_requests_gpus_only_when_they_can_be_used(
     engine = FakeEngine(gpus=engine_gpus, script=lambda argv: (0, "torch==2.5.1\n"))
     options = Options(smoke="python train.py", out=tmp_path / "out", python="3.11")
     reporter = LinesReporter()
-    result = pipeline.pack(
-        parse_source(str(gpu_repo)),
-        options,
-        reporter,
-        engine_factory=lambda: engine,  # type: ignore[arg-type,return-value]
-        probe_gpu=lambda: host,
-    )
+    result = pack_local(gpu_repo, options, engine, reporter, host)
     _, smoke_argv, limits = engine.runs[-1]
     assert list(smoke_argv)[-1] == "python train.py"
     assert limits.gpus is asked
@@ -87,13 +78,7 @@ def test_tensorflow_gpu_declared_and_tensorflow_imported_install_once(tmp_path: 
     (repo / "model.py").write_text("import tensorflow as tf\n")
     engine = FakeEngine(script=lambda argv: (0, "torch==2.5.1\n"))
     options = Options(smoke="python model.py", out=tmp_path / "out", python="3.6")
-    result = pipeline.pack(
-        parse_source(str(repo)),
-        options,
-        QuietReporter(),
-        engine_factory=lambda: engine,  # type: ignore[arg-type,return-value]
-        probe_gpu=lambda: None,
-    )
+    result = pack_local(repo, options, engine)
     assert result.plan.base.name == "tensorflow/tensorflow:1.15.0-gpu-py3"
     assert (
         engine.contexts[-1][".repro/requirements-framework.txt"] == "tensorflow-gpu==1.15.0\n"
