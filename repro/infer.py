@@ -180,6 +180,7 @@ def infer(
         as_of, basis, as_of_reason, chain_reason = _dated_by_code(
             evidence, merged, history, as_of, basis, as_of_reason
         )
+    merged = {k: versions.within_date(m, as_of) for k, m in merged.items()}
     # Companions whose version follows torch's once torch's is decided: they do not steer
     # the Python (torch does), and they are decided after it.
     followers = _followers(merged)

@@ -13,6 +13,7 @@ Every decision keeps its evidence chain; every bound that had to give way is rep
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -204,6 +205,37 @@ def intersect(wanted: Wanted, history: PackageReleases | None) -> Bounded:
         conflicts=tuple(conflicts),
         history=history,
     )
+
+
+def within_date(item: Bounded, as_of: dt.date) -> Bounded:
+    """``item`` without the bounds from the code's API uses that no release out by
+    ``as_of`` satisfies, the others intersected again. Code of that date cannot have
+    needed a release made after it: such a bound comes from a name a later release reused
+    (``torch.utils.serialization``: in torch 0.x, gone in 1.0, back in 2.7) or from data
+    that does not reach back that far, and is reported instead of moving the version years
+    past the code."""
+    if item.history is None or not item.dated:
+        return item
+    releases = item.history.releases
+
+    def out_by_then(spec: str) -> bool:
+        parsed = _spec(spec)
+        return parsed is not None and any(
+            r.date < as_of and _contains(parsed, r.version) and installable(r, spec)
+            for r in releases
+        )
+
+    late = [b for b in item.wanted.bounds if b.kind == "api" and not out_by_then(b.specifier)]
+    if not late:
+        return item
+    kept = tuple(b for b in item.wanted.bounds if b not in late)
+    again = intersect(dataclasses.replace(item.wanted, bounds=kept), item.history)
+    notes = tuple(
+        f"{item.wanted.name}: ignored {b.specifier} from {b.why}: no release repro knows "
+        f"satisfying it was out by {as_of.isoformat()}, the code's date"
+        for b in late
+    )
+    return dataclasses.replace(again, conflicts=(*notes, *again.conflicts))
 
 
 # --------------------------------------------------------------------------- resolution

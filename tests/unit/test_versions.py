@@ -147,6 +147,32 @@ def test_a_yanked_release_counts_only_when_pinned_exactly() -> None:
     assert merged.specifier == "" and "ignored <0.2.1" in merged.conflicts[0]
 
 
+def test_a_bound_from_the_code_that_only_later_releases_meet_gives_way_to_the_date() -> None:
+    """densenet.pytorch (2017) imports torch.utils.serialization, which torch dropped in 1.0
+    and brought back in 2.7: a floor of 2.7 for 2017 code is the name's reuse, not the
+    code's need, and is ignored, said, instead of moving torch eight years on."""
+    h = history(
+        rel("1.0.0", "2018-12-07", "cp35 cp36 cp37"),
+        rel("2.6.0", "2025-01-29", "cp39 cp310"),
+        rel("2.7.1", "2025-06-04", "cp39 cp310"),
+    )
+    path = versions.Bound(
+        specifier=">=2.7", why="code imports torch.utils.serialization", kind="api"
+    )
+    wanted = versions.Wanted(name="torch", bounds=(path,), framework=True)
+    merged = versions.intersect(wanted, h)
+    assert merged.specifier == ">=2.7"
+    dated = versions.within_date(merged, D(2017, 2, 11))
+    assert dated.specifier == "" and dated.kept == ()
+    assert dated.conflicts[0].startswith("torch: ignored >=2.7 from code imports torch.utils")
+    assert "was out by 2017-02-11, the code's date" in dated.conflicts[0]
+    # the same bound on code of 2025-07 holds; a declared pin is never the date's to drop
+    assert versions.within_date(merged, D(2025, 7, 1)) is merged
+    pin = versions.Bound(specifier="==2.7.1", why="requirements.txt:1", kind="declared")
+    pinned = versions.intersect(versions.Wanted(name="torch", bounds=(pin,), framework=True), h)
+    assert versions.within_date(pinned, D(2017, 2, 11)) is pinned
+
+
 def _evidence(
     *uses: ApiUse, imports: tuple[str, ...] = (), hints: tuple[PythonHint, ...] = ()
 ) -> Evidence:
