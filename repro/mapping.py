@@ -303,10 +303,11 @@ def is_board(system: str) -> bool:
 
 
 def elsewhere(system: str) -> str:
-    """Where code needing ``system`` never runs, as said after its name."""
+    """The image code needing ``system`` never runs in: a Linux image (another operating
+    system), or an image built on another machine (a board's own libraries)."""
     if is_board(system):
-        return "never in an image built on another machine"
-    return "never in a Linux image"
+        return "an image built on another machine"
+    return "a Linux image"
 
 
 def platform_only(module: str) -> tuple[str, str, str] | None:
@@ -319,7 +320,7 @@ def platform_only(module: str) -> tuple[str, str, str] | None:
         return None
     system, why = hit
     verb = "installs only on" if is_board(system) else "exists only on"
-    return (top, system, f"{top!r} {verb} {system}, {elsewhere(system)}: {why}")
+    return (top, system, f"{top!r} {verb} {system}, never in {elsewhere(system)}: {why}")
 
 
 @cache

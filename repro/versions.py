@@ -174,6 +174,17 @@ def installable(release: Release, specifier: str) -> bool:
     return False
 
 
+def _met(
+    releases: Iterable[Release], text: str, spec: SpecifierSet, before: dt.date | None = None
+) -> bool:
+    """Whether a release an installer would take for ``text`` (parsed: ``spec``) exists,
+    uploaded before ``before`` when given."""
+    return any(
+        (before is None or r.date < before) and _contains(spec, r.version) and installable(r, text)
+        for r in releases
+    )
+
+
 def intersect(wanted: Wanted, history: PackageReleases | None) -> Bounded:
     """Intersect the bounds strongest first; a bound no release satisfies gives way."""
     order = {"user": 0, "declared": 1, "paired": 2, "api": 3}
@@ -187,9 +198,7 @@ def intersect(wanted: Wanted, history: PackageReleases | None) -> Bounded:
         if parsed is None:
             conflicts.append(f"{wanted.name}: cannot read {bound.specifier!r} ({bound.why})")
             continue
-        if history is not None and not any(
-            _contains(parsed, r.version) and installable(r, trial) for r in history.releases
-        ):
+        if history is not None and not _met(history.releases, trial, parsed):
             before = "; ".join(b.why for b in kept) or "nothing"
             conflicts.append(
                 f"{wanted.name}: ignored {bound.specifier} from {bound.why}: no release of "
@@ -218,12 +227,9 @@ def within_date(item: Bounded, as_of: dt.date) -> Bounded:
         return item
     releases = item.history.releases
 
-    def out_by_then(spec: str) -> bool:
-        parsed = _spec(spec)
-        return parsed is not None and any(
-            r.date < as_of and _contains(parsed, r.version) and installable(r, spec)
-            for r in releases
-        )
+    def out_by_then(text: str) -> bool:
+        parsed = _spec(text)
+        return parsed is not None and _met(releases, text, parsed, as_of)
 
     late = [b for b in item.wanted.bounds if b.kind == "api" and not out_by_then(b.specifier)]
     if not late:

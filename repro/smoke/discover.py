@@ -116,7 +116,7 @@ def _nothing_runnable(
 def _not_runnable(systems: Collection[str]) -> str:
     """Where the code cannot run: in a Linux image (another operating system needed), or
     in an image built on another machine (a board's own libraries needed)."""
-    where = sorted({mapping.elsewhere(s).removeprefix("never in ") for s in systems})
+    where = sorted({mapping.elsewhere(s) for s in systems})
     return f"not runnable in {' or '.join(where)}"
 
 
